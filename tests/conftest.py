@@ -1,0 +1,31 @@
+"""Fixtures shared by every Python test: one throwaway PostgreSQL server per test session."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support.pgserver import PgServer  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A real PostgreSQL server (initdb + pg_ctl in a temp dir, free port), for the whole session."""
+    server = PgServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
