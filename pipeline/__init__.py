@@ -1,0 +1,1 @@
+"""Python code of the demo data pipeline (see docs/pipeline.md)."""

@@ -1,0 +1,1 @@
+"""The Xetra pipeline: sample data generator, storage, reference computation and PostgreSQL load."""
