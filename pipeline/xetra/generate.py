@@ -228,8 +228,9 @@ def generate_day(
 
     if trading and malformed_per_day > 0:
         data_hours = [h for h in HOURS if by_hour[h]]
+        offset = rng.randrange(len(MALFORMED_KINDS))  # kinds rotate, so 8 lines cover all kinds
         for n in range(malformed_per_day):
-            kind = MALFORMED_KINDS[(n + rng.randrange(len(MALFORMED_KINDS))) % len(MALFORMED_KINDS)]
+            kind = MALFORMED_KINDS[(offset + n) % len(MALFORMED_KINDS)]
             hour = rng.choice(data_hours)
             rows = by_hour[hour]
             bad = _malformed(kind, rng.choice(rows), day)

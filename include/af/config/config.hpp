@@ -1,0 +1,79 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "af/core/election_config.hpp"
+#include "af/util/boot_clock.hpp"
+
+namespace af::config {
+
+/// A configuration problem, always naming the key (as a dotted path) and the rule broken.
+class ConfigError : public std::runtime_error {
+  public:
+    ConfigError(const std::string& key, const std::string& problem)
+        : std::runtime_error(key + ": " + problem), key_(key) {}
+    const std::string& key() const { return key_; }
+
+  private:
+    std::string key_;
+};
+
+struct ProcessConfig {
+    std::string name;
+    std::vector<std::string> command;
+    std::map<std::string, std::string> env;
+    std::optional<std::string> cwd;
+    Duration stop_timeout{10000};
+};
+
+struct DatabaseConfig {
+    /// libpq connection string. Passwords come from PGPASSFILE/PGPASSWORD, never from here.
+    std::string conninfo;
+    std::string schema{"airflow_failover"};
+    Duration connect_timeout{2000};
+};
+
+struct LeaseConfig {
+    Duration ttl{3000};
+    Duration renew_interval{500};
+    Duration fence_margin{300};
+    Duration poll_interval{500};
+};
+
+struct SupervisionConfig {
+    Duration restart_backoff_initial{500};
+    Duration restart_backoff_max{10000};
+    int crash_loop_limit{5};
+    Duration crash_loop_window{60000};
+    Duration handover_cooldown{6000};
+};
+
+struct LogConfig {
+    std::string level{"info"};
+    std::string format{"text"};  ///< "text" or "json"
+};
+
+struct Config {
+    std::string cluster;
+    std::string node_id;
+    DatabaseConfig database;
+    LeaseConfig lease;
+    SupervisionConfig supervision;
+    std::vector<ProcessConfig> processes;
+    LogConfig log;
+    Duration status_interval{1000};  ///< how often the node row is refreshed
+
+    core::ElectionConfig election() const;
+};
+
+/// Parses and validates JSON text. Throws ConfigError naming the key and the rule.
+Config parse_config(const std::string& json_text);
+
+/// Reads and parses a file; a missing or unreadable file is a ConfigError on key "(file)".
+Config load_config(const std::string& path);
+
+}  // namespace af::config

@@ -1,0 +1,108 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "af/core/election_action.hpp"
+#include "af/core/election_config.hpp"
+#include "af/core/election_event.hpp"
+
+namespace af::core {
+
+enum class Role { standby, active, stopping, stopped };
+const char* to_string(Role r);
+
+enum class ProcState { stopped, running, stopping };
+const char* to_string(ProcState s);
+
+/// The election and supervision logic as a pure state machine: events and the current time in,
+/// actions out. No I/O, no clock reads, no threads; the daemon shell does all of that.
+///
+/// Safety rules it keeps:
+///  - processes run only while the locally computed lease deadline (send time of the last good
+///    renewal + TTL - margin, on the boot clock) lies ahead;
+///  - at deadline - kill_grace every live process is SIGKILLed, checked first on every step, so a
+///    step after a long pause kills before it does anything else;
+///  - a new lease is tried only when every process is known to be dead.
+class Election {
+  public:
+    Election(ElectionConfig cfg, std::string node_id);
+
+    /// Feed one event at time `now`; returns what the shell must do.
+    Ready step(const Event& e, TimePoint now);
+
+    Role role() const;
+    std::int64_t term() const { return term_; }
+    /// Local (conservative) lease deadline; meaningful while term() != 0.
+    TimePoint lease_deadline() const { return lease_deadline_; }
+    ProcState process_state(const std::string& name) const;
+    bool any_process_alive() const;
+
+  private:
+    struct Proc {
+        ProcessPolicy policy;
+        ProcState state{ProcState::stopped};
+        bool killed{false};
+        bool stop_is_restart{false};  ///< stopped on purpose, to be started again
+        TimePoint kill_at{TimePoint::max()};
+        TimePoint restart_at{};
+        std::deque<TimePoint> crashes;
+    };
+
+    void on(const ev::tick&) {}
+    void on(const ev::acquire_result& e);
+    void on(const ev::renew_result& e);
+    void on(const ev::release_result& e);
+    void on(const ev::db_failure& e);
+    void on(const ev::lease_hint& e);
+    void on(const ev::process_exited& e);
+    void on(const ev::process_terminate& e);
+    void on(const ev::stop_requested& e);
+
+    void enforce_deadline();
+    void reconcile();
+    void reconcile_processes();
+    void finish_term();
+    TimePoint next_wakeup() const;
+
+    bool holding() const;  ///< have a term and the local deadline is ahead
+    bool want_processes() const;
+    bool all_stopped() const;
+    void emit(Action a) { out_.actions.push_back(std::move(a)); }
+    void note(std::string kind, std::string detail);
+    void give_up_lease(const std::string& kind, const std::string& detail);
+    void set_deadline(TimePoint sent_at);
+
+    ElectionConfig cfg_;
+    std::string node_id_;
+    std::map<std::string, Proc> procs_;
+
+    TimePoint now_{};
+    Ready out_;
+
+    std::int64_t term_{0};
+    TimePoint lease_deadline_{};
+    bool lease_lost_{false};  ///< the database refused a renewal: someone else may hold it
+    bool giving_up_{false};   ///< stop processes and release (hand-over, shutdown, fence)
+    bool fenced_{false};      ///< the kill at the deadline has been recorded for this term
+    bool renew_failing_{false};
+    bool renew_in_flight_{false};
+    TimePoint renew_sent_{};
+    TimePoint last_renew_sent_{};
+    TimePoint next_renew_{};
+    bool release_in_flight_{false};
+    TimePoint release_sent_{};
+
+    bool acquire_in_flight_{false};
+    TimePoint acquire_sent_{};
+    TimePoint next_acquire_{};
+    TimePoint cooldown_until_{};
+
+    bool stopping_{false};
+    bool exited_{false};
+};
+
+}  // namespace af::core

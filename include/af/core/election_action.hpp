@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "af/util/boot_clock.hpp"
+
+namespace af::core {
+
+/// Outputs of the election core: the shell carries them out in order.
+namespace act {
+
+struct try_acquire {};
+struct renew {
+    std::int64_t term{0};
+};
+struct release {
+    std::int64_t term{0};
+};
+/// Start one managed process with this term in its environment.
+struct start_process {
+    std::string name;
+    std::int64_t term{0};
+};
+/// SIGTERM to the process group now; the core sends kill_process later if it must.
+struct stop_process {
+    std::string name;
+};
+/// SIGKILL to the process group now.
+struct kill_process {
+    std::string name;
+};
+/// Tell the guard the deadline by which it must kill the process groups if not extended.
+struct arm_guard {
+    std::int64_t term{0};
+    TimePoint deadline{};
+};
+struct disarm_guard {};
+/// Append a row to the events table (and the log).
+struct record {
+    std::string kind;
+    std::string detail;
+    std::int64_t term{0};
+};
+struct exit {
+    int code{0};
+};
+
+}  // namespace act
+
+using Action =
+    std::variant<act::try_acquire, act::renew, act::release, act::start_process, act::stop_process,
+                 act::kill_process, act::arm_guard, act::disarm_guard, act::record, act::exit>;
+
+/// What one step of the core asks of the shell (etcd raft's Ready, in small).
+struct Ready {
+    std::vector<Action> actions;
+    TimePoint next_wakeup{TimePoint::max()};
+};
+
+}  // namespace af::core

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "af/util/boot_clock.hpp"
+
+namespace af::core {
+
+/// What the election core needs to know about one managed process.
+struct ProcessPolicy {
+    std::string name;
+    Duration stop_timeout{10000};
+};
+
+/// Timings and limits of the election, already validated (see config/validate).
+struct ElectionConfig {
+    Duration ttl{3000};              ///< lease length on the database clock
+    Duration renew_interval{500};    ///< how often the active renews
+    Duration fence_margin{300};      ///< kept back from the TTL for clock-rate error and kill time
+    Duration poll_interval{500};     ///< how often a standby tries the lease
+    Duration kill_grace{100};        ///< SIGKILL is sent this long before the local deadline
+    Duration release_timeout{1000};  ///< give up waiting for a release reply after this
+    Duration restart_backoff_initial{500};
+    Duration restart_backoff_max{10000};
+    int crash_loop_limit{5};  ///< crashes within the window that trigger a hand-over
+    Duration crash_loop_window{60000};
+    Duration handover_cooldown{6000};  ///< after a crash-loop hand-over, let others go first
+    std::vector<ProcessPolicy> processes;
+
+    /// Once less than this is left on the local lease deadline and no renewal has succeeded, the
+    /// processes are asked to stop gracefully, so that they are dead before the deadline.
+    Duration fence_lead() const;
+};
+
+}  // namespace af::core

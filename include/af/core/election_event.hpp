@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "af/util/boot_clock.hpp"
+
+namespace af::core {
+
+/// Inputs to the election core. Results of database statements carry the local time read just
+/// before the statement was sent: the lease deadline is computed from it, never from the reply.
+namespace ev {
+
+/// A timer fired (or anything else woke the loop, such as SIGCONT).
+struct tick {};
+
+struct acquire_result {
+    bool won{false};
+    std::int64_t term{0};               ///< the lease's term after the statement
+    std::optional<std::string> holder;  ///< current holder when lost
+    Duration remaining{0};              ///< holder's time left on the database clock when lost
+    TimePoint sent_at{};
+};
+
+struct renew_result {
+    bool ok{false};  ///< false: the compare-and-set failed, the lease is no longer ours
+    std::int64_t term{0};
+    TimePoint sent_at{};
+};
+
+struct release_result {
+    std::int64_t term{0};
+    bool released{false};
+};
+
+enum class db_op { acquire, renew, release };
+
+/// A statement failed (connection lost, timeout, server error). Says nothing about the lease.
+struct db_failure {
+    db_op op{db_op::acquire};
+    std::int64_t term{0};
+    std::string what;
+};
+
+/// A hint that the lease may just have been freed (NOTIFY, or a peer's datagram). It only makes
+/// a standby ask the database sooner; it never changes who is active.
+struct lease_hint {};
+
+/// A managed process ended (and its whole process group is gone).
+struct process_exited {
+    std::string name;
+    std::string how;  ///< "exited with status 1", "killed by signal 9"
+};
+
+/// An operator asked to kill a process as if it had crashed (dashboard demo button).
+struct process_terminate {
+    std::string name;
+    std::string requested_by;
+};
+
+/// SIGTERM/SIGINT: stop the processes gracefully, release the lease, exit.
+struct stop_requested {
+    std::string reason;
+};
+
+}  // namespace ev
+
+using Event =
+    std::variant<ev::tick, ev::acquire_result, ev::renew_result, ev::release_result, ev::db_failure,
+                 ev::lease_hint, ev::process_exited, ev::process_terminate, ev::stop_requested>;
+
+}  // namespace af::core

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <pqxx/connection>
+#include <string>
+#include <vector>
+
+namespace af::db {
+
+struct NodeView {
+    std::string node_id;
+    std::string role;
+    std::string state;
+    std::int64_t term{0};
+    nlohmann::json processes;
+    std::string hostname;
+    std::string version;
+    std::int64_t last_seen_age_ms{0};
+};
+
+/// The whole cluster as `status` and the dashboard show it, read in one snapshot.
+struct ClusterView {
+    std::string cluster;
+    std::optional<std::string> active;  ///< holder of an unexpired lease
+    std::optional<std::string> holder;  ///< holder column, even if expired
+    std::int64_t term{0};
+    std::int64_t lease_remaining_ms{0};
+    std::vector<NodeView> nodes;
+
+    nlohmann::json to_json() const;
+};
+
+ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
+                         const std::string& cluster);
+
+}  // namespace af::db

@@ -1,0 +1,103 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include "af/core/election_event.hpp"
+#include "af/db/state_sql.hpp"
+#include "af/util/boot_clock.hpp"
+
+namespace af::db {
+
+struct WorkerSettings {
+    std::string conninfo;
+    std::string schema;
+    std::string cluster;
+    std::string node_id;
+    Duration connect_timeout{2000};
+    Duration statement_timeout{3000};
+    Duration ttl{3000};
+    std::string hostname;
+    std::string version;
+    int pid{0};
+};
+
+/// Runs every database statement of the daemon on one thread with one connection (libpqxx's
+/// rule), so a slow or hung database never stalls the event loop that enforces the deadline.
+/// Results come back as election events through `sink`, called on the worker thread.
+///
+/// Lease statements go before the node row and event inserts; queued duplicates of acquire,
+/// renew and publish are coalesced. While the connection is down, lease requests fail at once
+/// (the core decides what that means) and events are kept (up to a bound) until it is back.
+class DbWorker {
+  public:
+    using Sink = std::function<void(core::Event)>;
+    DbWorker(WorkerSettings s, Sink sink);
+    ~DbWorker();
+    DbWorker(const DbWorker&) = delete;
+    DbWorker& operator=(const DbWorker&) = delete;
+
+    void start();
+    /// Finishes queued work for at most `drain` then stops the thread.
+    void stop(Duration drain = Duration{1000});
+
+    void acquire(std::int64_t min_term);
+    void renew(std::int64_t term);
+    void release(std::int64_t term);
+    void publish(NodeReport r);
+    void record(std::string kind, std::string detail, std::int64_t term);
+
+    /// Incarnation number given at registration (0 until the first connection).
+    std::int64_t incarnation() const;
+    std::uint64_t events_dropped() const;
+
+  private:
+    struct Acquire {
+        std::int64_t min_term;
+    };
+    struct Renew {
+        std::int64_t term;
+    };
+    struct Release {
+        std::int64_t term;
+    };
+    struct Record {
+        std::string kind, detail;
+        std::int64_t term;
+    };
+    using LeaseOp = std::variant<Acquire, Renew, Release>;
+
+    void run();
+    bool connect();
+    void execute(const LeaseOp& op);
+    void fail(const LeaseOp& op, const std::string& what);
+    void lost(const std::string& what);
+    void wake();
+    void wait_for_work(Duration max_wait);
+
+    WorkerSettings s_;
+    Sink sink_;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+
+    mutable std::mutex mu_;
+    std::deque<LeaseOp> lease_ops_;
+    std::optional<NodeReport> report_;
+    std::deque<Record> records_;
+    std::uint64_t dropped_{0};
+    std::int64_t incarnation_{0};
+    bool stopping_{false};
+    TimePoint drain_until_{TimePoint::max()};
+    int wake_fd_{-1};
+    std::thread thread_;
+};
+
+}  // namespace af::db

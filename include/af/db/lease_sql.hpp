@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <pqxx/connection>
+#include <string>
+
+#include "af/util/boot_clock.hpp"
+
+namespace af::db {
+
+/// The lease: one row per cluster, taken, renewed and released by single compare-and-set
+/// statements that the database judges by its own clock. This file is the whole protocol.
+struct AcquireOutcome {
+    bool won{false};
+    std::int64_t term{0};
+    std::optional<std::string> holder;
+    Duration remaining{0};  ///< holder's remaining time on the database clock, when lost
+};
+
+class LeaseSql {
+  public:
+    LeaseSql(std::string schema, std::string cluster, std::string node_id);
+
+    /// Takes the lease if it is free or expired; every win increases the term by one (above
+    /// `min_term`, the highest term seen elsewhere, so terms only grow).
+    AcquireOutcome acquire(pqxx::connection& c, Duration ttl, std::int64_t min_term = 0) const;
+
+    /// Extends our unexpired lease of `term`; false when it is no longer ours.
+    bool renew(pqxx::connection& c, std::int64_t term, Duration ttl) const;
+
+    /// Frees our lease of `term` and notifies listeners; false when it was not ours any more.
+    bool release(pqxx::connection& c, std::int64_t term) const;
+
+    /// The NOTIFY channel a release is announced on (the schema name, a valid identifier).
+    const std::string& channel() const { return schema_; }
+
+  private:
+    std::string schema_;
+    std::string cluster_;
+    std::string node_id_;
+    std::string acquire_sql_;
+    std::string renew_sql_;
+    std::string release_sql_;
+};
+
+}  // namespace af::db

@@ -1,0 +1,16 @@
+#pragma once
+
+#include <pqxx/connection>
+#include <string>
+
+namespace af::db {
+
+/// The newest schema version this build knows.
+int latest_schema_version();
+
+/// Applies missing migrations to `schema` in one transaction, serialized by an advisory lock so
+/// that several daemons starting at once are safe. Returns the number applied. Refuses (throws)
+/// when the database is at a newer version than this build knows.
+int migrate(pqxx::connection& c, const std::string& schema);
+
+}  // namespace af::db

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstdint>
+#include <pqxx/connection>
+#include <string>
+
+namespace af::db {
+
+/// What a node publishes about itself in its row of the nodes table.
+struct NodeReport {
+    std::string role;
+    std::string state;
+    std::int64_t term{0};
+    std::string processes_json{"[]"};  ///< [{"name":..,"pid":..,"state":..,"restarts":..}]
+};
+
+/// The node row and the events log: visibility only, never part of the election.
+class StateSql {
+  public:
+    StateSql(std::string schema, std::string cluster, std::string node_id);
+
+    /// Creates or refreshes this node's row at start-up; returns its new incarnation number.
+    std::int64_t register_node(pqxx::connection& c, const std::string& hostname,
+                               const std::string& version, int pid) const;
+    void publish(pqxx::connection& c, const NodeReport& r) const;
+    void record(pqxx::connection& c, const std::string& kind, const std::string& detail,
+                std::int64_t term) const;
+
+  private:
+    std::string schema_;
+    std::string cluster_;
+    std::string node_id_;
+};
+
+}  // namespace af::db

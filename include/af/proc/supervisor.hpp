@@ -1,0 +1,56 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "af/config/config.hpp"
+
+namespace af::proc {
+
+/// Starts, signals and reaps the managed processes. It decides nothing: the election core says
+/// when to start, stop or kill; this reports when a process (with its whole group) is gone.
+class Supervisor {
+  public:
+    /// Called once a process's group leader was reaped and no member of its group is left.
+    using ExitHandler = std::function<void(const std::string& name, const std::string& how)>;
+
+    Supervisor(boost::asio::io_context& io, std::vector<config::ProcessConfig> procs,
+               std::map<std::string, std::string> base_env, ExitHandler on_exit);
+
+    /// Starts `name`; a start failure is reported through the exit handler, as a crash.
+    void start(const std::string& name, std::int64_t term);
+    void signal(const std::string& name, int sig);
+
+    /// Offer a reaped child; returns false if it is not one of ours.
+    bool on_reaped(pid_t pid, int status);
+
+    std::vector<pid_t> groups() const;
+    nlohmann::json describe() const;
+    bool any_alive() const;
+
+  private:
+    struct Child {
+        config::ProcessConfig cfg;
+        pid_t pid{0};  ///< also the pgid; 0 when not running
+        bool leader_reaped{false};
+        std::string how;
+        int restarts{-1};
+        std::int64_t term{0};
+    };
+    void await_group_empty(const std::string& name, int tries);
+
+    boost::asio::io_context& io_;
+    std::map<std::string, Child> children_;
+    std::map<std::string, std::string> base_env_;
+    ExitHandler on_exit_;
+};
+
+}  // namespace af::proc

@@ -1,0 +1,210 @@
+#include "af/cli/cli.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "af/config/config.hpp"
+#include "af/daemon/daemon.hpp"
+#include "af/db/cluster_view.hpp"
+#include "af/db/connection.hpp"
+#include "af/db/migrations.hpp"
+#include "af/guard/guard_main.hpp"
+#include "af/util/log.hpp"
+#include "af/version.hpp"
+
+namespace af::cli {
+
+namespace {
+
+constexpr const char* k_usage = R"(usage: airflow-failover COMMAND [--config FILE] [options]
+
+Keeps exactly one Apache Airflow scheduler running across several hosts, elected through a
+lease row in PostgreSQL.
+
+commands:
+  run            run the daemon on this node (foreground; systemd runs it as a service)
+  status         show the cluster: active node, term, lease time left, every node
+                   --json   machine-readable; exit 0 healthy active, 1 no active, 2 cannot tell
+  init-db        create or upgrade the daemon's schema (the daemon also does this at start)
+  check-config   validate the config file and print the effective timings
+
+options:
+  --config FILE  the node's JSON config (default: $AIRFLOW_FAILOVER_CONFIG or
+                 /etc/airflow-failover/config.json)
+  --version      print the version
+  --help         print this help
+)";
+
+struct Args {
+    std::string command;
+    std::string config;
+    bool json{false};
+};
+
+std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
+    Args a;
+    if (const char* env = std::getenv("AIRFLOW_FAILOVER_CONFIG"))
+        a.config = env;
+    if (a.config.empty())
+        a.config = "/etc/airflow-failover/config.json";
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        const std::string& s = argv[i];
+        if (s == "--help" || s == "-h") {
+            std::cout << k_usage;
+            exit_code = 0;
+            return std::nullopt;
+        }
+        if (s == "--version") {
+            std::cout << "airflow-failover " << k_version << "\n";
+            exit_code = 0;
+            return std::nullopt;
+        }
+        if (s == "--config" || s.rfind("--config=", 0) == 0) {
+            if (s == "--config") {
+                if (i + 1 >= argv.size()) {
+                    std::cerr << "airflow-failover: --config needs a file\n";
+                    exit_code = k_exit_unknown;
+                    return std::nullopt;
+                }
+                a.config = argv[++i];
+            } else {
+                a.config = s.substr(9);
+            }
+        } else if (s == "--json") {
+            a.json = true;
+        } else if (!s.empty() && s[0] != '-' && a.command.empty()) {
+            a.command = s;
+        } else {
+            std::cerr << "airflow-failover: unknown argument '" << s << "'\n" << k_usage;
+            exit_code = k_exit_unknown;
+            return std::nullopt;
+        }
+    }
+    if (a.command.empty()) {
+        std::cerr << k_usage;
+        exit_code = k_exit_unknown;
+        return std::nullopt;
+    }
+    return a;
+}
+
+std::string age_text(std::int64_t ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+    return buf;
+}
+
+int cmd_status(const config::Config& c, bool json) {
+    db::ClusterView v;
+    try {
+        auto conn =
+            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
+        v = db::read_cluster(*conn, c.database.schema, c.cluster);
+    } catch (const std::exception& e) {
+        if (json)
+            std::cout << nlohmann::json{{"cluster", c.cluster},
+                                        {"active", nullptr},
+                                        {"term", nullptr},
+                                        {"nodes", nlohmann::json::array()},
+                                        {"error", e.what()}}
+                             .dump()
+                      << "\n";
+        std::cerr << "airflow-failover status: cannot read the cluster state: " << e.what() << "\n";
+        return k_exit_unknown;
+    }
+    if (json) {
+        std::cout << v.to_json().dump() << "\n";
+    } else {
+        std::printf("cluster %s: ", v.cluster.c_str());
+        if (v.active)
+            std::printf("active %s, term %lld, lease %s left\n", v.active->c_str(),
+                        static_cast<long long>(v.term), age_text(v.lease_remaining_ms).c_str());
+        else
+            std::printf("NO ACTIVE NODE (term %lld)\n", static_cast<long long>(v.term));
+        std::printf("  %-16s %-9s %-6s %-9s %s\n", "NODE", "ROLE", "TERM", "SEEN", "PROCESSES");
+        for (const auto& n : v.nodes) {
+            std::string procs;
+            for (const auto& p : n.processes) {
+                if (!procs.empty())
+                    procs += ", ";
+                procs += p.value("name", "?");
+                procs += p["pid"].is_null() ? "=-" : "=" + std::to_string(p["pid"].get<long>());
+            }
+            std::printf("  %-16s %-9s %-6lld %-9s %s\n", n.node_id.c_str(), n.role.c_str(),
+                        static_cast<long long>(n.term),
+                        (age_text(n.last_seen_age_ms) + " ago").c_str(),
+                        procs.empty() ? "-" : procs.c_str());
+        }
+    }
+    return v.active ? k_exit_healthy : k_exit_no_active;
+}
+
+int cmd_init_db(const config::Config& c) {
+    try {
+        auto conn =
+            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{30000});
+        const int n = db::migrate(*conn, c.database.schema);
+        std::cout << "schema " << c.database.schema << ": applied " << n
+                  << " migration(s), now at version " << db::latest_schema_version() << "\n";
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "airflow-failover init-db: " << e.what() << "\n";
+        return k_exit_unknown;
+    }
+}
+
+int cmd_check_config(const config::Config& c) {
+    const auto e = c.election();
+    std::cout << "config OK: cluster " << c.cluster << ", node " << c.node_id << "\n"
+              << "  lease ttl " << e.ttl.count() << " ms, renew every " << e.renew_interval.count()
+              << " ms, fence margin " << e.fence_margin.count() << " ms, standby polls every "
+              << e.poll_interval.count() << " ms\n"
+              << "  on renewal trouble: SIGTERM " << e.fence_lead().count()
+              << " ms before the local deadline, SIGKILL " << e.kill_grace.count()
+              << " ms before it\n";
+    for (const auto& p : c.processes) {
+        std::cout << "  process " << p.name << ":";
+        for (const auto& a : p.command)
+            std::cout << " " << a;
+        std::cout << " (stop timeout " << p.stop_timeout.count() << " ms)\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(const std::vector<std::string>& argv) {
+    int code = 0;
+    // The guard is started by the daemon with its pipe on fd 3; it takes no config.
+    if (!argv.empty() && argv[0] == "guard")
+        return guard::guard_main(3);
+    const auto args = parse(argv, code);
+    if (!args)
+        return code;
+    const std::string& cmd = args->command;
+    if (cmd != "run" && cmd != "status" && cmd != "init-db" && cmd != "check-config") {
+        std::cerr << "airflow-failover: unknown command '" << cmd << "'\n" << k_usage;
+        return k_exit_unknown;
+    }
+    config::Config cfg;
+    try {
+        cfg = config::load_config(args->config);
+    } catch (const config::ConfigError& e) {
+        std::cerr << "airflow-failover: config error: " << e.what() << "\n";
+        return k_exit_unknown;
+    }
+    if (cmd == "check-config")
+        return cmd_check_config(cfg);
+    if (cmd == "status")
+        return cmd_status(cfg, args->json);
+    if (cmd == "init-db")
+        return cmd_init_db(cfg);
+    setup_logging(cfg.log.level, cfg.log.format, cfg.node_id);
+    daemon::Daemon d(std::move(cfg), args->config);
+    return d.run();
+}
+
+}  // namespace af::cli

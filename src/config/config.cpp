@@ -1,0 +1,295 @@
+#include "af/config/config.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace af::config {
+
+using json = nlohmann::json;
+
+namespace {
+
+const char* type_name(const json& j) {
+    switch (j.type()) {
+        case json::value_t::null:
+            return "null";
+        case json::value_t::object:
+            return "an object";
+        case json::value_t::array:
+            return "an array";
+        case json::value_t::string:
+            return "a string";
+        case json::value_t::boolean:
+            return "a boolean";
+        case json::value_t::number_integer:
+        case json::value_t::number_unsigned:
+            return "an integer";
+        case json::value_t::number_float:
+            return "a number with a fraction";
+        default:
+            return "something else";
+    }
+}
+
+/// Reads one JSON object strictly: every key must be known, every value of the right type.
+class ObjectReader {
+  public:
+    ObjectReader(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+        if (!j_.is_object())
+            throw ConfigError(name_or_root(), "must be an object");
+    }
+
+    std::string key(const std::string& k) const { return path_.empty() ? k : path_ + "." + k; }
+
+    const json* find(const std::string& k) {
+        seen_.insert(k);
+        auto it = j_.find(k);
+        return it == j_.end() ? nullptr : &*it;
+    }
+
+    const json& require(const std::string& k) {
+        const json* v = find(k);
+        if (!v)
+            throw ConfigError(key(k), "is required but missing");
+        return *v;
+    }
+
+    std::string string(const std::string& k, const std::optional<std::string>& dflt = {}) {
+        const json* v = dflt ? find(k) : &require(k);
+        if (!v)
+            return *dflt;
+        if (!v->is_string())
+            throw ConfigError(key(k), std::string("must be a string, got ") + type_name(*v));
+        return v->get<std::string>();
+    }
+
+    long long integer(const std::string& k, std::optional<long long> dflt, long long lo,
+                      long long hi) {
+        const json* v = dflt ? find(k) : &require(k);
+        if (!v)
+            return *dflt;
+        if (!v->is_number_integer())
+            throw ConfigError(key(k), std::string("must be an integer, got ") + type_name(*v));
+        const auto n = v->get<long long>();
+        if (n < lo || n > hi)
+            throw ConfigError(key(k), "must be between " + std::to_string(lo) + " and " +
+                                          std::to_string(hi) + ", got " + std::to_string(n));
+        return n;
+    }
+
+    Duration millis(const std::string& k, std::optional<Duration> dflt, long long lo,
+                    long long hi) {
+        std::optional<long long> d;
+        if (dflt)
+            d = dflt->count();
+        return Duration{integer(k, d, lo, hi)};
+    }
+
+    /// Call last: refuses keys that were never asked for (typos must not pass silently).
+    void finish() const {
+        for (const auto& [k, v] : j_.items())
+            if (!seen_.count(k))
+                throw ConfigError(key(k), "unknown key");
+    }
+
+  private:
+    std::string name_or_root() const { return path_.empty() ? "(top level)" : path_; }
+    const json& j_;
+    std::string path_;
+    std::set<std::string> seen_;
+};
+
+const std::regex k_name_re{"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"};
+const std::regex k_ident_re{"^[a-z_][a-z0-9_]{0,62}$"};
+
+std::string checked_name(ObjectReader& r, const std::string& k) {
+    std::string v = r.string(k);
+    if (!std::regex_match(v, k_name_re))
+        throw ConfigError(r.key(k),
+                          "must be 1-63 characters of letters, digits, '_', '.', '-' starting "
+                          "with a letter or digit, got \"" +
+                              v + "\"");
+    return v;
+}
+
+DatabaseConfig parse_database(const json& j) {
+    ObjectReader r(j, "database");
+    DatabaseConfig d;
+    d.conninfo = r.string("conninfo");
+    if (d.conninfo.find("password") != std::string::npos)
+        throw ConfigError("database.conninfo",
+                          "must not contain a password; use PGPASSFILE or PGPASSWORD");
+    d.schema = r.string("schema", d.schema);
+    if (!std::regex_match(d.schema, k_ident_re))
+        throw ConfigError(
+            "database.schema",
+            "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), got \"" + d.schema + "\"");
+    d.connect_timeout = r.millis("connect_timeout_ms", d.connect_timeout, 100, 60000);
+    r.finish();
+    return d;
+}
+
+LeaseConfig parse_lease(const json* j) {
+    LeaseConfig l;
+    if (!j)
+        return l;
+    ObjectReader r(*j, "lease");
+    l.ttl = r.millis("ttl_ms", l.ttl, 500, 600000);
+    l.renew_interval = r.millis("renew_interval_ms", l.renew_interval, 50, 600000);
+    l.fence_margin = r.millis("fence_margin_ms", std::max(Duration{100}, l.ttl / 10), 50, 600000);
+    l.poll_interval = r.millis("poll_interval_ms", l.renew_interval, 50, 600000);
+    r.finish();
+    // Patroni's rule in our terms: at least three renewals must fit in a TTL, so one lost
+    // round trip never costs the lease.
+    if (l.renew_interval * 3 > l.ttl)
+        throw ConfigError("lease.renew_interval_ms", "must be at most a third of lease.ttl_ms (" +
+                                                         std::to_string(l.ttl.count()) + "), got " +
+                                                         std::to_string(l.renew_interval.count()));
+    if (l.fence_margin * 3 > l.ttl)
+        throw ConfigError("lease.fence_margin_ms", "must be at most a third of lease.ttl_ms (" +
+                                                       std::to_string(l.ttl.count()) + "), got " +
+                                                       std::to_string(l.fence_margin.count()));
+    if (l.poll_interval > l.ttl)
+        throw ConfigError("lease.poll_interval_ms", "must not exceed lease.ttl_ms (" +
+                                                        std::to_string(l.ttl.count()) + "), got " +
+                                                        std::to_string(l.poll_interval.count()));
+    return l;
+}
+
+SupervisionConfig parse_supervision(const json* j, const LeaseConfig& lease) {
+    SupervisionConfig s;
+    s.handover_cooldown = 2 * lease.ttl;
+    if (!j)
+        return s;
+    ObjectReader r(*j, "supervision");
+    s.restart_backoff_initial =
+        r.millis("restart_backoff_initial_ms", s.restart_backoff_initial, 10, 600000);
+    s.restart_backoff_max = r.millis("restart_backoff_max_ms", s.restart_backoff_max, 10, 3600000);
+    s.crash_loop_limit =
+        static_cast<int>(r.integer("crash_loop_limit", s.crash_loop_limit, 1, 1000));
+    s.crash_loop_window = r.millis("crash_loop_window_ms", s.crash_loop_window, 1000, 86400000);
+    s.handover_cooldown = r.millis("handover_cooldown_ms", s.handover_cooldown, 0, 3600000);
+    r.finish();
+    if (s.restart_backoff_max < s.restart_backoff_initial)
+        throw ConfigError("supervision.restart_backoff_max_ms",
+                          "must not be below supervision.restart_backoff_initial_ms");
+    return s;
+}
+
+ProcessConfig parse_process(const json& j, std::size_t index) {
+    const std::string path = "processes[" + std::to_string(index) + "]";
+    ObjectReader r(j, path);
+    ProcessConfig p;
+    p.name = checked_name(r, "name");
+    const json& cmd = r.require("command");
+    if (!cmd.is_array() || cmd.empty())
+        throw ConfigError(r.key("command"), "must be a non-empty array of strings");
+    for (std::size_t i = 0; i < cmd.size(); ++i) {
+        if (!cmd[i].is_string())
+            throw ConfigError(r.key("command") + "[" + std::to_string(i) + "]",
+                              std::string("must be a string, got ") + type_name(cmd[i]));
+        p.command.push_back(cmd[i].get<std::string>());
+    }
+    if (const json* env = r.find("env")) {
+        if (!env->is_object())
+            throw ConfigError(r.key("env"), "must be an object of strings");
+        for (const auto& [k, v] : env->items()) {
+            if (!v.is_string())
+                throw ConfigError(r.key("env") + "." + k,
+                                  std::string("must be a string, got ") + type_name(v));
+            if (k.rfind("AIRFLOW_FAILOVER_", 0) == 0)
+                throw ConfigError(r.key("env") + "." + k,
+                                  "is reserved: the daemon sets AIRFLOW_FAILOVER_* itself");
+            p.env[k] = v.get<std::string>();
+        }
+    }
+    if (r.find("cwd"))
+        p.cwd = r.string("cwd");
+    p.stop_timeout = r.millis("stop_timeout_ms", p.stop_timeout, 0, 3600000);
+    r.finish();
+    return p;
+}
+
+LogConfig parse_log(const json* j) {
+    LogConfig l;
+    if (!j)
+        return l;
+    ObjectReader r(*j, "log");
+    l.level = r.string("level", l.level);
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
+    if (!levels.count(l.level))
+        throw ConfigError(
+            "log.level", "must be one of trace, debug, info, warn, error, got \"" + l.level + "\"");
+    l.format = r.string("format", l.format);
+    if (l.format != "text" && l.format != "json")
+        throw ConfigError("log.format", "must be \"text\" or \"json\", got \"" + l.format + "\"");
+    r.finish();
+    return l;
+}
+
+}  // namespace
+
+core::ElectionConfig Config::election() const {
+    core::ElectionConfig e;
+    e.ttl = lease.ttl;
+    e.renew_interval = lease.renew_interval;
+    e.fence_margin = lease.fence_margin;
+    e.poll_interval = lease.poll_interval;
+    e.restart_backoff_initial = supervision.restart_backoff_initial;
+    e.restart_backoff_max = supervision.restart_backoff_max;
+    e.crash_loop_limit = supervision.crash_loop_limit;
+    e.crash_loop_window = supervision.crash_loop_window;
+    e.handover_cooldown = supervision.handover_cooldown;
+    for (const auto& p : processes)
+        e.processes.push_back({p.name, p.stop_timeout});
+    return e;
+}
+
+Config parse_config(const std::string& json_text) {
+    json j;
+    try {
+        j = json::parse(json_text);
+    } catch (const json::parse_error& e) {
+        throw ConfigError("(file)", std::string("is not valid JSON: ") + e.what());
+    }
+    ObjectReader r(j, "");
+    Config c;
+    c.cluster = checked_name(r, "cluster");
+    c.node_id = checked_name(r, "node_id");
+    c.database = parse_database(r.require("database"));
+    c.lease = parse_lease(r.find("lease"));
+    c.supervision = parse_supervision(r.find("supervision"), c.lease);
+    const json& procs = r.require("processes");
+    if (!procs.is_array())
+        throw ConfigError("processes", "must be an array");
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < procs.size(); ++i) {
+        c.processes.push_back(parse_process(procs[i], i));
+        if (!names.insert(c.processes.back().name).second)
+            throw ConfigError("processes[" + std::to_string(i) + "].name",
+                              "duplicates the name \"" + c.processes.back().name + "\"");
+    }
+    c.log = parse_log(r.find("log"));
+    c.status_interval = r.millis("status_interval_ms", c.status_interval, 100, 60000);
+    r.finish();
+    return c;
+}
+
+Config load_config(const std::string& path) {
+    std::ifstream in(path);
+    if (!in)
+        throw ConfigError("(file)", "cannot read " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    try {
+        return parse_config(ss.str());
+    } catch (const ConfigError& e) {
+        throw ConfigError(e.key(),
+                          std::string(e.what()).substr(e.key().size() + 2) + " (in " + path + ")");
+    }
+}
+
+}  // namespace af::config

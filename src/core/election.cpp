@@ -1,0 +1,430 @@
+#include "af/core/election.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace af::core {
+
+using namespace std::chrono_literals;
+
+const char* to_string(Role r) {
+    switch (r) {
+        case Role::standby:
+            return "standby";
+        case Role::active:
+            return "active";
+        case Role::stopping:
+            return "stopping";
+        case Role::stopped:
+            return "stopped";
+    }
+    return "?";
+}
+
+const char* to_string(ProcState s) {
+    switch (s) {
+        case ProcState::stopped:
+            return "stopped";
+        case ProcState::running:
+            return "running";
+        case ProcState::stopping:
+            return "stopping";
+    }
+    return "?";
+}
+
+Duration ElectionConfig::fence_lead() const {
+    Duration longest{0};
+    for (const auto& p : processes)
+        longest = std::max(longest, p.stop_timeout);
+    // Never wait for a graceful stop longer than half of what is left after the margin, so a
+    // renewal that recovers in the first half does not cost a restart.
+    const Duration half = (ttl - fence_margin) / 2;
+    return std::max(std::min(longest, half), 2 * kill_grace);
+}
+
+namespace {
+
+Duration restart_backoff(const ElectionConfig& cfg, std::size_t crashes) {
+    Duration d = cfg.restart_backoff_initial;
+    for (std::size_t i = 1; i < crashes && d < cfg.restart_backoff_max; ++i)
+        d *= 2;
+    return std::min(d, cfg.restart_backoff_max);
+}
+
+std::string term_text(std::int64_t term) {
+    return "term " + std::to_string(term);
+}
+
+}  // namespace
+
+Election::Election(ElectionConfig cfg, std::string node_id)
+    : cfg_(std::move(cfg)), node_id_(std::move(node_id)) {
+    for (const auto& p : cfg_.processes) {
+        Proc proc;
+        proc.policy = p;
+        procs_[p.name] = std::move(proc);
+    }
+}
+
+Role Election::role() const {
+    if (exited_)
+        return Role::stopped;
+    if (stopping_)
+        return Role::stopping;
+    return term_ != 0 && !lease_lost_ && now_ < lease_deadline_ ? Role::active : Role::standby;
+}
+
+ProcState Election::process_state(const std::string& name) const {
+    auto it = procs_.find(name);
+    return it == procs_.end() ? ProcState::stopped : it->second.state;
+}
+
+bool Election::any_process_alive() const {
+    return !all_stopped();
+}
+
+bool Election::all_stopped() const {
+    return std::all_of(procs_.begin(), procs_.end(),
+                       [](const auto& kv) { return kv.second.state == ProcState::stopped; });
+}
+
+bool Election::holding() const {
+    return term_ != 0 && !lease_lost_ && now_ < lease_deadline_;
+}
+
+bool Election::want_processes() const {
+    return holding() && !giving_up_ && !stopping_ && now_ < lease_deadline_ - cfg_.fence_lead();
+}
+
+void Election::note(std::string kind, std::string detail) {
+    emit(act::record{std::move(kind), std::move(detail), term_});
+}
+
+Ready Election::step(const Event& e, TimePoint now) {
+    out_ = Ready{};
+    if (exited_)
+        return std::move(out_);
+    now_ = std::max(now_, now);  // the boot clock never goes back; a fake one must not either
+    // The deadline comes before the event: after a long pause (SIGSTOP, suspend) the first
+    // thing done is the kill, whatever woke us.
+    enforce_deadline();
+    std::visit([this](const auto& x) { on(x); }, e);
+    enforce_deadline();
+    reconcile();
+    out_.next_wakeup = next_wakeup();
+    return std::move(out_);
+}
+
+void Election::enforce_deadline() {
+    if (term_ == 0)
+        return;
+    if (!lease_lost_ && now_ < lease_deadline_ - cfg_.kill_grace)
+        return;
+    bool killed_any = false;
+    for (auto& [name, p] : procs_) {
+        if (p.state == ProcState::stopped || p.killed)
+            continue;
+        emit(act::kill_process{name});
+        p.state = ProcState::stopping;
+        p.killed = true;
+        killed_any = true;
+    }
+    if (killed_any && !fenced_ && !lease_lost_) {
+        fenced_ = true;
+        note("fenced",
+             "no renewal confirmed in time; killed the processes before the lease "
+             "could expire");
+    }
+}
+
+void Election::set_deadline(TimePoint sent_at) {
+    // The database set expires_at >= (time it ran the statement) + ttl, and it ran it after we
+    // sent it, so sent_at + ttl - margin is earlier than the real expiry by at least the margin.
+    const TimePoint candidate = sent_at + cfg_.ttl - cfg_.fence_margin;
+    if (candidate <= lease_deadline_)
+        return;
+    lease_deadline_ = candidate;
+    emit(act::arm_guard{term_, lease_deadline_});
+}
+
+void Election::on(const ev::acquire_result& e) {
+    acquire_in_flight_ = false;
+    if (term_ != 0 || stopping_) {
+        // A late duplicate; if it won while we are shutting down, give it straight back.
+        if (e.won && term_ == 0)
+            emit(act::release{e.term});
+        return;
+    }
+    if (!e.won) {
+        // Ask again just after the holder's lease would expire, but at least every poll.
+        Duration wait = std::clamp(e.remaining + 10ms, Duration{20}, cfg_.poll_interval);
+        next_acquire_ = now_ + wait;
+        return;
+    }
+    term_ = e.term;
+    lease_lost_ = giving_up_ = fenced_ = renew_failing_ = false;
+    renew_in_flight_ = release_in_flight_ = false;
+    lease_deadline_ = TimePoint{};
+    set_deadline(e.sent_at);
+    last_renew_sent_ = e.sent_at;
+    next_renew_ = e.sent_at + cfg_.renew_interval;
+    for (auto& [name, p] : procs_) {
+        p.crashes.clear();
+        p.restart_at = TimePoint{};
+    }
+    note("became_active", "won the lease in " + term_text(term_));
+}
+
+void Election::on(const ev::renew_result& e) {
+    if (term_ == 0 || e.term != term_)
+        return;  // a reply about an older term
+    renew_in_flight_ = false;
+    if (!e.ok) {
+        if (!lease_lost_) {
+            lease_lost_ = true;
+            note("lease_lost",
+                 "the database refused to renew " + term_text(term_) + " (expired or taken)");
+        }
+        return;
+    }
+    if (now_ >= lease_deadline_)
+        return;  // too late: the term is over locally
+    last_renew_sent_ = std::max(last_renew_sent_, e.sent_at);
+    set_deadline(e.sent_at);
+    next_renew_ = e.sent_at + cfg_.renew_interval;
+    if (renew_failing_) {
+        renew_failing_ = false;
+        note("renew_recovered", "lease renewals succeed again");
+    }
+}
+
+void Election::on(const ev::release_result& e) {
+    if (!release_in_flight_ || e.term != term_)
+        return;
+    note(e.released ? "released" : "release_noop",
+         e.released ? "released the lease" : "the lease was no longer ours to release");
+    finish_term();
+}
+
+void Election::on(const ev::db_failure& e) {
+    switch (e.op) {
+        case ev::db_op::acquire:
+            acquire_in_flight_ = false;
+            next_acquire_ = now_ + cfg_.poll_interval;
+            break;
+        case ev::db_op::renew:
+            if (e.term != term_)
+                return;
+            renew_in_flight_ = false;
+            next_renew_ = now_ + cfg_.renew_interval / 4;
+            if (!renew_failing_) {
+                renew_failing_ = true;
+                note("renew_failing", e.what);
+            }
+            break;
+        case ev::db_op::release:
+            if (release_in_flight_ && e.term == term_) {
+                note("release_failed", e.what + "; the lease will expire by itself");
+                finish_term();
+            }
+            break;
+    }
+}
+
+void Election::on(const ev::lease_hint&) {
+    if (term_ == 0)
+        next_acquire_ = now_;
+}
+
+void Election::on(const ev::process_exited& e) {
+    auto it = procs_.find(e.name);
+    if (it == procs_.end())
+        return;
+    Proc& p = it->second;
+    const ProcState was = p.state;
+    p.state = ProcState::stopped;
+    p.killed = false;
+    p.kill_at = TimePoint::max();
+    if (was == ProcState::stopping) {
+        note("process_stopped", e.name + " " + e.how);
+        return;
+    }
+    if (was != ProcState::running)
+        return;
+    note("process_exited", e.name + " " + e.how + " unexpectedly");
+    p.crashes.push_back(now_);
+    while (!p.crashes.empty() && p.crashes.front() + cfg_.crash_loop_window < now_)
+        p.crashes.pop_front();
+    if (!holding() || giving_up_)
+        return;
+    if (static_cast<int>(p.crashes.size()) >= cfg_.crash_loop_limit) {
+        giving_up_ = true;
+        cooldown_until_ = now_ + cfg_.handover_cooldown;
+        note("crash_loop", e.name + " crashed " + std::to_string(p.crashes.size()) +
+                               " times; handing the lease over");
+        return;
+    }
+    const Duration backoff = restart_backoff(cfg_, p.crashes.size());
+    p.restart_at = now_ + backoff;
+    note("restart_scheduled",
+         e.name + " restarts in place in " + std::to_string(backoff.count()) + " ms");
+}
+
+void Election::on(const ev::process_terminate& e) {
+    auto it = procs_.find(e.name);
+    if (it == procs_.end() || it->second.state == ProcState::stopped || !holding())
+        return;
+    Proc& p = it->second;
+    emit(act::kill_process{e.name});
+    p.state = ProcState::stopping;
+    p.killed = true;
+    giving_up_ = true;
+    cooldown_until_ = now_ + cfg_.handover_cooldown;
+    note("terminate_requested",
+         "killed " + e.name + " on request of " + e.requested_by + "; handing the lease over");
+}
+
+void Election::on(const ev::stop_requested& e) {
+    if (stopping_)
+        return;
+    stopping_ = true;
+    if (term_ != 0)
+        giving_up_ = true;
+    note("shutdown", e.reason);
+}
+
+void Election::finish_term() {
+    release_in_flight_ = false;
+    note("stepped_down", "left " + term_text(term_));
+    term_ = 0;
+    lease_lost_ = giving_up_ = fenced_ = renew_failing_ = renew_in_flight_ = false;
+    lease_deadline_ = TimePoint{};
+    next_acquire_ = std::max(next_acquire_, now_);
+}
+
+void Election::reconcile() {
+    if (holding()) {
+        if (renew_in_flight_ && now_ >= renew_sent_ + cfg_.renew_interval) {
+            renew_in_flight_ = false;  // no answer in time; the shell coalesces duplicates
+            if (!renew_failing_) {
+                renew_failing_ = true;
+                note("renew_failing", "no answer to a renewal within " +
+                                          std::to_string(cfg_.renew_interval.count()) + " ms");
+            }
+        }
+        if (!renew_in_flight_ && !release_in_flight_ && now_ >= next_renew_) {
+            emit(act::renew{term_});
+            renew_in_flight_ = true;
+            renew_sent_ = now_;
+            next_renew_ = now_ + cfg_.renew_interval;
+        }
+    }
+    reconcile_processes();
+
+    if (term_ != 0 && (lease_lost_ || now_ >= lease_deadline_ || giving_up_) && all_stopped()) {
+        if (lease_lost_) {
+            emit(act::disarm_guard{});
+            finish_term();
+        } else if (!release_in_flight_) {
+            emit(act::disarm_guard{});
+            emit(act::release{term_});
+            release_in_flight_ = true;
+            release_sent_ = now_;
+        } else if (now_ >= release_sent_ + cfg_.release_timeout) {
+            note("release_failed", "no answer to the release; the lease will expire by itself");
+            finish_term();
+        }
+    }
+
+    if (term_ != 0 || !all_stopped())
+        return;
+    if (stopping_) {
+        emit(act::exit{0});
+        exited_ = true;
+        return;
+    }
+    if (acquire_in_flight_ && now_ >= acquire_sent_ + cfg_.poll_interval)
+        acquire_in_flight_ = false;
+    if (!acquire_in_flight_ && now_ >= next_acquire_ && now_ >= cooldown_until_) {
+        emit(act::try_acquire{});
+        acquire_in_flight_ = true;
+        acquire_sent_ = now_;
+        next_acquire_ = now_ + cfg_.poll_interval;
+    }
+}
+
+void Election::reconcile_processes() {
+    const bool want = want_processes();
+    for (auto& [name, p] : procs_) {
+        switch (p.state) {
+            case ProcState::stopped:
+                if (want && now_ >= p.restart_at) {
+                    emit(act::start_process{name, term_});
+                    p.state = ProcState::running;
+                    note("process_started", name);
+                }
+                break;
+            case ProcState::running:
+                if (!want) {
+                    const TimePoint kill_at = holding()
+                                                  ? std::min(now_ + p.policy.stop_timeout,
+                                                             lease_deadline_ - cfg_.kill_grace)
+                                                  : now_;
+                    p.state = ProcState::stopping;
+                    p.kill_at = kill_at;
+                    if (kill_at <= now_) {
+                        emit(act::kill_process{name});
+                        p.killed = true;
+                    } else {
+                        emit(act::stop_process{name});
+                    }
+                }
+                break;
+            case ProcState::stopping:
+                if (!p.killed && now_ >= p.kill_at) {
+                    emit(act::kill_process{name});
+                    p.killed = true;
+                }
+                break;
+        }
+    }
+}
+
+TimePoint Election::next_wakeup() const {
+    if (exited_)
+        return TimePoint::max();
+    TimePoint t = TimePoint::max();
+    // Anything due by now was acted on in this step or waits for an event, not for time; only
+    // future instants may wake us, or the shell would spin.
+    auto at = [&](TimePoint c) {
+        if (c > now_)
+            t = std::min(t, c);
+    };
+    const bool alive = !all_stopped();
+    if (term_ != 0) {
+        if (alive)
+            at(lease_deadline_ - cfg_.kill_grace);
+        at(lease_deadline_);
+        if (holding()) {
+            at(renew_in_flight_ ? renew_sent_ + cfg_.renew_interval : next_renew_);
+            if (alive)
+                at(lease_deadline_ - cfg_.fence_lead());
+        }
+        if (release_in_flight_)
+            at(release_sent_ + cfg_.release_timeout);
+    }
+    const bool want = want_processes();
+    for (const auto& [name, p] : procs_) {
+        if (p.state == ProcState::stopping && !p.killed)
+            at(p.kill_at);
+        if (p.state == ProcState::stopped && want)
+            at(p.restart_at);
+    }
+    if (term_ == 0 && !stopping_ && !alive)
+        at(acquire_in_flight_ ? acquire_sent_ + cfg_.poll_interval
+                              : std::max(next_acquire_, cooldown_until_));
+    return t;
+}
+
+}  // namespace af::core

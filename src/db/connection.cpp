@@ -1,0 +1,57 @@
+#include "af/db/connection.hpp"
+
+#include <algorithm>
+#include <pqxx/pqxx>
+
+namespace af::db {
+
+namespace {
+bool has_key(const std::string& conninfo, const std::string& key) {
+    // conninfo may be a URI or key=value pairs; both spell keys the same way.
+    return conninfo.find(key + "=") != std::string::npos;
+}
+
+void add(std::string& s, const std::string& key, const std::string& value) {
+    if (has_key(s, key))
+        return;
+    const bool uri = s.rfind("postgresql://", 0) == 0 || s.rfind("postgres://", 0) == 0;
+    if (uri)
+        s += (s.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+    else
+        s += " " + key + "=" + value;
+}
+}  // namespace
+
+std::string with_defaults(const std::string& conninfo, Duration connect_timeout,
+                          Duration statement_timeout) {
+    std::string s = conninfo;
+    // libpq rounds connect_timeout to whole seconds with a 2 s floor.
+    const auto secs = std::max<long long>(2, (connect_timeout.count() + 999) / 1000);
+    add(s, "connect_timeout", std::to_string(secs));
+    add(s, "application_name", "airflow-failover");
+    // A dead server or a black-holed network must fail a call in about a TTL, not in the two
+    // hours Linux keepalive defaults would take.
+    add(s, "tcp_user_timeout", std::to_string(std::max<long long>(statement_timeout.count(), 500)));
+    add(s, "keepalives_idle", "5");
+    add(s, "keepalives_interval", "1");
+    add(s, "keepalives_count", "3");
+    return s;
+}
+
+std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo,
+                                                  Duration connect_timeout,
+                                                  Duration statement_timeout) {
+    auto c = std::make_unique<pqxx::connection>(
+        with_defaults(conninfo, connect_timeout, statement_timeout));
+    pqxx::nontransaction tx(*c);
+    tx.exec("SET statement_timeout = " + std::to_string(statement_timeout.count()));
+    tx.exec("SET lock_timeout = " + std::to_string(statement_timeout.count()));
+    tx.exec("SET idle_in_transaction_session_timeout = 60000");
+    return c;
+}
+
+std::string quoted(const std::string& identifier) {
+    return "\"" + identifier + "\"";
+}
+
+}  // namespace af::db

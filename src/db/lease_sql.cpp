@@ -1,0 +1,83 @@
+#include "af/db/lease_sql.hpp"
+
+#include <pqxx/pqxx>
+
+#include "af/db/connection.hpp"
+
+namespace af::db {
+
+// Expiry uses clock_timestamp(), the database's live clock: now() is frozen at the start of the
+// transaction and would let a statement that waited on the row lock judge expiry in the past.
+//
+// Acquire is one INSERT .. ON CONFLICT DO UPDATE .. WHERE: the row lock serializes concurrent
+// claims and the WHERE is re-checked on the newest row version, so exactly one claimant of an
+// expired lease wins. When it loses, the second branch reports who holds the lease and for how
+// long (from the statement's snapshot; a racing winner shows up on the next try).
+LeaseSql::LeaseSql(std::string schema, std::string cluster, std::string node_id)
+    : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {
+    const std::string t = quoted(schema_) + ".lease";
+    acquire_sql_ = R"sql(
+WITH won AS (
+    INSERT INTO )sql" +
+                   t + R"sql( AS l (cluster, holder, term, expires_at, acquired_at, renewed_at)
+    VALUES ($1, $2, GREATEST($4::bigint, 0) + 1,
+            clock_timestamp() + $3::bigint * interval '1 millisecond',
+            clock_timestamp(), clock_timestamp())
+    ON CONFLICT (cluster) DO UPDATE
+        SET holder = EXCLUDED.holder,
+            term = GREATEST(l.term, $4::bigint) + 1,
+            expires_at = EXCLUDED.expires_at,
+            acquired_at = EXCLUDED.acquired_at,
+            renewed_at = EXCLUDED.renewed_at
+        WHERE l.holder IS NULL OR l.expires_at <= clock_timestamp()
+    RETURNING l.term, l.holder
+)
+SELECT true, term, holder, 0::bigint FROM won
+UNION ALL
+SELECT false, term, holder,
+       GREATEST(0, ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000))::bigint
+  FROM )sql" + t + R"sql( WHERE cluster = $1 AND NOT EXISTS (SELECT 1 FROM won))sql";
+
+    renew_sql_ = "UPDATE " + t +
+                 " SET expires_at = clock_timestamp() + $4::bigint * interval '1 millisecond',"
+                 " renewed_at = clock_timestamp()"
+                 " WHERE cluster = $1 AND holder = $2 AND term = $3"
+                 " AND expires_at > clock_timestamp() RETURNING term";
+
+    // pg_notify is transactional: listeners hear of the release only once it is committed.
+    release_sql_ = "WITH r AS (UPDATE " + t +
+                   " SET holder = NULL, expires_at = clock_timestamp()"
+                   " WHERE cluster = $1 AND holder = $2 AND term = $3 RETURNING term)"
+                   " SELECT term, pg_notify($4, $1 || ':released:' || term) FROM r";
+}
+
+AcquireOutcome LeaseSql::acquire(pqxx::connection& c, Duration ttl, std::int64_t min_term) const {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r =
+        tx.exec_params(acquire_sql_, cluster_, node_id_, static_cast<long long>(ttl.count()),
+                       static_cast<long long>(min_term));
+    AcquireOutcome o;
+    if (r.empty())
+        return o;  // cannot happen: the row exists once anyone tried
+    o.won = r[0][0].as<bool>();
+    o.term = r[0][1].as<std::int64_t>();
+    if (!r[0][2].is_null())
+        o.holder = r[0][2].as<std::string>();
+    o.remaining = Duration{r[0][3].as<long long>()};
+    return o;
+}
+
+bool LeaseSql::renew(pqxx::connection& c, std::int64_t term, Duration ttl) const {
+    pqxx::nontransaction tx(c);
+    return !tx.exec_params(renew_sql_, cluster_, node_id_, static_cast<long long>(term),
+                           static_cast<long long>(ttl.count()))
+                .empty();
+}
+
+bool LeaseSql::release(pqxx::connection& c, std::int64_t term) const {
+    pqxx::nontransaction tx(c);
+    return !tx.exec_params(release_sql_, cluster_, node_id_, static_cast<long long>(term), schema_)
+                .empty();
+}
+
+}  // namespace af::db

@@ -1,0 +1,112 @@
+#include "af/db/migrations.hpp"
+
+#include <pqxx/pqxx>
+#include <stdexcept>
+#include <vector>
+
+#include "af/db/connection.hpp"
+
+namespace af::db {
+
+namespace {
+
+/// Each entry is one version; "{s}" stands for the quoted schema. Never edit a released entry:
+/// add a new one.
+const std::vector<std::string>& migrations() {
+    static const std::vector<std::string> m = {
+        // 1: lease, nodes, events
+        R"sql(
+CREATE TABLE {s}.lease (
+    cluster     text PRIMARY KEY,
+    holder      text,
+    term        bigint NOT NULL DEFAULT 0,
+    expires_at  timestamptz NOT NULL DEFAULT '-infinity',
+    acquired_at timestamptz,
+    renewed_at  timestamptz
+);
+CREATE TABLE {s}.nodes (
+    cluster     text NOT NULL,
+    node_id     text NOT NULL,
+    role        text NOT NULL,
+    state       text NOT NULL DEFAULT '',
+    term        bigint NOT NULL DEFAULT 0,
+    processes   jsonb NOT NULL DEFAULT '[]',
+    hostname    text NOT NULL DEFAULT '',
+    version     text NOT NULL DEFAULT '',
+    pid         integer,
+    incarnation bigint NOT NULL DEFAULT 0,
+    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_seen   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (cluster, node_id)
+);
+CREATE TABLE {s}.events (
+    id      bigserial PRIMARY KEY,
+    cluster text NOT NULL,
+    node_id text NOT NULL,
+    at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    term    bigint NOT NULL DEFAULT 0,
+    kind    text NOT NULL,
+    detail  text NOT NULL DEFAULT ''
+);
+CREATE INDEX events_cluster_at ON {s}.events (cluster, at DESC);
+-- The events table is an audit log: rows are only ever added.
+CREATE FUNCTION {s}.events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'airflow_failover events are append-only';
+END $$;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON {s}.events
+    FOR EACH ROW EXECUTE FUNCTION {s}.events_append_only();
+)sql",
+    };
+    return m;
+}
+
+std::string expand(const std::string& sql, const std::string& schema) {
+    std::string out;
+    const std::string q = quoted(schema);
+    for (std::size_t i = 0; i < sql.size();) {
+        if (sql.compare(i, 3, "{s}") == 0) {
+            out += q;
+            i += 3;
+        } else {
+            out += sql[i++];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+int latest_schema_version() {
+    return static_cast<int>(migrations().size());
+}
+
+int migrate(pqxx::connection& c, const std::string& schema) {
+    pqxx::work tx(c);
+    // One lock for every daemon and init-db of this database: the second waits, then sees the
+    // first one's tables and applies nothing.
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "airflow_failover:" + schema);
+    tx.exec("CREATE SCHEMA IF NOT EXISTS " + quoted(schema));
+    tx.exec("CREATE TABLE IF NOT EXISTS " + quoted(schema) +
+            ".schema_migrations (version integer PRIMARY KEY, "
+            "applied_at timestamptz NOT NULL DEFAULT clock_timestamp())");
+    const int current = tx.exec("SELECT coalesce(max(version), 0) FROM " + quoted(schema) +
+                                ".schema_migrations")[0][0]
+                            .as<int>();
+    if (current > latest_schema_version())
+        throw std::runtime_error("schema " + schema + " is at version " + std::to_string(current) +
+                                 ", newer than this build knows (" +
+                                 std::to_string(latest_schema_version()) +
+                                 "); upgrade airflow-failover");
+    int applied = 0;
+    for (int v = current + 1; v <= latest_schema_version(); ++v) {
+        tx.exec(expand(migrations()[static_cast<std::size_t>(v - 1)], schema));
+        tx.exec_params("INSERT INTO " + quoted(schema) + ".schema_migrations (version) VALUES ($1)",
+                       v);
+        ++applied;
+    }
+    tx.commit();
+    return applied;
+}
+
+}  // namespace af::db

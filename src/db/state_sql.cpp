@@ -1,0 +1,45 @@
+#include "af/db/state_sql.hpp"
+
+#include <pqxx/pqxx>
+
+#include "af/db/connection.hpp"
+
+namespace af::db {
+
+StateSql::StateSql(std::string schema, std::string cluster, std::string node_id)
+    : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {}
+
+std::int64_t StateSql::register_node(pqxx::connection& c, const std::string& hostname,
+                                     const std::string& version, int pid) const {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params(
+        "INSERT INTO " + quoted(schema_) +
+            ".nodes AS n (cluster, node_id, role, state, hostname, version, pid, incarnation)"
+            " VALUES ($1, $2, 'standby', 'starting', $3, $4, $5, 1)"
+            " ON CONFLICT (cluster, node_id) DO UPDATE SET role = 'standby', state = 'starting',"
+            " term = 0, processes = '[]', hostname = EXCLUDED.hostname,"
+            " version = EXCLUDED.version, pid = EXCLUDED.pid, incarnation = n.incarnation + 1,"
+            " started_at = clock_timestamp(), last_seen = clock_timestamp()"
+            " RETURNING incarnation",
+        cluster_, node_id_, hostname, version, pid);
+    return r[0][0].as<std::int64_t>();
+}
+
+void StateSql::publish(pqxx::connection& c, const NodeReport& r) const {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("UPDATE " + quoted(schema_) +
+                       ".nodes SET role = $3, state = $4, term = $5, processes = $6::jsonb,"
+                       " last_seen = clock_timestamp() WHERE cluster = $1 AND node_id = $2",
+                   cluster_, node_id_, r.role, r.state, static_cast<long long>(r.term),
+                   r.processes_json);
+}
+
+void StateSql::record(pqxx::connection& c, const std::string& kind, const std::string& detail,
+                      std::int64_t term) const {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("INSERT INTO " + quoted(schema_) +
+                       ".events (cluster, node_id, term, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+                   cluster_, node_id_, static_cast<long long>(term), kind, detail);
+}
+
+}  // namespace af::db
