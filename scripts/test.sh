@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test of the project: installs what is missing, builds (warnings are errors), runs
+# the C++ unit tests, the same under AddressSanitizer + UBSan, and the pytest suites against a
+# real PostgreSQL that the tests start themselves. Idempotent; safe to run again.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh -k crash   pass extra arguments to pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=lib/deps.sh
+source scripts/lib/deps.sh
+ensure_apt_packages
+
+if [ -f scripts/lib/python-env.sh ]; then
+    # shellcheck source=lib/python-env.sh
+    source scripts/lib/python-env.sh
+    ensure_python_env
+    PY=.venv/bin/python
+else
+    PY=python3
+fi
+
+echo "==> clang-format check"
+files=$(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src include tests -name '*.[ch]pp')
+# shellcheck disable=SC2086
+clang-format --dry-run -Werror $files
+
+build_daemon build -DAF_WERROR=ON
+echo "==> C++ unit tests"
+(cd build && ctest --output-on-failure -j 2)
+
+build_daemon build-asan -DAF_WERROR=ON -DAF_SANITIZE=ON
+echo "==> C++ unit tests under ASan+UBSan"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j 2)
+
+echo "==> integration: failover cases against the ASan+UBSan daemon"
+AIRFLOW_FAILOVER_BIN=$PWD/build-asan/airflow-failover \
+    "$PY" -m pytest -q tests/integration/test_failover.py -k "kill9 or sigterm or crash_once" \
+    -p no:cacheprovider
+
+echo "==> all pytest suites"
+"$PY" -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,25 @@
+"""Fixtures for the daemon's integration tests: real daemons, a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.cluster import Cluster, daemon_binary
+from support.pgserver import PgServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _built() -> None:
+    daemon_binary()  # fails early with a clear message when the binary is missing
+
+
+@pytest.fixture
+def cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(pg, tmp_path / "cluster")
+    try:
+        yield c
+    finally:
+        c.stop_all()

@@ -1,0 +1,29 @@
+"""The overlap checker itself must be able to fail: two stand-ins run at once on purpose."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from support.cluster import STANDIN, Cluster
+from support.pgserver import PgServer
+
+
+def test_overlap_is_detected(pg: PgServer, tmp_path: Path) -> None:
+    cluster = Cluster(pg, tmp_path / "c", size=2)
+    env = dict(os.environ, STANDIN_LOG=str(cluster.standin_log), STANDIN_TICK_MS="5",
+               STANDIN_LOCK=str(cluster.lock_file))
+    procs = []
+    for node, term in (("node-a", 1), ("node-b", 2)):
+        procs.append(subprocess.Popen([str(STANDIN)], env=dict(
+            env, AIRFLOW_FAILOVER_NODE=node, AIRFLOW_FAILOVER_TERM=str(term))))
+        time.sleep(0.2)
+    for p in procs:
+        p.terminate()
+        p.wait()
+    with pytest.raises(AssertionError, match="two schedulers alive at once"):
+        cluster.assert_no_overlap()

@@ -1,0 +1,110 @@
+"""The DAG file imports cleanly, and one whole DAG run for one day works through Airflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+from conftest import REPO
+
+from pipeline.xetra import reference
+from pipeline.xetra.generate import SampleSummary
+from pipeline.xetra.load import fetch_day
+from pipeline.xetra.storage import LocalStorage, S3Storage
+from support.pgserver import PgServer
+
+DAG_FILE = REPO / "dags" / "xetra_daily.py"
+
+
+def _dagbag(airflow_home: Path) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAG_FILE))
+
+
+def test_dag_file_imports_without_errors(airflow_home: Path) -> None:
+    bag = _dagbag(airflow_home)
+    assert bag.import_errors == {}
+    dag = bag.get_dag("xetra_daily")
+    assert dag is not None
+    assert sorted(t.task_id for t in dag.tasks) == ["ingest", "load", "transform"]
+    assert dag.get_task("ingest").downstream_task_ids == {"transform"}
+    assert dag.get_task("transform").downstream_task_ids == {"load"}
+    for t in dag.tasks:
+        assert t.retries == 2 and t.retry_delay.total_seconds() > 0
+    assert dag.catchup is False
+
+
+@pytest.fixture
+def pipeline_env(
+    airflow_home: Path, pg: PgServer, s3_endpoint: str, sample: SampleSummary
+) -> Iterator[dict[str, str]]:
+    """Source PDS files and the pipeline's lake in two S3 buckets; result DB ``xetra``; settings
+    and connections given the way a deployment would: AIRFLOW_CONN_* and AIRFLOW_VAR_*."""
+    suffix = uuid.uuid4().hex[:8]
+    source = S3Storage(f"pds-{suffix}", endpoint_url=s3_endpoint, create_bucket=True)
+    lake = S3Storage(f"lake-{suffix}", endpoint_url=s3_endpoint, create_bucket=True)
+    local = LocalStorage(sample.root)
+    for key in local.list():
+        source.upload_file(local.local_path(key), key)
+    if "xetra" not in pg.psql("SELECT datname FROM pg_database").split():
+        pg.create_database("xetra")
+    env = {
+        "AIRFLOW_CONN_XETRA_POSTGRES": pg.url("xetra"),
+        "AIRFLOW_CONN_XETRA_S3": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
+            }
+        ),
+        "AIRFLOW_VAR_XETRA_SOURCE_URL": f"s3://{source.bucket}",
+        "AIRFLOW_VAR_XETRA_LAKE_URL": f"s3://{lake.bucket}",
+        "XETRA_SPARK_MASTER": "local[2]",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield {**env, "lake_bucket": lake.bucket, "endpoint": s3_endpoint}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.mark.slow
+def test_whole_dag_run_for_one_day(
+    airflow_home: Path, pg: PgServer, sample: SampleSummary, pipeline_env: dict[str, str]
+) -> None:
+    day = date(2019, 1, 4)
+    bag = _dagbag(airflow_home)
+    dag = bag.get_dag("xetra_daily")
+    run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+    assert str(run.state) in ("success", "DagRunState.SUCCESS"), run.state
+
+    expected, _ = reference.compute_day(sample.root / day.isoformat(), day)
+    conn = psycopg2.connect(pg.conninfo("xetra"))
+    try:
+        got = fetch_day(conn, day)
+    finally:
+        conn.close()
+    assert len(got) == len(expected) > 0
+    for r, e in zip(got, expected, strict=True):
+        assert r[:3] == (e.trade_date, e.isin, e.mnemonic)
+        assert r[5:] == (e.total_volume, e.num_trades, e.num_bars)
+        assert r[3] == pytest.approx(e.mean_end_price, rel=1e-9)
+        assert r[4] == pytest.approx(e.vwap, rel=1e-9)
+
+    lake = S3Storage(pipeline_env["lake_bucket"], endpoint_url=pipeline_env["endpoint"])
+    assert len(lake.list(f"raw/{day.isoformat()}/")) == len(list((sample.root / day.isoformat()).iterdir()))
+    assert any(k.endswith(".parquet") for k in lake.list(f"curated/xetra_daily/{day.isoformat()}/"))
