@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -97,6 +98,10 @@ std::string age_text(std::int64_t ms) {
     return buf;
 }
 
+std::int64_t stale_after_ms(const config::Config& c) {
+    return std::max<std::int64_t>(3 * c.status_interval.count(), c.lease.ttl.count());
+}
+
 int cmd_status(const config::Config& c, bool json) {
     db::ClusterView v;
     try {
@@ -116,7 +121,10 @@ int cmd_status(const config::Config& c, bool json) {
         return k_exit_unknown;
     }
     if (json) {
-        std::cout << v.to_json().dump() << "\n";
+        auto j = v.to_json();
+        for (auto& n : j["nodes"])
+            n["stale"] = n["last_seen_age_ms"].get<std::int64_t>() > stale_after_ms(c);
+        std::cout << j.dump() << "\n";
     } else {
         std::printf("cluster %s: ", v.cluster.c_str());
         if (v.active)
@@ -133,10 +141,12 @@ int cmd_status(const config::Config& c, bool json) {
                 procs += p.value("name", "?");
                 procs += p["pid"].is_null() ? "=-" : "=" + std::to_string(p["pid"].get<long>());
             }
-            std::printf("  %-16s %-9s %-6lld %-9s %s\n", n.node_id.c_str(), n.role.c_str(),
-                        static_cast<long long>(n.term),
-                        (age_text(n.last_seen_age_ms) + " ago").c_str(),
-                        procs.empty() ? "-" : procs.c_str());
+            // A row that stopped changing belongs to a dead or cut-off daemon: its role is history.
+            const bool stale = n.last_seen_age_ms > stale_after_ms(c);
+            std::printf(
+                "  %-16s %-9s %-6lld %-9s %s%s\n", n.node_id.c_str(), n.role.c_str(),
+                static_cast<long long>(n.term), (age_text(n.last_seen_age_ms) + " ago").c_str(),
+                procs.empty() ? "-" : procs.c_str(), stale ? "  (stale: not heard from)" : "");
         }
     }
     return v.active ? k_exit_healthy : k_exit_no_active;
