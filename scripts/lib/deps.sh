@@ -9,7 +9,8 @@ AF_APT_PACKAGES=(
     postgresql postgresql-client
     python3 python3-venv python3-pip
     openjdk-17-jre-headless
-    procps iproute2 util-linux
+    procps iproute2 util-linux iptables
+    chromium chromium-driver
 )
 
 af_sudo() {

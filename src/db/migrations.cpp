@@ -57,6 +57,37 @@ END $$;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON {s}.events
     FOR EACH ROW EXECUTE FUNCTION {s}.events_append_only();
 )sql",
+        // 2: peer heartbeats, hand-over reservations, operator commands
+        R"sql(
+ALTER TABLE {s}.lease
+    ADD COLUMN reserved_for   text,
+    ADD COLUMN reserved_until timestamptz;
+ALTER TABLE {s}.nodes
+    ADD COLUMN priority integer NOT NULL DEFAULT 100,
+    ADD COLUMN peers    jsonb NOT NULL DEFAULT '{}',
+    ADD COLUMN counters jsonb NOT NULL DEFAULT '{}';
+CREATE TABLE {s}.commands (
+    id           bigserial PRIMARY KEY,
+    cluster      text NOT NULL,
+    kind         text NOT NULL CHECK (kind IN ('switchover', 'terminate')),
+    target       text,
+    requested_by text NOT NULL,
+    requested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    taken_by     text,
+    taken_at     timestamptz,
+    done_at      timestamptz,
+    result       text
+);
+CREATE INDEX commands_pending ON {s}.commands (cluster, id) WHERE taken_at IS NULL;
+-- Whoever inserts a command (the CLI, the dashboard) wakes the daemons at once.
+CREATE FUNCTION {s}.commands_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA, NEW.cluster || ':command:' || NEW.id);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER commands_notify AFTER INSERT ON {s}.commands
+    FOR EACH ROW EXECUTE FUNCTION {s}.commands_notify();
+)sql",
     };
     return m;
 }
