@@ -1,0 +1,236 @@
+"""Fixtures for the dashboard tests: real daemons on a real PostgreSQL, the dashboard as a
+subprocess (``python -m webapp``), and headless Debian chromium driven by selenium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # the `webapp` package
+    sys.path.insert(0, str(REPO))
+
+from support.cluster import Cluster, daemon_binary
+from support.pgserver import PgServer, free_port
+
+ARTIFACTS = REPO / "build" / "artifacts" / "dashboard"
+TEST_USER = "tester"
+TEST_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _built() -> None:
+    daemon_binary()
+
+
+def start_cluster(pg: PgServer, workdir: Path) -> Cluster:
+    c = Cluster(pg, workdir)
+    c.start()
+    try:
+        c.wait_active(timeout=20)
+    except BaseException:
+        c.stop_all()
+        raise
+    return c
+
+
+@pytest.fixture
+def cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
+    """A fresh three-node cluster with an active node (for tests that change it)."""
+    c = start_cluster(pg, tmp_path / "cluster")
+    try:
+        yield c
+    finally:
+        c.stop_all()
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(
+    pg: PgServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """One running cluster for a module's read-only tests."""
+    c = start_cluster(pg, tmp_path_factory.mktemp("cluster"))
+    try:
+        yield c
+    finally:
+        c.stop_all()
+
+
+def sql_rows(pg: PgServer, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query as the superuser (the tests' view of the database)."""
+    conn = psycopg2.connect(pg.conninfo())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(query, params)
+            return list(cur.fetchall()) if cur.description else []
+    finally:
+        conn.close()
+
+
+def commands(pg: PgServer, cluster: str) -> list[dict[str, Any]]:
+    rows = sql_rows(
+        pg,
+        "SELECT id, kind, target, requested_by, taken_by, taken_at, done_at, result"
+        " FROM airflow_failover.commands WHERE cluster = %s ORDER BY id",
+        cluster,
+    )
+    keys = (
+        "id",
+        "kind",
+        "target",
+        "requested_by",
+        "taken_by",
+        "taken_at",
+        "done_at",
+        "result",
+    )
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+@pytest.fixture(scope="session")
+def dashboard_role(pg: PgServer) -> str:
+    """The least-privilege role from webapp/sql/dashboard_role.sql, on the daemons' schema.
+    Needs the schema: applies the migrations through `airflow-failover init-db` first."""
+    from webapp.roles import grant_dashboard_role
+
+    cfg = Path(pg.root) / "init-db.json"
+    cfg.write_text(
+        json.dumps(
+            {
+                "cluster": "init",
+                "node_id": "init",
+                "database": {"conninfo": pg.conninfo()},
+                "processes": [{"name": "x", "command": ["true"]}],
+            }
+        )
+    )
+    res = subprocess.run(
+        [str(daemon_binary()), "init-db", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    conn = psycopg2.connect(pg.conninfo())
+    try:
+        grant_dashboard_role(conn, "af_dashboard", "airflow_failover")
+    finally:
+        conn.close()
+    return "af_dashboard"
+
+
+class Dashboard:
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+        self.proc = proc
+        self.url = url
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def start_dashboard(tmp_path: Path) -> Iterator[Callable[..., Dashboard]]:
+    """Starts `python -m webapp` against a cluster; stopped at the end of the test."""
+    started: list[Dashboard] = []
+
+    def start(
+        conninfo: str, cluster: str, *extra: str, password: bool = True
+    ) -> Dashboard:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AF_DASHBOARD_")}
+        if password:
+            env["AF_DASHBOARD_USER"] = TEST_USER
+            env["AF_DASHBOARD_PASSWORD"] = TEST_PASSWORD
+        log = tmp_path / f"dashboard-{port}.log"
+        with open(log, "wb") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "webapp", "--conninfo", conninfo, "--cluster", cluster,
+                 "--port", str(port), *extra],
+                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        d = Dashboard(proc, f"http://127.0.0.1:{port}/", log)
+        started.append(d)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"dashboard exited {proc.returncode}:\n{d.output()}"
+                )
+            try:
+                with urllib.request.urlopen(d.url, timeout=2) as r:
+                    if r.status == 200:
+                        return d
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        raise AssertionError(f"dashboard did not answer on {d.url}:\n{d.output()}")
+
+    yield start
+    for d in started:
+        d.stop()
+
+
+def _chromium() -> tuple[str, str]:
+    browser = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if not (Path(browser).exists() and Path(driver).exists()):
+        pytest.skip(
+            "Debian chromium + chromium-driver not installed (scripts/lib/deps.sh)"
+        )
+    return browser, driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """Headless Debian chromium through chromedriver, with a fresh profile."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver = _chromium()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", "--window-size=1280,1400",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):  # fmt: skip
+        opts.add_argument(flag)
+    drv = webdriver.Chrome(
+        service=Service(
+            executable_path=driver, log_output=str(tmp_path / "chromedriver.log")
+        ),
+        options=opts,
+    )
+    drv.set_page_load_timeout(30)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,133 @@
+"""The dashboard's configuration: command-line arguments, then environment variables, then an
+optional airflow-failover node config (``--config``) for the cluster, database and timings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SCHEMA = "airflow_failover"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
+DEFAULT_PRICES_TABLE = "xetra_daily_price"
+# `airflow-failover status` calls a node row stale after max(3 × status_interval_ms, ttl_ms);
+# with the defaults (1000, 3000) that is 3000 ms.
+DEFAULT_STALE_AFTER_MS = 3000
+
+
+@dataclass(frozen=True)
+class Settings:
+    conninfo: str
+    cluster: str
+    schema: str = DEFAULT_SCHEMA
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    prices_table: str = DEFAULT_PRICES_TABLE
+    stale_after_ms: int = DEFAULT_STALE_AFTER_MS
+    refresh_ms: int = 1000
+    pool_size: int = 2
+    users_file: Path | None = None
+    debug: bool = False
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--config",
+        metavar="FILE",
+        help="an airflow-failover node config: cluster, database.conninfo, "
+        "database.schema and the timings are taken from it",
+    )
+    ap.add_argument(
+        "--conninfo",
+        help="libpq connection string, no password (use PGPASSFILE or "
+        "PGPASSWORD) [env AF_DASHBOARD_CONNINFO]",
+    )
+    ap.add_argument(
+        "--schema",
+        help=f"the daemons' schema [env AF_DASHBOARD_SCHEMA; default {DEFAULT_SCHEMA}]",
+    )
+    ap.add_argument("--cluster", help="cluster name [env AF_DASHBOARD_CLUSTER]")
+    ap.add_argument(
+        "--host", help=f"listen address [env AF_DASHBOARD_HOST; default {DEFAULT_HOST}]"
+    )
+    ap.add_argument(
+        "--port",
+        type=int,
+        help=f"listen port [env AF_DASHBOARD_PORT; default {DEFAULT_PORT}]",
+    )
+    ap.add_argument(
+        "--prices-table",
+        help=f"the Xetra table, optionally schema-qualified [env "
+        f"AF_DASHBOARD_PRICES_TABLE; default {DEFAULT_PRICES_TABLE}]",
+    )
+    ap.add_argument(
+        "--stale-after-ms",
+        type=int,
+        help="a node row older than this is shown stale [default: from --config as "
+        f"`status` computes it, else {DEFAULT_STALE_AFTER_MS}]",
+    )
+    ap.add_argument(
+        "--users-file",
+        metavar="FILE",
+        help="login credentials, `user:pbkdf2-hash` lines (python -m webapp "
+        "hash-password) [env AF_DASHBOARD_USERS_FILE]; or set "
+        "AF_DASHBOARD_PASSWORD (user AF_DASHBOARD_USER, default admin)",
+    )
+    ap.add_argument(
+        "--debug", action="store_true", help="Dash debug mode (development only)"
+    )
+
+
+def _node_config(path: str) -> dict[str, Any]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise TypeError(f"{path}: not a JSON object")
+    return data
+
+
+def from_args(ns: argparse.Namespace) -> Settings:
+    node: dict[str, Any] = _node_config(ns.config) if ns.config else {}
+    db = node.get("database", {}) if isinstance(node.get("database"), dict) else {}
+    lease = node.get("lease", {}) if isinstance(node.get("lease"), dict) else {}
+
+    conninfo = ns.conninfo or _env("AF_DASHBOARD_CONNINFO") or db.get("conninfo")
+    cluster = ns.cluster or _env("AF_DASHBOARD_CLUSTER") or node.get("cluster")
+    if not conninfo:
+        raise ValueError(
+            "no database: give --conninfo, AF_DASHBOARD_CONNINFO or --config"
+        )
+    if not cluster:
+        raise ValueError("no cluster: give --cluster, AF_DASHBOARD_CLUSTER or --config")
+    schema = (
+        ns.schema or _env("AF_DASHBOARD_SCHEMA") or db.get("schema") or DEFAULT_SCHEMA
+    )
+
+    stale = ns.stale_after_ms
+    if stale is None and node:
+        stale = max(
+            3 * int(node.get("status_interval_ms", 1000)),
+            int(lease.get("ttl_ms", 3000)),
+        )
+    users_file = ns.users_file or _env("AF_DASHBOARD_USERS_FILE")
+    return Settings(
+        conninfo=str(conninfo),
+        cluster=str(cluster),
+        schema=str(schema),
+        host=ns.host or _env("AF_DASHBOARD_HOST") or DEFAULT_HOST,
+        port=int(ns.port or _env("AF_DASHBOARD_PORT") or DEFAULT_PORT),
+        prices_table=ns.prices_table
+        or _env("AF_DASHBOARD_PRICES_TABLE")
+        or DEFAULT_PRICES_TABLE,
+        stale_after_ms=int(stale if stale is not None else DEFAULT_STALE_AFTER_MS),
+        users_file=Path(users_file) if users_file else None,
+        debug=bool(ns.debug),
+    )

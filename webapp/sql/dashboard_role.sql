@@ -1,0 +1,25 @@
+-- Least privilege for the dashboard's database role: read the state tables and the prices,
+-- insert operator commands (only the columns a requester may set), nothing else.
+-- Apply with `python -m webapp grant-role --role NAME` (creates the role if missing), or render
+-- it for psql with `python -m webapp grant-role --role NAME --print`.
+-- Placeholders: {role}, {schema} (identifiers), {role_literal} and
+-- {prices_regclass} (literals; the prices table may not exist yet).
+REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role};
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role};
+GRANT USAGE ON SCHEMA {schema} TO {role};
+GRANT SELECT ON {schema}.lease, {schema}.nodes, {schema}.events TO {role};
+GRANT INSERT (cluster, kind, target, requested_by) ON {schema}.commands TO {role};
+GRANT USAGE ON SEQUENCE {schema}.commands_id_seq TO {role};
+-- The Xetra table is created by the pipeline's first load; run this again after it if it is
+-- absent now (the dashboard shows "no price data" meanwhile).
+DO $grant$
+BEGIN
+    IF to_regclass({prices_regclass}) IS NOT NULL THEN
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I',
+                       (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE c.oid = to_regclass({prices_regclass})),
+                       {role_literal});
+        EXECUTE format('GRANT SELECT ON %s TO %I', to_regclass({prices_regclass}), {role_literal});
+    END IF;
+END
+$grant$;
