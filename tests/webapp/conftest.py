@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # the `webapp` package
+if str(REPO) not in sys.path:  # the `webapp` and `pipeline` packages
     sys.path.insert(0, str(REPO))
 
 from support.cluster import Cluster, daemon_binary
