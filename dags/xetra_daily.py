@@ -130,9 +130,9 @@ def xetra_daily() -> None:
     @task
     def load() -> int:
         """Replace the day's rows of xetra_daily_price by the day's Parquet (one transaction)."""
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
+        import psycopg2
 
-        from pipeline.xetra.config import setting
+        from pipeline.xetra.config import postgres_connect_kwargs
         from pipeline.xetra.load import load_day, read_parquet_rows
 
         day = _trade_day()
@@ -146,8 +146,7 @@ def xetra_daily() -> None:
             if not files:
                 raise FileNotFoundError(f"no Parquet for {day} in {lake.url}: run transform first")
             rows = [r for f in sorted(files) for r in read_parquet_rows(f)]
-        hook = PostgresHook(postgres_conn_id=setting("postgres_conn_id"))
-        conn = hook.get_conn()
+        conn = psycopg2.connect(**postgres_connect_kwargs())
         try:
             n = load_day(conn, day, rows)
         finally:

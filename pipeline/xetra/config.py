@@ -103,3 +103,25 @@ def spark_submit_path() -> str:
     if not found:
         raise FileNotFoundError("spark-submit not found (install pyspark or set XETRA_SPARK_SUBMIT)")
     return found
+
+
+def postgres_connect_kwargs(conn_id: str | None = None) -> dict[str, Any]:
+    """psycopg2.connect() keyword arguments from the Airflow connection ``conn_id``.
+
+    (The postgres provider's hook hands out psycopg 3 connections when psycopg 3 is installed;
+    the load uses psycopg2, so only the connection's fields are taken from Airflow.)"""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id or setting("postgres_conn_id"))
+    kwargs: dict[str, Any] = {"host": conn.host or "localhost", "port": conn.port or 5432}
+    if conn.schema:
+        kwargs["dbname"] = conn.schema
+    if conn.login:
+        kwargs["user"] = conn.login
+    if conn.password:
+        kwargs["password"] = conn.password
+    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options"):
+        value = (conn.extra_dejson or {}).get(key)
+        if value not in (None, ""):
+            kwargs[key] = value
+    return kwargs

@@ -93,7 +93,7 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def airflow_home(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def airflow_home(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """AIRFLOW_HOME in a temp dir, metadata DB ``airflow`` on the throwaway server, migrated once.
 
     Airflow reads its configuration when first imported, so nothing imports it before this."""
@@ -115,4 +115,8 @@ def airflow_home(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Path
     res = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, check=False)
     if res.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
-    return home
+    yield home
+    if "airflow.settings" in sys.modules:  # close Airflow's DB pool before the server goes away
+        from airflow import settings
+
+        settings.dispose_orm()
