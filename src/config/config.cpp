@@ -5,6 +5,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace af::config {
 
@@ -213,6 +214,65 @@ ProcessConfig parse_process(const json& j, std::size_t index) {
     return p;
 }
 
+std::pair<std::string, unsigned short> parse_endpoint(const std::string& key,
+                                                      const std::string& text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+        throw ConfigError(key, "must be HOST:PORT, got \"" + text + "\"");
+    std::string host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    const std::string port_text = text.substr(colon + 1);
+    if (port_text.find_first_not_of("0123456789") != std::string::npos || port_text.size() > 5)
+        throw ConfigError(key, "has a bad port in \"" + text + "\"");
+    const long port = std::stol(port_text);
+    if (port < 1 || port > 65535)
+        throw ConfigError(key, "port must be 1-65535, got " + port_text);
+    return {host, static_cast<unsigned short>(port)};
+}
+
+HeartbeatConfig parse_heartbeat(const json& j, const std::string& self, const LeaseConfig& lease) {
+    ObjectReader r(j, "heartbeat");
+    HeartbeatConfig h;
+    std::tie(h.listen_host, h.listen_port) = parse_endpoint("heartbeat.listen", r.string("listen"));
+    const json& peers = r.require("peers");
+    if (!peers.is_object() || peers.empty())
+        throw ConfigError("heartbeat.peers", "must be a non-empty object of node_id: HOST:PORT");
+    for (const auto& [node, addr] : peers.items()) {
+        const std::string key = "heartbeat.peers." + node;
+        if (!std::regex_match(node, k_name_re))
+            throw ConfigError(key, "is not a valid node id");
+        if (node == self)
+            throw ConfigError(key, "is this node itself");
+        if (!addr.is_string())
+            throw ConfigError(key, std::string("must be a string, got ") + type_name(addr));
+        h.peers[node] = parse_endpoint(key, addr.get<std::string>());
+    }
+    h.interval = r.millis("interval_ms", h.interval, 10, 10000);
+    h.miss_count = static_cast<int>(r.integer("miss_count", h.miss_count, 1, 100));
+    h.slow_poll = r.millis("slow_poll_ms", h.slow_poll, 50, 600000);
+    h.insecure = false;
+    if (const json* v = r.find("insecure")) {
+        if (!v->is_boolean())
+            throw ConfigError("heartbeat.insecure",
+                              std::string("must be true or false, got ") + type_name(*v));
+        h.insecure = v->get<bool>();
+    }
+    if (r.find("secret_file"))
+        h.secret_file = r.string("secret_file");
+    r.finish();
+    if (h.secret_file.empty() && !h.insecure)
+        throw ConfigError("heartbeat.secret_file",
+                          "is required (or set \"insecure\": true to run without authentication)");
+    if (!h.secret_file.empty() && h.insecure)
+        throw ConfigError("heartbeat.insecure", "cannot be true together with a secret_file");
+    if (h.interval * h.miss_count >= lease.ttl)
+        throw ConfigError("heartbeat.interval_ms",
+                          "times heartbeat.miss_count must be below lease.ttl_ms (" +
+                              std::to_string(lease.ttl.count()) + ")");
+    return h;
+}
+
 LogConfig parse_log(const json* j) {
     LogConfig l;
     if (!j)
@@ -245,6 +305,14 @@ core::ElectionConfig Config::election() const {
     e.handover_cooldown = supervision.handover_cooldown;
     for (const auto& p : processes)
         e.processes.push_back({p.name, p.stop_timeout});
+    e.priority = priority;
+    e.failback = failback;
+    if (heartbeat) {
+        e.heartbeats = true;
+        e.heartbeat_interval = heartbeat->interval;
+        e.miss_count = heartbeat->miss_count;
+        e.slow_poll = heartbeat->slow_poll;
+    }
     return e;
 }
 
@@ -274,7 +342,18 @@ Config parse_config(const std::string& json_text) {
     }
     c.log = parse_log(r.find("log"));
     c.status_interval = r.millis("status_interval_ms", c.status_interval, 100, 60000);
+    c.priority = static_cast<int>(r.integer("priority", c.priority, 0, 255));
+    if (const json* v = r.find("failback")) {
+        if (!v->is_boolean())
+            throw ConfigError("failback",
+                              std::string("must be true or false, got ") + type_name(*v));
+        c.failback = v->get<bool>();
+    }
+    if (const json* hb = r.find("heartbeat"))
+        c.heartbeat = parse_heartbeat(*hb, c.node_id, c.lease);
     r.finish();
+    if (c.failback && !c.heartbeat)
+        throw ConfigError("failback", "needs a heartbeat section (it acts on what peers report)");
     return c;
 }
 

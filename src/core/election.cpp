@@ -153,15 +153,23 @@ void Election::on(const ev::acquire_result& e) {
     if (term_ != 0 || stopping_) {
         // A late duplicate; if it won while we are shutting down, give it straight back.
         if (e.won && term_ == 0)
-            emit(act::release{e.term});
+            emit(act::release{e.term, ""});
         return;
     }
     if (!e.won) {
-        // Ask again just after the holder's lease would expire, but at least every poll.
-        Duration wait = std::clamp(e.remaining + 10ms, Duration{20}, cfg_.poll_interval);
-        next_acquire_ = now_ + wait;
+        if (e.holder && heard(*e.holder) && peers_.at(*e.holder).active) {
+            // The holder's heartbeats arrive: it is renewing. Ask rarely; its silence or its
+            // release brings us back sooner.
+            watch_holder_ = e.holder;
+            next_acquire_ = now_ + cfg_.slow_poll;
+        } else {
+            // Ask again just after the holder's lease would expire, but at least every poll.
+            watch_holder_.reset();
+            next_acquire_ = now_ + std::clamp(e.remaining + 10ms, Duration{20}, cfg_.poll_interval);
+        }
         return;
     }
+    watch_holder_.reset();
     term_ = e.term;
     lease_lost_ = giving_up_ = fenced_ = renew_failing_ = false;
     renew_in_flight_ = release_in_flight_ = false;
@@ -233,8 +241,94 @@ void Election::on(const ev::db_failure& e) {
 }
 
 void Election::on(const ev::lease_hint&) {
-    if (term_ == 0)
-        next_acquire_ = now_;
+    if (term_ != 0)
+        return;
+    watch_holder_.reset();
+    // The best standby goes first; the others follow in case it cannot.
+    next_acquire_ = now_ + cfg_.rank_delay * rank();
+}
+
+bool Election::heard(const std::string& node) const {
+    auto it = peers_.find(node);
+    return cfg_.heartbeats && it != peers_.end() &&
+           now_ - it->second.last_heard < cfg_.miss_window();
+}
+
+int Election::rank() const {
+    int better = 0;
+    for (const auto& [id, p] : peers_) {
+        if (!heard(id) || !p.standby || !p.healthy)
+            continue;
+        if (p.priority > cfg_.priority || (p.priority == cfg_.priority && id < node_id_))
+            ++better;
+    }
+    return better;
+}
+
+void Election::on(const ev::peer_heartbeat& e) {
+    if (e.node == node_id_)
+        return;
+    Peer& p = peers_[e.node];
+    const bool qualifies = e.standby && e.healthy && e.priority > cfg_.priority;
+    if (!qualifies || !heard(e.node))
+        p.qualifies_since = TimePoint::max();
+    p.last_heard = now_;
+    p.active = e.active;
+    p.standby = e.standby;
+    p.healthy = e.healthy;
+    p.priority = e.priority;
+    p.term = e.term;
+    if (qualifies && p.qualifies_since == TimePoint::max())
+        p.qualifies_since = now_;
+    if (e.releasing)
+        on(ev::lease_hint{});
+}
+
+void Election::check_failback() {
+    if (!cfg_.failback || !holding() || giving_up_ || stopping_)
+        return;
+    for (const auto& [id, p] : peers_) {
+        if (!heard(id) || p.qualifies_since == TimePoint::max())
+            continue;
+        if (now_ - p.qualifies_since < cfg_.failback_delay)
+            continue;
+        giving_up_ = true;
+        reserve_for_ = id;
+        cooldown_until_ = now_ + cfg_.handover_cooldown;
+        note("failback", "handing the lease to " + id + ", which has a higher priority (" +
+                             std::to_string(p.priority) + " > " + std::to_string(cfg_.priority) +
+                             ")");
+        return;
+    }
+}
+
+void Election::on(const ev::switchover& e) {
+    auto done = [&](const std::string& result) {
+        if (e.command_id)
+            emit(act::command_done{e.command_id, result});
+    };
+    if (!holding() || giving_up_ || stopping_) {
+        done("refused: " + node_id_ + " is not the active node");
+        return;
+    }
+    if (e.target && *e.target == node_id_) {
+        done("refused: " + node_id_ + " is already active");
+        return;
+    }
+    if (e.target && cfg_.heartbeats) {
+        auto it = peers_.find(*e.target);
+        if (!heard(*e.target) || !it->second.standby || !it->second.healthy) {
+            done("refused: target " + *e.target + " is not heard as a healthy standby");
+            note("switchover_refused", "target " + *e.target + " is not a healthy standby");
+            return;
+        }
+    }
+    giving_up_ = true;
+    reserve_for_ = e.target;
+    cooldown_until_ = now_ + cfg_.handover_cooldown;
+    note("switchover", "planned hand-over to " + e.target.value_or("the best standby") +
+                           ", requested by " + e.requested_by);
+    done("accepted: stopping processes and releasing to " + e.target.value_or("the best standby"));
 }
 
 void Election::on(const ev::process_exited& e) {
@@ -273,8 +367,12 @@ void Election::on(const ev::process_exited& e) {
 
 void Election::on(const ev::process_terminate& e) {
     auto it = procs_.find(e.name);
-    if (it == procs_.end() || it->second.state == ProcState::stopped || !holding())
+    if (it == procs_.end() || it->second.state == ProcState::stopped || !holding()) {
+        if (e.command_id)
+            emit(act::command_done{e.command_id, "refused: " + e.name + " is not running on " +
+                                                     node_id_ + " or it is not active"});
         return;
+    }
     Proc& p = it->second;
     emit(act::kill_process{e.name});
     p.state = ProcState::stopping;
@@ -283,6 +381,8 @@ void Election::on(const ev::process_terminate& e) {
     cooldown_until_ = now_ + cfg_.handover_cooldown;
     note("terminate_requested",
          "killed " + e.name + " on request of " + e.requested_by + "; handing the lease over");
+    if (e.command_id)
+        emit(act::command_done{e.command_id, "done: killed " + e.name + " on " + node_id_});
 }
 
 void Election::on(const ev::stop_requested& e) {
@@ -298,12 +398,14 @@ void Election::finish_term() {
     release_in_flight_ = false;
     note("stepped_down", "left " + term_text(term_));
     term_ = 0;
+    reserve_for_.reset();
     lease_lost_ = giving_up_ = fenced_ = renew_failing_ = renew_in_flight_ = false;
     lease_deadline_ = TimePoint{};
     next_acquire_ = std::max(next_acquire_, now_);
 }
 
 void Election::reconcile() {
+    check_failback();
     if (holding()) {
         if (renew_in_flight_ && now_ >= renew_sent_ + cfg_.renew_interval) {
             renew_in_flight_ = false;  // no answer in time; the shell coalesces duplicates
@@ -328,7 +430,7 @@ void Election::reconcile() {
             finish_term();
         } else if (!release_in_flight_) {
             emit(act::disarm_guard{});
-            emit(act::release{term_});
+            emit(act::release{term_, reserve_for_.value_or("")});
             release_in_flight_ = true;
             release_sent_ = now_;
         } else if (now_ >= release_sent_ + cfg_.release_timeout) {
@@ -346,6 +448,11 @@ void Election::reconcile() {
     }
     if (acquire_in_flight_ && now_ >= acquire_sent_ + cfg_.poll_interval)
         acquire_in_flight_ = false;
+    if (watch_holder_ && !heard(*watch_holder_)) {
+        // The active went silent: stop trusting it and read the lease now.
+        watch_holder_.reset();
+        next_acquire_ = std::min(next_acquire_, now_);
+    }
     if (!acquire_in_flight_ && now_ >= next_acquire_ && now_ >= cooldown_until_) {
         emit(act::try_acquire{});
         acquire_in_flight_ = true;
@@ -421,9 +528,19 @@ TimePoint Election::next_wakeup() const {
         if (p.state == ProcState::stopped && want)
             at(p.restart_at);
     }
-    if (term_ == 0 && !stopping_ && !alive)
+    if (term_ == 0 && !stopping_ && !alive) {
         at(acquire_in_flight_ ? acquire_sent_ + cfg_.poll_interval
                               : std::max(next_acquire_, cooldown_until_));
+        if (watch_holder_) {
+            auto it = peers_.find(*watch_holder_);
+            if (it != peers_.end())
+                at(it->second.last_heard + cfg_.miss_window());
+        }
+    }
+    if (cfg_.failback && holding() && !giving_up_)
+        for (const auto& [id, p] : peers_)
+            if (p.qualifies_since != TimePoint::max())
+                at(p.qualifies_since + cfg_.failback_delay);
     return t;
 }
 

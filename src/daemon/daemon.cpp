@@ -47,21 +47,60 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
       guard_(guard_conf(cfg_)) {
     signals_.add(SIGCHLD);
     signals_.add(SIGCONT);
-    db::WorkerSettings ws{.conninfo = cfg_.database.conninfo,
-                          .schema = cfg_.database.schema,
-                          .cluster = cfg_.cluster,
-                          .node_id = cfg_.node_id,
-                          .connect_timeout = cfg_.database.connect_timeout,
-                          .statement_timeout = cfg_.lease.ttl,
-                          .ttl = cfg_.lease.ttl,
-                          .hostname = hostname(),
-                          .version = k_version,
-                          .pid = static_cast<int>(getpid())};
+    db::WorkerSettings ws{
+        .conninfo = cfg_.database.conninfo,
+        .schema = cfg_.database.schema,
+        .cluster = cfg_.cluster,
+        .node_id = cfg_.node_id,
+        .connect_timeout = cfg_.database.connect_timeout,
+        .statement_timeout = cfg_.lease.ttl,
+        .ttl = cfg_.lease.ttl,
+        .hostname = hostname(),
+        .version = k_version,
+        .pid = static_cast<int>(getpid()),
+        .priority = cfg_.priority,
+        .default_process = cfg_.processes.empty() ? "" : cfg_.processes.front().name};
     // Results arrive on the worker thread and are handed to the loop; the core stays
     // single-threaded.
     db_ = std::make_unique<db::DbWorker>(std::move(ws), [this](core::Event e) {
         boost::asio::post(io_, [this, e = std::move(e)] { feed(e); });
     });
+    if (cfg_.heartbeat) {
+        heartbeat_ = std::make_unique<net::HeartbeatService>(
+            io_, *cfg_.heartbeat, cfg_.cluster, cfg_.node_id, cfg_.priority,
+            net::load_key(*cfg_.heartbeat), [this] { return heartbeat_snapshot(); },
+            [this](const net::Heartbeat& hb) {
+                feed(core::ev::peer_heartbeat{
+                    .node = hb.node_id,
+                    .active = hb.role == 1,
+                    .standby = hb.role == 0,
+                    .term = hb.term,
+                    .priority = hb.priority,
+                    .releasing = (hb.flags & net::Heartbeat::k_releasing) != 0,
+                    .healthy = (hb.flags & net::Heartbeat::k_healthy) != 0});
+            });
+    }
+}
+
+net::HeartbeatService::Snapshot Daemon::heartbeat_snapshot() const {
+    net::HeartbeatService::Snapshot s;
+    const core::Role role = core_.role();
+    s.role = role == core::Role::active ? 1 : role == core::Role::standby ? 0 : 2;
+    s.term = core_.term();
+    const bool db_ok = db_->connected();
+    if (db_ok)
+        s.flags |= net::Heartbeat::k_db_ok;
+    // Healthy: an active whose processes all run; a standby that can reach the database.
+    const bool healthy =
+        role == core::Role::active ? !supervisor_.any_down() : role == core::Role::standby && db_ok;
+    if (healthy)
+        s.flags |= net::Heartbeat::k_healthy;
+    if (role == core::Role::active) {
+        const auto left = core_.lease_deadline() - boot_clock::now();
+        s.lease_remaining_ms = static_cast<std::uint32_t>(
+            std::max<long long>(0, std::chrono::duration_cast<Duration>(left).count()));
+    }
+    return s;
 }
 
 Daemon::~Daemon() = default;
@@ -72,6 +111,8 @@ int Daemon::run() {
     signal(SIGPIPE, SIG_IGN);
     guard_.start();
     db_->start();
+    if (heartbeat_)
+        heartbeat_->start();
     await_signal();
     spdlog::info(
         "airflow-failover {} starting: cluster {}, node {}, lease ttl {} ms, renew every "
@@ -92,6 +133,11 @@ void Daemon::feed(const core::Event& e) {
         execute(a);
     if (done_)
         return;
+    // Say so right after releasing, so the best standby takes the lease at once.
+    if (const auto* rel = std::get_if<core::ev::release_result>(&e);
+        rel && rel->released && heartbeat_)
+        heartbeat_->send_now(net::Heartbeat::k_releasing);
+    db_->set_active(core_.role() == core::Role::active);
     sync_guard_groups();
     if (core_.role() != last_role_) {
         last_role_ = core_.role();
@@ -126,7 +172,7 @@ void Daemon::execute(const core::Action& action) {
             } else if constexpr (std::is_same_v<T, core::act::renew>) {
                 db_->renew(a.term);
             } else if constexpr (std::is_same_v<T, core::act::release>) {
-                db_->release(a.term);
+                db_->release(a.term, a.reserved_for);
             } else if constexpr (std::is_same_v<T, core::act::start_process>) {
                 supervisor_.start(a.name, a.term);
             } else if constexpr (std::is_same_v<T, core::act::stop_process>) {
@@ -143,10 +189,15 @@ void Daemon::execute(const core::Action& action) {
             } else if constexpr (std::is_same_v<T, core::act::record>) {
                 spdlog::info("{}: {} (term {})", a.kind, a.detail, a.term);
                 db_->record(a.kind, a.detail, a.term);
+            } else if constexpr (std::is_same_v<T, core::act::command_done>) {
+                spdlog::info("command {}: {}", a.id, a.result);
+                db_->finish_command(a.id, a.result);
             } else if constexpr (std::is_same_v<T, core::act::exit>) {
                 exit_code_ = a.code;
                 done_ = true;
                 publish();
+                if (heartbeat_)
+                    heartbeat_->stop();
                 guard_.shutdown();
                 signals_.cancel();
                 timer_.cancel();
@@ -229,6 +280,14 @@ void Daemon::publish() {
     r.term = core_.term();
     r.processes_json = supervisor_.describe().dump();
     r.state = supervisor_.any_alive() ? "running" : "idle";
+    r.priority = cfg_.priority;
+    nlohmann::json counters = {{"db_statements", db_->statements()},
+                               {"events_dropped", db_->events_dropped()}};
+    if (heartbeat_) {
+        r.peers_json = heartbeat_->peers_view().dump();
+        counters["heartbeat"] = heartbeat_->counters();
+    }
+    r.counters_json = counters.dump();
     db_->publish(std::move(r));
 }
 

@@ -8,6 +8,7 @@
 #include <pqxx/except>
 #include <pqxx/notification>
 
+#include "af/db/command_sql.hpp"
 #include "af/db/connection.hpp"
 #include "af/db/lease_sql.hpp"
 #include "af/db/migrations.hpp"
@@ -17,19 +18,29 @@ namespace af::db {
 namespace {
 constexpr std::size_t k_max_queued_records = 10000;
 
-class ReleaseListener final : public pqxx::notification_receiver {
+/// One LISTEN channel (the schema name) carries "<cluster>:released:<term>" from a release
+/// and "<cluster>:command:<id>" from the commands trigger.
+class Listener final : public pqxx::notification_receiver {
   public:
-    ReleaseListener(pqxx::connection& c, const std::string& channel, std::string cluster,
-                    DbWorker::Sink& sink)
-        : pqxx::notification_receiver(c, channel), prefix_(cluster + ":released:"), sink_(sink) {}
+    Listener(pqxx::connection& c, const std::string& channel, const std::string& cluster,
+             DbWorker::Sink& sink, bool& commands_due)
+        : pqxx::notification_receiver(c, channel),
+          released_(cluster + ":released:"),
+          command_(cluster + ":command:"),
+          sink_(sink),
+          commands_due_(commands_due) {}
     void operator()(const std::string& payload, int) override {
-        if (payload.rfind(prefix_, 0) == 0)
+        if (payload.rfind(released_, 0) == 0)
             sink_(core::ev::lease_hint{});
+        if (payload.rfind(command_, 0) == 0)
+            commands_due_ = true;
     }
 
   private:
-    std::string prefix_;
+    std::string released_;
+    std::string command_;
     DbWorker::Sink& sink_;
+    bool& commands_due_;
 };
 }  // namespace
 
@@ -37,7 +48,8 @@ struct DbWorker::Impl {
     LeaseSql lease;
     StateSql state;
     std::unique_ptr<pqxx::connection> conn;
-    std::unique_ptr<ReleaseListener> listener;
+    std::unique_ptr<Listener> listener;
+    CommandSql commands;
     bool was_connected{false};
     bool reported_down{false};
     Duration backoff{100};
@@ -49,7 +61,7 @@ DbWorker::DbWorker(WorkerSettings s, Sink sink)
       sink_(std::move(sink)),
       impl_(std::make_unique<Impl>(Impl{LeaseSql(s_.schema, s_.cluster, s_.node_id),
                                         StateSql(s_.schema, s_.cluster, s_.node_id), nullptr,
-                                        nullptr})) {
+                                        nullptr, CommandSql(s_.schema, s_.cluster, s_.node_id)})) {
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0)
         throw std::runtime_error("eventfd failed");
@@ -105,12 +117,55 @@ void DbWorker::renew(std::int64_t term) {
     wake();
 }
 
-void DbWorker::release(std::int64_t term) {
+void DbWorker::release(std::int64_t term, std::string reserved_for) {
     {
         std::lock_guard lk(mu_);
-        lease_ops_.emplace_back(Release{term});
+        lease_ops_.emplace_back(Release{term, std::move(reserved_for)});
     }
     wake();
+}
+
+void DbWorker::finish_command(std::int64_t id, std::string result) {
+    {
+        std::lock_guard lk(mu_);
+        finished_.emplace_back(id, std::move(result));
+    }
+    wake();
+}
+
+void DbWorker::set_active(bool active) {
+    {
+        std::lock_guard lk(mu_);
+        if (active == active_)
+            return;
+        active_ = active;
+        commands_due_ = active;  // look at once: a command may be waiting for the new active
+    }
+    wake();
+}
+
+void DbWorker::check_commands() {
+    {
+        std::lock_guard lk(mu_);
+        const TimePoint now = boot_clock::now();
+        if (!active_ || (!commands_due_ && now < next_command_check_))
+            return;
+        commands_due_ = false;
+        next_command_check_ = now + Duration{2000};
+    }
+    for (int i = 0; i < 10; ++i) {
+        statements_ += 2;
+        auto cmd = impl_->commands.take(*impl_->conn);
+        if (!cmd)
+            return;
+        spdlog::info("command {} from {}: {} {}", cmd->id, cmd->requested_by, cmd->kind,
+                     cmd->target.value_or(""));
+        if (cmd->kind == "switchover")
+            sink_(core::ev::switchover{cmd->target, cmd->requested_by, cmd->id});
+        else if (cmd->kind == "terminate")
+            sink_(core::ev::process_terminate{cmd->target.value_or(s_.default_process),
+                                              cmd->requested_by, cmd->id});
+    }
 }
 
 void DbWorker::publish(NodeReport r) {
@@ -144,6 +199,7 @@ std::uint64_t DbWorker::events_dropped() const {
 }
 
 void DbWorker::lost(const std::string& what) {
+    connected_ = false;
     impl_->listener.reset();
     impl_->conn.reset();
     impl_->next_connect = boot_clock::now() + impl_->backoff;
@@ -168,8 +224,13 @@ bool DbWorker::connect() {
             if (incarnation_ == 0)
                 incarnation_ = inc;
         }
-        impl_->listener = std::make_unique<ReleaseListener>(*impl_->conn, impl_->lease.channel(),
-                                                            s_.cluster, sink_);
+        impl_->listener = std::make_unique<Listener>(*impl_->conn, impl_->lease.channel(),
+                                                     s_.cluster, sink_, commands_due_);
+        {
+            std::lock_guard lk(mu_);
+            commands_due_ = active_;
+        }
+        connected_ = true;
         impl_->backoff = Duration{100};
         if (impl_->reported_down || !impl_->was_connected)
             spdlog::info("database connection {}", impl_->was_connected ? "restored" : "open");
@@ -212,7 +273,7 @@ void DbWorker::execute(const LeaseOp& op) {
                 const bool ok = impl_->lease.renew(c, o.term, s_.ttl);
                 sink_(core::ev::renew_result{ok, o.term, sent});
             } else {
-                const bool ok = impl_->lease.release(c, o.term);
+                const bool ok = impl_->lease.release(c, o.term, o.reserved_for, s_.ttl);
                 sink_(core::ev::release_result{o.term, ok});
             }
         },
@@ -244,10 +305,12 @@ void DbWorker::run() {
         std::optional<LeaseOp> op;
         std::optional<NodeReport> report;
         std::optional<Record> rec;
+        std::optional<std::pair<std::int64_t, std::string>> fin;
         bool stop_now = false;
         {
             std::lock_guard lk(mu_);
-            const bool idle = lease_ops_.empty() && !report_ && records_.empty();
+            const bool idle =
+                lease_ops_.empty() && !report_ && records_.empty() && finished_.empty();
             if (stopping_ && (idle || boot_clock::now() >= drain_until_))
                 stop_now = true;
             if (!lease_ops_.empty()) {
@@ -256,6 +319,9 @@ void DbWorker::run() {
             } else if (report_) {
                 report = std::move(report_);
                 report_.reset();
+            } else if (!finished_.empty()) {
+                fin = std::move(finished_.front());
+                finished_.pop_front();
             } else if (!records_.empty()) {
                 rec = std::move(records_.front());
                 records_.pop_front();
@@ -263,8 +329,20 @@ void DbWorker::run() {
         }
         if (stop_now)
             return;
-        if (!op && !report && !rec) {
-            wait_for_work(impl_->conn ? Duration{60000} : Duration{200});
+        if (!op && !report && !rec && !fin) {
+            if (impl_->conn) {
+                try {
+                    check_commands();
+                } catch (const std::exception& e) {
+                    lost(e.what());
+                }
+            }
+            bool active;
+            {
+                std::lock_guard lk(mu_);
+                active = active_;
+            }
+            wait_for_work(impl_->conn ? Duration{active ? 2000 : 60000} : Duration{200});
             if (!impl_->conn)
                 connect();
             continue;
@@ -282,12 +360,15 @@ void DbWorker::run() {
             continue;
         }
         try {
+            ++statements_;
             if (op)
                 execute(*op);
             if (report)
                 impl_->state.publish(*impl_->conn, *report);
             if (rec)
                 impl_->state.record(*impl_->conn, rec->kind, rec->detail, rec->term);
+            if (fin)
+                impl_->commands.finish(*impl_->conn, fin->first, fin->second);
         } catch (const pqxx::broken_connection& e) {
             if (op)
                 fail(*op, e.what());

@@ -27,15 +27,21 @@ WITH won AS (
         SET holder = EXCLUDED.holder,
             term = GREATEST(l.term, $4::bigint) + 1,
             expires_at = EXCLUDED.expires_at,
-            acquired_at = EXCLUDED.acquired_at,
-            renewed_at = EXCLUDED.renewed_at
-        WHERE l.holder IS NULL OR l.expires_at <= clock_timestamp()
+                        acquired_at = EXCLUDED.acquired_at,
+            renewed_at = EXCLUDED.renewed_at,
+            reserved_for = NULL,
+            reserved_until = NULL
+        WHERE (l.holder IS NULL OR l.expires_at <= clock_timestamp())
+          AND (l.reserved_for IS NULL OR l.reserved_for = $2
+               OR l.reserved_until <= clock_timestamp())
     RETURNING l.term, l.holder
 )
 SELECT true, term, holder, 0::bigint FROM won
 UNION ALL
-SELECT false, term, holder,
-       GREATEST(0, ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000))::bigint
+SELECT false, term, coalesce(holder, reserved_for),
+       GREATEST(0, ceil(extract(epoch FROM
+           GREATEST(expires_at, CASE WHEN reserved_for <> $2 THEN reserved_until END)
+           - clock_timestamp()) * 1000))::bigint
   FROM )sql" + t + R"sql( WHERE cluster = $1 AND NOT EXISTS (SELECT 1 FROM won))sql";
 
     renew_sql_ = "UPDATE " + t +
@@ -45,8 +51,13 @@ SELECT false, term, holder,
                  " AND expires_at > clock_timestamp() RETURNING term";
 
     // pg_notify is transactional: listeners hear of the release only once it is committed.
+    // A switchover reserves the free lease for its target for one TTL; the reservation is part
+    // of the compare-and-set above, so it holds even if a datagram or NOTIFY is lost.
     release_sql_ = "WITH r AS (UPDATE " + t +
-                   " SET holder = NULL, expires_at = clock_timestamp()"
+                   " SET holder = NULL, expires_at = clock_timestamp(),"
+                   " reserved_for = NULLIF($5, ''),"
+                   " reserved_until = CASE WHEN $5 <> '' THEN clock_timestamp() +"
+                   " $6::bigint * interval '1 millisecond' END"
                    " WHERE cluster = $1 AND holder = $2 AND term = $3 RETURNING term)"
                    " SELECT term, pg_notify($4, $1 || ':released:' || term) FROM r";
 }
@@ -74,9 +85,11 @@ bool LeaseSql::renew(pqxx::connection& c, std::int64_t term, Duration ttl) const
                 .empty();
 }
 
-bool LeaseSql::release(pqxx::connection& c, std::int64_t term) const {
+bool LeaseSql::release(pqxx::connection& c, std::int64_t term, const std::string& reserved_for,
+                       Duration reservation) const {
     pqxx::nontransaction tx(c);
-    return !tx.exec_params(release_sql_, cluster_, node_id_, static_cast<long long>(term), schema_)
+    return !tx.exec_params(release_sql_, cluster_, node_id_, static_cast<long long>(term), schema_,
+                           reserved_for, static_cast<long long>(reservation.count()))
                 .empty();
 }
 

@@ -29,9 +29,10 @@ void StateSql::publish(pqxx::connection& c, const NodeReport& r) const {
     pqxx::nontransaction tx(c);
     tx.exec_params("UPDATE " + quoted(schema_) +
                        ".nodes SET role = $3, state = $4, term = $5, processes = $6::jsonb,"
+                       " peers = $7::jsonb, counters = $8::jsonb, priority = $9,"
                        " last_seen = clock_timestamp() WHERE cluster = $1 AND node_id = $2",
                    cluster_, node_id_, r.role, r.state, static_cast<long long>(r.term),
-                   r.processes_json);
+                   r.processes_json, r.peers_json, r.counters_json, r.priority);
 }
 
 void StateSql::record(pqxx::connection& c, const std::string& kind, const std::string& detail,

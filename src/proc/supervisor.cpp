@@ -118,3 +118,14 @@ nlohmann::json Supervisor::describe() const {
 }
 
 }  // namespace af::proc
+
+namespace af::proc {
+
+bool Supervisor::any_down() const {
+    for (const auto& [name, c] : children_)
+        if (c.pid <= 0 || c.leader_reaped)
+            return true;
+    return false;
+}
+
+}  // namespace af::proc

@@ -97,8 +97,9 @@ def test_concurrent_init_db_is_safe(tmp_path: Path) -> None:
             results = list(ex.map(lambda _: run("init-db", "--config", str(cfg)), range(6)))
         assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
         applied = sorted(int(r.stdout.split("applied ")[1].split()[0]) for r in results)
-        assert applied == [0, 0, 0, 0, 0, 1]
-        assert own.psql("SELECT count(*) FROM af_concurrent.schema_migrations") == "1"
+        versions = int(own.psql("SELECT count(*) FROM af_concurrent.schema_migrations"))
+        # Exactly one run applied every migration; the others found nothing left to do.
+        assert versions >= 1 and applied == [0, 0, 0, 0, 0, versions]
 
 
 def test_events_are_append_only(pg: PgServer, tmp_path: Path) -> None:

@@ -52,6 +52,17 @@ struct SupervisionConfig {
     Duration handover_cooldown{6000};
 };
 
+struct HeartbeatConfig {
+    std::string listen_host;
+    unsigned short listen_port{0};
+    std::map<std::string, std::pair<std::string, unsigned short>> peers;  ///< node -> host, port
+    Duration interval{200};
+    int miss_count{3};
+    Duration slow_poll{2000};
+    std::string secret_file;
+    bool insecure{false};
+};
+
 struct LogConfig {
     std::string level{"info"};
     std::string format{"text"};  ///< "text" or "json"
@@ -66,6 +77,9 @@ struct Config {
     std::vector<ProcessConfig> processes;
     LogConfig log;
     Duration status_interval{1000};  ///< how often the node row is refreshed
+    int priority{100};               ///< 0-255; higher takes a released lease first
+    bool failback{false};            ///< take the lease back from a lower-priority active
+    std::optional<HeartbeatConfig> heartbeat;
 
     core::ElectionConfig election() const;
 };

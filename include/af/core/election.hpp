@@ -60,7 +60,12 @@ class Election {
     void on(const ev::lease_hint& e);
     void on(const ev::process_exited& e);
     void on(const ev::process_terminate& e);
+    void on(const ev::switchover& e);
+    void on(const ev::peer_heartbeat& e);
     void on(const ev::stop_requested& e);
+    void check_failback();
+    bool heard(const std::string& node) const;
+    int rank() const;  ///< healthy standbys heard that rank above us for taking a free lease
 
     void enforce_deadline();
     void reconcile();
@@ -103,6 +108,19 @@ class Election {
 
     bool stopping_{false};
     bool exited_{false};
+
+    struct Peer {
+        TimePoint last_heard{};
+        bool active{false};
+        bool standby{false};
+        bool healthy{false};
+        int priority{100};
+        std::int64_t term{0};
+        TimePoint qualifies_since{TimePoint::max()};  ///< for failback
+    };
+    std::map<std::string, Peer> peers_;
+    std::optional<std::string> watch_holder_;  ///< the active we hear; poll slowly while we do
+    std::optional<std::string> reserve_for_;   ///< switchover target for the release
 };
 
 }  // namespace af::core

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -16,8 +17,11 @@ struct try_acquire {};
 struct renew {
     std::int64_t term{0};
 };
+/// Free the lease; with a non-empty `reserved_for`, only that node may take it for one TTL
+/// (switchover). A plain string: GCC 12 warns falsely about std::optional inside a variant.
 struct release {
     std::int64_t term{0};
+    std::string reserved_for;
 };
 /// Start one managed process with this term in its environment.
 struct start_process {
@@ -47,12 +51,17 @@ struct record {
 struct exit {
     int code{0};
 };
+/// Mark an operator command as done, with the outcome in words.
+struct command_done {
+    std::int64_t id{0};
+    std::string result;
+};
 
 }  // namespace act
 
-using Action =
-    std::variant<act::try_acquire, act::renew, act::release, act::start_process, act::stop_process,
-                 act::kill_process, act::arm_guard, act::disarm_guard, act::record, act::exit>;
+using Action = std::variant<act::try_acquire, act::renew, act::release, act::start_process,
+                            act::stop_process, act::kill_process, act::arm_guard, act::disarm_guard,
+                            act::record, act::exit, act::command_done>;
 
 /// What one step of the core asks of the shell (etcd raft's Ready, in small).
 struct Ready {

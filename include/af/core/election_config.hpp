@@ -28,6 +28,17 @@ struct ElectionConfig {
     Duration handover_cooldown{6000};  ///< after a crash-loop hand-over, let others go first
     std::vector<ProcessPolicy> processes;
 
+    int priority{100};       ///< higher goes first when the lease is handed over
+    bool heartbeats{false};  ///< peer heartbeats configured
+    Duration heartbeat_interval{200};
+    int miss_count{3};              ///< heartbeats missed before a peer counts as silent
+    Duration slow_poll{2000};       ///< standby poll while the active is heard
+    Duration rank_delay{100};       ///< per better-ranked standby, after a release
+    bool failback{false};           ///< hand the lease to a returning higher-priority node
+    Duration failback_delay{5000};  ///< how long it must be heard healthy first
+
+    Duration miss_window() const { return heartbeat_interval * miss_count; }
+
     /// Once less than this is left on the local lease deadline and no renewal has succeeded, the
     /// processes are asked to stop gracefully, so that they are dead before the deadline.
     Duration fence_lead() const;

@@ -54,10 +54,30 @@ struct process_exited {
     std::string how;  ///< "exited with status 1", "killed by signal 9"
 };
 
-/// An operator asked to kill a process as if it had crashed (dashboard demo button).
+/// An operator asked to kill a process as if it had crashed (dashboard demo button); the node
+/// then hands the lease over, so the audience sees the failover path.
 struct process_terminate {
     std::string name;
     std::string requested_by;
+    std::int64_t command_id{0};
+};
+
+/// An operator asked for a planned hand-over, to `target` or to the best standby.
+struct switchover {
+    std::optional<std::string> target;
+    std::string requested_by;
+    std::int64_t command_id{0};
+};
+
+/// An authenticated, fresh heartbeat from a peer (already checked by the PeerTracker).
+struct peer_heartbeat {
+    std::string node;
+    bool active{false};
+    bool standby{false};
+    std::int64_t term{0};
+    int priority{100};
+    bool releasing{false};
+    bool healthy{false};
 };
 
 /// SIGTERM/SIGINT: stop the processes gracefully, release the lease, exit.
@@ -69,6 +89,7 @@ struct stop_requested {
 
 using Event =
     std::variant<ev::tick, ev::acquire_result, ev::renew_result, ev::release_result, ev::db_failure,
-                 ev::lease_hint, ev::process_exited, ev::process_terminate, ev::stop_requested>;
+                 ev::lease_hint, ev::process_exited, ev::process_terminate, ev::switchover,
+                 ev::peer_heartbeat, ev::stop_requested>;
 
 }  // namespace af::core

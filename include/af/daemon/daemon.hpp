@@ -10,6 +10,7 @@
 #include "af/core/election.hpp"
 #include "af/db/db_worker.hpp"
 #include "af/guard/guard_link.hpp"
+#include "af/net/heartbeat_service.hpp"
 #include "af/proc/supervisor.hpp"
 #include "af/util/boot_clock.hpp"
 
@@ -40,6 +41,7 @@ class Daemon {
     void arm_timer(TimePoint at);
     void publish();
     void schedule_publish();
+    net::HeartbeatService::Snapshot heartbeat_snapshot() const;
 
     config::Config cfg_;
     std::string config_path_;
@@ -51,6 +53,7 @@ class Daemon {
     std::unique_ptr<db::DbWorker> db_;
     proc::Supervisor supervisor_;
     guard::GuardLink guard_;
+    std::unique_ptr<net::HeartbeatService> heartbeat_;
     core::Role last_role_{core::Role::standby};
     int exit_code_{0};
     bool done_{false};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -28,6 +29,8 @@ struct WorkerSettings {
     std::string hostname;
     std::string version;
     int pid{0};
+    int priority{100};
+    std::string default_process;  ///< what a terminate command without a target kills
 };
 
 /// Runs every database statement of the daemon on one thread with one connection (libpqxx's
@@ -51,9 +54,14 @@ class DbWorker {
 
     void acquire(std::int64_t min_term);
     void renew(std::int64_t term);
-    void release(std::int64_t term);
+    void release(std::int64_t term, std::string reserved_for);
     void publish(NodeReport r);
     void record(std::string kind, std::string detail, std::int64_t term);
+    void finish_command(std::int64_t id, std::string result);
+    /// While active, the worker looks for operator commands (on NOTIFY, and every 2 s).
+    void set_active(bool active);
+    bool connected() const { return connected_.load(); }
+    std::uint64_t statements() const { return statements_.load(); }
 
     /// Incarnation number given at registration (0 until the first connection).
     std::int64_t incarnation() const;
@@ -68,6 +76,7 @@ class DbWorker {
     };
     struct Release {
         std::int64_t term;
+        std::string reserved_for;
     };
     struct Record {
         std::string kind, detail;
@@ -82,6 +91,7 @@ class DbWorker {
     void lost(const std::string& what);
     void wake();
     void wait_for_work(Duration max_wait);
+    void check_commands();
 
     WorkerSettings s_;
     Sink sink_;
@@ -92,6 +102,12 @@ class DbWorker {
     std::deque<LeaseOp> lease_ops_;
     std::optional<NodeReport> report_;
     std::deque<Record> records_;
+    std::deque<std::pair<std::int64_t, std::string>> finished_;
+    bool active_{false};
+    bool commands_due_{false};
+    TimePoint next_command_check_{};
+    std::atomic<bool> connected_{false};
+    std::atomic<std::uint64_t> statements_{0};
     std::uint64_t dropped_{0};
     std::int64_t incarnation_{0};
     bool stopping_{false};

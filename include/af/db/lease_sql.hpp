@@ -30,7 +30,9 @@ class LeaseSql {
     bool renew(pqxx::connection& c, std::int64_t term, Duration ttl) const;
 
     /// Frees our lease of `term` and notifies listeners; false when it was not ours any more.
-    bool release(pqxx::connection& c, std::int64_t term) const;
+    /// A non-empty `reserved_for` lets only that node take it during `reservation`.
+    bool release(pqxx::connection& c, std::int64_t term, const std::string& reserved_for = "",
+                 Duration reservation = Duration{0}) const;
 
     /// The NOTIFY channel a release is announced on (the schema name, a valid identifier).
     const std::string& channel() const { return schema_; }

@@ -12,6 +12,9 @@ struct NodeReport {
     std::string state;
     std::int64_t term{0};
     std::string processes_json{"[]"};  ///< [{"name":..,"pid":..,"state":..,"restarts":..}]
+    std::string peers_json{"{}"};      ///< {"peer": {"heard":..,"age_ms":..,"role":..,"term":..}}
+    std::string counters_json{"{}"};   ///< heartbeats sent/received/dropped, db statements
+    int priority{100};
 };
 
 /// The node row and the events log: visibility only, never part of the election.

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "af/net/heartbeat_codec.hpp"
+#include "af/util/boot_clock.hpp"
+
+namespace af::net {
+
+/// Accepts or drops decoded heartbeats by sender and freshness, and remembers when each peer
+/// was last heard. Pure: time is passed in.
+class PeerTracker {
+  public:
+    /// `peers` are the configured node ids; anyone else is an unknown node.
+    PeerTracker(std::set<std::string> peers, Duration silence_reset);
+
+    /// nullopt: accepted. Otherwise why it was dropped (the state is unchanged).
+    std::optional<DropReason> admit(const Heartbeat& hb, TimePoint now);
+
+    struct Peer {
+        std::uint64_t incarnation{0};
+        std::uint64_t seq{0};
+        TimePoint last_heard{};
+        bool heard{false};
+        Heartbeat last;
+    };
+    const std::map<std::string, Peer>& peers() const { return peers_; }
+
+  private:
+    std::map<std::string, Peer> peers_;
+    Duration silence_reset_;
+};
+
+}  // namespace af::net

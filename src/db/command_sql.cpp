@@ -1,0 +1,73 @@
+#include "af/db/command_sql.hpp"
+
+#include <pqxx/pqxx>
+
+#include "af/db/connection.hpp"
+
+namespace af::db {
+
+CommandSql::CommandSql(std::string schema, std::string cluster, std::string node_id)
+    : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {}
+
+std::optional<Command> CommandSql::take(pqxx::connection& c) const {
+    const std::string t = quoted(schema_) + ".commands";
+    const std::string holding = "EXISTS (SELECT 1 FROM " + quoted(schema_) +
+                                ".lease WHERE cluster = $1 AND holder = $2"
+                                " AND expires_at > clock_timestamp())";
+    pqxx::nontransaction tx(c);
+    tx.exec_params("UPDATE " + t +
+                       " SET taken_by = $2, taken_at = clock_timestamp(), done_at = "
+                       "clock_timestamp(), result = 'expired: not taken within 30 s'"
+                       " WHERE cluster = $1 AND taken_at IS NULL"
+                       " AND requested_at < clock_timestamp() - interval '30 seconds' AND " +
+                       holding,
+                   cluster_, node_id_);
+    const auto r =
+        tx.exec_params("UPDATE " + t +
+                           " c SET taken_by = $2, taken_at = clock_timestamp() WHERE c.id = ("
+                           "SELECT id FROM " +
+                           t +
+                           " WHERE cluster = $1 AND taken_at IS NULL ORDER BY id LIMIT 1"
+                           " FOR UPDATE SKIP LOCKED) AND " +
+                           holding + " RETURNING id, kind, target, requested_by",
+                       cluster_, node_id_);
+    if (r.empty())
+        return std::nullopt;
+    Command cmd;
+    cmd.id = r[0][0].as<std::int64_t>();
+    cmd.kind = r[0][1].as<std::string>();
+    if (!r[0][2].is_null())
+        cmd.target = r[0][2].as<std::string>();
+    cmd.requested_by = r[0][3].as<std::string>();
+    return cmd;
+}
+
+void CommandSql::finish(pqxx::connection& c, std::int64_t id, const std::string& result) const {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("UPDATE " + quoted(schema_) +
+                       ".commands SET done_at = clock_timestamp(), result = $2 WHERE id = $1",
+                   static_cast<long long>(id), result);
+}
+
+std::int64_t CommandSql::insert(pqxx::connection& c, const std::string& kind,
+                                const std::optional<std::string>& target,
+                                const std::string& requested_by) const {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params("INSERT INTO " + quoted(schema_) +
+                                      ".commands (cluster, kind, target, requested_by)"
+                                      " VALUES ($1, $2, NULLIF($3, ''), $4) RETURNING id",
+                                  cluster_, kind, target.value_or(""), requested_by);
+    return r[0][0].as<std::int64_t>();
+}
+
+std::optional<std::string> CommandSql::result(pqxx::connection& c, std::int64_t id) const {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params(
+        "SELECT result FROM " + quoted(schema_) + ".commands WHERE id = $1 AND done_at IS NOT NULL",
+        static_cast<long long>(id));
+    if (r.empty() || r[0][0].is_null())
+        return std::nullopt;
+    return r[0][0].as<std::string>();
+}
+
+}  // namespace af::db

@@ -1,0 +1,204 @@
+#include "af/net/heartbeat_service.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+
+namespace af::net {
+
+using boost::asio::ip::udp;
+
+Key load_key(const config::HeartbeatConfig& cfg) {
+    if (cfg.insecure)
+        return {};
+    std::ifstream in(cfg.secret_file, std::ios::binary);
+    if (!in)
+        throw config::ConfigError("heartbeat.secret_file", "cannot read " + cfg.secret_file);
+    Key key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r'))
+        key.pop_back();
+    if (key.size() < 32)
+        throw config::ConfigError("heartbeat.secret_file",
+                                  cfg.secret_file + " holds " + std::to_string(key.size()) +
+                                      " bytes; a key needs at least 32 (e.g. openssl rand -hex "
+                                      "32 > FILE)");
+    struct stat st {};
+    if (stat(cfg.secret_file.c_str(), &st) == 0 && (st.st_mode & 0077))
+        spdlog::warn("{} is readable by group or others; chmod 600 it", cfg.secret_file);
+    return key;
+}
+
+namespace {
+udp::endpoint resolve(boost::asio::io_context& io, const std::string& host, unsigned short port,
+                      const std::string& key) {
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(host, ec);
+    if (!ec)
+        return {addr, port};
+    udp::resolver r(io);
+    const auto res = r.resolve(udp::v4(), host, std::to_string(port), ec);
+    if (ec || res.empty())
+        throw config::ConfigError(key, "cannot resolve " + host + ": " + ec.message());
+    return *res.begin();
+}
+}  // namespace
+
+HeartbeatService::HeartbeatService(boost::asio::io_context& io, config::HeartbeatConfig cfg,
+                                   std::string cluster, std::string node_id, int priority, Key key,
+                                   SnapshotFn snapshot, AcceptFn on_accept)
+    : io_(io),
+      cfg_(std::move(cfg)),
+      cluster_(std::move(cluster)),
+      node_id_(std::move(node_id)),
+      priority_(priority),
+      key_(std::move(key)),
+      snapshot_(std::move(snapshot)),
+      on_accept_(std::move(on_accept)),
+      socket_(io),
+      timer_(io),
+      tracker_(
+          [&] {
+              std::set<std::string> ids;
+              for (const auto& [id, ep] : cfg_.peers)
+                  ids.insert(id);
+              return ids;
+          }(),
+          Duration{10000}),
+      // Grows across restarts (wall clock in µs), so a restarted peer is not taken for a replay.
+      incarnation_(
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count())) {
+    for (const auto& [id, hp] : cfg_.peers)
+        peers_[id] = resolve(io_, hp.first, hp.second, "heartbeat.peers." + id);
+}
+
+void HeartbeatService::start() {
+    const udp::endpoint local =
+        resolve(io_, cfg_.listen_host, cfg_.listen_port, "heartbeat.listen");
+    boost::system::error_code ec;
+    socket_.open(local.protocol(), ec);
+    if (!ec)
+        socket_.bind(local, ec);
+    if (ec)
+        throw config::ConfigError("heartbeat.listen", "cannot bind " + cfg_.listen_host + ":" +
+                                                          std::to_string(cfg_.listen_port) + ": " +
+                                                          ec.message());
+    spdlog::info("heartbeats: listening on {}:{}, {} peer(s), every {} ms{}", cfg_.listen_host,
+                 cfg_.listen_port, peers_.size(), cfg_.interval.count(),
+                 key_.empty() ? ", UNAUTHENTICATED (insecure: true)" : ", HMAC-SHA256");
+    do_receive();
+    do_send_timer();
+}
+
+void HeartbeatService::stop() {
+    stopped_ = true;
+    timer_.cancel();
+    boost::system::error_code ec;
+    socket_.close(ec);
+}
+
+void HeartbeatService::send_all(std::uint8_t extra_flags) {
+    const Snapshot s = snapshot_();
+    Heartbeat hb;
+    hb.cluster = cluster_;
+    hb.node_id = node_id_;
+    hb.incarnation = incarnation_;
+    hb.seq = ++seq_;
+    hb.role = s.role;
+    hb.priority = static_cast<std::uint8_t>(priority_);
+    hb.flags = static_cast<std::uint8_t>(s.flags | extra_flags);
+    hb.term = s.term;
+    hb.lease_remaining_ms = s.lease_remaining_ms;
+    const auto bytes = encode(hb, key_);
+    for (const auto& [id, ep] : peers_) {
+        boost::system::error_code ec;
+        socket_.send_to(boost::asio::buffer(bytes), ep, 0, ec);
+        // An unreachable peer is normal (it may be down); count, do not log each time.
+        if (ec)
+            ++send_errors_;
+        else
+            ++sent_;
+    }
+}
+
+void HeartbeatService::send_now(std::uint8_t extra_flags) {
+    if (!stopped_ && socket_.is_open())
+        send_all(extra_flags);
+}
+
+void HeartbeatService::do_send_timer() {
+    if (stopped_)
+        return;
+    send_all(0);
+    timer_.expires_after(cfg_.interval);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec)
+            do_send_timer();
+    });
+}
+
+void HeartbeatService::do_receive() {
+    socket_.async_receive_from(
+        boost::asio::buffer(buf_), from_,
+        [this](const boost::system::error_code& ec, std::size_t n) {
+            if (ec == boost::asio::error::operation_aborted || stopped_)
+                return;
+            if (!ec) {
+                // Anything above the maximum arrives whole in our larger buffer and is dropped.
+                const auto r =
+                    decode(std::span<const std::uint8_t>(buf_.data(), n), key_, cluster_);
+                std::optional<DropReason> drop;
+                if (!r.heartbeat)
+                    drop = r.reason;
+                else
+                    drop = tracker_.admit(*r.heartbeat, boot_clock::now());
+                if (drop) {
+                    ++dropped_[*drop];
+                    spdlog::debug("heartbeat from {} dropped: {}", from_.address().to_string(),
+                                  to_string(*drop));
+                } else {
+                    ++received_;
+                    on_accept_(*r.heartbeat);
+                }
+            }
+            do_receive();
+        });
+}
+
+nlohmann::json HeartbeatService::counters() const {
+    nlohmann::json drops = nlohmann::json::object();
+    for (auto reason : k_all_drop_reasons) {
+        auto it = dropped_.find(reason);
+        drops[to_string(reason)] = it == dropped_.end() ? 0 : it->second;
+    }
+    return {{"sent", sent_},
+            {"received", received_},
+            {"send_errors", send_errors_},
+            {"dropped", drops}};
+}
+
+nlohmann::json HeartbeatService::peers_view() const {
+    nlohmann::json j = nlohmann::json::object();
+    const TimePoint now = boot_clock::now();
+    const Duration silent_after = cfg_.interval * cfg_.miss_count;
+    for (const auto& [id, p] : tracker_.peers()) {
+        if (!p.heard) {
+            j[id] = {{"heard", false}};
+            continue;
+        }
+        const auto age = std::chrono::duration_cast<Duration>(now - p.last_heard);
+        static const char* roles[] = {"standby", "active", "stopping"};
+        j[id] = {{"heard", age < silent_after},
+                 {"age_ms", age.count()},
+                 {"role", roles[std::min<int>(p.last.role, 2)]},
+                 {"term", p.last.term}};
+    }
+    return j;
+}
+
+}  // namespace af::net
