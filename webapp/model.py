@@ -199,6 +199,8 @@ def peers_text(peers: Any) -> str:
 def fmt_ms(ms: float | None) -> str:
     if ms is None:
         return "-"
+    if abs(ms) < 10:
+        return f"{ms:.1f} ms"
     if abs(ms) < 1000:
         return f"{ms:.0f} ms"
     return f"{ms / 1000:.1f} s"

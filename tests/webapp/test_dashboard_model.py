@@ -118,6 +118,7 @@ def test_formatting() -> None:
     )
     assert model.peers_text(["node-c"]) == "node-c"
     assert model.fmt_ms(None) == "-" and model.fmt_ms(2849) == "2.8 s"
+    assert model.fmt_ms(3.64) == "3.6 ms" and model.fmt_ms(250) == "250 ms"
     assert (
         model.category("fenced") == "fencing" and model.category("new_kind") == "other"
     )
