@@ -28,6 +28,7 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: never)")
     ap.add_argument("--plain", action="store_true", help="no screen clearing (for logs)")
+    ap.add_argument("--no-dashboard", action="store_true", help="no web dashboard (webapp/)")
     args = ap.parse_args()
 
     workdir = Path(os.environ.get("AF_DEMO_DIR", "/tmp/airflow-failover-demo"))
@@ -49,16 +50,56 @@ def main() -> int:
     try:
         print(f"==> starting {args.nodes} daemons (logs in {cluster.workdir})", flush=True)
         cluster.start()
+        if not args.no_dashboard:
+            start_dashboard(pg, cluster)
         began = time.monotonic()
         while not stop and (not args.duration or time.monotonic() - began < args.duration):
             show(cluster, args.plain)
             time.sleep(1)
     finally:
         print("\n==> stopping the daemons", flush=True)
+        if DASHBOARD:
+            DASHBOARD[0].terminate()
+            DASHBOARD[0].wait(timeout=10)
         cluster.stop_all()
         pg.destroy()
         print("==> done", flush=True)
     return 0
+
+
+DASHBOARD: list[subprocess.Popen[bytes]] = []
+DASHBOARD_NOTE: list[str] = []
+
+
+def start_dashboard(pg: PgServer, cluster: Cluster) -> None:
+    """The web dashboard (docs/dashboard.md) beside the cluster, as its least-privilege role,
+    with a login from AF_DASHBOARD_PASSWORD or a random one shown in the view."""
+    import importlib.util
+    import secrets
+
+    if importlib.util.find_spec("dash") is None:
+        DASHBOARD_NOTE.append("dashboard: not started (no dash; run scripts/demo.sh)")
+        return
+    deadline = time.monotonic() + 30  # the daemons create the schema as they start
+    while pg.psql("SELECT to_regclass('airflow_failover.commands') IS NOT NULL") != "t":
+        if time.monotonic() > deadline:
+            DASHBOARD_NOTE.append("dashboard: not started (no schema after 30 s)")
+            return
+        time.sleep(0.2)
+    subprocess.run([sys.executable, "-m", "webapp", "grant-role", "--conninfo", pg.conninfo()],
+                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    user = os.environ.get("AF_DASHBOARD_USER") or "admin"
+    password = os.environ.get("AF_DASHBOARD_PASSWORD") or secrets.token_urlsafe(9)
+    port = os.environ.get("AF_DASHBOARD_PORT") or "8050"
+    log = cluster.workdir / "dashboard.log"
+    with open(log, "ab") as out:
+        DASHBOARD.append(subprocess.Popen(
+            [sys.executable, "-m", "webapp", "--config", str(cluster.nodes["node-a"].config),
+             "--conninfo", pg.conninfo(user="af_dashboard"), "--port", port],
+            cwd=REPO, env={**os.environ, "AF_DASHBOARD_PASSWORD": password},
+            stdout=out, stderr=subprocess.STDOUT))
+    DASHBOARD_NOTE.append(f"dashboard: http://127.0.0.1:{port}/  (log in as {user} / "
+                          f"{password}; log {log})")
 
 
 def show(cluster: Cluster, plain: bool) -> None:
@@ -74,6 +115,9 @@ def show(cluster: Cluster, plain: bool) -> None:
     lines += ["", "latest events:"]
     lines += [f"  {e['at'][11:23]}  {e['node_id']:<8} term {e['term']:<3} {e['kind']}: "
               f"{e['detail']}" for e in events]
+    if DASHBOARD and DASHBOARD[0].poll() is not None:
+        DASHBOARD_NOTE[-1:] = ["dashboard: exited (port taken? see dashboard.log)"]
+    lines += ["", *DASHBOARD_NOTE] if DASHBOARD_NOTE else []
     lines += ["", "try it, in another terminal:"]
     for node in cluster.nodes.values():
         if node.proc and node.proc.poll() is None:
