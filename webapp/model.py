@@ -181,11 +181,14 @@ def peers_text(peers: Any) -> str:
         parts = []
         for name in sorted(peers):
             v = peers[name]
-            if isinstance(v, dict):
-                age = v.get("age_ms", v.get("last_heard_age_ms"))
-                parts.append(
-                    f"{name} ({fmt_ms(age)})" if isinstance(age, (int, float)) else name
-                )
+            if isinstance(v, dict):  # the daemon's {heard, age_ms, role, term}
+                age = v.get("age_ms")
+                known = isinstance(age, (int, float))
+                if v.get("heard", True) is False:
+                    silent = f"silent {fmt_ms(age)}" if known else "never heard"
+                    parts.append(f"{name} ({silent})")
+                else:
+                    parts.append(f"{name} ({fmt_ms(age)})" if known else name)
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 parts.append(f"{name} ({fmt_ms(v)})")
             else:

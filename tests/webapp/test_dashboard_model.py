@@ -117,6 +117,14 @@ def test_formatting() -> None:
         "node-a (1.5 s), node-b (300 ms)"
     )
     assert model.peers_text(["node-c"]) == "node-c"
+    heartbeats = {
+        "node-b": {"heard": True, "age_ms": 120, "role": "active", "term": 4},
+        "node-c": {"heard": False, "age_ms": 5100, "role": "standby", "term": 0},
+        "node-d": {"heard": False},
+    }
+    assert model.peers_text(heartbeats) == (
+        "node-b (120 ms), node-c (silent 5.1 s), node-d (never heard)"
+    )
     assert model.fmt_ms(None) == "-" and model.fmt_ms(2849) == "2.8 s"
     assert model.fmt_ms(3.64) == "3.6 ms" and model.fmt_ms(250) == "250 ms"
     assert (
