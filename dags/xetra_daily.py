@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def _storages() -> tuple[Any, Any]:
     dag_id="xetra_daily",
     description="Xetra PDS files -> pipeline bucket -> PySpark daily figures -> PostgreSQL",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2019, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2019, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=2,
     default_args={
@@ -83,7 +83,7 @@ def xetra_daily() -> None:
 
     @task
     def transform() -> dict[str, Any]:
-        """Run spark/xetra_daily.py with spark-submit for the day; Parquet to
+        """Run spark/xetra_daily_job.py with spark-submit for the day; Parquet to
         ``<lake>/curated/xetra_daily/YYYY-MM-DD/``."""
         from pipeline.xetra.config import setting, spark_submit_path
         from pipeline.xetra.storage import S3Storage
@@ -115,6 +115,8 @@ def xetra_daily() -> None:
                 "--shuffle-partitions", "4",
             ]  # fmt: skip
             env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+            if setting("spark_master").startswith("local"):
+                env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode: stay on loopback
             print("running: " + " ".join(cmd), flush=True)
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             print(proc.stdout[-20000:])

@@ -1,6 +1,6 @@
 """Daily Xetra figures with Spark DataFrames: one trading day's PDS files in, one Parquet dataset out.
 
-    spark-submit [--master URL] spark/xetra_daily.py --date 2019-01-02 \\
+    spark-submit [--master URL] spark/xetra_daily_job.py --date 2019-01-02 \\
         --input <dir or s3a://bucket/raw/2019-01-02> --output <dir or s3a://.../2019-01-02> \\
         [--stats-file stats.json]
 
@@ -154,9 +154,11 @@ def run(spark: SparkSession, input_dir: str, output_dir: str | None, day: date) 
     files, skipped = list_input(spark, input_dir)
     if files:
         rows = parse_lines(spark, files, day).persist()
-        per_file = rows.groupBy("_file").agg(
-            F.count(F.lit(1)).alias("n"), F.sum(F.col("_valid").cast("long")).alias("ok")
-        ).collect()
+        per_file = (
+            rows.groupBy("_file")
+            .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("_valid").cast("long")).alias("ok"))
+            .collect()
+        )
         rows_read = sum(int(r["n"]) for r in per_file)
         rows_valid = sum(int(r["ok"] or 0) for r in per_file)
         files_with_data = len(per_file)
@@ -165,8 +167,11 @@ def run(spark: SparkSession, input_dir: str, output_dir: str | None, day: date) 
         rows = None
         rows_read = rows_valid = files_with_data = 0
         result = daily_figures(
-            spark.createDataFrame([], "ISIN string, Mnemonic string, EndPrice string, "
-                                  "TradedVolume string, NumberOfTrades string, _valid boolean"),
+            spark.createDataFrame(
+                [],
+                "ISIN string, Mnemonic string, EndPrice string, "
+                "TradedVolume string, NumberOfTrades string, _valid boolean",
+            ),
             day,
         )
     if output_dir is not None:

@@ -43,7 +43,7 @@ def default(name: str) -> str:
         "lake_url": str(_airflow_home() / "xetra" / "lake"),
         "spark_master": "local[2]",
         "spark_submit": "",
-        "spark_job": str(REPO / "spark" / "xetra_daily.py"),
+        "spark_job": str(REPO / "spark" / "xetra_daily_job.py"),
         "spark_io": "stage",
         "spark_conf": "",
         "postgres_conn_id": "xetra_postgres",

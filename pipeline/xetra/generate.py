@@ -249,9 +249,7 @@ def generate_day(
         xeur_header = ",".join(pds.XEUR_COLUMNS)
         for hour in XEUR_HOURS:
             lines = [xeur_header, *_xeur_lines(day, hour, rng)]
-            (day_dir / pds.file_name(day, hour, "XEUR")).write_text(
-                "\n".join(lines) + "\n", encoding="utf-8"
-            )
+            (day_dir / pds.file_name(day, hour, "XEUR")).write_text("\n".join(lines) + "\n", encoding="utf-8")
             summary.xeur_files += 1
     return summary
 

@@ -45,8 +45,7 @@ COLUMNS: tuple[str, ...] = (
 
 UPSERT = (
     f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES %s "
-    "ON CONFLICT (trade_date, isin) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[2:])
+    "ON CONFLICT (trade_date, isin) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[2:])
 )
 
 Row = tuple[Any, ...]

@@ -11,7 +11,7 @@ A data row is *valid* when it contains no ``"`` and has exactly the 14 columns, 
   Time matches ``HH:MM``; the four prices match ``[0-9]+(\\.[0-9]+)?`` and EndPrice > 0;
   TradedVolume and NumberOfTrades match ``[0-9]{1,18}``.
 Anything else is *malformed*: counted and dropped. The Spark job in
-``spark/xetra_daily.py`` implements the same rules on its own (it must stay a single file for
+``spark/xetra_daily_job.py`` implements the same rules on its own (it must stay a single file for
 spark-submit); ``pipeline.xetra.reference`` is the independent pure-Python implementation.
 """
 

@@ -1,5 +1,5 @@
 """Single-process pure-Python computation of the daily figures: the test oracle and the benchmark
-baseline for the Spark job (``spark/xetra_daily.py``), written independently of it.
+baseline for the Spark job (``spark/xetra_daily_job.py``), written independently of it.
 
 Per trading day and ISIN: the mnemonic (largest seen, for determinism), the mean EndPrice over the
 one-minute bars, the VWAP ``sum(EndPrice * TradedVolume) / sum(TradedVolume)`` (None when the

@@ -10,12 +10,15 @@ and relative to the URL's root.
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+Keys = list[str]  # (the classes below have a method named `list`)
 
 
 class Storage(ABC):
@@ -24,7 +27,7 @@ class Storage(ABC):
     url: str
 
     @abstractmethod
-    def list(self, prefix: str = "") -> list[str]:
+    def list(self, prefix: str = "") -> Keys:
         """Keys below ``prefix`` (recursive), sorted."""
 
     @abstractmethod
@@ -40,7 +43,7 @@ class Storage(ABC):
     def download_file(self, key: str, local: Path) -> None: ...
 
     @abstractmethod
-    def delete(self, keys: list[str]) -> None: ...
+    def delete(self, keys: Keys) -> None: ...
 
     def exists(self, key: str) -> bool:
         return key in self.list(key)
@@ -50,7 +53,7 @@ class Storage(ABC):
         self.delete(keys)
         return len(keys)
 
-    def upload_dir(self, local_dir: Path, prefix: str, replace: bool = True) -> list[str]:
+    def upload_dir(self, local_dir: Path, prefix: str, replace: bool = True) -> Keys:
         """Upload every file below ``local_dir`` to ``prefix/<relative path>``; with ``replace``,
         first remove keys below ``prefix`` that the folder does not have (so a rerun converges)."""
         prefix = prefix.rstrip("/")
@@ -66,7 +69,7 @@ class Storage(ABC):
             self.upload_file(path, key)
         return sorted(wanted)
 
-    def download_prefix(self, prefix: str, local_dir: Path) -> list[Path]:
+    def download_prefix(self, prefix: str, local_dir: Path) -> builtins.list[Path]:
         """Download every key below ``prefix/`` into ``local_dir`` keeping relative paths."""
         prefix = prefix.rstrip("/") + "/"
         out = []
@@ -89,7 +92,7 @@ class LocalStorage(Storage):
             raise ValueError(f"key escapes the storage root: {key!r}")
         return p
 
-    def list(self, prefix: str = "") -> list[str]:
+    def list(self, prefix: str = "") -> Keys:
         if not self.root.exists():
             return []
         keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
@@ -115,7 +118,7 @@ class LocalStorage(Storage):
     def download_file(self, key: str, local: Path) -> None:
         shutil.copyfile(self._path(key), local)
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Keys) -> None:
         for key in keys:
             self._path(key).unlink(missing_ok=True)
 
@@ -165,8 +168,8 @@ class S3Storage(Storage):
     def _rel(self, full: str) -> str:
         return full[len(self.prefix) + 1 :] if self.prefix else full
 
-    def list(self, prefix: str = "") -> list[str]:
-        out: list[str] = []
+    def list(self, prefix: str = "") -> Keys:
+        out: Keys = []
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
             out.extend(self._rel(obj["Key"]) for obj in page.get("Contents", []))
@@ -185,9 +188,9 @@ class S3Storage(Storage):
     def download_file(self, key: str, local: Path) -> None:
         self.client.download_file(self.bucket, self._key(key), str(local))
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Keys) -> None:
         for i in range(0, len(keys), 1000):
-            batch = [{"Key": self._key(k)} for k in keys[i : i + 1000]]
+            batch: Any = [{"Key": self._key(k)} for k in keys[i : i + 1000]]
             if batch:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
 
@@ -206,7 +209,7 @@ def open_storage(url: str, **s3_options: Any) -> Storage:
     raise ValueError(f"unsupported storage URL {url!r} (use a path, file:// or s3://)")
 
 
-def copy_prefix(src: Storage, src_prefix: str, dst: Storage, dst_prefix: str) -> list[str]:
+def copy_prefix(src: Storage, src_prefix: str, dst: Storage, dst_prefix: str) -> Keys:
     """Copy every key below ``src_prefix/`` to ``dst_prefix/`` (same relative keys), replacing
     what was there: the result does not depend on how often it runs."""
     src_prefix = src_prefix.rstrip("/") + "/"

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from pipeline.xetra.generate import SampleSummary, generate  # noqa: E402
 from support.pgserver import PgServer, free_port  # noqa: E402
+
+from pipeline.xetra.generate import SampleSummary, generate  # noqa: E402
 
 SAMPLE_START = date(2019, 1, 3)  # Thursday: Thu, Fri trade; Sat is header-only
 SAMPLE_DAYS = 3
@@ -30,8 +31,8 @@ SAMPLE_MALFORMED = 8  # per trading day: every malformed kind appears
 
 
 def load_spark_job() -> ModuleType:
-    """spark/xetra_daily.py as a module (it is a standalone spark-submit file, not a package)."""
-    spec = importlib.util.spec_from_file_location("xetra_spark_job", REPO / "spark" / "xetra_daily.py")
+    """spark/xetra_daily_job.py as a module (it is a standalone spark-submit file, not a package)."""
+    spec = importlib.util.spec_from_file_location("xetra_spark_job", REPO / "spark" / "xetra_daily_job.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     sys.modules["xetra_spark_job"] = mod
@@ -59,6 +60,8 @@ def spark() -> Iterator[Any]:
         SparkSession.builder.master("local[2]")
         .appName("xetra-tests")
         .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")  # local mode: stay on loopback
+        .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.memory", "1g")
@@ -77,7 +80,9 @@ def s3_endpoint() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    saved = {
+        k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
     )

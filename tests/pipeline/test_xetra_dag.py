@@ -6,19 +6,19 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 from conftest import REPO
+from support.pgserver import PgServer
 
 from pipeline.xetra import reference
 from pipeline.xetra.generate import SampleSummary
 from pipeline.xetra.load import fetch_day
 from pipeline.xetra.storage import LocalStorage, S3Storage
-from support.pgserver import PgServer
 
 DAG_FILE = REPO / "dags" / "xetra_daily.py"
 
@@ -91,7 +91,7 @@ def test_whole_dag_run_for_one_day(
     dag = bag.get_dag("xetra_daily")
     for t in dag.tasks:
         t.retries = 0  # fail fast here; the retry policy itself is checked above
-    run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+    run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC))
     assert str(run.state) in ("success", "DagRunState.SUCCESS"), run.state
 
     expected, _ = reference.compute_day(sample.root / day.isoformat(), day)

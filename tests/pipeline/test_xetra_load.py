@@ -11,11 +11,11 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 import pytest
+from support.pgserver import PgServer
 
 from pipeline.xetra import reference
 from pipeline.xetra.generate import SampleSummary
 from pipeline.xetra.load import fetch_day, load_day, load_parquet
-from support.pgserver import PgServer
 
 D1, D2 = date(2019, 1, 3), date(2019, 1, 4)
 

@@ -27,7 +27,11 @@ def _compare(rows: list[Any], expected: list[reference.DailyPrice]) -> None:
     for r, e in zip(rows, expected, strict=True):
         assert r["trade_date"] == e.trade_date
         assert r["mnemonic"] == e.mnemonic
-        assert (r["total_volume"], r["num_trades"], r["num_bars"]) == (e.total_volume, e.num_trades, e.num_bars)
+        assert (r["total_volume"], r["num_trades"], r["num_bars"]) == (
+            e.total_volume,
+            e.num_trades,
+            e.num_bars,
+        )
         assert _close(r["mean_end_price"], e.mean_end_price), (r, e)
         assert _close(r["vwap"], e.vwap), (r, e)
 
@@ -57,7 +61,9 @@ EDGE_HEADER = ",".join(pds.XETR_COLUMNS)
 DAY = date(2019, 1, 2)
 
 
-def _row(isin: str, mn: str, end: str, vol: str, ntr: str = "1", t: str = "08:00", d: str = "2019-01-02") -> str:
+def _row(
+    isin: str, mn: str, end: str, vol: str, ntr: str = "1", t: str = "08:00", d: str = "2019-01-02"
+) -> str:
     return f"{isin},{mn},DESC,Common stock,EUR,1,{d},{t},1.00,9.00,0.50,{end},{vol},{ntr}"
 
 
@@ -99,7 +105,9 @@ def _edge_case_dir(root: Path) -> Path:
     (day / "2019-01-02_BINS_XETR07.csv").write_text(EDGE_HEADER + "\n")  # header-only
     (day / "2019-01-02_BINS_XETR18.csv").write_text(EDGE_HEADER)  # header-only, no newline
     # Eurex file and stray files: skipped, though their lines would look like (bad) data rows
-    (day / "2019-01-02_BINS_XEUR08.csv").write_text(",".join(pds.XEUR_COLUMNS) + "\n" + _row(A, "X", "1.0", "1") + "\n")
+    (day / "2019-01-02_BINS_XEUR08.csv").write_text(
+        ",".join(pds.XEUR_COLUMNS) + "\n" + _row(A, "X", "1.0", "1") + "\n"
+    )
     (day / "notes.txt").write_text(_row(A, "SAP", "99.00", "99") + "\n")
     (day / "2019-01-02_BINS_XETR09.csv.bak").write_text(_row(A, "SAP", "99.00", "99") + "\n")
     return day
@@ -120,7 +128,10 @@ def test_edge_cases_skipped_and_counted(spark: Any, spark_job: ModuleType, tmp_p
     ref_rows, ref_stats = reference.compute_day(day_dir, DAY)
     for k, v in expected_stats.items():
         assert getattr(ref_stats, k) == v, k
-    got_ref = [(r.isin, r.mnemonic, r.mean_end_price, r.vwap, r.total_volume, r.num_trades, r.num_bars) for r in ref_rows]
+    got_ref = [
+        (r.isin, r.mnemonic, r.mean_end_price, r.vwap, r.total_volume, r.num_trades, r.num_bars)
+        for r in ref_rows
+    ]
     assert sorted(got_ref) == sorted(EXPECTED)
 
     result, stats = spark_job.run(spark, str(day_dir), None, DAY)
@@ -130,7 +141,9 @@ def test_edge_cases_skipped_and_counted(spark: Any, spark_job: ModuleType, tmp_p
     _compare(rows, ref_rows)
 
 
-def test_output_rerun_overwrites(spark: Any, spark_job: ModuleType, sample: SampleSummary, tmp_path: Path) -> None:
+def test_output_rerun_overwrites(
+    spark: Any, spark_job: ModuleType, sample: SampleSummary, tmp_path: Path
+) -> None:
     d = sample.days[0]
     out = tmp_path / "out"
     spark_job.run(spark, str(sample.root / d.day.isoformat()), str(out), d.day)
