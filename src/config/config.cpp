@@ -1,8 +1,9 @@
 #include "af/config/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -103,12 +104,27 @@ class ObjectReader {
     std::set<std::string> seen_;
 };
 
-const std::regex k_name_re{"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"};
-const std::regex k_ident_re{"^[a-z_][a-z0-9_]{0,62}$"};
+/// [A-Za-z0-9][A-Za-z0-9_.-]{0,62}: cluster, node and process names.
+bool valid_name(const std::string& v) {
+    if (v.empty() || v.size() > 63 || !std::isalnum(static_cast<unsigned char>(v[0])))
+        return false;
+    return std::all_of(v.begin(), v.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-';
+    });
+}
+
+/// [a-z_][a-z0-9_]{0,62}: a schema name that needs no quoting rules beyond double quotes.
+bool valid_identifier(const std::string& v) {
+    if (v.empty() || v.size() > 63 || std::isdigit(static_cast<unsigned char>(v[0])))
+        return false;
+    return std::all_of(v.begin(), v.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+    });
+}
 
 std::string checked_name(ObjectReader& r, const std::string& k) {
     std::string v = r.string(k);
-    if (!std::regex_match(v, k_name_re))
+    if (!valid_name(v))
         throw ConfigError(r.key(k),
                           "must be 1-63 characters of letters, digits, '_', '.', '-' starting "
                           "with a letter or digit, got \"" +
@@ -124,7 +140,7 @@ DatabaseConfig parse_database(const json& j) {
         throw ConfigError("database.conninfo",
                           "must not contain a password; use PGPASSFILE or PGPASSWORD");
     d.schema = r.string("schema", d.schema);
-    if (!std::regex_match(d.schema, k_ident_re))
+    if (!valid_identifier(d.schema))
         throw ConfigError(
             "database.schema",
             "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), got \"" + d.schema + "\"");
@@ -240,7 +256,7 @@ HeartbeatConfig parse_heartbeat(const json& j, const std::string& self, const Le
         throw ConfigError("heartbeat.peers", "must be a non-empty object of node_id: HOST:PORT");
     for (const auto& [node, addr] : peers.items()) {
         const std::string key = "heartbeat.peers." + node;
-        if (!std::regex_match(node, k_name_re))
+        if (!valid_name(node))
             throw ConfigError(key, "is not a valid node id");
         if (node == self)
             throw ConfigError(key, "is this node itself");

@@ -32,8 +32,9 @@ ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
     ClusterView v;
     v.cluster = cluster;
     const auto lease = tx.exec_params(
-        "SELECT holder, term,"
-        " floor(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint"
+                // A lease never taken expires at -infinity, which cannot be subtracted from.
+        "SELECT holder, term, CASE WHEN isfinite(expires_at) THEN"
+        " floor(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint END"
         " FROM " +
             quoted(schema) + ".lease WHERE cluster = $1",
         cluster);
@@ -41,7 +42,6 @@ ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
         if (!lease[0][0].is_null())
             v.holder = lease[0][0].as<std::string>();
         v.term = lease[0][1].as<std::int64_t>();
-        // -infinity (never taken) reads as NULL through floor(extract(..)).
         v.lease_remaining_ms = lease[0][2].is_null() ? 0 : lease[0][2].as<std::int64_t>();
         if (v.holder && v.lease_remaining_ms > 0)
             v.active = v.holder;
