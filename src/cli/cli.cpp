@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "af/config/config.hpp"
 #include "af/daemon/daemon.hpp"
 #include "af/db/cluster_view.hpp"
+#include "af/db/command_sql.hpp"
 #include "af/db/connection.hpp"
 #include "af/db/migrations.hpp"
 #include "af/guard/guard_main.hpp"
@@ -30,7 +32,11 @@ commands:
   status         show the cluster: active node, term, lease time left, every node
                    --json   machine-readable; exit 0 healthy active, 1 no active, 2 cannot tell
   init-db        create or upgrade the daemon's schema (the daemon also does this at start)
-  check-config   validate the config file and print the effective timings
+    check-config   validate the config file and print the effective timings
+  switchover     planned hand-over: the active stops its processes, releases the lease and
+                 the target (or the best standby) takes over; waits and prints the outcome
+                   --to NODE      hand over to this standby (refused if unknown or unhealthy)
+                   --timeout SEC  how long to wait for the outcome (default 30)
 
 options:
   --config FILE  the node's JSON config (default: $AIRFLOW_FAILOVER_CONFIG or
@@ -43,6 +49,8 @@ struct Args {
     std::string command;
     std::string config;
     bool json{false};
+    std::optional<std::string> to;
+    double timeout_s{30};
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
@@ -76,6 +84,19 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
             }
         } else if (s == "--json") {
             a.json = true;
+        } else if ((s == "--to" || s == "--timeout") && i + 1 < argv.size()) {
+            if (s == "--to") {
+                a.to = argv[++i];
+            } else {
+                try {
+                    a.timeout_s = std::stod(argv[++i]);
+                } catch (const std::exception&) {
+                    std::cerr << "airflow-failover: --timeout needs seconds, got '" << argv[i]
+                              << "'\n";
+                    exit_code = k_exit_unknown;
+                    return std::nullopt;
+                }
+            }
         } else if (!s.empty() && s[0] != '-' && a.command.empty()) {
             a.command = s;
         } else {
@@ -133,6 +154,23 @@ int cmd_status(const config::Config& c, bool json) {
         else
             std::printf("NO ACTIVE NODE (term %lld)\n", static_cast<long long>(v.term));
         std::printf("  %-16s %-9s %-6s %-9s %s\n", "NODE", "ROLE", "TERM", "SEEN", "PROCESSES");
+        // Printed after the node table: what each node hears of the others.
+        std::string matrix;
+        for (const auto& n : v.nodes) {
+            if (n.peers.empty())
+                continue;
+            matrix += "  " + n.node_id + " hears:";
+            for (const auto& [peer, p] : n.peers.items()) {
+                matrix += " " + peer + "=";
+                if (p.value("heard", false))
+                    matrix += std::to_string(p.value("age_ms", 0)) + "ms";
+                else
+                    matrix += p.contains("age_ms")
+                                  ? "SILENT(" + age_text(p.value("age_ms", 0)) + ")"
+                                  : "NEVER";
+            }
+            matrix += "\n";
+        }
         for (const auto& n : v.nodes) {
             std::string procs;
             for (const auto& p : n.processes) {
@@ -148,8 +186,86 @@ int cmd_status(const config::Config& c, bool json) {
                 static_cast<long long>(n.term), (age_text(n.last_seen_age_ms) + " ago").c_str(),
                 procs.empty() ? "-" : procs.c_str(), stale ? "  (stale: not heard from)" : "");
         }
+        if (!matrix.empty())
+            std::printf("heartbeats:\n%s", matrix.c_str());
     }
     return v.active ? k_exit_healthy : k_exit_no_active;
+}
+
+std::string requester() {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    const char* user = std::getenv("USER");
+    return std::string("cli:") + (user ? user : std::to_string(getuid())) + "@" + host;
+}
+
+int cmd_switchover(const config::Config& c, const std::optional<std::string>& to,
+                   double timeout_s) {
+    try {
+        auto conn =
+            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
+        db::migrate(*conn, c.database.schema);
+        const db::ClusterView before = db::read_cluster(*conn, c.database.schema, c.cluster);
+        if (!before.active) {
+            std::cerr << "switchover refused: cluster " << c.cluster << " has no active node\n";
+            return k_exit_no_active;
+        }
+        if (to) {
+            const auto it = std::find_if(before.nodes.begin(), before.nodes.end(),
+                                         [&](const db::NodeView& n) { return n.node_id == *to; });
+            if (it == before.nodes.end()) {
+                std::cerr << "switchover refused: unknown node '" << *to << "' in cluster "
+                          << c.cluster << "\n";
+                return k_exit_no_active;
+            }
+            if (*to == *before.active) {
+                std::cout << *to << " is already active (term " << before.term << ")\n";
+                return k_exit_healthy;
+            }
+            if (it->last_seen_age_ms > stale_after_ms(c) || it->role != "standby") {
+                std::cerr << "switchover refused: " << *to << " is not a healthy standby (role "
+                          << it->role << ", last seen " << age_text(it->last_seen_age_ms)
+                          << " ago)\n";
+                return k_exit_no_active;
+            }
+        }
+        db::CommandSql commands(c.database.schema, c.cluster, c.node_id);
+        const auto started = std::chrono::steady_clock::now();
+        const std::int64_t id = commands.insert(*conn, "switchover", to, requester());
+        std::cout << "switchover requested (command " << id << "): " << *before.active << " (term "
+                  << before.term << ") -> " << to.value_or("the best standby") << "\n";
+        const auto deadline = started + std::chrono::duration<double>(timeout_s);
+        std::optional<std::string> result;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (!result) {
+                result = commands.result(*conn, id);
+                if (result && result->rfind("refused", 0) == 0) {
+                    std::cerr << "switchover " << *result << "\n";
+                    return k_exit_no_active;
+                }
+            }
+            const db::ClusterView now = db::read_cluster(*conn, c.database.schema, c.cluster);
+            if (now.active && *now.active != *before.active && now.term > before.term) {
+                const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - started)
+                                    .count();
+                std::cout << "switchover done: " << *now.active << " is active in term " << now.term
+                          << " (" << ms << " ms after the request)\n";
+                if (to && *now.active != *to) {
+                    std::cerr << "but the target was " << *to << "\n";
+                    return k_exit_no_active;
+                }
+                return k_exit_healthy;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        std::cerr << "switchover: no new active node within " << timeout_s << " s"
+                  << (result ? " (command: " + *result + ")" : "") << "\n";
+        return k_exit_no_active;
+    } catch (const std::exception& e) {
+        std::cerr << "airflow-failover switchover: " << e.what() << "\n";
+        return k_exit_unknown;
+    }
 }
 
 int cmd_init_db(const config::Config& c) {
@@ -195,7 +311,8 @@ int main(const std::vector<std::string>& argv) {
     if (!args)
         return code;
     const std::string& cmd = args->command;
-    if (cmd != "run" && cmd != "status" && cmd != "init-db" && cmd != "check-config") {
+    if (cmd != "run" && cmd != "status" && cmd != "init-db" && cmd != "check-config" &&
+        cmd != "switchover") {
         std::cerr << "airflow-failover: unknown command '" << cmd << "'\n" << k_usage;
         return k_exit_unknown;
     }
@@ -212,6 +329,8 @@ int main(const std::vector<std::string>& argv) {
         return cmd_status(cfg, args->json);
     if (cmd == "init-db")
         return cmd_init_db(cfg);
+    if (cmd == "switchover")
+        return cmd_switchover(cfg, args->to, args->timeout_s);
     setup_logging(cfg.log.level, cfg.log.format, cfg.node_id);
     daemon::Daemon d(std::move(cfg), args->config);
     return d.run();

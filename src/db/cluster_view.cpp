@@ -21,7 +21,10 @@ nlohmann::json ClusterView::to_json() const {
                               {"processes", n.processes},
                               {"hostname", n.hostname},
                               {"version", n.version},
-                              {"last_seen_age_ms", n.last_seen_age_ms}});
+                              {"last_seen_age_ms", n.last_seen_age_ms},
+                              {"priority", n.priority},
+                              {"peers", n.peers},
+                              {"counters", n.counters}});
     }
     return j;
 }
@@ -32,7 +35,7 @@ ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
     ClusterView v;
     v.cluster = cluster;
     const auto lease = tx.exec_params(
-                // A lease never taken expires at -infinity, which cannot be subtracted from.
+        // A lease never taken expires at -infinity, which cannot be subtracted from.
         "SELECT holder, term, CASE WHEN isfinite(expires_at) THEN"
         " floor(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint END"
         " FROM " +
@@ -50,7 +53,8 @@ ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
     }
     const auto nodes = tx.exec_params(
         "SELECT node_id, role, state, term, processes::text, hostname, version,"
-        " floor(extract(epoch FROM clock_timestamp() - last_seen) * 1000)::bigint"
+        " floor(extract(epoch FROM clock_timestamp() - last_seen) * 1000)::bigint,"
+        " priority, peers::text, counters::text"
         " FROM " +
             quoted(schema) + ".nodes WHERE cluster = $1 ORDER BY node_id",
         cluster);
@@ -64,6 +68,9 @@ ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
         n.hostname = row[5].as<std::string>();
         n.version = row[6].as<std::string>();
         n.last_seen_age_ms = row[7].as<std::int64_t>();
+        n.priority = row[8].as<int>();
+        n.peers = nlohmann::json::parse(row[9].as<std::string>());
+        n.counters = nlohmann::json::parse(row[10].as<std::string>());
         v.nodes.push_back(std::move(n));
     }
     return v;

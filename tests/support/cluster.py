@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -18,6 +19,12 @@ from .pgserver import PgServer
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = REPO / "scripts" / "standin-scheduler"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def daemon_binary() -> Path:
@@ -60,6 +67,8 @@ class Cluster:
     tick_ms: int = 5
     stop_delay_ms: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    heartbeats: bool = False
+    priorities: dict[str, int] = field(default_factory=dict)
     name: str = field(default_factory=lambda: "c" + uuid.uuid4().hex[:8])
     nodes: dict[str, Node] = field(default_factory=dict)
 
@@ -67,6 +76,11 @@ class Cluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.standin_log = self.workdir / "standin.jsonl"
         self.lock_file = self.workdir / "scheduler.lock"
+        self.key = os.urandom(32).hex().encode()
+        self.secret_file = self.workdir / "heartbeat.key"
+        self.secret_file.write_bytes(self.key + b"\n")
+        self.secret_file.chmod(0o600)
+        self.udp_ports = {f"node-{chr(ord('a') + i)}": free_udp_port() for i in range(self.size)}
         for i in range(self.size):
             name = f"node-{chr(ord('a') + i)}"
             cfg = self.workdir / f"{name}.json"
@@ -96,6 +110,16 @@ class Cluster:
                             "crash_loop_window_ms": 30000},
             "log": {"level": "info"},
         }
+        if self.heartbeats:
+            cfg["heartbeat"] = {
+                "listen": f"127.0.0.1:{self.udp_ports[node.name]}",
+                "peers": {n: f"127.0.0.1:{p}" for n, p in self.udp_ports.items()
+                          if n != node.name},
+                "interval_ms": 200,
+                "secret_file": str(self.secret_file),
+            }
+        if node.name in self.priorities:
+            cfg["priority"] = self.priorities[node.name]
         cfg.update(self.extra)
         return cfg
 

@@ -18,6 +18,9 @@ struct NodeView {
     std::string hostname;
     std::string version;
     std::int64_t last_seen_age_ms{0};
+    int priority{100};
+    nlohmann::json peers;     ///< what this node hears of the others
+    nlohmann::json counters;  ///< heartbeats sent/received/dropped, statements
 };
 
 /// The whole cluster as `status` and the dashboard show it, read in one snapshot.
