@@ -376,7 +376,7 @@ TEST(Config, LoadConfigOfAMissingFileNamesThePath) {
     }
 }
 
-// BUG (src/config/config.cpp, parse_database, line 137): the password check only looks for the
+// BUG (src/config/config.cpp, parse_database, line 139): the password check only looks for the
 // substring "password", so a libpq connection URI carrying the password in its userinfo part
 // ("postgresql://user:secret@host/db") is accepted, although the issue says passwords never come
 // from the JSON. Expected: ConfigError on database.conninfo; actual: accepted.

@@ -183,7 +183,7 @@ TEST(GuardProtocol, ANewTermRearmsAfterFiring) {
     EXPECT_TRUE(s.due(past()));
 }
 
-// BUG (src/guard/guard_protocol.cpp, GuardState::apply, the "groups" branch, lines 31-35): the
+// BUG (src/guard/guard_protocol.cpp, GuardState::apply, the "groups" branch, lines 33-35): the
 // check `p <= 1` is made on the long long before it is narrowed to pid_t, so a value outside
 // pid_t's range wraps to 0 or a negative number. "groups 4294967296" is accepted as pgid 0 and
 // "groups 4294967295" as pgid -1; guard_main.cpp then calls kill(-g, SIGKILL), i.e. kill(0, ...)
