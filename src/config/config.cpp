@@ -132,11 +132,26 @@ std::string checked_name(ObjectReader& r, const std::string& k) {
     return v;
 }
 
+/// postgresql://user:secret@host/db carries a password in its userinfo part.
+bool uri_has_password(const std::string& conninfo) {
+    for (const char* scheme : {"postgresql://", "postgres://"}) {
+        if (conninfo.rfind(scheme, 0) != 0)
+            continue;
+        const std::string rest = conninfo.substr(std::string(scheme).size());
+        const auto at = rest.find('@');
+        const auto end = rest.find_first_of("/?");
+        if (at == std::string::npos || (end != std::string::npos && at > end))
+            return false;
+        return rest.substr(0, at).find(':') != std::string::npos;
+    }
+    return false;
+}
+
 DatabaseConfig parse_database(const json& j) {
     ObjectReader r(j, "database");
     DatabaseConfig d;
     d.conninfo = r.string("conninfo");
-    if (d.conninfo.find("password") != std::string::npos)
+    if (d.conninfo.find("password") != std::string::npos || uri_has_password(d.conninfo))
         throw ConfigError("database.conninfo",
                           "must not contain a password; use PGPASSFILE or PGPASSWORD");
     d.schema = r.string("schema", d.schema);

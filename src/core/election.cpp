@@ -150,12 +150,20 @@ void Election::set_deadline(TimePoint sent_at) {
 
 void Election::on(const ev::acquire_result& e) {
     acquire_in_flight_ = false;
-    if (term_ != 0 || stopping_) {
-        // A late duplicate; if it won while we are shutting down, give it straight back.
-        if (e.won && term_ == 0)
-            emit(act::release{e.term, ""});
+    if (term_ != 0)
+        return;  // a late duplicate
+    if (stopping_ && e.won) {
+        // Won while shutting down: hold it just long enough to give it straight back (the
+        // normal release path below, which waits for the reply before exiting).
+        term_ = e.term;
+        lease_deadline_ = TimePoint{};
+        set_deadline(e.sent_at);
+        giving_up_ = true;
+        note("became_active", "won the lease in " + term_text(term_) + " while stopping");
         return;
     }
+    if (stopping_)
+        return;
     if (!e.won) {
         if (e.holder && heard(*e.holder) && peers_.at(*e.holder).active) {
             // The holder's heartbeats arrive: it is renewing. Ask rarely; its silence or its
@@ -442,6 +450,10 @@ void Election::reconcile() {
     if (term_ != 0 || !all_stopped())
         return;
     if (stopping_) {
+        // An acquire still in flight may have won: wait for its answer (at most a poll) so a
+        // won lease is released rather than left to expire.
+        if (acquire_in_flight_ && now_ < acquire_sent_ + cfg_.poll_interval)
+            return;
         emit(act::exit{0});
         exited_ = true;
         return;
@@ -474,10 +486,9 @@ void Election::reconcile_processes() {
                 break;
             case ProcState::running:
                 if (!want) {
-                    const TimePoint kill_at = holding()
-                                                  ? std::min(now_ + p.policy.stop_timeout,
-                                                             lease_deadline_ - cfg_.kill_grace)
-                                                  : now_;
+                    // The stop timeout is the process's own; the lease deadline is enforced
+                    // separately (enforce_deadline), against the deadline as renewals move it.
+                    const TimePoint kill_at = holding() ? now_ + p.policy.stop_timeout : now_;
                     p.state = ProcState::stopping;
                     p.kill_at = kill_at;
                     if (kill_at <= now_) {
@@ -528,6 +539,8 @@ TimePoint Election::next_wakeup() const {
         if (p.state == ProcState::stopped && want)
             at(p.restart_at);
     }
+    if (term_ == 0 && stopping_ && acquire_in_flight_)
+        at(acquire_sent_ + cfg_.poll_interval);
     if (term_ == 0 && !stopping_ && !alive) {
         at(acquire_in_flight_ ? acquire_sent_ + cfg_.poll_interval
                               : std::max(next_acquire_, cooldown_until_));

@@ -1,5 +1,6 @@
 #include "af/guard/guard_protocol.hpp"
 
+#include <limits>
 #include <sstream>
 
 namespace af::guard {
@@ -30,8 +31,9 @@ bool GuardState::apply(const std::string& line) {
         std::set<pid_t> g;
         long long p;
         while (in >> p) {
-            if (p <= 1)
-                return false;  // never kill(-1) or kill(-0)
+            // Checked before narrowing to pid_t: never kill(-1), kill(-0) or a wrapped value.
+            if (p <= 1 || p > std::numeric_limits<pid_t>::max())
+                return false;
             g.insert(static_cast<pid_t>(p));
         }
         if (!in.eof())

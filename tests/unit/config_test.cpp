@@ -376,11 +376,11 @@ TEST(Config, LoadConfigOfAMissingFileNamesThePath) {
     }
 }
 
-// BUG (src/config/config.cpp, parse_database, line 139): the password check only looks for the
+// Regression (fixed; src/config/config.cpp, parse_database, line 139): the password check only looks for the
 // substring "password", so a libpq connection URI carrying the password in its userinfo part
 // ("postgresql://user:secret@host/db") is accepted, although the issue says passwords never come
 // from the JSON. Expected: ConfigError on database.conninfo; actual: accepted.
-TEST(Config, DISABLED_PasswordInConninfoUriUserinfoIsRefused) {
+TEST(Config, PasswordInConninfoUriUserinfoIsRefused) {
     json j = minimal();
     j["database"]["conninfo"] = "postgresql://failover:secret@db1/airflow";
     try {
