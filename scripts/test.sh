@@ -34,6 +34,18 @@ echo "==> C++ unit tests under ASan+UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure --no-tests=error -j 2)
 
+echo "==> fuzzing the heartbeat decoder (libFuzzer, 20 s)"
+build_daemon build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DAF_FUZZ=ON -DAF_BUILD_TESTS=OFF
+corpus=$(mktemp -d)
+"${PY:-python3}" tests/fuzz/seed_heartbeat.py "$corpus"
+if ! build-fuzz/heartbeat_fuzz -max_total_time=20 "$corpus" >"$corpus.log" 2>&1; then
+    tail -40 "$corpus.log"
+    echo "fuzzer found a crash (input saved in $PWD/crash-*)" >&2
+    exit 1
+fi
+grep -E "^Done" "$corpus.log"
+rm -rf "$corpus" "$corpus.log"
+
 echo "==> integration: failover cases against the ASan+UBSan daemon"
 AIRFLOW_FAILOVER_BIN=$PWD/build-asan/airflow-failover \
     "$PY" -m pytest -q tests/integration/test_failover.py -k "kill9 or sigterm or crash_once" \
