@@ -211,7 +211,54 @@ SupervisionConfig parse_supervision(const json* j, const LeaseConfig& lease) {
     return s;
 }
 
-ProcessConfig parse_process(const json& j, std::size_t index) {
+std::vector<std::string> string_array(ObjectReader& r, const std::string& k) {
+    const json& a = r.require(k);
+    if (!a.is_array() || a.empty())
+        throw ConfigError(r.key(k), "must be a non-empty array of strings");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (!a[i].is_string())
+            throw ConfigError(r.key(k) + "[" + std::to_string(i) + "]",
+                              std::string("must be a string, got ") + type_name(a[i]));
+        out.push_back(a[i].get<std::string>());
+    }
+    return out;
+}
+
+HealthConfig parse_health(const json& j, const std::string& path, const std::string& conninfo) {
+    ObjectReader r(j, path);
+    HealthConfig h;
+    h.type = r.string("type");
+    h.interval = r.millis("interval_ms", h.interval, 100, 3600000);
+    h.timeout = r.millis("timeout_ms", h.timeout, 50, 600000);
+    h.failure_threshold =
+        static_cast<int>(r.integer("failure_threshold", h.failure_threshold, 1, 1000));
+    h.start_period = r.millis("start_period_ms", h.start_period, 0, 3600000);
+    if (h.type == "airflow-db") {
+        h.conninfo = r.string("conninfo", conninfo);
+        if (h.conninfo.find("password") != std::string::npos || uri_has_password(h.conninfo))
+            throw ConfigError(r.key("conninfo"),
+                              "must not contain a password; use PGPASSFILE or PGPASSWORD");
+        h.job_type = r.string("job_type", h.job_type);
+        h.hostname = r.string("hostname", std::string());
+        h.max_age = r.millis("max_age_ms", h.max_age, 100, 3600000);
+    } else if (h.type == "http") {
+        h.url = r.string("url");
+        if (h.url.rfind("http://", 0) != 0)
+            throw ConfigError(r.key("url"), "must be an http:// URL, got \"" + h.url + "\"");
+    } else if (h.type == "command") {
+        h.command = string_array(r, "command");
+    } else {
+        throw ConfigError(r.key("type"), "must be \"airflow-db\", \"http\" or \"command\", got \"" +
+                                             h.type + "\"");
+    }
+    r.finish();
+    if (h.timeout >= h.interval)
+        throw ConfigError(r.key("timeout_ms"), "must be below " + r.key("interval_ms"));
+    return h;
+}
+
+ProcessConfig parse_process(const json& j, std::size_t index, const std::string& conninfo) {
     const std::string path = "processes[" + std::to_string(index) + "]";
     ObjectReader r(j, path);
     ProcessConfig p;
@@ -241,6 +288,8 @@ ProcessConfig parse_process(const json& j, std::size_t index) {
     if (r.find("cwd"))
         p.cwd = r.string("cwd");
     p.stop_timeout = r.millis("stop_timeout_ms", p.stop_timeout, 0, 3600000);
+    if (const json* h = r.find("health"))
+        p.health = parse_health(*h, r.key("health"), conninfo);
     r.finish();
     return p;
 }
@@ -366,7 +415,7 @@ Config parse_config(const std::string& json_text) {
         throw ConfigError("processes", "must be an array");
     std::set<std::string> names;
     for (std::size_t i = 0; i < procs.size(); ++i) {
-        c.processes.push_back(parse_process(procs[i], i));
+        c.processes.push_back(parse_process(procs[i], i, c.database.conninfo));
         if (!names.insert(c.processes.back().name).second)
             throw ConfigError("processes[" + std::to_string(i) + "].name",
                               "duplicates the name \"" + c.processes.back().name + "\"");

@@ -348,13 +348,16 @@ void Election::on(const ev::process_exited& e) {
     p.state = ProcState::stopped;
     p.killed = false;
     p.kill_at = TimePoint::max();
-    if (was == ProcState::stopping) {
+    const bool unhealthy = p.count_as_crash;
+    p.count_as_crash = false;
+    if (was == ProcState::stopping && !unhealthy) {
         note("process_stopped", e.name + " " + e.how);
         return;
     }
-    if (was != ProcState::running)
+    if (was != ProcState::running && !unhealthy)
         return;
-    note("process_exited", e.name + " " + e.how + " unexpectedly");
+    note("process_exited",
+         e.name + " " + e.how + (unhealthy ? " (killed: unhealthy)" : " unexpectedly"));
     p.crashes.push_back(now_);
     while (!p.crashes.empty() && p.crashes.front() + cfg_.crash_loop_window < now_)
         p.crashes.pop_front();
@@ -391,6 +394,18 @@ void Election::on(const ev::process_terminate& e) {
          "killed " + e.name + " on request of " + e.requested_by + "; handing the lease over");
     if (e.command_id)
         emit(act::command_done{e.command_id, "done: killed " + e.name + " on " + node_id_});
+}
+
+void Election::on(const ev::process_unhealthy& e) {
+    auto it = procs_.find(e.name);
+    if (it == procs_.end() || it->second.state != ProcState::running)
+        return;
+    Proc& p = it->second;
+    note("health_failed", e.name + ": " + e.why + "; killing it");
+    emit(act::kill_process{e.name});
+    p.state = ProcState::stopping;
+    p.killed = true;
+    p.count_as_crash = true;
 }
 
 void Election::on(const ev::stop_requested& e) {

@@ -43,6 +43,9 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
           {{"AIRFLOW_FAILOVER_NODE", cfg_.node_id}, {"AIRFLOW_FAILOVER_CLUSTER", cfg_.cluster}},
           [this](const std::string& name, const std::string& how) {
               feed(core::ev::process_exited{name, how});
+          },
+          [this](const std::string& name, const std::string& why) {
+              feed(core::ev::process_unhealthy{name, why});
           }),
       guard_(guard_conf(cfg_)) {
     signals_.add(SIGCHLD);

@@ -8,16 +8,43 @@
 #include <chrono>
 #include <memory>
 
+#include "af/health/health_check.hpp"
+#include "af/health/health_tracker.hpp"
 #include "af/proc/spawn.hpp"
 
 namespace af::proc {
 
+/// A process's health check, its verdict so far and the timer that paces it.
+struct Supervisor::Health {
+    Health(boost::asio::io_context& io, const config::HealthConfig& c)
+        : cfg(c),
+          check(health::make_check(io, c)),
+          tracker(c.failure_threshold, c.start_period),
+          timer(io) {}
+    config::HealthConfig cfg;
+    std::unique_ptr<health::HealthCheck> check;
+    health::HealthTracker tracker;
+    boost::asio::steady_timer timer;
+    std::chrono::system_clock::time_point started_wall{};
+    std::uint64_t generation{0};  ///< bumped at each start and exit: late results are ignored
+    bool in_flight{false};
+    std::string last;
+};
+
+Supervisor::~Supervisor() = default;
+
 Supervisor::Supervisor(boost::asio::io_context& io, std::vector<config::ProcessConfig> procs,
-                       std::map<std::string, std::string> base_env, ExitHandler on_exit)
-    : io_(io), base_env_(std::move(base_env)), on_exit_(std::move(on_exit)) {
+                       std::map<std::string, std::string> base_env, ExitHandler on_exit,
+                       UnhealthyHandler on_unhealthy)
+    : io_(io),
+      base_env_(std::move(base_env)),
+      on_exit_(std::move(on_exit)),
+      on_unhealthy_(std::move(on_unhealthy)) {
     for (auto& p : procs) {
         const std::string name = p.name;
         Child c;
+        if (p.health)
+            c.health = std::make_shared<Health>(io_, *p.health);
         c.cfg = std::move(p);
         children_[name] = std::move(c);
     }
@@ -42,6 +69,14 @@ void Supervisor::start(const std::string& name, std::int64_t term) {
         c.term = term;
         ++c.restarts;
         spdlog::info("started {} (pid {}, term {})", name, c.pid, term);
+        if (c.health) {
+            ++c.health->generation;
+            c.health->in_flight = false;
+            c.health->started_wall = std::chrono::system_clock::now();
+            c.health->tracker.reset(boot_clock::now());
+            c.health->last.clear();
+            schedule_check(name);
+        }
     } catch (const std::exception& e) {
         c.pid = 0;
         spdlog::error("cannot start {}: {}", name, e.what());
@@ -61,7 +96,37 @@ void Supervisor::signal(const std::string& name, int sig) {
         spdlog::warn("kill({}, {}) for {} failed: {}", -it->second.pid, sig, name, strerror(errno));
 }
 
+void Supervisor::schedule_check(const std::string& name) {
+    Child& c = children_.at(name);
+    auto h = c.health;
+    const std::uint64_t gen = h->generation;
+    h->timer.expires_after(h->cfg.interval);
+    h->timer.async_wait([this, h, gen, name](const boost::system::error_code& ec) {
+        if (ec || gen != h->generation)
+            return;
+        if (!h->in_flight) {
+            h->in_flight = true;
+            h->check->run(h->started_wall, [this, h, gen, name](bool ok, const std::string& why) {
+                if (gen != h->generation)
+                    return;  // the process ended meanwhile
+                h->in_flight = false;
+                h->last = why;
+                if (h->tracker.record(ok, boot_clock::now())) {
+                    spdlog::warn("{} failed its {} health check {} times in a row: {}", name,
+                                 h->cfg.type, h->cfg.failure_threshold, why);
+                    if (on_unhealthy_)
+                        on_unhealthy_(name, why);
+                }
+            });
+        }
+        schedule_check(name);
+    });
+}
+
 bool Supervisor::on_reaped(pid_t pid, int status) {
+    for (auto& [name, c] : children_)
+        if (c.health && c.health->check->on_reaped(pid, status))
+            return true;
     for (auto& [name, c] : children_) {
         if (c.pid != pid || c.leader_reaped)
             continue;
@@ -82,6 +147,11 @@ void Supervisor::await_group_empty(const std::string& name, int tries) {
     if (kill(-c.pid, 0) != 0 && errno == ESRCH) {
         const std::string how = c.how;
         c.pid = 0;
+        if (c.health) {
+            ++c.health->generation;
+            c.health->in_flight = false;
+            c.health->timer.cancel();
+        }
         on_exit_(name, how);
         return;
     }
@@ -112,6 +182,10 @@ nlohmann::json Supervisor::describe() const {
                        {"pid", c.pid > 0 ? nlohmann::json(c.pid) : nlohmann::json(nullptr)},
                        {"running", c.pid > 0 && !c.leader_reaped},
                        {"restarts", std::max(0, c.restarts)},
+                       {"health", c.health ? nlohmann::json{{"type", c.health->cfg.type},
+                                                            {"state", c.health->tracker.state()},
+                                                            {"last", c.health->last}}
+                                           : nlohmann::json(nullptr)},
                        {"term", c.term}});
     }
     return arr;

@@ -22,12 +22,32 @@ class ConfigError : public std::runtime_error {
     std::string key_;
 };
 
+/// A health check beyond "the pid is alive" (Docker's semantics for the start period: failures
+/// in it do not count, a success ends it).
+struct HealthConfig {
+    std::string type;  ///< "airflow-db", "http" or "command"
+    Duration interval{5000};
+    Duration timeout{2000};
+    int failure_threshold{3};
+    Duration start_period{60000};
+    // airflow-db: Airflow's job table says this host's scheduler job heartbeats
+    std::string conninfo;  ///< Airflow's metadata database (default: database.conninfo)
+    std::string job_type{"SchedulerJob"};
+    std::string hostname;  ///< as Airflow records it (default: this host's name)
+    Duration max_age{30000};
+    // http: GET, expect 2xx
+    std::string url;
+    // command: exit status 0
+    std::vector<std::string> command;
+};
+
 struct ProcessConfig {
     std::string name;
     std::vector<std::string> command;
     std::map<std::string, std::string> env;
     std::optional<std::string> cwd;
     Duration stop_timeout{10000};
+    std::optional<HealthConfig> health;
 };
 
 struct DatabaseConfig {

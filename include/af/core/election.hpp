@@ -46,7 +46,7 @@ class Election {
         ProcessPolicy policy;
         ProcState state{ProcState::stopped};
         bool killed{false};
-        bool stop_is_restart{false};  ///< stopped on purpose, to be started again
+        bool count_as_crash{false};  ///< killed for failing its health check
         TimePoint kill_at{TimePoint::max()};
         TimePoint restart_at{};
         std::deque<TimePoint> crashes;
@@ -61,6 +61,7 @@ class Election {
     void on(const ev::process_exited& e);
     void on(const ev::process_terminate& e);
     void on(const ev::switchover& e);
+    void on(const ev::process_unhealthy& e);
     void on(const ev::peer_heartbeat& e);
     void on(const ev::stop_requested& e);
     void check_failback();

@@ -62,6 +62,13 @@ struct process_terminate {
     std::int64_t command_id{0};
 };
 
+/// A process kept failing its health check: it is killed and handled as a crash (restart in
+/// place with backoff; repeated failures hand the lease over).
+struct process_unhealthy {
+    std::string name;
+    std::string why;
+};
+
 /// An operator asked for a planned hand-over, to `target` or to the best standby.
 struct switchover {
     std::optional<std::string> target;
@@ -89,7 +96,7 @@ struct stop_requested {
 
 using Event =
     std::variant<ev::tick, ev::acquire_result, ev::renew_result, ev::release_result, ev::db_failure,
-                 ev::lease_hint, ev::process_exited, ev::process_terminate, ev::switchover,
-                 ev::peer_heartbeat, ev::stop_requested>;
+                 ev::lease_hint, ev::process_exited, ev::process_terminate, ev::process_unhealthy,
+                 ev::switchover, ev::peer_heartbeat, ev::stop_requested>;
 
 }  // namespace af::core

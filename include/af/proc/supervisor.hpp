@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -21,9 +22,13 @@ class Supervisor {
   public:
     /// Called once a process's group leader was reaped and no member of its group is left.
     using ExitHandler = std::function<void(const std::string& name, const std::string& how)>;
+    /// Called when a process failed its health check `failure_threshold` times in a row.
+    using UnhealthyHandler = std::function<void(const std::string& name, const std::string& why)>;
 
     Supervisor(boost::asio::io_context& io, std::vector<config::ProcessConfig> procs,
-               std::map<std::string, std::string> base_env, ExitHandler on_exit);
+               std::map<std::string, std::string> base_env, ExitHandler on_exit,
+               UnhealthyHandler on_unhealthy = {});
+    ~Supervisor();
 
     /// Starts `name`; a start failure is reported through the exit handler, as a crash.
     void start(const std::string& name, std::int64_t term);
@@ -39,8 +44,10 @@ class Supervisor {
     bool any_down() const;
 
   private:
+    struct Health;
     struct Child {
         config::ProcessConfig cfg;
+        std::shared_ptr<Health> health;
         pid_t pid{0};  ///< also the pgid; 0 when not running
         bool leader_reaped{false};
         std::string how;
@@ -48,11 +55,13 @@ class Supervisor {
         std::int64_t term{0};
     };
     void await_group_empty(const std::string& name, int tries);
+    void schedule_check(const std::string& name);
 
     boost::asio::io_context& io_;
     std::map<std::string, Child> children_;
     std::map<std::string, std::string> base_env_;
     ExitHandler on_exit_;
+    UnhealthyHandler on_unhealthy_;
 };
 
 }  // namespace af::proc
