@@ -100,6 +100,16 @@ def pg_restart(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None
     return time.monotonic(), None, None
 
 
+def switchover(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None, str | None]:
+    """`airflow-failover switchover --to` a named standby: from the command to its start."""
+    target = next(n for n in sorted(c.nodes) if n != active)
+    t0 = time.monotonic()
+    res = c.cli("switchover", "--to", target, "--timeout", "20")
+    if res.returncode != 0:
+        raise RuntimeError(f"switchover failed: {res.stdout} {res.stderr}")
+    return t0, target, None
+
+
 FAULTS: dict[str, tuple[str, Fault]] = {
     "kill9": ("kill -9 of the active daemon (its guard releases)", kill9),
     "sigterm": ("SIGTERM of the active daemon (graceful hand-over)", sigterm),
@@ -107,11 +117,37 @@ FAULTS: dict[str, tuple[str, Fault]] = {
     "sigstop": ("SIGSTOP of the active daemon (frozen)", sigstop),
     "host": ("kill -9 of daemon and guard (host loss)", kill9_with_guard),
     "pgrestart": ("PostgreSQL stopped 2 s and started (from restart)", pg_restart),
+    "hb-kill9": ("kill -9 of the active daemon, heartbeats on", kill9),
+    "hb-sigterm": ("SIGTERM hand-over, heartbeats on", sigterm),
+    "hb-switchover": ("`switchover --to` a standby, heartbeats on", switchover),
+    "hb-host": ("host loss (daemon and guard), heartbeats on", kill9_with_guard),
 }
 
 
-def trial(pg: PgServer, root: Path, fault: Fault, n: int) -> tuple[float, bool]:
-    c = Cluster(pg, root / f"t{n}-{time.monotonic_ns()}")
+def db_load(pg: PgServer, root: Path, seconds: float, heartbeats: bool) -> dict[str, float]:
+    """Statements per second each node sends at rest, from the daemons' own counters."""
+    c = Cluster(pg, root / f"load-{heartbeats}-{time.monotonic_ns()}", heartbeats=heartbeats)
+    try:
+        c.start()
+        active = c.wait_active(timeout=30)
+        time.sleep(3)
+
+        def counts() -> dict[str, int]:
+            return {n["node_id"]: n["counters"].get("db_statements", 0)
+                    for n in c.status()["nodes"]}
+
+        a, t0 = counts(), time.monotonic()
+        time.sleep(seconds)
+        b, t1 = counts(), time.monotonic()
+        rates = {n: (b[n] - a[n]) / (t1 - t0) for n in a}
+        standby = [r for n, r in rates.items() if n != active]
+        return {"active": rates[active], "standby": statistics.mean(standby)}
+    finally:
+        c.stop_all()
+
+
+def trial(pg: PgServer, root: Path, fault: Fault, n: int, heartbeats: bool) -> tuple[float, bool]:
+    c = Cluster(pg, root / f"t{n}-{time.monotonic_ns()}", heartbeats=heartbeats)
     try:
         c.start()
         active = c.wait_active(timeout=30)
@@ -137,14 +173,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--faults", default=",".join(FAULTS), help="comma list of " + ",".join(FAULTS))
+    ap.add_argument("--load-seconds", type=float, default=10,
+                    help="measure database statements/s at rest for this long (0: skip)")
     args = ap.parse_args()
+    loads: list[tuple[str, dict[str, float]]] = []
     rows = []
     with tempfile.TemporaryDirectory(prefix="af-bench-") as tmp, PgServer() as pg:
+        if args.load_seconds > 0:
+            for hb in (False, True):
+                loads.append(("heartbeats on" if hb else "database only",
+                              db_load(pg, Path(tmp), args.load_seconds, hb)))
         for key in args.faults.split(","):
             label, fault = FAULTS[key]
             times, overlaps = [], 0
             for n in range(args.trials):
-                dt, overlap = trial(pg, Path(tmp), fault, n)
+                dt, overlap = trial(pg, Path(tmp), fault, n, key.startswith("hb-"))
                 times.append(dt)
                 overlaps += overlap
                 print(f"  {key} trial {n + 1}/{args.trials}: {dt * 1000:.0f} ms", file=sys.stderr,
@@ -154,6 +197,11 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for label, n, med, worst, ov in rows:
         print(f"| {label} | {n} | {med * 1000:.0f} ms | {worst * 1000:.0f} ms | {ov} |")
+    if loads:
+        print("\n| database load at rest | active node | each standby |")
+        print("|---|---|---|")
+        for label, r in loads:
+            print(f"| {label} | {r['active']:.1f} statements/s | {r['standby']:.1f} statements/s |")
     return 0
 
 
