@@ -1,0 +1,581 @@
+"""A real Apache Airflow 3 site under airflow-failover daemons, for the end-to-end tests and the
+benchmark (``bench/airflow_failover.py``).
+
+One machine plays two Airflow "hosts": each daemon's scheduler gets its own Airflow hostname
+(``[core] hostname_callable`` = ``failover_hostname.node_hostname``, i.e. the daemon's
+``AIRFLOW_FAILOVER_NODE``) and its own log-server and health-server ports. What Airflow 3 needs on
+every node is started once and shared, to keep the CPU lean on a 2-core box: ONE api-server (UI,
+REST and the Execution API that LocalExecutor tasks call) and ONE dag-processor. The metadata DB and
+the daemons' schema live in one database on the throwaway PostgreSQL.
+
+Nothing here imports Airflow: every Airflow action is a subprocess with a clean environment, and
+every check reads the metadata DB with psycopg2. Every process is started in a new session and
+killed by session in ``stop()``, which also catches Airflow 3 task runners that leave their parent's
+process group (they call setpgid, never setsid).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
+
+from support.pgserver import PgServer, free_port  # noqa: E402
+
+DEMO_DAG = REPO / "dags" / "failover_demo.py"
+DAG_ID = "failover_demo"
+
+
+def venv_bin() -> Path:
+    """The pinned venv (``.venv/``) when it exists, else the running interpreter's bin dir."""
+    cand = REPO / ".venv" / "bin"
+    if (cand / "airflow").exists():
+        return cand
+    return Path(sys.executable).parent
+
+
+def airflow_exe() -> Path:
+    exe = venv_bin() / "airflow"
+    if not exe.exists():
+        raise RuntimeError(f"{exe} missing: source scripts/lib/python-env.sh && ensure_python_env")
+    return exe
+
+
+def daemon_binary() -> Path:
+    env = os.environ.get("AIRFLOW_FAILOVER_BIN")
+    path = Path(env) if env else REPO / "build" / "airflow-failover"
+    if not path.exists():
+        raise RuntimeError(f"{path} not built: run scripts/test.sh or cmake --build build")
+    return path
+
+
+# -- processes ---------------------------------------------------------------------------------------
+def proc_stat(pid: int) -> tuple[str, int, int, int] | None:
+    """(state, ppid, pgrp, session) of a process, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1]), int(fields[2]), int(fields[3])
+
+
+def alive(pid: int) -> bool:
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def session_pids(sid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = proc_stat(int(entry.name))
+            if st and st[3] == sid and st[0] not in ("Z", "X"):
+                out.append(int(entry.name))
+    return out
+
+
+def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
+    for pid in session_pids(sid):
+        try:
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return [
+            a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a
+        ]
+    except OSError:
+        return []
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    out = {}
+    for item in raw.split(b"\0"):
+        k, sep, v = item.partition(b"=")
+        if sep:
+            out[k.decode(errors="replace")] = v.decode(errors="replace")
+    return out
+
+
+def scheduler_leaders(cluster: str) -> list[tuple[int, str]]:
+    """Live ``airflow scheduler`` process-group leaders started by a daemon of ``cluster``, as
+    (pid, node). A scheduler's own children (executor workers, log server) are not leaders."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        st = proc_stat(pid)
+        if not st or st[0] in ("Z", "X") or st[2] != pid:
+            continue
+        argv = cmdline(pid)
+        if not any(a.endswith("airflow") for a in argv[:2]) or "scheduler" not in argv:
+            continue
+        env = environ_of(pid)
+        if env.get("AIRFLOW_FAILOVER_CLUSTER") == cluster:
+            out.append((pid, env.get("AIRFLOW_FAILOVER_NODE", "?")))
+    return sorted(out)
+
+
+def wait_for(
+    pred: Callable[[], Any],
+    timeout: float,
+    what: str,
+    every: float = 0.2,
+    diagnose: Callable[[], str] | None = None,
+) -> Any:
+    """Polls ``pred`` until it returns something truthy; on timeout fails naming what it waited
+    for, the last value seen and the diagnosis."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(every)
+    extra = diagnose() if diagnose else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{extra}")
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    if not path.exists():
+        return f"--- {path.name}: (no file)"
+    text = path.read_text(errors="replace").splitlines()[-lines:]
+    return f"--- {path.name} (tail)\n" + "\n".join(text)
+
+
+# -- the Airflow site --------------------------------------------------------------------------------
+@dataclass
+class Site:
+    """AIRFLOW_HOME, metadata DB, the shared api-server and dag-processor."""
+
+    pg: PgServer
+    root: Path
+    dbname: str = "airflow_e2e"
+    task_seconds: float = 3.0
+    api_port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.home = self.root / "airflow-home"
+        self.dags = self.root / "dags"
+        self.demo_dir = self.root / "demo"
+        self.logs = self.root / "logs"
+        for d in (self.home, self.dags, self.demo_dir, self.logs):
+            d.mkdir(exist_ok=True)
+        shutil.copy(DEMO_DAG, self.dags / DEMO_DAG.name)
+        self.jwt_secret = secrets.token_hex(32)
+        self.api_secret = secrets.token_hex(32)
+
+    @property
+    def conninfo(self) -> str:
+        return self.pg.conninfo(self.dbname)
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """A clean environment: the caller's minus every AIRFLOW* variable, plus this site's."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env["PATH"] = f"{venv_bin()}:{env.get('PATH', '/usr/bin:/bin')}"
+        env["PYTHONPATH"] = str(HERE)
+        env.update(
+            AIRFLOW_HOME=str(self.home),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.pg.url(self.dbname, driver="postgresql+psycopg2"),
+            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__DAGS_FOLDER=str(self.dags),
+            AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+            AIRFLOW__CORE__HOSTNAME_CALLABLE="failover_hostname.node_hostname",
+            AIRFLOW__CORE__PARALLELISM="4",
+            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{self.api_port}/execution/",
+            AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{self.api_port}",
+            AIRFLOW__API__HOST="127.0.0.1",
+            AIRFLOW__API__PORT=str(self.api_port),
+            AIRFLOW__API__WORKERS="1",
+            AIRFLOW__API__SECRET_KEY=self.api_secret,
+            AIRFLOW__API_AUTH__JWT_SECRET=self.jwt_secret,
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+            AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="30",
+            AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="1",
+            AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+            # After a failover the new scheduler must reclaim the dead node's running task: it resets
+            # task instances of scheduler jobs whose heartbeat is older than the threshold, in a
+            # check that runs every orphaned_tasks_check_interval (300 s by default).
+            AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="15",
+            AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL="5",
+            AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="30",
+            FAILOVER_DEMO_DIR=str(self.demo_dir),
+            FAILOVER_DEMO_TASK_SECONDS=str(self.task_seconds),
+        )
+        if extra:
+            env.update(extra)
+        return env
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def airflow(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run(
+            [str(airflow_exe()), *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            start_new_session=True,
+        )
+        if res.returncode != 0:
+            raise RuntimeError(
+                f"airflow {' '.join(args)} failed ({res.returncode}):\n"
+                f"{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+            )
+        return res
+
+    def migrate(self) -> None:
+        if self.dbname not in self.pg.psql("SELECT datname FROM pg_database").split():
+            self.pg.create_database(self.dbname)
+        self.airflow("db", "migrate", timeout=300)
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            argv,
+            env=env or self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.root,
+        )
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def start_shared(self) -> None:
+        """One api-server and one dag-processor: in a real deployment they run on every node."""
+        af = str(airflow_exe())
+        self.spawn(
+            "api-server",
+            [af, "api-server", "--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"],
+        )
+        self.spawn("dag-processor", [af, "dag-processor"])
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        """The api-server answers and the demo DAG is serialized (parsed by the dag-processor)."""
+        import urllib.request
+
+        def api_up() -> bool:
+            self.check_shared_alive()
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.api_port}/api/v2/version", timeout=2
+                ) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_for(
+            api_up, timeout, f"the api-server on 127.0.0.1:{self.api_port}", every=0.5, diagnose=self.diagnose
+        )
+
+        def dag_parsed() -> bool:
+            self.check_shared_alive()
+            return bool(self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)))
+
+        wait_for(
+            dag_parsed, timeout, f"the dag-processor to serialize {DAG_ID}", every=0.5, diagnose=self.diagnose
+        )
+
+    def check_shared_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited with {proc.returncode}\n{self.diagnose()}")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 15
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            kill_session(proc.pid)
+            if proc.poll() is None:
+                proc.wait(timeout=10)
+
+    # -- the metadata DB ---------------------------------------------------------------------------
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = psycopg2.connect(self.conninfo, connect_timeout=5)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql, tuple(params))
+                return list(cur.fetchall()) if cur.description else []
+        finally:
+            conn.close()
+
+    def db_now(self) -> Any:
+        return self.query("SELECT clock_timestamp()")[0][0]
+
+    def scheduler_jobs(self) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT id, hostname, state, start_date, end_date, latest_heartbeat, "
+            "extract(epoch FROM clock_timestamp() - latest_heartbeat) FROM job "
+            "WHERE job_type = 'SchedulerJob' ORDER BY id"
+        )
+        keys = ("id", "hostname", "state", "start_date", "end_date", "latest_heartbeat", "age_s")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def live_scheduler_jobs(self, max_age_s: float = 15.0) -> list[dict[str, Any]]:
+        return [j for j in self.scheduler_jobs() if j["state"] == "running" and float(j["age_s"]) < max_age_s]
+
+    def trigger(self, run_id: str) -> None:
+        self.airflow("dags", "trigger", DAG_ID, "--run-id", run_id)
+
+    def dag_run_state(self, run_id: str) -> str | None:
+        rows = self.query("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", (DAG_ID, run_id))
+        return rows[0][0] if rows else None
+
+    def task_instances(self, run_id: str) -> list[dict[str, Any]]:
+        """Every try of every task of a run: task_instance_history (earlier tries) and the current
+        task_instance rows."""
+        cols = "task_id, try_number, state, hostname, pid, start_date, end_date"
+        rows = self.query(
+            f"SELECT {cols}, 'history' FROM task_instance_history WHERE dag_id = %s AND run_id = %s "
+            f"UNION ALL SELECT {cols}, 'current' FROM task_instance WHERE dag_id = %s AND run_id = %s "
+            "ORDER BY 1, 2",
+            (DAG_ID, run_id, DAG_ID, run_id),
+        )
+        keys = ("task_id", "try_number", "state", "hostname", "pid", "start_date", "end_date", "source")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def demo_records(self) -> list[dict[str, Any]]:
+        path = self.demo_dir / "records.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def diagnose(self) -> str:
+        parts = [tail(self.logs / f"{name}.log") for name in self.procs]
+        try:
+            parts.append("--- scheduler jobs\n" + "\n".join(map(str, self.scheduler_jobs())))
+        except Exception as e:  # noqa: BLE001 - diagnosis must not raise
+            parts.append(f"--- scheduler jobs: {e}")
+        return "\n".join(parts)
+
+
+# -- the daemons -------------------------------------------------------------------------------------
+@dataclass
+class DaemonNode:
+    name: str
+    config: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+
+@dataclass
+class Pair:
+    """Two airflow-failover daemons, each managing a real ``airflow scheduler``."""
+
+    site: Site
+    health: bool = False
+    stop_timeout_ms: int = 15000
+    health_overrides: dict[str, Any] = field(default_factory=dict)
+    names: tuple[str, ...] = ("node-a", "node-b")
+    cluster: str = field(default_factory=lambda: "af" + uuid.uuid4().hex[:8])
+    nodes: dict[str, DaemonNode] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        d = self.site.root / self.cluster
+        d.mkdir(parents=True, exist_ok=True)
+        for name in self.names:
+            node = DaemonNode(name, d / f"{name}.json", d / f"{name}.log")
+            node.config.write_text(json.dumps(self.config_for(name), indent=2))
+            self.nodes[name] = node
+
+    def config_for(self, name: str) -> dict[str, Any]:
+        proc: dict[str, Any] = {
+            "name": "scheduler",
+            "command": [str(airflow_exe()), "scheduler"],
+            "env": {
+                # Distinct per "host" on this one machine.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
+            },
+            "stop_timeout_ms": self.stop_timeout_ms,
+        }
+        if self.health:
+            proc["health"] = {
+                "type": "airflow-db",
+                "interval_ms": 2000,
+                "timeout_ms": 1500,
+                "failure_threshold": 3,
+                "start_period_ms": 60000,
+                "conninfo": self.site.conninfo,
+                "job_type": "SchedulerJob",
+                "hostname": name,
+                "max_age_ms": 15000,
+                **self.health_overrides,
+            }
+        return {
+            "cluster": self.cluster,
+            "node_id": name,
+            "database": {"conninfo": self.site.conninfo},
+            "lease": {"ttl_ms": 3000, "renew_interval_ms": 500},
+            "processes": [proc],
+            "supervision": {
+                "restart_backoff_initial_ms": 500,
+                "crash_loop_limit": 3,
+                "crash_loop_window_ms": 120000,
+            },
+            "log": {"level": "info"},
+        }
+
+    # -- processes ---------------------------------------------------------------------------------
+    def start(self, names: Iterable[str] | None = None) -> None:
+        for name in names or self.names:
+            node = self.nodes[name]
+            log = open(node.log, "ab")
+            node.proc = subprocess.Popen(
+                [str(daemon_binary()), "run", "--config", str(node.config)],
+                env=self.site.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.site.root,
+            )
+            log.close()
+
+    def kill9(self, name: str) -> None:
+        proc = self.nodes[name].proc
+        assert proc is not None and proc.poll() is None, f"daemon {name} not running"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop(self) -> list[tuple[int, str]]:
+        """SIGTERM the daemons (graceful scheduler stop), then SIGKILL whatever is left of each
+        daemon's session: guard, schedulers, executor workers, orphaned task runners. Returns the
+        schedulers that were still alive after their daemons had exited (should be none)."""
+        for node in self.nodes.values():
+            if node.proc and node.proc.poll() is None:
+                kill_session(node.proc.pid, signal.SIGCONT)
+                node.proc.terminate()
+        for node in self.nodes.values():
+            if node.proc is None:
+                continue
+            try:
+                node.proc.wait(timeout=self.stop_timeout_ms / 1000 + 15)
+            except subprocess.TimeoutExpired:
+                node.proc.kill()
+                node.proc.wait(timeout=10)
+        leftover = scheduler_leaders(self.cluster)
+        for node in self.nodes.values():
+            if node.proc is not None:
+                kill_session(node.proc.pid)
+        for pid, _node in leftover:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return leftover
+
+    # -- state -------------------------------------------------------------------------------------
+    def cli(self, *args: str, node: str | None = None) -> subprocess.CompletedProcess[str]:
+        cfg = self.nodes[node or self.names[0]].config
+        return subprocess.run(
+            [str(daemon_binary()), *args, "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env=self.site.env(),
+        )
+
+    def status(self) -> dict[str, Any]:
+        res = self.cli("status", "--json")
+        try:
+            return dict(json.loads(res.stdout))
+        except json.JSONDecodeError:
+            return {"error": res.stdout + res.stderr}
+
+    def active(self) -> str | None:
+        act = self.status().get("active")
+        return str(act) if act else None
+
+    def events(self) -> list[dict[str, Any]]:
+        rows = self.site.query(
+            "SELECT coalesce(json_agg(e ORDER BY id), '[]') FROM airflow_failover.events e "
+            "WHERE cluster = %s",
+            (self.cluster,),
+        )
+        value = rows[0][0]
+        return list(value if isinstance(value, list) else json.loads(value))
+
+    def diagnose(self) -> str:
+        parts = [tail(n.log, 30) for n in self.nodes.values()]
+        try:
+            parts.append("--- status\n" + json.dumps(self.status(), default=str))
+            parts.append(
+                "--- events\n"
+                + "\n".join(
+                    f"{e.get('at', '')} {e.get('node_id', '')} {e.get('kind')} {e.get('detail', '')}"
+                    for e in self.events()[-30:]
+                )
+            )
+        except Exception as e:  # noqa: BLE001 - diagnosis must not raise
+            parts.append(f"--- status/events: {e}")
+        parts.append(f"--- scheduler process-group leaders: {scheduler_leaders(self.cluster)}")
+        parts.append(self.site.diagnose())
+        return "\n".join(parts)
+
+    def wait_scheduler_job(self, node: str, after: Any, timeout: float) -> dict[str, Any]:
+        """A running SchedulerJob row of ``node`` that started after ``after`` (DB time)."""
+
+        def pred() -> dict[str, Any] | None:
+            for j in self.site.scheduler_jobs():
+                if (
+                    j["hostname"] == node
+                    and j["state"] == "running"
+                    and (after is None or j["start_date"] > after)
+                ):
+                    return j
+            return None
+
+        return dict(
+            wait_for(
+                pred,
+                timeout,
+                f"a new running SchedulerJob of {node} (started after {after})",
+                every=0.1,
+                diagnose=self.diagnose,
+            )
+        )
