@@ -429,6 +429,23 @@ Config parse_config(const std::string& json_text) {
                               std::string("must be true or false, got ") + type_name(*v));
         c.failback = v->get<bool>();
     }
+    if (const json* f = r.find("fencing")) {
+        ObjectReader fr(*f, "fencing");
+        const json& roles = fr.require("database_roles");
+        if (!roles.is_object() || roles.empty())
+            throw ConfigError("fencing.database_roles",
+                              "must be a non-empty object of node_id: role name");
+        for (const auto& [node, role] : roles.items()) {
+            const std::string key = "fencing.database_roles." + node;
+            if (!role.is_string() || !valid_identifier(role.get<std::string>()))
+                throw ConfigError(key, "must be a lower-case role name ([a-z_][a-z0-9_]*)");
+            c.fence_roles[node] = role.get<std::string>();
+        }
+        fr.finish();
+        if (!c.fence_roles.count(c.node_id))
+            throw ConfigError("fencing.database_roles",
+                              "must name a role for this node (" + c.node_id + ")");
+    }
     if (const json* hb = r.find("heartbeat"))
         c.heartbeat = parse_heartbeat(*hb, c.node_id, c.lease);
     r.finish();

@@ -62,7 +62,8 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
         .version = k_version,
         .pid = static_cast<int>(getpid()),
         .priority = cfg_.priority,
-        .default_process = cfg_.processes.empty() ? "" : cfg_.processes.front().name};
+        .default_process = cfg_.processes.empty() ? "" : cfg_.processes.front().name,
+        .fence_roles = cfg_.fence_roles};
     // Results arrive on the worker thread and are handed to the loop; the core stays
     // single-threaded.
     db_ = std::make_unique<db::DbWorker>(std::move(ws), [this](core::Event e) {

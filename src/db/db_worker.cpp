@@ -267,7 +267,11 @@ void DbWorker::execute(const LeaseOp& op) {
             // Read the clock before sending: the lease deadline counts from here.
             const TimePoint sent = boot_clock::now();
             if constexpr (std::is_same_v<T, Acquire>) {
-                const auto r = impl_->lease.acquire(c, s_.ttl, o.min_term);
+                auto r = impl_->lease.acquire(c, s_.ttl, o.min_term);
+                if (r.won && !s_.fence_roles.empty() && !fence(r.term)) {
+                    r.won = false;         // given back: no processes without the fence
+                    r.remaining = s_.ttl;  // the core waits a poll before trying again
+                }
                 sink_(core::ev::acquire_result{r.won, r.term, r.holder, r.remaining, sent});
             } else if constexpr (std::is_same_v<T, Renew>) {
                 const bool ok = impl_->lease.renew(c, o.term, s_.ttl);
@@ -278,6 +282,29 @@ void DbWorker::execute(const LeaseOp& op) {
             }
         },
         op);
+}
+
+bool DbWorker::fence(std::int64_t term) {
+    try {
+        impl_->lease.fence(*impl_->conn, term, s_.fence_roles);
+        statements_ += 3 + s_.fence_roles.size();
+        impl_->state.record(*impl_->conn, "fenced_database",
+                            "revoked login of the other nodes' roles and ended their sessions",
+                            term);
+        return true;
+    } catch (const pqxx::broken_connection&) {
+        throw;
+    } catch (const std::exception& e) {
+        spdlog::error("database fencing for term {} failed: {}; giving the lease back", term,
+                      e.what());
+        try {
+            impl_->lease.release(*impl_->conn, term);
+            impl_->state.record(*impl_->conn, "fencing_failed", e.what(), term);
+        } catch (const std::exception& e2) {
+            spdlog::error("could not give the lease back: {}", e2.what());
+        }
+        return false;
+    }
 }
 
 void DbWorker::wait_for_work(Duration max_wait) {

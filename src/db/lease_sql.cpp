@@ -1,6 +1,8 @@
 #include "af/db/lease_sql.hpp"
 
 #include <pqxx/pqxx>
+#include <stdexcept>
+#include <vector>
 
 #include "af/db/connection.hpp"
 
@@ -60,6 +62,36 @@ SELECT false, term, coalesce(holder, reserved_for),
                    " $6::bigint * interval '1 millisecond' END"
                    " WHERE cluster = $1 AND holder = $2 AND term = $3 RETURNING term)"
                    " SELECT term, pg_notify($4, $1 || ':released:' || term) FROM r";
+}
+
+void LeaseSql::fence(pqxx::connection& c, std::int64_t term,
+                     const std::map<std::string, std::string>& roles) const {
+    std::vector<std::string> others;
+    {
+        pqxx::work tx(c);
+        // Holding the row lock keeps the term ours for the whole transaction.
+        const auto held =
+            tx.exec_params("SELECT 1 FROM " + quoted(schema_) +
+                               ".lease WHERE cluster = $1 AND holder = $2 AND term = $3"
+                               " AND expires_at > clock_timestamp() FOR UPDATE",
+                           cluster_, node_id_, static_cast<long long>(term));
+        if (held.empty())
+            throw std::runtime_error("lost the lease before fencing");
+        for (const auto& [node, role] : roles) {
+            if (node == node_id_)
+                continue;
+            tx.exec("ALTER ROLE " + tx.quote_name(role) + " NOLOGIN");
+            others.push_back(role);
+        }
+        tx.exec("ALTER ROLE " + tx.quote_name(roles.at(node_id_)) + " LOGIN");
+        tx.commit();
+    }
+    pqxx::nontransaction tx(c);
+    for (const auto& role : others)
+        tx.exec_params(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE usename = $1 AND pid <> pg_backend_pid()",
+            role);
 }
 
 AcquireOutcome LeaseSql::acquire(pqxx::connection& c, Duration ttl, std::int64_t min_term) const {

@@ -100,6 +100,9 @@ struct Config {
     int priority{100};               ///< 0-255; higher takes a released lease first
     bool failback{false};            ///< take the lease back from a lower-priority active
     std::optional<HeartbeatConfig> heartbeat;
+    /// Database fencing: node id -> the PostgreSQL role its Airflow processes log in with. The
+    /// winner of a term revokes LOGIN from the others' roles and ends their sessions first.
+    std::map<std::string, std::string> fence_roles;
 
     core::ElectionConfig election() const;
 };

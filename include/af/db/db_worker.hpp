@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,7 @@ struct WorkerSettings {
     int pid{0};
     int priority{100};
     std::string default_process;  ///< what a terminate command without a target kills
+    std::map<std::string, std::string> fence_roles;  ///< node -> database role (fencing)
 };
 
 /// Runs every database statement of the daemon on one thread with one connection (libpqxx's
@@ -92,6 +94,7 @@ class DbWorker {
     void wake();
     void wait_for_work(Duration max_wait);
     void check_commands();
+    bool fence(std::int64_t term);
 
     WorkerSettings s_;
     Sink sink_;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <pqxx/connection>
 #include <string>
@@ -33,6 +34,13 @@ class LeaseSql {
     /// A non-empty `reserved_for` lets only that node take it during `reservation`.
     bool release(pqxx::connection& c, std::int64_t term, const std::string& reserved_for = "",
                  Duration reservation = Duration{0}) const;
+
+    /// Database fencing for a new term: in one transaction that first re-checks that we hold
+    /// `term`, revoke LOGIN from the other nodes' roles and grant it to ours; then end every
+    /// session of those roles, so a deposed scheduler cannot write another row. Throws on
+    /// failure (the caller gives the lease back).
+    void fence(pqxx::connection& c, std::int64_t term,
+               const std::map<std::string, std::string>& roles) const;
 
     /// The NOTIFY channel a release is announced on (the schema name, a valid identifier).
     const std::string& channel() const { return schema_; }
