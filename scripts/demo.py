@@ -46,7 +46,7 @@ def main() -> int:
     pg = PgServer()
     pg.start()
     cluster = Cluster(pg, workdir / f"run-{int(time.time())}", size=args.nodes, tick_ms=1000,
-                      name="demo")
+                      heartbeats=True, name="demo")
     try:
         print(f"==> starting {args.nodes} daemons (logs in {cluster.workdir})", flush=True)
         cluster.start()
