@@ -199,6 +199,8 @@ class ChaosEnv:
             workdir = net.run_dir / "clusters"
             workdir.mkdir()
             fencing, fwhy = detect_fencing(workdir)
+            if fencing and os.environ.get("AF_CHAOS_FENCING") == "off":
+                fencing, fwhy = False, "database fencing turned off (AF_CHAOS_FENCING=off)"
             lib, twhy = detect_faketime(net)
             return cls(net, pg, workdir, fencing, fwhy, lib, twhy, standin_python())
         except Exception:
@@ -708,6 +710,8 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
             c.assert_terms_grow()
         except AssertionError as e:
             t.problems.append(f"terms: {str(e).splitlines()[0]}")
+        if env.fencing and t.converged:
+            check_fenced_roles(c, t)
         t.stale_writes, detail = c.stale_writes()
         if t.stale_writes:
             if env.fencing:
@@ -728,6 +732,29 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
             t.seconds = time.monotonic() - began
 
 
+def check_fenced_roles(c: ChaosCluster, t: Trial) -> None:
+    """With database fencing, only the active node's role may log in, and a deposed node's
+    role is refused at login (what its stale scheduler would hit on reconnecting)."""
+    assert c.env is not None
+    active = c.active()
+    out = c.env.pg.psql("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ("
+                        + ", ".join(f"'{r}'" for r in ROLES.values()) + ")")
+    can = {name: flag == "t" for name, flag in (ln.split("|") for ln in out.splitlines())}
+    want = {ROLES[n]: n == active for n in ROLES}
+    if can != want:
+        t.problems.append(f"fencing: roles that may log in {can}, expected {want}")
+        return
+    deposed = next(r for n, r in ROLES.items() if n != active)
+    res = subprocess.run(
+        [str(c.env.pg.bindir / "psql"), "-X", "-h", str(c.env.pg.root), "-p", str(PG_PORT),
+         "-U", deposed, "-d", "postgres", "-c",
+         f"INSERT INTO chaos_writes (cluster, node, term) VALUES ('{c.name}-probe', 'x', 0)"],
+        capture_output=True, text=True, check=False, timeout=30)
+    if res.returncode == 0 or "not permitted to log in" not in res.stderr:
+        t.problems.append(f"fencing: a write as deposed role {deposed} was not refused at "
+                          f"login: rc {res.returncode} {res.stderr.strip()}")
+
+
 def check_overlap(c: ChaosCluster, t: Trial) -> None:
     """Never two schedulers alive at once, exactly (the flock) and from the records, as
     Cluster.assert_no_overlap. One exception, by definition of the fault: a stand-in of a
@@ -737,7 +764,9 @@ def check_overlap(c: ChaosCluster, t: Trial) -> None:
     could write in that instant is what the stale-write check and database fencing are for."""
     lives = c.instances()
     for r in (r for r in c.records() if r["ev"] == "overlap"):
-        holders = {i.pid for i in lives if i.pid != r["pid"] and i.start <= r["mono"] <= i.end}
+        # a frozen stand-in leaves no record while frozen: it lived at least until the thaw
+        holders = {i.pid for i in lives if i.pid != r["pid"] and i.start <= r["mono"] <= (
+            max(i.end, t.t_resume) if i.pid in t.frozen_pids else i.end)}
         if not holders or not holders <= t.frozen_pids:
             t.overlap = True
             t.problems.append(f"two schedulers alive at once: {r['node']} (term {r['term']}) "
