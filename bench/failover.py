@@ -37,7 +37,7 @@ def guard_pid(daemon_pid: int) -> int | None:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == daemon_pid and cmd.endswith(b"guard\x00"):
+        if ppid == daemon_pid and cmd.split(b"\x00")[1:2] == [b"guard"]:
             return int(entry.name)
     return None
 
@@ -64,9 +64,10 @@ def kill9_with_guard(c: Cluster, active: str, pg: PgServer) -> tuple[float, str 
     proc = c.nodes[active].proc
     assert proc
     g = guard_pid(proc.pid)
+    if g is None:
+        raise RuntimeError(f"no guard process found for {active}'s daemon (pid {proc.pid})")
     t0 = time.monotonic()
-    if g:
-        os.kill(g, signal.SIGKILL)
+    os.kill(g, signal.SIGKILL)
     c.signal(active, signal.SIGKILL)
     return t0, None, active
 

@@ -1,5 +1,7 @@
 #include "af/config/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -448,6 +450,21 @@ Config parse_config(const std::string& json_text) {
     }
     if (const json* hb = r.find("heartbeat"))
         c.heartbeat = parse_heartbeat(*hb, c.node_id, c.lease);
+    if (const json* m = r.find("metrics")) {
+        ObjectReader mr(*m, "metrics");
+        MetricsConfig mc;
+        std::tie(mc.listen_host, mc.listen_port) =
+            parse_endpoint("metrics.listen", mr.string("listen"));
+        unsigned char addr[16];
+        if (inet_pton(AF_INET, mc.listen_host.c_str(), addr) != 1 &&
+            inet_pton(AF_INET6, mc.listen_host.c_str(), addr) != 1)
+            throw ConfigError("metrics.listen",
+                              "must be an IP address and port (e.g. "
+                              "127.0.0.1:9464), got host \"" +
+                                  mc.listen_host + "\"");
+        mr.finish();
+        c.metrics = mc;
+    }
     r.finish();
     if (c.failback && !c.heartbeat)
         throw ConfigError("failback", "needs a heartbeat section (it acts on what peers report)");

@@ -248,12 +248,15 @@ void Election::on(const ev::db_failure& e) {
     }
 }
 
-void Election::on(const ev::lease_hint&) {
+void Election::on(const ev::lease_hint& e) {
     if (term_ != 0)
         return;
     watch_holder_.reset();
-    // The best standby goes first; the others follow in case it cannot.
-    next_acquire_ = now_ + cfg_.rank_delay * rank();
+    if (e.reserved_for == node_id_)
+        next_acquire_ = now_;  // a switchover chose us: nobody else can take it
+    else if (e.reserved_for.empty())
+        // The best standby goes first; the others follow in case it cannot.
+        next_acquire_ = now_ + cfg_.rank_delay * rank();
 }
 
 bool Election::heard(const std::string& node) const {

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
+#include "af/util/sd_notify.hpp"
 #include "af/version.hpp"
 
 namespace af::daemon {
@@ -47,7 +48,8 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
           [this](const std::string& name, const std::string& why) {
               feed(core::ev::process_unhealthy{name, why});
           }),
-      guard_(guard_conf(cfg_)) {
+      guard_(guard_conf(cfg_)),
+      loop_timer_(io_) {
     signals_.add(SIGCHLD);
     signals_.add(SIGCONT);
     db::WorkerSettings ws{
@@ -84,6 +86,18 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
                     .healthy = (hb.flags & net::Heartbeat::k_healthy) != 0});
             });
     }
+    if (cfg_.metrics) {
+        metrics_ = std::make_unique<metrics::Metrics>(cfg_.cluster, cfg_.node_id, k_version);
+        http_ = std::make_unique<metrics::HttpServer>(
+            io_, std::map<std::string, metrics::HttpServer::Handler>{
+                     {"/metrics",
+                      [this] {
+                          return metrics::HttpServer::Response{
+                              200, metrics::k_text_format, metrics_->render(metrics_snapshot())};
+                      }},
+                     {"/healthz", [this] { return healthz(false); }},
+                     {"/healthz/active", [this] { return healthz(true); }}});
+    }
 }
 
 net::HeartbeatService::Snapshot Daemon::heartbeat_snapshot() const {
@@ -117,6 +131,23 @@ int Daemon::run() {
     db_->start();
     if (heartbeat_)
         heartbeat_->start();
+    if (http_)
+        http_->start(cfg_.metrics->listen_host, cfg_.metrics->listen_port);
+    // The loop check steps the core, and only if that went well pings the systemd watchdog;
+    // with WatchdogSec=10s it runs every second (at most every WatchdogSec/2).
+    watchdog_ = sd::watchdog_interval();
+    if (watchdog_.count() > 0)
+        loop_interval_ =
+            std::min(Duration{1000},
+                     std::max(Duration{10}, std::chrono::duration_cast<Duration>(watchdog_ / 2)));
+    if (watchdog_.count() > 0 || http_) {
+        const TimePoint due = boot_clock::now() + loop_interval_;
+        loop_timer_.expires_at(due);
+        loop_timer_.async_wait([this, due](const boost::system::error_code& ec) {
+            if (!ec)
+                check_loop(due);
+        });
+    }
     await_signal();
     spdlog::info(
         "airflow-failover {} starting: cluster {}, node {}, lease ttl {} ms, renew every "
@@ -132,6 +163,7 @@ int Daemon::run() {
 void Daemon::feed(const core::Event& e) {
     if (done_)
         return;
+    observe(e);
     const core::Ready r = core_.step(e, boot_clock::now());
     for (const auto& a : r.actions)
         execute(a);
@@ -146,6 +178,17 @@ void Daemon::feed(const core::Event& e) {
     if (core_.role() != last_role_) {
         last_role_ = core_.role();
         publish();
+    }
+    // READY=1 once the first lease statement was answered (won, lost or failed): the config
+    // is parsed, the sockets are bound and the database was contacted. A database that is down
+    // at boot still makes the unit ready, with STATUS saying so, rather than a start timeout.
+    if (!ready_sent_ && (std::holds_alternative<core::ev::acquire_result>(e) ||
+                         std::holds_alternative<core::ev::db_failure>(e))) {
+        ready_sent_ = true;
+        status_sent_ = status_words();
+        sd::notify("READY=1\nSTATUS=" + status_sent_);
+    } else {
+        update_status();
     }
     arm_timer(r.next_wakeup);
 }
@@ -178,6 +221,11 @@ void Daemon::execute(const core::Action& action) {
             } else if constexpr (std::is_same_v<T, core::act::release>) {
                 db_->release(a.term, a.reserved_for);
             } else if constexpr (std::is_same_v<T, core::act::start_process>) {
+                auto [it, fresh] = started_in_term_.try_emplace(a.name, a.term);
+                const bool restart = !fresh && it->second == a.term;
+                it->second = a.term;
+                if (metrics_)
+                    metrics_->process_started(a.name, restart);
                 supervisor_.start(a.name, a.term);
             } else if constexpr (std::is_same_v<T, core::act::stop_process>) {
                 spdlog::info("stopping {} (SIGTERM to its process group)", a.name);
@@ -192,6 +240,8 @@ void Daemon::execute(const core::Action& action) {
                 guard_.disarm();
             } else if constexpr (std::is_same_v<T, core::act::record>) {
                 spdlog::info("{}: {} (term {})", a.kind, a.detail, a.term);
+                if (metrics_)
+                    metrics_->event(a.kind);
                 db_->record(a.kind, a.detail, a.term);
             } else if constexpr (std::is_same_v<T, core::act::command_done>) {
                 spdlog::info("command {}: {}", a.id, a.result);
@@ -199,6 +249,9 @@ void Daemon::execute(const core::Action& action) {
             } else if constexpr (std::is_same_v<T, core::act::exit>) {
                 exit_code_ = a.code;
                 done_ = true;
+                if (!stopping_sent_)
+                    sd::notify("STOPPING=1");
+                stopping_sent_ = true;
                 publish();
                 if (heartbeat_)
                     heartbeat_->stop();
@@ -206,6 +259,9 @@ void Daemon::execute(const core::Action& action) {
                 signals_.cancel();
                 timer_.cancel();
                 publish_timer_.cancel();
+                loop_timer_.cancel();
+                if (http_)
+                    http_->stop();
                 // Give queued event rows a moment to reach the database, then stop.
                 db_->stop(Duration{1000});
                 spdlog::info("stopped");
@@ -224,6 +280,9 @@ void Daemon::await_signal() {
             case SIGINT:
                 spdlog::info("received {}; stopping gracefully",
                              sig == SIGTERM ? "SIGTERM" : "SIGINT");
+                if (!stopping_sent_)
+                    sd::notify("STOPPING=1\nSTATUS=stopping: handing over");
+                stopping_sent_ = true;
                 feed(core::ev::stop_requested{sig == SIGTERM ? "SIGTERM" : "SIGINT"});
                 break;
             case SIGCHLD:
@@ -246,24 +305,188 @@ void Daemon::await_signal() {
 }
 
 void Daemon::reload() {
-    // Only what is safe to change under a running election is applied; the rest needs a restart.
+    // Only what is safe to change under a running election is applied; the rest needs a restart
+    // and is named in the log. systemd 252 has no Type=notify-reload: ExecReload sends SIGHUP and
+    // RELOADING=1 ... READY=1 brackets the work so `systemctl reload` waits for it.
+    sd::notify("RELOADING=1\n" + sd::monotonic_usec_field());
     try {
         const config::Config fresh = config::load_config(config_path_);
+        std::vector<std::string> refused;
+        auto check = [&](const char* what, bool changed) {
+            if (changed)
+                refused.emplace_back(what);
+        };
+        check("cluster", fresh.cluster != cfg_.cluster);
+        check("node_id", fresh.node_id != cfg_.node_id);
+        check("database", !(fresh.database == cfg_.database));
+        check("lease", !(fresh.lease == cfg_.lease));
+        check("supervision", !(fresh.supervision == cfg_.supervision));
+        // Health thresholds live in the supervisor's running checks, which cannot take new
+        // ones yet: refused like the rest rather than half-applied.
+        bool health_only = fresh.processes.size() == cfg_.processes.size();
+        for (std::size_t i = 0; health_only && i < fresh.processes.size(); ++i) {
+            auto a = fresh.processes[i];
+            a.health = cfg_.processes[i].health;
+            health_only = a == cfg_.processes[i];
+        }
+        if (!(fresh.processes == cfg_.processes))
+            refused.emplace_back(health_only ? "processes[].health (not reloadable yet)"
+                                             : "processes");
+        check("log.format", fresh.log.format != cfg_.log.format);
+        check("status_interval_ms", fresh.status_interval != cfg_.status_interval);
+        check("priority", fresh.priority != cfg_.priority);
+        check("failback", fresh.failback != cfg_.failback);
+        check("heartbeat", !(fresh.heartbeat == cfg_.heartbeat));
+        check("fencing", fresh.fence_roles != cfg_.fence_roles);
+        check("metrics", !(fresh.metrics == cfg_.metrics));
         if (fresh.log.level != cfg_.log.level) {
             spdlog::set_level(spdlog::level::from_str(fresh.log.level));
             spdlog::info("SIGHUP: log level now {}", fresh.log.level);
             cfg_.log.level = fresh.log.level;
         }
-        if (fresh.lease.ttl != cfg_.lease.ttl ||
-            fresh.lease.renew_interval != cfg_.lease.renew_interval ||
-            fresh.cluster != cfg_.cluster || fresh.node_id != cfg_.node_id ||
-            fresh.database.conninfo != cfg_.database.conninfo)
+        if (!refused.empty()) {
+            std::string list;
+            for (const auto& r : refused)
+                list += (list.empty() ? "" : ", ") + r;
             spdlog::warn(
-                "SIGHUP: changes to cluster, node_id, database or lease need a restart; "
-                "kept the running values");
+                "SIGHUP: changes to {} need a restart (they are not safe to apply under a "
+                "running election); kept the running values",
+                list);
+        } else if (fresh == cfg_) {
+            spdlog::info("SIGHUP: configuration reloaded");
+        }
     } catch (const std::exception& e) {
-        spdlog::error("SIGHUP: config not reloaded: {}", e.what());
+        spdlog::error("SIGHUP: config not reloaded, kept the running one: {}", e.what());
     }
+    status_sent_ = status_words();
+    sd::notify("READY=1\nSTATUS=" + status_sent_);
+}
+
+void Daemon::observe(const core::Event& e) {
+    if (const auto* a = std::get_if<core::ev::acquire_result>(&e)) {
+        if (a->won)
+            seen_active_.reset();
+        else if (a->holder && a->remaining.count() > 0)
+            seen_active_ = std::make_pair(*a->holder, a->term);
+        else
+            seen_active_.reset();
+    }
+    if (!metrics_)
+        return;
+    if (const auto* r = std::get_if<core::ev::renew_result>(&e)) {
+        metrics_->observe_renew_latency(
+            std::chrono::duration_cast<Duration>(boot_clock::now() - r->sent_at));
+    } else if (const auto* f = std::get_if<core::ev::db_failure>(&e)) {
+        static const char* ops[] = {"acquire", "renew", "release"};
+        metrics_->database_error(ops[static_cast<int>(f->op)]);
+    } else if (const auto* u = std::get_if<core::ev::process_unhealthy>(&e)) {
+        metrics_->health_check_failed(u->name);
+    }
+}
+
+void Daemon::check_loop(TimePoint due) {
+    if (done_)
+        return;
+    const TimePoint now = boot_clock::now();
+    // Healthy: the timer fired at most one interval late (the loop was not blocked) and a step
+    // of the core, which checks the lease deadline before anything else, went through.
+    const bool on_time = now - due <= loop_interval_;
+    feed(core::ev::tick{});
+    if (done_)
+        return;
+    if (on_time) {
+        healthy_until_ = now + 2 * loop_interval_;
+        if (watchdog_.count() > 0)
+            sd::notify("WATCHDOG=1");
+    } else {
+        spdlog::warn("event loop ran {} ms late; no watchdog ping this round",
+                     std::chrono::duration_cast<Duration>(now - due).count());
+    }
+    const TimePoint next = now + loop_interval_;
+    loop_timer_.expires_at(next);
+    loop_timer_.async_wait([this, next](const boost::system::error_code& ec) {
+        if (!ec)
+            check_loop(next);
+    });
+}
+
+bool Daemon::loop_healthy() const {
+    return !done_ && boot_clock::now() < healthy_until_;
+}
+
+std::string Daemon::status_words() const {
+    const core::Role role = core_.role();
+    switch (role) {
+        case core::Role::active:
+            return "active in term " + std::to_string(core_.term()) + ", running " +
+                   std::to_string(supervisor_.groups().size()) + " of " +
+                   std::to_string(cfg_.processes.size()) + " process(es)";
+        case core::Role::stopping:
+            return core_.term() ? "stopping: handing over term " + std::to_string(core_.term())
+                                : "stopping";
+        case core::Role::stopped:
+            return "stopped";
+        case core::Role::standby:
+            break;
+    }
+    if (!db_->connected())
+        return "standby; database unreachable, cannot become active";
+    if (seen_active_)
+        return "standby; " + seen_active_->first + " is active in term " +
+               std::to_string(seen_active_->second);
+    return "standby; no active node seen";
+}
+
+void Daemon::update_status() {
+    if (!ready_sent_)
+        return;
+    std::string words = status_words();
+    if (words == status_sent_)
+        return;
+    status_sent_ = std::move(words);
+    sd::notify("STATUS=" + status_sent_);
+}
+
+metrics::Snapshot Daemon::metrics_snapshot() const {
+    metrics::Snapshot s;
+    const core::Role role = core_.role();
+    s.role = core::to_string(role);
+    s.term = core_.term();
+    if (role == core::Role::active)
+        s.lease_remaining_s = std::max(
+            0.0, std::chrono::duration<double>(core_.lease_deadline() - boot_clock::now()).count());
+    s.db_connected = db_->connected();
+    s.db_statements = db_->statements();
+    s.events_dropped = db_->events_dropped();
+    s.loop_healthy = loop_healthy();
+    if (heartbeat_) {
+        const nlohmann::json c = heartbeat_->counters();
+        metrics::Snapshot::Heartbeat h;
+        h.sent = c.value("sent", std::uint64_t{0});
+        h.received = c.value("received", std::uint64_t{0});
+        h.send_errors = c.value("send_errors", std::uint64_t{0});
+        const nlohmann::json& dropped = c.at("dropped");
+        for (auto it = dropped.begin(); it != dropped.end(); ++it)
+            h.dropped[it.key()] = it.value().get<std::uint64_t>();
+        s.heartbeat = std::move(h);
+        const nlohmann::json peers = heartbeat_->peers_view();
+        for (auto it = peers.begin(); it != peers.end(); ++it)
+            if (it.value().contains("age_ms"))
+                s.peer_age_s[it.key()] = it.value()["age_ms"].get<double>() / 1000.0;
+    }
+    return s;
+}
+
+metrics::HttpServer::Response Daemon::healthz(bool need_active) const {
+    const bool healthy = loop_healthy();
+    const bool active = core_.role() == core::Role::active;
+    const nlohmann::json body = {{"healthy", healthy},
+                                 {"role", core::to_string(core_.role())},
+                                 {"term", core_.term()},
+                                 {"database_connected", db_->connected()},
+                                 {"status", status_words()}};
+    const bool ok = healthy && (!need_active || active);
+    return {ok ? 200 : 503, "application/json", body.dump() + "\n"};
 }
 
 void Daemon::reap() {

@@ -18,7 +18,8 @@ namespace af::db {
 namespace {
 constexpr std::size_t k_max_queued_records = 10000;
 
-/// One LISTEN channel (the schema name) carries "<cluster>:released:<term>" from a release
+/// One LISTEN channel (the schema name) carries "<cluster>:released:<term>:<reserved_for>" from a
+/// release
 /// and "<cluster>:command:<id>" from the commands trigger.
 class Listener final : public pqxx::notification_receiver {
   public:
@@ -30,8 +31,12 @@ class Listener final : public pqxx::notification_receiver {
           sink_(sink),
           commands_due_(commands_due) {}
     void operator()(const std::string& payload, int) override {
-        if (payload.rfind(released_, 0) == 0)
-            sink_(core::ev::lease_hint{});
+        if (payload.rfind(released_, 0) == 0) {
+            // "<cluster>:released:<term>:<reserved_for>"
+            const auto colon = payload.find(':', released_.size());
+            sink_(core::ev::lease_hint{colon == std::string::npos ? std::string()
+                                                                  : payload.substr(colon + 1)});
+        }
         if (payload.rfind(command_, 0) == 0)
             commands_due_ = true;
     }

@@ -61,7 +61,7 @@ SELECT false, term, coalesce(holder, reserved_for),
                    " reserved_until = CASE WHEN $5 <> '' THEN clock_timestamp() +"
                    " $6::bigint * interval '1 millisecond' END"
                    " WHERE cluster = $1 AND holder = $2 AND term = $3 RETURNING term)"
-                   " SELECT term, pg_notify($4, $1 || ':released:' || term) FROM r";
+                   " SELECT term, pg_notify($4, $1 || ':released:' || term || ':' || $5) FROM r";
 }
 
 void LeaseSql::fence(pqxx::connection& c, std::int64_t term,

@@ -39,6 +39,7 @@ struct HealthConfig {
     std::string url;
     // command: exit status 0
     std::vector<std::string> command;
+    bool operator==(const HealthConfig&) const = default;
 };
 
 struct ProcessConfig {
@@ -48,6 +49,7 @@ struct ProcessConfig {
     std::optional<std::string> cwd;
     Duration stop_timeout{10000};
     std::optional<HealthConfig> health;
+    bool operator==(const ProcessConfig&) const = default;
 };
 
 struct DatabaseConfig {
@@ -55,6 +57,7 @@ struct DatabaseConfig {
     std::string conninfo;
     std::string schema{"airflow_failover"};
     Duration connect_timeout{2000};
+    bool operator==(const DatabaseConfig&) const = default;
 };
 
 struct LeaseConfig {
@@ -62,6 +65,7 @@ struct LeaseConfig {
     Duration renew_interval{500};
     Duration fence_margin{300};
     Duration poll_interval{500};
+    bool operator==(const LeaseConfig&) const = default;
 };
 
 struct SupervisionConfig {
@@ -70,6 +74,7 @@ struct SupervisionConfig {
     int crash_loop_limit{5};
     Duration crash_loop_window{60000};
     Duration handover_cooldown{6000};
+    bool operator==(const SupervisionConfig&) const = default;
 };
 
 struct HeartbeatConfig {
@@ -81,11 +86,20 @@ struct HeartbeatConfig {
     Duration slow_poll{2000};
     std::string secret_file;
     bool insecure{false};
+    bool operator==(const HeartbeatConfig&) const = default;
 };
 
 struct LogConfig {
     std::string level{"info"};
     std::string format{"text"};  ///< "text" or "json"
+    bool operator==(const LogConfig&) const = default;
+};
+
+/// The Prometheus /metrics and /healthz endpoint; absent (the default) serves nothing.
+struct MetricsConfig {
+    std::string listen_host;
+    unsigned short listen_port{0};
+    bool operator==(const MetricsConfig&) const = default;
 };
 
 struct Config {
@@ -103,8 +117,10 @@ struct Config {
     /// Database fencing: node id -> the PostgreSQL role its Airflow processes log in with. The
     /// winner of a term revokes LOGIN from the others' roles and ends their sessions first.
     std::map<std::string, std::string> fence_roles;
+    std::optional<MetricsConfig> metrics;
 
     core::ElectionConfig election() const;
+    bool operator==(const Config&) const = default;
 };
 
 /// Parses and validates JSON text. Throws ConfigError naming the key and the rule.

@@ -46,7 +46,11 @@ struct db_failure {
 
 /// A hint that the lease may just have been freed (NOTIFY, or a peer's datagram). It only makes
 /// a standby ask the database sooner; it never changes who is active.
-struct lease_hint {};
+struct lease_hint {
+    /// A switchover reserved the lease for this node ("" when not reserved): the target goes
+    /// at once, the others need not try.
+    std::string reserved_for;
+};
 
 /// A managed process ended (and its whole process group is gone).
 struct process_exited {

@@ -3,13 +3,18 @@
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "af/config/config.hpp"
 #include "af/core/election.hpp"
 #include "af/db/db_worker.hpp"
 #include "af/guard/guard_link.hpp"
+#include "af/metrics/http_server.hpp"
+#include "af/metrics/metrics.hpp"
 #include "af/net/heartbeat_service.hpp"
 #include "af/proc/supervisor.hpp"
 #include "af/util/boot_clock.hpp"
@@ -42,6 +47,14 @@ class Daemon {
     void publish();
     void schedule_publish();
     net::HeartbeatService::Snapshot heartbeat_snapshot() const;
+    // Operations (systemd notifications, watchdog, metrics): see docs/operations.md.
+    void observe(const core::Event& e);
+    void check_loop(TimePoint due);
+    bool loop_healthy() const;
+    std::string status_words() const;
+    void update_status();
+    metrics::Snapshot metrics_snapshot() const;
+    metrics::HttpServer::Response healthz(bool need_active) const;
 
     config::Config cfg_;
     std::string config_path_;
@@ -55,6 +68,17 @@ class Daemon {
     guard::GuardLink guard_;
     std::unique_ptr<net::HeartbeatService> heartbeat_;
     core::Role last_role_{core::Role::standby};
+    std::unique_ptr<metrics::Metrics> metrics_;
+    std::unique_ptr<metrics::HttpServer> http_;
+    Timer loop_timer_;
+    std::chrono::microseconds watchdog_{0};  ///< WatchdogSec as systemd told us; 0: off
+    Duration loop_interval_{1000};
+    TimePoint healthy_until_{};  ///< the last loop check passed and is still current
+    bool ready_sent_{false};
+    bool stopping_sent_{false};
+    std::string status_sent_;
+    std::optional<std::pair<std::string, std::int64_t>> seen_active_;  ///< holder, term
+    std::map<std::string, std::int64_t> started_in_term_;              ///< process -> term
     int exit_code_{0};
     bool done_{false};
 };

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace af::metrics {
+
+/// A deliberately tiny HTTP/1.1 server on the daemon's own io_context: GET (or HEAD) of a few
+/// fixed paths, one request per connection, then close. It serves /metrics and /healthz on
+/// one port. Being on the same loop is the point for /healthz: a loop that is stuck cannot
+/// answer, so a load balancer sees a timeout, never a stale 200.
+///
+/// Limits: requests over 8 KiB are refused with 431, a client gets 5 s to send its request
+/// and to read the answer, and at most 16 connections are served at once (more are closed).
+class HttpServer {
+  public:
+    struct Response {
+        int status{200};
+        std::string content_type{"text/plain; charset=utf-8"};
+        std::string body;
+    };
+    using Handler = std::function<Response()>;
+
+    HttpServer(boost::asio::io_context& io, std::map<std::string, Handler> routes);
+    ~HttpServer();
+
+    /// Binds and listens; throws config::ConfigError naming metrics.listen on failure.
+    void start(const std::string& host, unsigned short port);
+    void stop();
+    /// The port actually bound (useful with port 0).
+    unsigned short port() const;
+
+  private:
+    struct Session;
+    void do_accept();
+
+    boost::asio::io_context& io_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::map<std::string, Handler> routes_;
+    int open_{0};
+    bool stopped_{false};
+};
+
+}  // namespace af::metrics

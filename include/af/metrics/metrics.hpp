@@ -1,0 +1,73 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "af/util/boot_clock.hpp"
+
+namespace af::metrics {
+
+/// What the daemon knows at scrape time. Read on the event loop, so it needs no locking.
+struct Snapshot {
+    std::string role;             ///< standby, active, stopping, stopped
+    std::int64_t term{0};         ///< the term held (0 unless active or stepping down)
+    double lease_remaining_s{0};  ///< local conservative deadline minus now; 0 if none
+    bool db_connected{false};
+    std::uint64_t db_statements{0};
+    std::uint64_t events_dropped{0};
+    bool loop_healthy{false};
+    struct Heartbeat {
+        std::uint64_t sent{0};
+        std::uint64_t received{0};
+        std::uint64_t send_errors{0};
+        std::map<std::string, std::uint64_t> dropped;  ///< by reason
+    };
+    std::optional<Heartbeat> heartbeat;
+    std::map<std::string, double> peer_age_s;  ///< last heard, by peer (heartbeats on)
+};
+
+/// The daemon's Prometheus metrics. Event-driven counts (renew latency, database errors,
+/// events, process starts) live in a prometheus-cpp registry and are updated as they happen;
+/// values owned elsewhere (role, term, heartbeat counters) are read from a Snapshot when
+/// scraped. Every name starts with airflow_failover_.
+class Metrics {
+  public:
+    Metrics(const std::string& cluster, const std::string& node, const std::string& version);
+
+    /// Renewal round trip: from the worker reading the clock before sending to the result
+    /// reaching the loop.
+    void observe_renew_latency(Duration d);
+    /// A lease statement failed: op is acquire, renew or release.
+    void database_error(const std::string& op);
+    /// An event row (became_active, lease_lost, fenced, health_failed, ...).
+    void event(const std::string& kind);
+    /// A managed process was started; `restart` when it already ran in the same term.
+    void process_started(const std::string& name, bool restart);
+    void health_check_failed(const std::string& name);
+
+    /// Prometheus text exposition format 0.0.4.
+    std::string render(const Snapshot& s) const;
+
+  private:
+    prometheus::Registry registry_;
+    prometheus::Family<prometheus::Counter>& db_errors_;
+    prometheus::Family<prometheus::Counter>& events_;
+    prometheus::Family<prometheus::Counter>& failovers_;
+    prometheus::Family<prometheus::Counter>& starts_;
+    prometheus::Family<prometheus::Counter>& restarts_;
+    prometheus::Family<prometheus::Counter>& health_failures_;
+    prometheus::Histogram& renew_latency_;
+    std::map<std::string, std::string> info_;
+};
+
+/// The content type of Metrics::render().
+inline constexpr const char* k_text_format = "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace af::metrics

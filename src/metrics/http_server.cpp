@@ -1,0 +1,181 @@
+#include "af/metrics/http_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <istream>
+#include <memory>
+
+#include "af/config/config.hpp"
+
+namespace af::metrics {
+
+using boost::asio::ip::tcp;
+
+namespace {
+constexpr std::size_t k_max_request = 8192;
+constexpr int k_max_connections = 16;
+constexpr auto k_io_timeout = std::chrono::seconds(5);
+
+const char* reason(int status) {
+    switch (status) {
+        case 200:
+            return "OK";
+        case 400:
+            return "Bad Request";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 503:
+            return "Service Unavailable";
+        default:
+            return "Unknown";
+    }
+}
+}  // namespace
+
+/// One connection: read the head, answer, close. Keeps itself alive through shared_ptr.
+struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
+    Session(HttpServer& srv, tcp::socket s)
+        : server(srv), socket(std::move(s)), timer(socket.get_executor()), buf(k_max_request) {}
+
+    void start() {
+        ++server.open_;
+        auto self = shared_from_this();
+        timer.expires_after(k_io_timeout);
+        timer.async_wait([self](const boost::system::error_code& ec) {
+            if (!ec)
+                self->close();
+        });
+        boost::asio::async_read_until(
+            socket, buf, "\r\n\r\n",
+            [self](const boost::system::error_code& ec, std::size_t) { self->on_head(ec); });
+    }
+
+    void on_head(const boost::system::error_code& ec) {
+        if (ec == boost::asio::error::not_found) {  // the head outgrew the buffer
+            respond({431, "text/plain; charset=utf-8", "request too large\n"}, false);
+            return;
+        }
+        if (ec) {
+            close();
+            return;
+        }
+        std::istream in(&buf);
+        std::string method, target, version;
+        in >> method >> target >> version;
+        if (version.rfind("HTTP/1.", 0) != 0) {
+            respond({400, "text/plain; charset=utf-8", "bad request\n"}, false);
+            return;
+        }
+        const bool head = method == "HEAD";
+        if (method != "GET" && !head) {
+            respond({405, "text/plain; charset=utf-8", "only GET and HEAD\n"}, false);
+            return;
+        }
+        const std::string path = target.substr(0, target.find('?'));
+        auto it = server.routes_.find(path);
+        if (it == server.routes_.end()) {
+            respond({404, "text/plain; charset=utf-8", "not found\n"}, head);
+            return;
+        }
+        respond(it->second(), head);
+    }
+
+    void respond(const Response& r, bool head_only) {
+        out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
+              "\r\nContent-Type: " + r.content_type +
+              "\r\nContent-Length: " + std::to_string(r.body.size()) +
+              "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+        if (!head_only)
+            out += r.body;
+        auto self = shared_from_this();
+        boost::asio::async_write(socket, boost::asio::buffer(out),
+                                 [self](const boost::system::error_code&, std::size_t) {
+                                     boost::system::error_code ignored;
+                                     self->socket.shutdown(tcp::socket::shutdown_both, ignored);
+                                     self->close();
+                                 });
+    }
+
+    void close() {
+        if (closed)
+            return;
+        closed = true;
+        --server.open_;
+        timer.cancel();
+        boost::system::error_code ignored;
+        socket.close(ignored);
+    }
+
+    HttpServer& server;
+    tcp::socket socket;
+    boost::asio::steady_timer timer;
+    boost::asio::streambuf buf;
+    std::string out;
+    bool closed{false};
+};
+
+HttpServer::HttpServer(boost::asio::io_context& io, std::map<std::string, Handler> routes)
+    : io_(io), acceptor_(io), routes_(std::move(routes)) {}
+
+HttpServer::~HttpServer() {
+    stop();
+}
+
+void HttpServer::start(const std::string& host, unsigned short port) {
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(host, ec);
+    if (ec)
+        throw config::ConfigError("metrics.listen", "must be an IP address, got \"" + host + "\"");
+    const tcp::endpoint ep(addr, port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec)
+        acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec)
+        acceptor_.bind(ep, ec);
+    if (!ec)
+        acceptor_.listen(16, ec);
+    if (ec)
+        throw config::ConfigError("metrics.listen", "cannot listen on " + host + ":" +
+                                                        std::to_string(port) + ": " + ec.message());
+    spdlog::info("metrics: serving /metrics and /healthz on {}:{}", host, this->port());
+    do_accept();
+}
+
+void HttpServer::stop() {
+    stopped_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+}
+
+unsigned short HttpServer::port() const {
+    boost::system::error_code ec;
+    const auto ep = acceptor_.local_endpoint(ec);
+    return ec ? 0 : ep.port();
+}
+
+void HttpServer::do_accept() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket s) {
+        if (stopped_ || ec == boost::asio::error::operation_aborted)
+            return;
+        if (!ec) {
+            if (open_ >= k_max_connections) {
+                boost::system::error_code ignored;
+                s.close(ignored);
+            } else {
+                std::make_shared<Session>(*this, std::move(s))->start();
+            }
+        }
+        do_accept();
+    });
+}
+
+}  // namespace af::metrics
