@@ -487,7 +487,6 @@ class Pair:
         schedulers that were still alive after their daemons had exited (should be none)."""
         for node in self.nodes.values():
             if node.proc and node.proc.poll() is None:
-                kill_session(node.proc.pid, signal.SIGCONT)
                 node.proc.terminate()
         for node in self.nodes.values():
             if node.proc is None:
