@@ -255,8 +255,8 @@ HealthConfig parse_health(const json& j, const std::string& path, const std::str
                                              h.type + "\"");
     }
     r.finish();
-    if (h.timeout >= h.interval)
-        throw ConfigError(r.key("timeout_ms"), "must be below " + r.key("interval_ms"));
+    if (h.timeout > h.interval)
+        throw ConfigError(r.key("timeout_ms"), "must not exceed " + r.key("interval_ms"));
     return h;
 }
 
