@@ -5,11 +5,12 @@
 AF_APT_PACKAGES=(
     build-essential cmake ninja-build pkg-config ccache clang clang-format
     libpqxx-dev libboost-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-    libssl-dev libsystemd-dev
+    libssl-dev libsystemd-dev prometheus-cpp-dev
     postgresql postgresql-client
     python3 python3-venv python3-pip
     openjdk-17-jre-headless
     procps iproute2 util-linux iptables
+    systemd dpkg-dev
     chromium chromium-driver
 )
 

@@ -127,12 +127,13 @@ int Daemon::run() {
     // Orphans of our process groups are reparented to us, so we can tell when a group is empty.
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     signal(SIGPIPE, SIG_IGN);
+    // Bind the metrics port first: a port in use fails the start before anything runs.
+    if (http_)
+        http_->start(cfg_.metrics->listen_host, cfg_.metrics->listen_port);
     guard_.start();
     db_->start();
     if (heartbeat_)
         heartbeat_->start();
-    if (http_)
-        http_->start(cfg_.metrics->listen_host, cfg_.metrics->listen_port);
     // The loop check steps the core, and only if that went well pings the systemd watchdog;
     // with WatchdogSec=10s it runs every second (at most every WatchdogSec/2).
     watchdog_ = sd::watchdog_interval();

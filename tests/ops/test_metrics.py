@@ -1,0 +1,158 @@
+"""/metrics and /healthz on real daemons: parsed with prometheus_client's text parser, values
+moving with the role (switchover: the old active's role gauge goes 1 -> 0, the new active's
+failovers counter goes up and its term is higher), heartbeat counters, the renew latency
+histogram, and the HTTP edges (404, 405, a stuck loop that cannot answer)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import free_tcp_port, http_get
+from prometheus_client.parser import text_string_to_metric_families
+from support.cluster import Cluster, daemon_binary
+from support.pgserver import PgServer
+
+
+def scrape(port: int) -> dict[str, Any]:
+    """{sample name or name{label=value,...}: value} plus the families' types under '#types'."""
+    status, body = http_get(port, "/metrics")
+    assert status == 200
+    out: dict[str, Any] = {"#types": {}}
+    for fam in text_string_to_metric_families(body):
+        out["#types"][fam.name] = fam.type
+        for s in fam.samples:
+            key = s.name
+            if s.labels:
+                key += "{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}"
+            out[key] = s.value
+    return out
+
+
+def test_metrics_follow_a_switchover(metrics_cluster: Cluster) -> None:
+    c = metrics_cluster
+    ports = c.metrics_ports  # type: ignore[attr-defined]
+    c.start()
+    first = c.wait_active()
+    other = next(n for n in c.nodes if n != first)
+    time.sleep(1.5)  # renewals and heartbeats to count
+
+    a = scrape(ports[first])
+    b = scrape(ports[other])
+    types = a["#types"]
+    # prometheus_client strips _total from counter family names
+    assert types["airflow_failover_failovers"] == "counter"
+    assert types["airflow_failover_renew_latency_seconds"] == "histogram"
+    assert types["airflow_failover_role"] == "gauge"
+    assert a["airflow_failover_active"] == 1 and b["airflow_failover_active"] == 0
+    assert a["airflow_failover_role{role=active}"] == 1
+    assert b["airflow_failover_role{role=standby}"] == 1
+    term = a["airflow_failover_term"]
+    assert term >= 1 and b["airflow_failover_term"] == 0
+    assert 0 < a["airflow_failover_lease_remaining_seconds"] <= c.ttl_ms / 1000
+    assert a["airflow_failover_failovers_total"] == 1 and b["airflow_failover_failovers_total"] == 0
+    assert a["airflow_failover_events_total{kind=became_active}"] == 1
+    assert a["airflow_failover_process_starts_total{process=scheduler}"] == 1
+    assert a["airflow_failover_process_restarts_total{process=scheduler}"] == 0
+    renews = a["airflow_failover_renew_latency_seconds_count"]
+    assert renews >= 2  # every 500 ms
+    assert a["airflow_failover_renew_latency_seconds_bucket{le=+Inf}"] == renews
+    assert a["airflow_failover_renew_latency_seconds_sum"] < renews * 0.5
+    for m in (a, b):
+        assert m["airflow_failover_heartbeats_sent_total"] > 0
+        assert m["airflow_failover_heartbeats_received_total"] > 0
+        assert m["airflow_failover_heartbeats_dropped_total{reason=bad_mac}"] == 0
+        assert m["airflow_failover_database_errors_total{op=renew}"] == 0
+        assert m["airflow_failover_database_connected"] == 1
+        assert m["airflow_failover_loop_healthy"] == 1
+        assert m[f"airflow_failover_info{{cluster={c.name},node={first if m is a else other},"
+                 "version=0.1.0}"] == 1
+
+    # /healthz: both loops healthy; /healthz/active only on the active.
+    code, body = http_get(ports[first], "/healthz")
+    assert code == 200 and json.loads(body)["role"] == "active"
+    assert http_get(ports[other], "/healthz")[0] == 200
+    assert http_get(ports[first], "/healthz/active")[0] == 200
+    assert http_get(ports[other], "/healthz/active")[0] == 503
+
+    res = c.cli("switchover", "--to", other, "--timeout", "20", node=first)
+    assert res.returncode == 0, res.stdout + res.stderr
+    c.wait_active(other_than=first)
+    time.sleep(1.0)
+    a2 = scrape(ports[first])
+    b2 = scrape(ports[other])
+    assert a2["airflow_failover_active"] == 0 and a2["airflow_failover_role{role=standby}"] == 1
+    assert a2["airflow_failover_term"] == 0 and a2["airflow_failover_lease_remaining_seconds"] == 0
+    assert b2["airflow_failover_active"] == 1
+    assert b2["airflow_failover_term"] > term
+    assert b2["airflow_failover_failovers_total"] == 1
+    assert a2["airflow_failover_failovers_total"] == 1  # counters never go back
+    assert a2["airflow_failover_events_total{kind=switchover}"] == 1
+    assert a2["airflow_failover_renew_latency_seconds_count"] >= renews
+    assert http_get(ports[first], "/healthz/active")[0] == 503
+    assert http_get(ports[other], "/healthz/active")[0] == 200
+
+
+def test_http_edges_and_a_stopped_loop(metrics_cluster: Cluster) -> None:
+    c = metrics_cluster
+    port = c.metrics_ports["node-a"]  # type: ignore[attr-defined]
+    c.start(["node-a"])
+    c.wait_active()
+    assert http_get(port, "/nope")[0] == 404
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+        s.sendall(b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 405")
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+        s.sendall(b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 431")
+    # The endpoint is served by the daemon's own loop: a stopped loop gives no answer at all
+    # (a load balancer's timeout), never a stale 200.
+    c.signal("node-a", signal.SIGSTOP)
+    try:
+        with pytest.raises(OSError):
+            http_get(port, "/healthz", timeout=1.0)
+    finally:
+        c.signal("node-a", signal.SIGCONT)
+    c.wait_for(lambda: http_get(port, "/healthz")[0] == 200, 10, "/healthz 200 again")
+
+
+def test_metrics_listen_is_checked(tmp_path: Path, pg: PgServer) -> None:
+    def check(metrics: Any) -> subprocess.CompletedProcess[str]:
+        cfg = {"cluster": "c", "node_id": "n", "database": {"conninfo": pg.conninfo()},
+               "processes": [{"name": "p", "command": ["true"]}], "metrics": metrics}
+        path = tmp_path / "c.json"
+        path.write_text(json.dumps(cfg))
+        return subprocess.run([str(daemon_binary()), "check-config", "--config", str(path)],
+                              capture_output=True, text=True, check=False)
+
+    assert check({"listen": "127.0.0.1:9464"}).returncode == 0
+    res = check({"listen": "localhost:9464"})
+    assert res.returncode != 0 and "metrics.listen: must be an IP address" in res.stderr
+    res = check({"listen": "127.0.0.1:99999"})
+    assert "metrics.listen: port must be 1-65535" in res.stderr
+    res = check({"listen": "127.0.0.1:9464", "path": "/m"})
+    assert "metrics.path: unknown key" in res.stderr
+    # The port is taken: the daemon refuses to start, naming the key.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    cfg_port = busy.getsockname()[1]
+    cfg = {"cluster": "c" + str(free_tcp_port()), "node_id": "n",
+           "database": {"conninfo": pg.conninfo()},
+           "processes": [{"name": "p", "command": ["sleep", "60"]}],
+           "metrics": {"listen": f"127.0.0.1:{cfg_port}"}}
+    path = tmp_path / "busy.json"
+    path.write_text(json.dumps(cfg))
+    try:
+        res = subprocess.run([str(daemon_binary()), "run", "--config", str(path)],
+                             capture_output=True, text=True, timeout=20, check=False)
+    finally:
+        busy.close()
+    assert res.returncode != 0
+    assert "metrics.listen: cannot listen on 127.0.0.1:" in res.stderr
