@@ -1,6 +1,5 @@
 #include "af/guard/guard_main.hpp"
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -9,7 +8,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -17,6 +15,7 @@
 #include "af/db/connection.hpp"
 #include "af/db/lease_sql.hpp"
 #include "af/guard/guard_protocol.hpp"
+#include "af/proc/session.hpp"
 
 namespace af::guard {
 
@@ -26,41 +25,10 @@ void log(const std::string& msg) {
     std::fprintf(stderr, "[guard %d] %s\n", getpid(), msg.c_str());
 }
 
-/// True while any process of group `pgid` is alive (zombies do not count: whoever inherited
-/// them may be slow to reap, and they can run nothing).
-bool group_alive(pid_t pgid) {
-    if (kill(-pgid, 0) != 0 && errno == ESRCH)
-        return false;
-    DIR* d = opendir("/proc");
-    if (!d)
-        return true;
-    bool alive = false;
-    while (dirent* e = readdir(d)) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
-        std::string stat;
-        if (!std::getline(f, stat))
-            continue;
-        const auto rp = stat.rfind(')');
-        if (rp == std::string::npos)
-            continue;
-        char state = 0;
-        long ppid = 0, pgrp = 0;
-        if (std::sscanf(stat.c_str() + rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3)
-            continue;
-        if (pgrp == pgid && state != 'Z' && state != 'X') {
-            alive = true;
-            break;
-        }
-    }
-    closedir(d);
-    return alive;
-}
-
+/// The "groups" are the managed processes' sessions (sid == pgid == leader pid): kill all of it.
 void kill_groups(const GuardState& s) {
     for (pid_t g : s.groups)
-        kill(-g, SIGKILL);
+        proc::signal_session(g, SIGKILL);
 }
 
 void parent_gone(const GuardState& s) {
@@ -72,9 +40,11 @@ void parent_gone(const GuardState& s) {
     while (!gone && boot_clock::now() < give_up) {
         gone = true;
         for (pid_t g : s.groups)
-            gone = gone && !group_alive(g);
-        if (!gone)
+            gone = gone && !proc::session_alive(g);
+        if (!gone) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            kill_groups(s);  // members that were forked meanwhile
+        }
     }
     if (!gone) {
         log("daemon gone but its processes did not die; not releasing the lease");

@@ -61,7 +61,9 @@ pid_t spawn(const SpawnSpec& spec) {
     }
     if (pid == 0) {
         close(errpipe[0]);
-        setpgid(0, 0);
+        // A session of its own (and so a process group of its own): whatever it starts stays
+        // in this session even if it makes new process groups, and can be found and killed.
+        setsid();
         if (spec.die_with_parent) {
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             if (getppid() != parent)
@@ -108,8 +110,6 @@ pid_t spawn(const SpawnSpec& spec) {
         }
         child_fail(errpipe[1], errno);
     }
-    // Both parent and child call setpgid so the group exists before anyone signals it.
-    setpgid(pid, pid);
     close(errpipe[1]);
     int err = 0;
     ssize_t n;

@@ -10,6 +10,7 @@
 
 #include "af/health/health_check.hpp"
 #include "af/health/health_tracker.hpp"
+#include "af/proc/session.hpp"
 #include "af/proc/spawn.hpp"
 
 namespace af::proc {
@@ -91,7 +92,12 @@ void Supervisor::signal(const std::string& name, int sig) {
     auto it = children_.find(name);
     if (it == children_.end() || it->second.pid <= 0)
         return;
-    // The whole group: Airflow's scheduler forks executors and DAG parsers that must go too.
+    if (sig == SIGKILL) {
+        // Everything it started: Airflow 3's task runners sit in process groups of their own.
+        proc::signal_session(it->second.pid, SIGKILL);
+        return;
+    }
+    // A graceful stop asks the process group; the scheduler stops its own task runners.
     if (kill(-it->second.pid, sig) != 0 && errno != ESRCH)
         spdlog::warn("kill({}, {}) for {} failed: {}", -it->second.pid, sig, name, strerror(errno));
 }
@@ -132,8 +138,8 @@ bool Supervisor::on_reaped(pid_t pid, int status) {
             continue;
         c.leader_reaped = true;
         c.how = describe_wait_status(status);
-        // Stragglers of the group (the leader's children) are killed: the process is one unit.
-        kill(-pid, SIGKILL);
+        // Stragglers of the session (the leader's children) are killed: the process is one unit.
+        proc::signal_session(pid, SIGKILL);
         await_group_empty(name, 0);
         return true;
     }
@@ -142,9 +148,9 @@ bool Supervisor::on_reaped(pid_t pid, int status) {
 
 void Supervisor::await_group_empty(const std::string& name, int tries) {
     Child& c = children_.at(name);
-    // As a child subreaper the daemon reaps the group's orphans itself, so the group is gone
-    // exactly when kill(-pgid, 0) says ESRCH.
-    if (kill(-c.pid, 0) != 0 && errno == ESRCH) {
+    // As a child subreaper the daemon reaps the session's orphans itself; the process is gone
+    // when no live member of its session is left.
+    if (!proc::session_alive(c.pid)) {
         const std::string how = c.how;
         c.pid = 0;
         if (c.health) {
@@ -156,7 +162,9 @@ void Supervisor::await_group_empty(const std::string& name, int tries) {
         return;
     }
     if (tries == 100)
-        spdlog::warn("process group of {} lingers after SIGKILL", name);
+        spdlog::warn("processes of {}'s session linger after SIGKILL", name);
+    if (tries % 10 == 9)
+        proc::signal_session(c.pid, SIGKILL);  // members that appeared since
     auto t = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(10));
     t->async_wait([this, t, name, tries](const boost::system::error_code&) {
         await_group_empty(name, tries + 1);

@@ -376,8 +376,9 @@ TEST(Config, LoadConfigOfAMissingFileNamesThePath) {
     }
 }
 
-// Regression (fixed; src/config/config.cpp, parse_database, line 139): the password check only looks for the
-// substring "password", so a libpq connection URI carrying the password in its userinfo part
+// Regression (fixed; src/config/config.cpp, parse_database, line 139): the password check only
+// looks for the substring "password", so a libpq connection URI carrying the password in its
+// userinfo part
 // ("postgresql://user:secret@host/db") is accepted, although the issue says passwords never come
 // from the JSON. Expected: ConfigError on database.conninfo; actual: accepted.
 TEST(Config, PasswordInConninfoUriUserinfoIsRefused) {

@@ -1154,10 +1154,10 @@ TEST(Election, StopWhileStandbyExitsAtOnce) {
     EXPECT_EQ(count_of<act::try_acquire>(sim.node(1), 2000), 0u);
 }
 
-// Regression (fixed; src/core/election.cpp, reconcile(), lines 443-447, and on(acquire_result), lines 153-157):
-// a standby that gets stop_requested while its try_acquire is still in flight exits at once.
-// If that acquire wins, the reply arrives at an exited core that ignores everything, so the
-// "give it straight back" branch in on(acquire_result) can never run and the won lease stays
+// Regression (fixed; src/core/election.cpp, reconcile(), lines 443-447, and on(acquire_result),
+// lines 153-157): a standby that gets stop_requested while its try_acquire is still in flight exits
+// at once. If that acquire wins, the reply arrives at an exited core that ignores everything, so
+// the "give it straight back" branch in on(acquire_result) can never run and the won lease stays
 // held by a dead node until its TTL runs out: a hand-over delay of a whole TTL (liveness only,
 // no safety issue). Expected: the core waits for the acquire reply (at most poll_interval) before
 // exiting and releases a won lease; actual: exit{0} at once and the won lease is never released.
@@ -1180,14 +1180,14 @@ TEST(Election, StopWhileAnAcquireIsInFlightGivesAWonLeaseBack) {
     EXPECT_TRUE(released) << "a lease won during shutdown is never released";
 }
 
-// Regression (fixed; src/core/election.cpp, reconcile_processes(), lines 477-482): on a graceful stop the SIGKILL
-// time is fixed when the stop starts as min(now + stop_timeout, lease_deadline - kill_grace) with
-// the lease deadline of that moment, and it is never recomputed although renewals go on while the
-// processes stop. So a process with stop_timeout 10000 ms is SIGKILLed about 2.6 s after SIGTERM
-// even though every renewal succeeds. The issue asks for "SIGKILL after the stop timeout or
-// earlier if the deadline demands" (and enforce_deadline() already kills at the real deadline if
-// renewals fail). Expected: with healthy renewals a process that needs 6 s to stop is not killed;
-// actual: kill_process at stop + 2600 ms.
+// Regression (fixed; src/core/election.cpp, reconcile_processes(), lines 477-482): on a graceful
+// stop the SIGKILL time is fixed when the stop starts as min(now + stop_timeout, lease_deadline -
+// kill_grace) with the lease deadline of that moment, and it is never recomputed although renewals
+// go on while the processes stop. So a process with stop_timeout 10000 ms is SIGKILLed about 2.6 s
+// after SIGTERM even though every renewal succeeds. The issue asks for "SIGKILL after the stop
+// timeout or earlier if the deadline demands" (and enforce_deadline() already kills at the real
+// deadline if renewals fail). Expected: with healthy renewals a process that needs 6 s to stop is
+// not killed; actual: kill_process at stop + 2600 ms.
 TEST(Election, GracefulStopHonoursTheStopTimeoutWhileRenewalsSucceed) {
     Sim sim(config_with({{"scheduler", 10000ms}}), 1);
     sim.node(0).sigterm_delay["scheduler"] = 6000;

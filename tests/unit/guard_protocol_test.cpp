@@ -183,12 +183,12 @@ TEST(GuardProtocol, ANewTermRearmsAfterFiring) {
     EXPECT_TRUE(s.due(past()));
 }
 
-// Regression (fixed; src/guard/guard_protocol.cpp, GuardState::apply, the "groups" branch, lines 33-35): the
-// check `p <= 1` is made on the long long before it is narrowed to pid_t, so a value outside
-// pid_t's range wraps to 0 or a negative number. "groups 4294967296" is accepted as pgid 0 and
-// "groups 4294967295" as pgid -1; guard_main.cpp then calls kill(-g, SIGKILL), i.e. kill(0, ...)
-// (the guard's own process group, which may include the daemon) or kill(1, ...) (init), exactly
-// what the comment "never kill(-1) or kill(-0)" promises to prevent. Expected: rejected.
+// Regression (fixed; src/guard/guard_protocol.cpp, GuardState::apply, the "groups" branch, lines
+// 33-35): the check `p <= 1` is made on the long long before it is narrowed to pid_t, so a value
+// outside pid_t's range wraps to 0 or a negative number. "groups 4294967296" is accepted as pgid 0
+// and "groups 4294967295" as pgid -1; guard_main.cpp then calls kill(-g, SIGKILL), i.e. kill(0,
+// ...) (the guard's own process group, which may include the daemon) or kill(1, ...) (init),
+// exactly what the comment "never kill(-1) or kill(-0)" promises to prevent. Expected: rejected.
 TEST(GuardProtocol, GroupsOutsidePidRangeAreRejected) {
     for (const char* line : {"groups 4294967296", "groups 4294967295", "groups 4294967294"}) {
         SCOPED_TRACE(line);

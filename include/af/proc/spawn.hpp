@@ -19,7 +19,7 @@ struct SpawnSpec {
     int pass_fd{-1};
 };
 
-/// Starts a process in a new process group of its own (pgid == pid), with signals reset.
+/// Starts a process in a new session of its own (sid == pgid == pid), with signals reset.
 /// Returns the pid, or throws std::system_error naming the command when it cannot be executed
 /// (an exec failure is reported back through a close-on-exec pipe, not as a silent exit 127).
 pid_t spawn(const SpawnSpec& spec);
