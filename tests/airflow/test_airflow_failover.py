@@ -218,13 +218,9 @@ def test_kill9_of_active_daemon_mid_task_moves_scheduler_and_run_succeeds(
     )
 
 
-@pytest.mark.xfail(
-    reason="Airflow 3 task runners setpgid() into their own process group, so killing "
-    "the scheduler's group leaves a running task body behind for a few seconds; "
-    "needs a session-wide kill in the daemon's spawn/guard",
-    strict=False,
-)
 def test_kill9_leaves_no_task_body_of_the_dead_node_running() -> None:
+    """Airflow 3 task runners setpgid() into process groups of their own; the daemon and its
+    guard kill the scheduler's whole session, so none of them outlives a kill -9."""
     if "survivors" not in KILL9_OBSERVED:
         pytest.skip("the kill -9 test did not get that far")
     survivors = KILL9_OBSERVED["survivors"]
