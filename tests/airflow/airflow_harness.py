@@ -37,6 +37,7 @@ REPO = HERE.parents[1]
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
+from support.cluster import daemon_binary  # noqa: E402
 from support.pgserver import PgServer, free_port  # noqa: E402
 
 DEMO_DAG = REPO / "dags" / "failover_demo.py"
@@ -56,14 +57,6 @@ def airflow_exe() -> Path:
     if not exe.exists():
         raise RuntimeError(f"{exe} missing: source scripts/lib/python-env.sh && ensure_python_env")
     return exe
-
-
-def daemon_binary() -> Path:
-    env = os.environ.get("AIRFLOW_FAILOVER_BIN")
-    path = Path(env) if env else REPO / "build" / "airflow-failover"
-    if not path.exists():
-        raise RuntimeError(f"{path} not built: run scripts/test.sh or cmake --build build")
-    return path
 
 
 # -- processes ---------------------------------------------------------------------------------------
