@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Resources at rest: resident memory (VmRSS) and CPU use of the daemon on the active node and
+on a standby, with heartbeats on (200 ms, HMAC) and metrics served and scraped every 15 s as
+Prometheus would, over a window (default 60 s) after a short warm-up. Real daemons on loopback,
+a real PostgreSQL, the stand-in scheduler. Prints a Markdown table; exit 1 if a target is missed.
+
+    .venv/bin/python bench/resources.py [--duration 60] [--nodes 3] [--json]
+
+CPU is utime+stime from /proc/<pid>/stat over the window, as a percentage of one core. The
+guard process (one per daemon, mostly asleep) is shown on its own row. Targets: the daemon under
+10 MB RSS and under 1 % of one core, active and standby alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support.cluster import Cluster
+from support.pgserver import PgServer
+
+TICK = os.sysconf("SC_CLK_TCK")
+RSS_TARGET_KB = 10 * 1024
+CPU_TARGET_PCT = 1.0
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+
+
+def status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def threads(pid: int) -> int:
+    return status_kb(pid, "Threads")
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size: shared library pages divided among the processes mapping them."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def guard_of(daemon_pid: int) -> int | None:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if ppid == daemon_pid and argv[1:2] == [b"guard"]:
+            return int(entry.name)
+    return None
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def measure(duration: float, nodes: int, warmup: float) -> dict[str, Any]:
+    ports = {f"node-{chr(ord('a') + i)}": free_tcp_port() for i in range(nodes)}
+
+    class MetricsCluster(Cluster):
+        def config_for(self, node):  # type: ignore[no-untyped-def]
+            cfg = super().config_for(node)
+            cfg["metrics"] = {"listen": f"127.0.0.1:{ports[node.name]}"}
+            return cfg
+
+    with tempfile.TemporaryDirectory(prefix="af-resources-") as tmp, PgServer() as pg:
+        c = MetricsCluster(pg, Path(tmp) / "cluster", size=nodes, heartbeats=True, tick_ms=100)
+        try:
+            c.start()
+            active = c.wait_active(timeout=30)
+            standby = next(n for n in c.nodes if n != active)
+            time.sleep(warmup)
+            pids = {}
+            for role, name in (("active", active), ("standby", standby)):
+                proc = c.nodes[name].proc
+                assert proc is not None
+                pids[role] = proc.pid
+                g = guard_of(proc.pid)
+                if g:
+                    pids[f"{role} guard"] = g
+            start = {k: cpu_ticks(p) for k, p in pids.items()}
+            t0 = time.monotonic()
+            peak = dict.fromkeys(pids, 0)
+            next_scrape = t0
+            while (now := time.monotonic()) < t0 + duration:
+                if now >= next_scrape:  # what a Prometheus server would do
+                    for port in ports.values():
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3).read()
+                    next_scrape += 15
+                for k, p in pids.items():
+                    peak[k] = max(peak[k], status_kb(p, "VmRSS"))
+                time.sleep(1)
+            wall = time.monotonic() - t0
+            rows = {}
+            for k, p in pids.items():
+                used = (cpu_ticks(p) - start[k]) / TICK
+                rows[k] = {"pid": p, "rss_kb": status_kb(p, "VmRSS"), "peak_rss_kb": peak[k],
+                           "anon_kb": status_kb(p, "RssAnon"), "file_kb": status_kb(p, "RssFile"),
+                           "pss_kb": pss_kb(p), "cpu_pct": 100.0 * used / wall,
+                           "threads": threads(p)}
+            assert c.active() == active, "the active changed during the measurement"
+            c.assert_no_overlap()
+            return {"duration_s": round(wall, 1), "nodes": nodes, "rows": rows}
+        finally:
+            c.stop_all()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--nodes", type=int, default=3, choices=(2, 3))
+    ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    r = measure(args.duration, args.nodes, args.warmup)
+    if args.json:
+        print(json.dumps(r, indent=2))
+    print(f"{r['nodes']} daemons, heartbeats every 200 ms, /metrics scraped every 15 s, "
+          f"{r['duration_s']} s at rest:\n")
+    print("| process | VmRSS (MB) | peak VmRSS | of it private (RssAnon) | of it shared libs "
+          "(RssFile) | PSS (MB) | CPU (% of one core) | threads |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    ok = True
+    for k, row in r["rows"].items():
+        print(f"| {k} | {row['rss_kb'] / 1024:.1f} | {row['peak_rss_kb'] / 1024:.1f} | "
+              f"{row['anon_kb'] / 1024:.1f} | {row['file_kb'] / 1024:.1f} | "
+              f"{row['pss_kb'] / 1024:.1f} | {row['cpu_pct']:.2f} | {row['threads']} |")
+        if "guard" not in k:
+            ok &= row["peak_rss_kb"] < RSS_TARGET_KB and row["cpu_pct"] < CPU_TARGET_PCT
+    print(f"\ntargets (daemon): VmRSS < {RSS_TARGET_KB // 1024} MB, CPU < {CPU_TARGET_PCT} % of "
+          f"one core: {'met' if ok else 'MISSED'}")
+    print("VmRSS counts every resident page of the shared libraries mapped (libpq's chain: "
+          "OpenSSL, GnuTLS through LDAP, Kerberos), which every libpq client on the host shares; "
+          "RssAnon is the daemon's own memory, PSS its fair share of the total.")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
