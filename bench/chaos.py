@@ -66,8 +66,7 @@ def table(results: dict[str, list[Trial]], fencing: bool) -> str:
         if s["woke_ms"] is not None:
             notes.append(f"frozen stand-in ran ≤ {s['woke_ms']:.1f} ms after waking")
         if key == "netem":
-            kinds = {n for t in done for n in t.notes if "netem" in n or "NFQUEUE" in n}
-            notes.extend(sorted(k.split(":")[0] for k in kinds))
+            notes.extend(sorted({n for t in done for n in t.notes if n.startswith("impaired by")}))
         bad = [p for t in done for p in t.problems]
         if bad:
             notes.append(f"{s['problems']} trial(s) with problems: {bad[0][:160]}")

@@ -131,7 +131,26 @@ def fencing_config() -> dict[str, Any]:
     return {"database_roles": dict(ROLES)}
 
 
-def detect_fencing(workdir: Path) -> tuple[bool, str]:
+def snapshot_binary(dest: Path) -> Path:
+    """A private copy of the daemon for this run: build/ may be rebuilt while the suite runs
+    (a half-written binary, or a different one between trials)."""
+    src = daemon_binary()
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            shutil.copy2(src, dest)
+            res = subprocess.run([str(dest), "--version"], capture_output=True, check=False,
+                                 timeout=10)
+            if res.returncode == 0:
+                return dest
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{src} did not run (being rebuilt?)")
+        time.sleep(1)
+
+
+def detect_fencing(workdir: Path, binary: Path) -> tuple[bool, str]:
     """(True, "") when `airflow-failover check-config` accepts the fencing section; otherwise
     (False, why), and the stale-write check only reports instead of asserting."""
     cfg = {
@@ -142,7 +161,7 @@ def detect_fencing(workdir: Path) -> tuple[bool, str]:
     }
     path = workdir / "fencing-probe.json"
     path.write_text(json.dumps(cfg))
-    res = subprocess.run([str(daemon_binary()), "check-config", "--config", str(path)],
+    res = subprocess.run([str(binary), "check-config", "--config", str(path)],
                          capture_output=True, text=True, check=False, timeout=30)
     if res.returncode == 0:
         return True, ""
@@ -187,6 +206,7 @@ class ChaosEnv:
     faketime: str | None
     faketime_why: str
     python: str
+    binary: Path
 
     @classmethod
     def create(cls) -> ChaosEnv:
@@ -198,11 +218,12 @@ class ChaosEnv:
             setup_database(pg)
             workdir = net.run_dir / "clusters"
             workdir.mkdir()
-            fencing, fwhy = detect_fencing(workdir)
+            binary = snapshot_binary(net.run_dir / "airflow-failover")
+            fencing, fwhy = detect_fencing(workdir, binary)
             if fencing and os.environ.get("AF_CHAOS_FENCING") == "off":
                 fencing, fwhy = False, "database fencing turned off (AF_CHAOS_FENCING=off)"
             lib, twhy = detect_faketime(net)
-            return cls(net, pg, workdir, fencing, fwhy, lib, twhy, standin_python())
+            return cls(net, pg, workdir, fencing, fwhy, lib, twhy, standin_python(), binary)
         except Exception:
             net.down()
             raise
@@ -287,7 +308,7 @@ class ChaosCluster(Cluster):
             os.mkfifo(self.fifo)
         for name in names:
             node = self.nodes[name]
-            argv = [str(daemon_binary()), "run", "--config", str(node.config)]
+            argv = [str(self.env.binary), "run", "--config", str(node.config)]
             if barrier:
                 argv = ["sh", "-c", 'read _ < "$0"; exec "$@"', str(self.fifo), *argv]
             env = dict(os.environ)
@@ -337,7 +358,8 @@ class ChaosCluster(Cluster):
     # -- state ----------------------------------------------------------------------------------
     def cli(self, *args: str, node: str = "observer") -> subprocess.CompletedProcess[str]:
         """Runs the CLI in the root namespace through the Unix socket: never partitioned."""
-        return subprocess.run([str(daemon_binary()), *args, "--config", str(self.observer)],
+        assert self.env is not None
+        return subprocess.run([str(self.env.binary), *args, "--config", str(self.observer)],
                               capture_output=True, text=True, timeout=30, check=False)
 
     def status(self) -> dict[str, Any]:
@@ -542,8 +564,8 @@ def fault_netem(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
         kind = c.env.net.impair(loss_pct=5, delay_ms=100, jitter_ms=100)
     except NetnsUnavailable as e:
         raise Skip(str(e)) from e
-    t.notes.append("tc netem" if kind == "netem" else
-                   "tc netem missing in this kernel: iptables NFQUEUE + tests/chaos/nfq_delay.py")
+    t.notes.append("impaired by tc netem" if kind == "netem" else
+                   "impaired by the NFQUEUE delayer (this kernel has no netem)")
     try:
         bad = c.watch(o.netem_seconds)
         if bad:
@@ -638,9 +660,9 @@ FAULTS: dict[str, Fault] = {f.key: f for f in [
     Fault("sigstop", "SIGSTOP of the active host > TTL, then SIGCONT", fault_sigstop, True,
           BASE_S),
     Fault("db_cut", "active host cut from PostgreSQL only", fault_db_cut, True,
-          "no failover (heartbeats still flow); two schedulers"),
+          "never (heartbeats still flow): no working scheduler until healed"),
     Fault("udp_cut", "UDP between scheduler hosts cut", fault_udp_cut, False,
-          "false failover after 12.5 s / 15.0 s; two schedulers"),
+          "false failover after 12.5 s / 15.0 s, then two schedulers"),
     Fault("host_cut", "active host cut off (all traffic)", fault_host_cut, True, BASE_S),
     Fault("netem", "5 % loss, 100 ms jitter on every link", fault_netem, False,
           "none (10 s of total silence is needed)"),
