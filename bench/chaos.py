@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -33,8 +32,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "chaos"))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from harness import FAULTS, ChaosEnv, Options, Trial, run_trial, summarize  # noqa: E402
-from netns import cleanup_leftovers, why_unavailable  # noqa: E402
+from harness import FAULTS, ChaosEnv, Options, Trial, run_trial, summarize
+from netns import cleanup_leftovers, why_unavailable
 
 
 def fmt_s(v: float | None) -> str:
