@@ -70,6 +70,9 @@ DbWorker::DbWorker(WorkerSettings s, Sink sink)
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0)
         throw std::runtime_error("eventfd failed");
+    renewals_ = std::make_unique<RenewLanes>(
+        RenewLanes::Settings{s_.conninfo, s_.connect_timeout, s_.statement_timeout, s_.ttl},
+        LeaseSql(s_.schema, s_.cluster, s_.node_id), sink_, statements_);
 }
 
 DbWorker::~DbWorker() {
@@ -80,6 +83,7 @@ DbWorker::~DbWorker() {
 
 void DbWorker::start() {
     thread_ = std::thread([this] { run(); });
+    renewals_->start();
 }
 
 void DbWorker::stop(Duration drain) {
@@ -93,6 +97,7 @@ void DbWorker::stop(Duration drain) {
     wake();
     if (thread_.joinable())
         thread_.join();
+    renewals_->stop();
 }
 
 void DbWorker::wake() {
@@ -112,14 +117,7 @@ void DbWorker::acquire(std::int64_t min_term) {
 }
 
 void DbWorker::renew(std::int64_t term) {
-    {
-        std::lock_guard lk(mu_);
-        for (auto& op : lease_ops_)
-            if (auto* r = std::get_if<Renew>(&op); r && r->term == term)
-                return;
-        lease_ops_.emplace_back(Renew{term});
-    }
-    wake();
+    renewals_->renew(term);
 }
 
 void DbWorker::release(std::int64_t term, std::string reserved_for) {
@@ -256,8 +254,7 @@ void DbWorker::fail(const LeaseOp& op, const std::string& what) {
             using T = std::decay_t<decltype(o)>;
             if constexpr (std::is_same_v<T, Acquire>)
                 sink_(core::ev::db_failure{core::ev::db_op::acquire, 0, what});
-            else if constexpr (std::is_same_v<T, Renew>)
-                sink_(core::ev::db_failure{core::ev::db_op::renew, o.term, what});
+
             else
                 sink_(core::ev::db_failure{core::ev::db_op::release, o.term, what});
         },
@@ -278,9 +275,6 @@ void DbWorker::execute(const LeaseOp& op) {
                     r.remaining = s_.ttl;  // the core waits a poll before trying again
                 }
                 sink_(core::ev::acquire_result{r.won, r.term, r.holder, r.remaining, sent});
-            } else if constexpr (std::is_same_v<T, Renew>) {
-                const bool ok = impl_->lease.renew(c, o.term, s_.ttl);
-                sink_(core::ev::renew_result{ok, o.term, sent});
             } else {
                 const bool ok = impl_->lease.release(c, o.term, o.reserved_for, s_.ttl);
                 sink_(core::ev::release_result{o.term, ok});

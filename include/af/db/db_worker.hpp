@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "af/core/election_event.hpp"
+#include "af/db/renew_lanes.hpp"
 #include "af/db/state_sql.hpp"
 #include "af/util/boot_clock.hpp"
 
@@ -73,9 +74,7 @@ class DbWorker {
     struct Acquire {
         std::int64_t min_term;
     };
-    struct Renew {
-        std::int64_t term;
-    };
+
     struct Release {
         std::int64_t term;
         std::string reserved_for;
@@ -84,7 +83,7 @@ class DbWorker {
         std::string kind, detail;
         std::int64_t term;
     };
-    using LeaseOp = std::variant<Acquire, Renew, Release>;
+    using LeaseOp = std::variant<Acquire, Release>;
 
     void run();
     bool connect();
@@ -117,6 +116,7 @@ class DbWorker {
     TimePoint drain_until_{TimePoint::max()};
     int wake_fd_{-1};
     std::thread thread_;
+    std::unique_ptr<RenewLanes> renewals_;
 };
 
 }  // namespace af::db
