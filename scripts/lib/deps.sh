@@ -11,7 +11,7 @@ AF_APT_PACKAGES=(
     openjdk-17-jre-headless
     procps iproute2 util-linux iptables
     systemd dpkg-dev
-    chromium chromium-driver
+    chromium chromium-driver faketime
 )
 
 af_sudo() {
