@@ -322,17 +322,31 @@ void Daemon::reload() {
         check("database", !(fresh.database == cfg_.database));
         check("lease", !(fresh.lease == cfg_.lease));
         check("supervision", !(fresh.supervision == cfg_.supervision));
-        // Health thresholds live in the supervisor's running checks, which cannot take new
-        // ones yet: refused like the rest rather than half-applied.
+        // Health-check limits (threshold, interval, start period) are applied to the running
+        // checks; any other change to processes needs a restart.
         bool health_only = fresh.processes.size() == cfg_.processes.size();
         for (std::size_t i = 0; health_only && i < fresh.processes.size(); ++i) {
             auto a = fresh.processes[i];
             a.health = cfg_.processes[i].health;
-            health_only = a == cfg_.processes[i];
+            health_only = a == cfg_.processes[i] && fresh.processes[i].health.has_value() ==
+                                                        cfg_.processes[i].health.has_value();
         }
-        if (!(fresh.processes == cfg_.processes))
-            refused.emplace_back(health_only ? "processes[].health (not reloadable yet)"
-                                             : "processes");
+        if (!(fresh.processes == cfg_.processes)) {
+            bool applied = health_only;
+            for (std::size_t i = 0; applied && i < fresh.processes.size(); ++i) {
+                const auto& h = fresh.processes[i].health;
+                if (h && !(h == cfg_.processes[i].health))
+                    applied = supervisor_.set_health_limits(fresh.processes[i].name, *h);
+            }
+            if (applied) {
+                cfg_.processes = fresh.processes;
+                spdlog::info("SIGHUP: health-check limits reloaded");
+            } else {
+                refused.emplace_back(health_only ? "processes[].health (only failure_threshold, "
+                                                   "interval_ms and start_period_ms reload)"
+                                                 : "processes");
+            }
+        }
         check("log.format", fresh.log.format != cfg_.log.format);
         check("status_interval_ms", fresh.status_interval != cfg_.status_interval);
         check("priority", fresh.priority != cfg_.priority);

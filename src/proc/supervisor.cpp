@@ -129,6 +129,25 @@ void Supervisor::schedule_check(const std::string& name) {
     });
 }
 
+bool Supervisor::set_health_limits(const std::string& name, const config::HealthConfig& h) {
+    auto it = children_.find(name);
+    if (it == children_.end() || !it->second.health)
+        return false;
+    Health& health = *it->second.health;
+    config::HealthConfig same = h;
+    same.failure_threshold = health.cfg.failure_threshold;
+    same.interval = health.cfg.interval;
+    same.start_period = health.cfg.start_period;
+    if (!(same == health.cfg))
+        return false;
+    health.cfg.failure_threshold = h.failure_threshold;
+    health.cfg.interval = h.interval;  // takes effect from the next check on
+    health.cfg.start_period = h.start_period;
+    health.tracker.set_limits(h.failure_threshold, h.start_period);
+    it->second.cfg.health = health.cfg;
+    return true;
+}
+
 bool Supervisor::on_reaped(pid_t pid, int status) {
     for (auto& [name, c] : children_)
         if (c.health && c.health->check->on_reaped(pid, status))

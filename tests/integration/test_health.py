@@ -99,3 +99,30 @@ def test_failing_command_check_hands_over(pg: PgServer, tmp_path: Path) -> None:
         cluster.assert_terms_grow()
     finally:
         cluster.stop_all()
+
+
+def test_sighup_reloads_health_limits_and_refuses_the_rest(pg: PgServer, tmp_path: Path) -> None:
+    import json
+    import time
+
+    cluster = Cluster(pg, tmp_path / "c", size=1)
+    with_health(cluster, per_node=True)
+    node = cluster.nodes["node-a"]
+    try:
+        cluster.start()
+        cluster.wait_active()
+        cfg = json.loads(node.config.read_text())
+        cfg["processes"][0]["health"]["failure_threshold"] = 7
+        node.config.write_text(json.dumps(cfg))
+        cluster.signal("node-a", signal.SIGHUP)
+        cluster.wait_for(lambda: "health-check limits reloaded" in node.log.read_text(), 10,
+                         "the reload to be logged")
+        cfg["processes"][0]["health"]["url"] = "http://127.0.0.1:1/other"
+        node.config.write_text(json.dumps(cfg))
+        cluster.signal("node-a", signal.SIGHUP)
+        cluster.wait_for(lambda: "only failure_threshold, interval_ms and start_period_ms"
+                         in node.log.read_text(), 10, "the refusal to be logged")
+        time.sleep(0.5)
+        assert cluster.active() == "node-a", "a reload must not disturb the election"
+    finally:
+        cluster.stop_all()

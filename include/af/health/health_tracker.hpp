@@ -13,6 +13,11 @@ class HealthTracker {
     HealthTracker(int threshold, Duration start_period)
         : threshold_(threshold), start_period_(start_period) {}
 
+    /// New limits (SIGHUP); the count so far is kept.
+    void set_limits(int threshold, Duration start_period) {
+        threshold_ = threshold;
+        start_period_ = start_period;
+    }
     void reset(TimePoint started) {
         started_ = started;
         failures_ = 0;

@@ -37,6 +37,10 @@ class Supervisor {
     /// Offer a reaped child; returns false if it is not one of ours.
     bool on_reaped(pid_t pid, int status);
 
+    /// Applies new health-check limits (failure_threshold, interval_ms, start_period_ms) to a
+    /// running check; false when `h` differs in anything else (those need a restart).
+    bool set_health_limits(const std::string& name, const config::HealthConfig& h);
+
     std::vector<pid_t> groups() const;
     nlohmann::json describe() const;
     bool any_alive() const;
