@@ -93,7 +93,8 @@ def test_login_terminate_confirm_fails_over(
     browser.get(dash.url)
     shown = wait_text(browser, "active-node", lambda t: t == first)
     assert shown == cluster.status()["active"]
-    assert text_of(browser, "active-term") == str(term)
+    # The panel re-renders every second: read through wait_text, which retries a stale element.
+    wait_text(browser, "active-term", lambda t: t == str(term))
     wait_text(browser, "takeovers", lambda t: first in t)
     shot(browser, artifacts, "02-active-matches-status")
     terminate = browser.find_element(By.ID, "terminate-open")
