@@ -333,7 +333,7 @@ class ChaosCluster(Cluster):
             except OSError:
                 return False
 
-        _wait(self, lambda: all(parked(n) for n in names), 15, "the daemons at the barrier")
+        self.wait_for(lambda: all(parked(n) for n in names), 15, "the daemons at the barrier")
         fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
         t0 = time.monotonic()
         os.close(fd)
@@ -468,19 +468,8 @@ class Options:
     hold_after_takeover: float = 1.0
 
 
-def _wait(c: ChaosCluster, pred: Callable[[], Any], timeout: float, what: str,
-          every: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def _takeover(c: ChaosCluster, t: Trial, t0: float, old: str, timeout: float = 30) -> None:
-    start = _wait(c, lambda: c.next_start(t0, other_than=old), timeout,
+    start = c.wait_for(lambda: c.next_start(t0, other_than=old), timeout,
                   f"a scheduler on a node other than {old}")
     t.failover_s = float(start) - t0
 
@@ -491,7 +480,7 @@ def fault_kill9(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
     c.signal(active, signal.SIGKILL)
     _takeover(c, t, t0, active)
     c.nodes[active].proc.wait(timeout=10)  # type: ignore[union-attr]
-    _wait(c, lambda: not c.host_pids(active), 15, f"{active}'s guard and stand-in to go")
+    c.wait_for(lambda: not c.host_pids(active), 15, f"{active}'s guard and stand-in to go")
     c.start([active])  # the host comes back: it must join as a standby
 
 
@@ -517,7 +506,7 @@ def fault_sigstop(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
-    _wait(c, lambda: not [i for i in c.live_instances() if i.node == active], 10,
+    c.wait_for(lambda: not [i for i in c.live_instances() if i.node == active], 10,
           f"{active}'s stand-in to be killed after it woke")
 
 
@@ -589,7 +578,7 @@ def fault_pg_restart(c: ChaosCluster, active: str, t: Trial, o: Options) -> None
     time.sleep(2)
     c.env.pg.start()
     t_up = time.monotonic()
-    _wait(c, lambda: c.live_instances(), 30, "a scheduler after the restart")
+    c.wait_for(lambda: c.live_instances(), 30, "a scheduler after the restart")
     if {i.pid for i in c.live_instances()} & before:
         t.failover_s = 0.0
         t.notes.append("the active kept the lease through the restart")
@@ -610,7 +599,7 @@ def fault_clock(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
         c.wait_exit(n)
     c.start([skewed], faketime={skewed})
     first = c.last_event_id()
-    _wait(c, lambda: c.roles().get(skewed) == "standby", 15, f"{skewed} back as standby")
+    c.wait_for(lambda: c.roles().get(skewed) == "standby", 15, f"{skewed} back as standby")
     c.watch(2 * c.ttl_ms / 1000)
     won = [e for e in c.events_since(first) if e["kind"] == "became_active"]
     if won:
@@ -620,7 +609,7 @@ def fault_clock(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
     c.signal(active, signal.SIGKILL)  # the skewed host is the only standby left
     _takeover(c, t, t0, active)
     c.nodes[active].proc.wait(timeout=10)  # type: ignore[union-attr]
-    _wait(c, lambda: not c.host_pids(active), 15, f"{active}'s guard and stand-in to go")
+    c.wait_for(lambda: not c.host_pids(active), 15, f"{active}'s guard and stand-in to go")
     if c.active() != skewed:
         t.problems.append(f"expected the skewed host {skewed} to take over, got {c.active()}")
     c.start([other, active])
@@ -637,7 +626,7 @@ def fault_simultaneous(c: ChaosCluster, active: str, t: Trial, o: Options) -> No
     first = c.last_event_id()
     t0 = c.start(barrier=True)
     assert t0 is not None
-    start = _wait(c, lambda: c.next_start(t0), 30, "a scheduler after the simultaneous start")
+    start = c.wait_for(lambda: c.next_start(t0), 30, "a scheduler after the simultaneous start")
     t.failover_s = float(start) - t0
     c.watch(2)
     won = [e for e in c.events_since(first) if e["kind"] == "became_active"]
