@@ -41,6 +41,8 @@ build_daemon() {
     local jobs
     jobs=$(nproc 2>/dev/null || echo 2)
     echo "==> building $dir"
+    # Paths relative to the checkout in ccache's keys: another clone reuses the cache.
+    export CCACHE_BASEDIR="$PWD"
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
     cmake --build "$dir" -j "$jobs"
 }
