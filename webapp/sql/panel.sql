@@ -17,7 +17,9 @@ WITH clock AS (
                 THEN floor(extract(epoch FROM l.expires_at - clock.now) * 1000)::bigint
                 ELSE 0 END AS left_ms,
            CASE WHEN isfinite(l.expires_at) AND l.renewed_at IS NOT NULL
-                THEN floor(extract(epoch FROM l.expires_at - l.renewed_at) * 1000)::bigint
+                -- two clock_timestamp() readings of one statement, microseconds apart:
+                -- round, do not floor, to get the configured whole milliseconds back
+                THEN round(extract(epoch FROM l.expires_at - l.renewed_at) * 1000)::bigint
                 END AS ttl_ms
     FROM l, clock
 ), last_event AS (
