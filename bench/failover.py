@@ -25,21 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from support.cluster import Cluster  # noqa: E402
 from support.pgserver import PgServer  # noqa: E402
-
-
-def guard_pid(daemon_pid: int) -> int | None:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == daemon_pid and cmd.split(b"\x00")[1:2] == [b"guard"]:
-            return int(entry.name)
-    return None
+from support.procfs import guard_of  # noqa: E402
 
 
 def new_start_after(cluster: Cluster, t0: float, node: str | None = None,
@@ -63,7 +49,7 @@ def kill9_with_guard(c: Cluster, active: str, pg: PgServer) -> tuple[float, str 
     """The daemon and its guard both die (as on a host crash): only the lease expiry helps."""
     proc = c.nodes[active].proc
     assert proc
-    g = guard_pid(proc.pid)
+    g = guard_of(proc.pid)
     if g is None:
         raise RuntimeError(f"no guard process found for {active}'s daemon (pid {proc.pid})")
     t0 = time.monotonic()

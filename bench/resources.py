@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from support.cluster import Cluster
 from support.pgserver import PgServer
+from support.procfs import guard_of, stat_fields
 
 TICK = os.sysconf("SC_CLK_TCK")
 RSS_TARGET_KB = 10 * 1024
@@ -35,7 +36,9 @@ CPU_TARGET_PCT = 1.0
 
 
 def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)
+    if fields is None:
+        raise RuntimeError(f"process {pid} is gone")
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
 
 
@@ -56,20 +59,6 @@ def pss_kb(pid: int) -> int:
         if line.startswith("Pss:"):
             return int(line.split()[1])
     return 0
-
-
-def guard_of(daemon_pid: int) -> int | None:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if ppid == daemon_pid and argv[1:2] == [b"guard"]:
-            return int(entry.name)
-    return None
 
 
 def free_tcp_port() -> int:

@@ -39,6 +39,7 @@ if str(REPO / "tests") not in sys.path:
 
 from support.cluster import daemon_binary  # noqa: E402
 from support.pgserver import PgServer, free_port  # noqa: E402
+from support.procfs import proc_stat  # noqa: E402
 
 DEMO_DAG = REPO / "dags" / "failover_demo.py"
 DAG_ID = "failover_demo"
@@ -60,21 +61,6 @@ def airflow_exe() -> Path:
 
 
 # -- processes ---------------------------------------------------------------------------------------
-def proc_stat(pid: int) -> tuple[str, int, int, int] | None:
-    """(state, ppid, pgrp, session) of a process, or None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rsplit(")", 1)[1].split()
-    return fields[0], int(fields[1]), int(fields[2]), int(fields[3])
-
-
-def alive(pid: int) -> bool:
-    st = proc_stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
-
-
 def session_pids(sid: int) -> list[int]:
     out = []
     for entry in Path("/proc").iterdir():

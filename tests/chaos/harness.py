@@ -242,6 +242,7 @@ class ChaosEnv:
 # -- the cluster on the namespaces -------------------------------------------------------------
 @dataclass
 class ChaosCluster(Cluster):
+    standin_name: str = STANDIN.name  # the writing stand-in, not scripts/standin-scheduler
     env: ChaosEnv | None = None
     write_ms: int = 5
     faketime_nodes: set[str] = field(default_factory=set)
@@ -368,18 +369,6 @@ class ChaosCluster(Cluster):
             return dict(json.loads(res.stdout))
         except json.JSONDecodeError:
             return {"active": None, "term": None, "nodes": [], "error": res.stderr.strip()}
-
-    def live_instances(self) -> list[Any]:
-        live = []
-        for inst in self.instances():
-            try:
-                cmd = Path(f"/proc/{inst.pid}/cmdline").read_bytes()
-                state = Path(f"/proc/{inst.pid}/stat").read_text().split(")")[-1].split()[0]
-            except OSError:
-                continue
-            if STANDIN.name.encode() in cmd and state != "Z":
-                live.append(inst)
-        return live
 
     def events_since(self, first_id: int) -> list[dict[str, Any]]:
         return [e for e in self.events() if e["id"] > first_id]

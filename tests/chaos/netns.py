@@ -35,6 +35,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the shared support package
+from support.procfs import alive  # noqa: E402
+
 SUBNET = "10.211.0"
 DB_IP = f"{SUBNET}.10"
 NODE_IPS = {"node-a": f"{SUBNET}.11", "node-b": f"{SUBNET}.12", "node-c": f"{SUBNET}.13"}
@@ -53,19 +56,6 @@ def _run(cmd: list[str], check: bool = True, timeout: float = 30) -> subprocess.
     if check and res.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
     return res
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed owner may linger as a zombie until someone reaps it: that is gone too
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def why_unavailable() -> str | None:
@@ -135,7 +125,7 @@ def cleanup_leftovers(log: bool = True) -> list[str]:
         if m:
             owners.setdefault(int(m.group(1)), []).append(name)
     for pid, names in owners.items():
-        if pid == os.getpid() or _pid_alive(pid):
+        if pid == os.getpid() or alive(pid):
             continue
         for ns in names:
             kill_namespace_processes(ns)
@@ -144,7 +134,7 @@ def cleanup_leftovers(log: bool = True) -> list[str]:
     tmp = Path("/tmp")
     for d in tmp.glob(RUN_DIR_PREFIX + "*"):
         m = re.match(rf"^{RUN_DIR_PREFIX}(\d+)", d.name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and not alive(int(m.group(1))):
             shutil.rmtree(d, ignore_errors=True)
             removed.append(str(d))
     if removed and log:

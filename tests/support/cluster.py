@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .pgserver import PgServer
+from .procfs import alive, cmdline
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = REPO / "scripts" / "standin-scheduler"
@@ -71,6 +72,7 @@ class Cluster:
     priorities: dict[str, int] = field(default_factory=dict)
     name: str = field(default_factory=lambda: "c" + uuid.uuid4().hex[:8])
     nodes: dict[str, Node] = field(default_factory=dict)
+    standin_name: str = STANDIN.name  # what live_instances() recognises as a scheduler
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -212,17 +214,9 @@ class Cluster:
     def live_instances(self) -> list[Instance]:
         live = []
         for inst in self.instances():
-            try:
-                os.kill(inst.pid, 0)
-            except ProcessLookupError:
-                continue
             # pid reuse guard: the process must still be a stand-in
-            try:
-                cmd = Path(f"/proc/{inst.pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"standin-scheduler" in cmd and Path(f"/proc/{inst.pid}/stat").read_text().split(
-                    ")")[-1].split()[0] != "Z":
+            is_standin = any(self.standin_name.encode() in a for a in cmdline(inst.pid))
+            if is_standin and alive(inst.pid):
                 live.append(inst)
         return live
 
