@@ -67,6 +67,15 @@ void parent_gone(const GuardState& s) {
     }
 }
 
+/// The deadline passed without an extension (the daemon is frozen or hung): kill, once a term.
+void fire_if_due(GuardState& s) {
+    if (!s.due(boot_clock::now()))
+        return;
+    kill_groups(s);
+    s.fired = true;
+    log("lease deadline passed without extension: killed process groups");
+}
+
 }  // namespace
 
 int guard_main(int fd) {
@@ -88,11 +97,7 @@ int guard_main(int fd) {
         }
         pollfd p{fd, POLLIN, 0};
         const int n = poll(&p, 1, timeout);
-        if (s.due(boot_clock::now())) {
-            kill_groups(s);
-            s.fired = true;
-            log("lease deadline passed without extension: killed process groups");
-        }
+        fire_if_due(s);
         if (n <= 0)
             continue;
         char chunk[4096];
@@ -110,11 +115,7 @@ int guard_main(int fd) {
             if (!s.apply(line))
                 log("ignored malformed command: " + line.substr(0, 40));
         }
-        if (s.due(boot_clock::now())) {
-            kill_groups(s);
-            s.fired = true;
-            log("lease deadline passed without extension: killed process groups");
-        }
+        fire_if_due(s);
     }
 }
 
