@@ -12,6 +12,7 @@ AF_APT_PACKAGES=(
     procps iproute2 util-linux iptables
     systemd dpkg-dev
     chromium chromium-driver faketime
+    libclang-rt-14-dev rabbitmq-server
 )
 
 af_sudo() {
