@@ -19,8 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from support.cluster import Cluster, daemon_binary  # noqa: E402
-from support.pgserver import PgServer  # noqa: E402
+from localcluster.cluster import Cluster, daemon_binary  # noqa: E402
+from localcluster.pgserver import PgServer  # noqa: E402
 
 
 def main() -> int:

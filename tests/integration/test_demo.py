@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.cluster import REPO
+from localcluster.cluster import REPO
 
 
 def test_demo_runs_and_cleans_up(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import signal
 import time
 from pathlib import Path
 
-from support.cluster import Cluster
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer
 
 
 def settle(cluster: Cluster, seconds: float) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from .pgserver import PgServer
 from .procfs import alive, cmdline
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STANDIN = REPO / "scripts" / "standin-scheduler"
 
 

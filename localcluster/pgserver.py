@@ -131,6 +131,6 @@ class PgServer:
         raise TimeoutError("PostgreSQL did not become ready")
 
 
-if __name__ == "__main__":  # manual check: python3 tests/support/pgserver.py
+if __name__ == "__main__":  # manual check: python3 -m localcluster.pgserver
     with PgServer() as pg:
         print(pg.conninfo(), pg.psql("select version()"))

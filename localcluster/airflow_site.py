@@ -2,7 +2,7 @@
 benchmark (``bench/airflow_failover.py``).
 
 One machine plays two Airflow "hosts": each daemon's scheduler gets its own Airflow hostname
-(``[core] hostname_callable`` = ``failover_hostname.node_hostname``, i.e. the daemon's
+(``[core] hostname_callable`` = ``localcluster.airflow_hostname.node_hostname``, i.e. the daemon's
 ``AIRFLOW_FAILOVER_NODE``) and its own log-server and health-server ports. What Airflow 3 needs on
 every node is started once and shared, to keep the CPU lean on a 2-core box: ONE api-server (UI,
 REST and the Execution API that LocalExecutor tasks call) and ONE dag-processor. The metadata DB and
@@ -32,14 +32,11 @@ from typing import Any
 
 import psycopg2
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-if str(REPO / "tests") not in sys.path:
-    sys.path.insert(0, str(REPO / "tests"))
+from .cluster import daemon_binary
+from .pgserver import PgServer, free_port
+from .procfs import proc_stat
 
-from support.cluster import daemon_binary  # noqa: E402
-from support.pgserver import PgServer, free_port  # noqa: E402
-from support.procfs import proc_stat  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 DEMO_DAG = REPO / "dags" / "failover_demo.py"
 DAG_ID = "failover_demo"
@@ -181,7 +178,7 @@ class Site:
         """A clean environment: the caller's minus every AIRFLOW* variable, plus this site's."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
         env["PATH"] = f"{venv_bin()}:{env.get('PATH', '/usr/bin:/bin')}"
-        env["PYTHONPATH"] = str(HERE)
+        env["PYTHONPATH"] = str(REPO)
         env.update(
             AIRFLOW_HOME=str(self.home),
             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.pg.url(self.dbname, driver="postgresql+psycopg2"),
@@ -189,7 +186,7 @@ class Site:
             AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__CORE__DAGS_FOLDER=str(self.dags),
             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
-            AIRFLOW__CORE__HOSTNAME_CALLABLE="failover_hostname.node_hostname",
+            AIRFLOW__CORE__HOSTNAME_CALLABLE="localcluster.airflow_hostname.node_hostname",
             AIRFLOW__CORE__PARALLELISM="4",
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{self.api_port}/execution/",
             AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{self.api_port}",
