@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
 from localcluster.cluster import Cluster, daemon_binary  # noqa: E402
 from localcluster.pgserver import PgServer  # noqa: E402
