@@ -196,10 +196,11 @@ def test_celery_demo_task_on_worker_survives_scheduler_failover(tmp_path: Path) 
     on_worker = [t for t in across if t["hostname"] == "worker-1"]
     assert on_worker, f"no task was running on the worker at the failover: {across}"
     for t in on_worker:
-        # Adopted by the new scheduler, never killed or re-run: one try, and it succeeded.
-        assert (t["final_state"], t["final_try_number"], t["try_number"]) == (
-            "success",
-            1,
-            1,
-        ), t
+        # Left alone by the failover and adopted by the new scheduler: its one try ran to its
+        # own end (a weekend day's ingest skips), never killed and never run again.
+        assert (t["try_number"], t["final_try_number"]) == (1, 1), t
+        assert t["final_state"] in ("success", "skipped"), t
+    assert any(
+        t["task_id"] == "transform" and t["final_state"] == "success" for t in on_worker
+    ), across
     assert not leftover_processes(tmp_path), leftover_processes(tmp_path)
