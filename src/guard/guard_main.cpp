@@ -60,19 +60,21 @@ void parent_gone(const GuardState& s) {
         db::LeaseSql lease(conf.at("schema").get<std::string>(),
                            conf.at("cluster").get<std::string>(),
                            conf.at("node_id").get<std::string>());
+        // Recorded before the release: once the release commits, the next node may win and
+        // record its term at once, and this term's end must come first in the log. Without it
+        // `status`, `history` and the dashboard would show no end of the dead daemon's term.
+        db::StateSql state(conf.at("schema").get<std::string>(),
+                           conf.at("cluster").get<std::string>(),
+                           conf.at("node_id").get<std::string>());
+        state.record(*c, "daemon_died",
+                     "the guard killed its processes and releases term " + std::to_string(*s.term),
+                     *s.term);
         const bool ok = lease.release(*c, *s.term);
         log(std::string("daemon gone; processes killed; lease term ") + std::to_string(*s.term) +
             (ok ? " released" : " was no longer ours"));
-        if (ok) {
-            // Without this the term has no recorded end: `status` and the dashboard would show
-            // the dead node as active and measure the takeover from its last event.
-            db::StateSql state(conf.at("schema").get<std::string>(),
-                               conf.at("cluster").get<std::string>(),
-                               conf.at("node_id").get<std::string>());
-            state.record(*c, "released",
-                         "by the guard: the daemon died; its processes were killed first", *s.term);
-            state.mark_down(*c, "daemon gone; the guard released term " + std::to_string(*s.term));
-        }
+        state.mark_down(*c, "daemon gone; its guard " +
+                                std::string(ok ? "released" : "found expired") + " term " +
+                                std::to_string(*s.term));
     } catch (const std::exception& e) {
         log(std::string("daemon gone; processes killed; release failed: ") + e.what());
     }

@@ -50,8 +50,8 @@ def test_kill9_of_active_daemon_fails_over(cluster: Cluster) -> None:
     status = cluster.status()
     assert status["term"] > old.term
     # The guard ended the dead daemon's term on the record, and status shows one active node.
-    released = [e for e in cluster.events() if e["node_id"] == first and e["kind"] == "released"]
-    assert released and "by the guard" in released[0]["detail"], cluster.events()
+    died = [e for e in cluster.events() if e["node_id"] == first and e["kind"] == "daemon_died"]
+    assert died and "the guard killed its processes" in died[0]["detail"], cluster.events()
     roles = {n["node_id"]: n["role"] for n in status["nodes"]}
     assert roles[second] == "active" and roles[first] in ("down", "stale"), roles
     assert list(roles.values()).count("active") == 1, roles
