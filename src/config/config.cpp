@@ -389,6 +389,7 @@ core::ElectionConfig Config::election() const {
         e.processes.push_back({p.name, p.stop_timeout});
     e.priority = priority;
     e.failback = failback;
+    e.nofailover = nofailover;
     if (heartbeat) {
         e.heartbeats = true;
         e.heartbeat_interval = heartbeat->interval;
@@ -430,6 +431,12 @@ Config parse_config(const std::string& json_text) {
             throw ConfigError("failback",
                               std::string("must be true or false, got ") + type_name(*v));
         c.failback = v->get<bool>();
+    }
+    if (const json* v = r.find("nofailover")) {
+        if (!v->is_boolean())
+            throw ConfigError("nofailover",
+                              std::string("must be true or false, got ") + type_name(*v));
+        c.nofailover = v->get<bool>();
     }
     if (const json* f = r.find("fencing")) {
         ObjectReader fr(*f, "fencing");

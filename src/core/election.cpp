@@ -17,6 +17,8 @@ const char* to_string(Role r) {
             return "stopping";
         case Role::stopped:
             return "stopped";
+        case Role::nofailover:
+            return "nofailover";
     }
     return "?";
 }
@@ -72,6 +74,8 @@ Role Election::role() const {
         return Role::stopped;
     if (stopping_)
         return Role::stopping;
+    if (cfg_.nofailover)
+        return Role::nofailover;
     return term_ != 0 && !lease_lost_ && now_ < lease_deadline_ ? Role::active : Role::standby;
 }
 
@@ -485,7 +489,8 @@ void Election::reconcile() {
         watch_holder_.reset();
         next_acquire_ = std::min(next_acquire_, now_);
     }
-    if (!acquire_in_flight_ && now_ >= next_acquire_ && now_ >= cooldown_until_) {
+    if (!cfg_.nofailover && !acquire_in_flight_ && now_ >= next_acquire_ &&
+        now_ >= cooldown_until_) {
         emit(act::try_acquire{highest_term_seen_});
         acquire_in_flight_ = true;
         acquire_sent_ = now_;

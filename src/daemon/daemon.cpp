@@ -351,6 +351,7 @@ void Daemon::reload() {
         check("status_interval_ms", fresh.status_interval != cfg_.status_interval);
         check("priority", fresh.priority != cfg_.priority);
         check("failback", fresh.failback != cfg_.failback);
+        check("nofailover", fresh.nofailover != cfg_.nofailover);
         check("heartbeat", !(fresh.heartbeat == cfg_.heartbeat));
         check("fencing", fresh.fence_roles != cfg_.fence_roles);
         check("metrics", !(fresh.metrics == cfg_.metrics));
@@ -441,6 +442,10 @@ std::string Daemon::status_words() const {
                                 : "stopping";
         case core::Role::stopped:
             return "stopped";
+        case core::Role::nofailover:
+            return seen_active_ ? "nofailover (never takes over); " + seen_active_->first +
+                                      " is active in term " + std::to_string(seen_active_->second)
+                                : "nofailover (never takes over); no active node seen";
         case core::Role::standby:
             break;
     }

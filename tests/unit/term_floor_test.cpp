@@ -91,3 +91,20 @@ TEST(TermFloor, OwnWonTermIsTheFloorAfterLosingIt) {
     ASSERT_TRUE(floor.has_value());
     EXPECT_GE(*floor, 5);
 }
+
+// nofailover (a node that reports and heartbeats but never competes) lives beside the floor
+// tests because it is the other rule about when a node may ask for the lease.
+TEST(NoFailover, NeverAsksForTheLeaseEvenWhenItIsReleased) {
+    ElectionConfig c = config();
+    c.nofailover = true;
+    Election e(c, "b");
+    int asks = 0;
+    for (long long now = 0; now < 30000; now += 250) {
+        const Ready r =
+            now % 1000 == 0 ? e.step(ev::lease_hint{"b"}, t(now)) : e.step(ev::tick{}, t(now));
+        asks += acquire_floor(r).has_value();
+    }
+    EXPECT_EQ(asks, 0);
+    EXPECT_EQ(e.role(), af::core::Role::nofailover);
+    EXPECT_STREQ(af::core::to_string(e.role()), "nofailover");
+}

@@ -113,6 +113,7 @@ struct Config {
     Duration status_interval{1000};  ///< how often the node row is refreshed
     int priority{100};               ///< 0-255; higher takes a released lease first
     bool failback{false};            ///< take the lease back from a lower-priority active
+    bool nofailover{false};          ///< never compete for the lease; report and heartbeat only
     std::optional<HeartbeatConfig> heartbeat;
     /// Database fencing: node id -> the PostgreSQL role its Airflow processes log in with. The
     /// winner of a term revokes LOGIN from the others' roles and ends their sessions first.

@@ -14,7 +14,8 @@
 
 namespace af::core {
 
-enum class Role { standby, active, stopping, stopped };
+/// nofailover: a node configured never to compete; it reports and sends heartbeats only.
+enum class Role { standby, active, stopping, stopped, nofailover };
 const char* to_string(Role r);
 
 enum class ProcState { stopped, running, stopping };

@@ -35,6 +35,7 @@ struct ElectionConfig {
     Duration slow_poll{2000};       ///< standby poll while the active is heard
     Duration rank_delay{100};       ///< per better-ranked standby, after a release
     bool failback{false};           ///< hand the lease to a returning higher-priority node
+    bool nofailover{false};         ///< never try the lease (patronictl's "nofailover" tag)
     Duration failback_delay{5000};  ///< how long it must be heard healthy first
 
     Duration miss_window() const { return heartbeat_interval * miss_count; }
