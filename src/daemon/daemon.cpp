@@ -382,9 +382,10 @@ void Daemon::observe(const core::Event& e) {
     if (const auto* a = std::get_if<core::ev::acquire_result>(&e)) {
         if (a->won)
             seen_active_.reset();
-        else if (a->holder && a->remaining.count() > 0)
+        else if (a->holder && a->remaining.count() > 0) {
             seen_active_ = std::make_pair(*a->holder, a->term);
-        else
+            seen_active_until_ = boot_clock::now() + a->remaining;
+        } else
             seen_active_.reset();
     }
     if (!metrics_)
@@ -475,6 +476,8 @@ metrics::Snapshot Daemon::metrics_snapshot() const {
     if (role == core::Role::active)
         s.lease_remaining_s = std::max(
             0.0, std::chrono::duration<double>(core_.lease_deadline() - boot_clock::now()).count());
+    if (role == core::Role::active || (seen_active_ && boot_clock::now() < seen_active_until_))
+        s.cluster_active_nodes = 1;
     s.db_connected = db_->connected();
     s.db_statements = db_->statements();
     s.events_dropped = db_->events_dropped();
@@ -490,6 +493,9 @@ metrics::Snapshot Daemon::metrics_snapshot() const {
             h.dropped[it.key()] = it.value().get<std::uint64_t>();
         s.heartbeat = std::move(h);
         const nlohmann::json peers = heartbeat_->peers_view();
+        for (auto it = peers.begin(); it != peers.end(); ++it)
+            if (it.value().value("heard", false) && it.value().value("role", "") == "active")
+                s.cluster_active_nodes = 1;
         for (auto it = peers.begin(); it != peers.end(); ++it)
             if (it.value().contains("age_ms"))
                 s.peer_age_s[it.key()] = it.value()["age_ms"].get<double>() / 1000.0;

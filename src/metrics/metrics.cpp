@@ -127,13 +127,17 @@ std::string Metrics::render(const Snapshot& s) const {
 
     MetricFamily role =
         family("airflow_failover_role", "1 for the role this node is in now, 0 for the others", G);
-    for (const char* r : {"standby", "active", "stopping", "stopped"})
+    for (const char* r : {"standby", "active", "stopping", "stopped", "nofailover"})
         role.metric.push_back(sample(s.role == r ? 1 : 0, G, {{"role", r}}));
     out.push_back(std::move(role));
     out.push_back(one("airflow_failover_active",
                       "1 while this node holds the lease and runs the "
                       "scheduler, else 0",
                       G, s.role == "active" ? 1 : 0));
+    out.push_back(one("airflow_failover_cluster_active_nodes",
+                      "Active nodes in the cluster as this node sees the lease and its peers "
+                      "(1 or 0); every node exports it: alert when it is 0",
+                      G, s.cluster_active_nodes));
     out.push_back(one("airflow_failover_term",
                       "The term (fencing token) this node holds, 0 if none", G,
                       static_cast<double>(s.term)));

@@ -51,6 +51,7 @@ def test_metrics_follow_a_switchover(metrics_cluster: Cluster) -> None:
     assert types["airflow_failover_renew_latency_seconds"] == "histogram"
     assert types["airflow_failover_role"] == "gauge"
     assert a["airflow_failover_active"] == 1 and b["airflow_failover_active"] == 0
+    assert a["airflow_failover_cluster_active_nodes"] == 1 == b["airflow_failover_cluster_active_nodes"]
     assert a["airflow_failover_role{role=active}"] == 1
     assert b["airflow_failover_role{role=standby}"] == 1
     term = a["airflow_failover_term"]
@@ -158,3 +159,22 @@ def test_metrics_listen_is_checked(tmp_path: Path, pg: PgServer) -> None:
         busy.close()
     assert res.returncode != 0
     assert "metrics.listen: cannot listen on 127.0.0.1:" in res.stderr
+
+
+def test_cluster_active_nodes_alarm_fires_on_every_node(metrics_cluster: Cluster) -> None:
+    """Every node exports the cluster's active count from its own view; with the active gone
+    and nobody to take over (the other node is nofailover), the survivor reports 0."""
+    c = metrics_cluster
+    ports = c.metrics_ports  # type: ignore[attr-defined]
+    cfg_b = c.nodes["node-b"].config
+    cfg = json.loads(cfg_b.read_text())
+    cfg["nofailover"] = True
+    cfg_b.write_text(json.dumps(cfg))
+    c.start()
+    assert c.wait_active() == "node-a"
+    key = "airflow_failover_cluster_active_nodes"
+    c.wait_for(lambda: scrape(ports["node-b"]).get(key) == 1, 10, "node-b to see node-a active")
+    assert scrape(ports["node-a"])[key] == 1
+    assert scrape(ports["node-b"])["airflow_failover_role{role=nofailover}"] == 1
+    c.signal("node-a", signal.SIGKILL)
+    c.wait_for(lambda: scrape(ports["node-b"]).get(key) == 0, 10, "node-b to report no active")

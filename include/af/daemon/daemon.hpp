@@ -78,7 +78,8 @@ class Daemon {
     bool stopping_sent_{false};
     std::string status_sent_;
     std::optional<std::pair<std::string, std::int64_t>> seen_active_;  ///< holder, term
-    std::map<std::string, std::int64_t> started_in_term_;              ///< process -> term
+    TimePoint seen_active_until_{};  ///< when that holder's lease runs out, as last read
+    std::map<std::string, std::int64_t> started_in_term_;  ///< process -> term
     int exit_code_{0};
     bool done_{false};
 };

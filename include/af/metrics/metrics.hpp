@@ -31,6 +31,10 @@ struct Snapshot {
     };
     std::optional<Heartbeat> heartbeat;
     std::map<std::string, double> peer_age_s;  ///< last heard, by peer (heartbeats on)
+    /// Active nodes in the cluster as this node sees them: 1 if it is active, if its last lease
+    /// read showed another holder whose lease has not yet run out, or if it hears an active
+    /// peer; else 0. Every node exports it, so an alert on 0 fires from the standbys too.
+    int cluster_active_nodes{0};
 };
 
 /// The daemon's Prometheus metrics. Event-driven counts (renew latency, database errors,
