@@ -164,8 +164,10 @@ def check_common(summary: dict[str, Any], victim: str) -> dict[str, Any]:
     return first
 
 
-def test_default_demo_survives_kill9_of_active_daemon(tmp_path: Path) -> None:
-    run = DemoRun(tmp_path)
+def run_with_kill9(tmp_path: Path, *args: str) -> dict[str, Any]:
+    """The demo with a kill -9 of its active daemon while a transform runs; the summary after
+    the checks every variant shares, with no process left behind."""
+    run = DemoRun(tmp_path, *args)
     try:
         victim = kill_active_mid_task(run, "transform")
         summary = run.finish()
@@ -173,25 +175,22 @@ def test_default_demo_survives_kill9_of_active_daemon(tmp_path: Path) -> None:
         if run.proc.poll() is None:
             run.proc.send_signal(signal.SIGINT)
             run.proc.wait(timeout=120)
+    check_common(summary, victim)
+    assert not leftover_processes(tmp_path), leftover_processes(tmp_path)
+    return summary
+
+
+def test_default_demo_survives_kill9_of_active_daemon(tmp_path: Path) -> None:
+    summary = run_with_kill9(tmp_path)
     assert summary["executor"] == "LocalExecutor" and summary["nodes"] == [
         "node-a",
         "node-b",
     ]
-    check_common(summary, victim)
-    assert not leftover_processes(tmp_path), leftover_processes(tmp_path)
 
 
 def test_celery_demo_task_on_worker_survives_scheduler_failover(tmp_path: Path) -> None:
-    run = DemoRun(tmp_path, "--executor", "celery")
-    try:
-        victim = kill_active_mid_task(run, "transform")
-        summary = run.finish()
-    finally:
-        if run.proc.poll() is None:
-            run.proc.send_signal(signal.SIGINT)
-            run.proc.wait(timeout=120)
+    summary = run_with_kill9(tmp_path, "--executor", "celery")
     assert summary["executor"] == "CeleryExecutor"
-    check_common(summary, victim)
     across = summary["tasks_across_failovers"][0]
     on_worker = [t for t in across if t["hostname"] == "worker-1"]
     assert on_worker, f"no task was running on the worker at the failover: {across}"
@@ -203,4 +202,3 @@ def test_celery_demo_task_on_worker_survives_scheduler_failover(tmp_path: Path) 
     assert any(
         t["task_id"] == "transform" and t["final_state"] == "success" for t in on_worker
     ), across
-    assert not leftover_processes(tmp_path), leftover_processes(tmp_path)

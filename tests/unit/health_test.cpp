@@ -2,6 +2,8 @@
 // core's handling of an unhealthy process (killed, counted as a crash, restarted in place).
 #include <gtest/gtest.h>
 
+#include "fake_time.hpp"
+
 #include <variant>
 
 #include "af/core/election.hpp"
@@ -17,9 +19,7 @@ using af::core::ProcState;
 namespace ev = af::core::ev;
 namespace act = af::core::act;
 
-TimePoint t(long long ms) {
-    return TimePoint{} + std::chrono::milliseconds(ms);
-}
+using af::test::t;
 
 TEST(HealthTracker, FailuresInTheStartPeriodDoNotCount) {
     af::health::HealthTracker h(2, 10000ms);

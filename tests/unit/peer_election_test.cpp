@@ -3,6 +3,8 @@
 // switchover validation. Heartbeats only ever change *when* the database is asked.
 #include <gtest/gtest.h>
 
+#include "fake_time.hpp"
+
 #include <string>
 #include <variant>
 
@@ -19,9 +21,7 @@ using af::core::Role;
 namespace ev = af::core::ev;
 namespace act = af::core::act;
 
-TimePoint t(long long ms) {
-    return TimePoint{} + std::chrono::milliseconds(ms);
-}
+using af::test::t;
 
 ElectionConfig hb_config(int priority) {
     ElectionConfig c;

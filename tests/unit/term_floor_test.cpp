@@ -4,6 +4,8 @@
 // fencing token repeat.
 #include <gtest/gtest.h>
 
+#include "fake_time.hpp"
+
 #include <optional>
 #include <variant>
 
@@ -19,9 +21,7 @@ using af::core::Ready;
 namespace ev = af::core::ev;
 namespace act = af::core::act;
 
-TimePoint t(long long ms) {
-    return TimePoint{} + std::chrono::milliseconds(ms);
-}
+using af::test::t;
 
 ElectionConfig config() {
     ElectionConfig c;
