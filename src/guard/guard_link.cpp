@@ -28,6 +28,7 @@ void GuardLink::start() {
     spec.argv = {"/proc/self/exe", "guard"};
     spec.die_with_parent = false;  // the whole point: it outlives us
     spec.pass_fd = p[0];
+    spec.inherit_all_env = true;  // our own program: it logs in as the daemon (PGPASSFILE...)
     try {
         pid_ = proc::spawn(spec);
     } catch (...) {

@@ -73,6 +73,7 @@ class Cluster:
     name: str = field(default_factory=lambda: "c" + uuid.uuid4().hex[:8])
     nodes: dict[str, Node] = field(default_factory=dict)
     standin_name: str = STANDIN.name  # what live_instances() recognises as a scheduler
+    daemon_env: dict[str, str] | None = None  # the daemons' environment (default: ours)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +135,7 @@ class Cluster:
             node.proc = subprocess.Popen(
                 [str(daemon_binary()), "run", "--config", str(node.config)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=self.daemon_env,
             )
 
     def signal(self, name: str, sig: int) -> None:
