@@ -196,6 +196,11 @@ std::int64_t DbWorker::incarnation() const {
     return incarnation_;
 }
 
+std::map<std::string, std::int64_t> DbWorker::peer_incarnations() const {
+    std::lock_guard lk(mu_);
+    return peer_incarnations_;
+}
+
 std::uint64_t DbWorker::events_dropped() const {
     std::lock_guard lk(mu_);
     return dropped_;
@@ -222,10 +227,14 @@ bool DbWorker::connect() {
         impl_->conn = open_connection(s_.conninfo, s_.connect_timeout, s_.statement_timeout);
         migrate(*impl_->conn, s_.schema);
         const auto inc = impl_->state.register_node(*impl_->conn, s_.hostname, s_.version, s_.pid);
+        auto peers = impl_->state.peer_incarnations(*impl_->conn);
         {
+            // Every registration bumps the row: heartbeats carry the latest number, or peers
+            // that read it from the database would take ours for replays.
             std::lock_guard lk(mu_);
-            if (incarnation_ == 0)
-                incarnation_ = inc;
+            incarnation_ = inc;
+            for (const auto& [node, n] : peers)
+                peer_incarnations_[node] = std::max(peer_incarnations_[node], n);
         }
         impl_->listener = std::make_unique<Listener>(*impl_->conn, impl_->lease.channel(),
                                                      s_.cluster, sink_, commands_due_);
