@@ -158,3 +158,34 @@ def test_metrics_listen_is_checked(tmp_path: Path, pg: PgServer) -> None:
         busy.close()
     assert res.returncode != 0
     assert "metrics.listen: cannot listen on 127.0.0.1:" in res.stderr
+
+
+def idle_connections(port: int, n: int) -> list[socket.socket]:
+    """n connections that send half a request head and then nothing (a slowloris)."""
+    conns = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=3)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        conns.append(s)
+    return conns
+
+
+def test_idle_connections_do_not_starve_healthz(metrics_cluster: Cluster) -> None:
+    """Attack: 100 idle connections, then probes. Every probe is answered (the latency figure
+    is bench/healthz_idle.py's job; the timeout here only bounds a hang)."""
+    c = metrics_cluster
+    port = c.metrics_ports["node-a"]  # type: ignore[attr-defined]
+    c.start(["node-a"])
+    c.wait_active()
+    c.wait_for(lambda: http_get(port, "/healthz")[0] == 200, 10, "/healthz 200")
+    conns = idle_connections(port, 100)
+    try:
+        for _ in range(20):
+            code, body = http_get(port, "/healthz", timeout=2.0)
+            assert code == 200, body
+        # New idle connections keep coming: the probes still get through.
+        conns += idle_connections(port, 50)
+        assert http_get(port, "/healthz", timeout=2.0)[0] == 200
+    finally:
+        for s in conns:
+            s.close()
