@@ -231,7 +231,10 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
         }
         db::CommandSql commands(c.database.schema, c.cluster, c.node_id);
         const auto started = std::chrono::steady_clock::now();
-        const std::int64_t id = commands.insert(*conn, "switchover", to, requester());
+        // Meant for the active the operator is told about: should another node take over
+        // before it is carried out, the command is closed as stale, not run by the newcomer.
+        const std::int64_t id = commands.insert(*conn, "switchover", to, requester(),
+                                                db::CommandTarget{*before.active, before.term});
         std::cout << "switchover requested (command " << id << "): " << *before.active << " (term "
                   << before.term << ") -> " << to.value_or("the best standby") << "\n";
         const auto deadline = started + std::chrono::duration<double>(timeout_s);
@@ -239,7 +242,8 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
         while (std::chrono::steady_clock::now() < deadline) {
             if (!result) {
                 result = commands.result(*conn, id);
-                if (result && result->rfind("refused", 0) == 0) {
+                if (result &&
+                    (result->rfind("refused", 0) == 0 || result->rfind("stale", 0) == 0)) {
                     std::cerr << "switchover " << *result << "\n";
                     return k_exit_no_active;
                 }

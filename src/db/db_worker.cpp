@@ -157,8 +157,11 @@ void DbWorker::check_commands() {
         next_command_check_ = now + Duration{2000};
     }
     for (int i = 0; i < 10; ++i) {
-        statements_ += 2;
-        auto cmd = impl_->commands.take(*impl_->conn);
+        statements_ += 3;
+        std::vector<std::string> stale;
+        auto cmd = impl_->commands.take(*impl_->conn, &stale);
+        for (const auto& why : stale)
+            spdlog::warn("not carried out: {}", why);
         if (!cmd)
             return;
         spdlog::info("command {} from {}: {} {}", cmd->id, cmd->requested_by, cmd->kind,
