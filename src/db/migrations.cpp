@@ -140,7 +140,10 @@ int migrate(pqxx::connection& c, const std::string& schema) {
     // One lock for every daemon and init-db of this database: the second waits, then sees the
     // first one's tables and applies nothing.
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "airflow_failover:" + schema);
-    tx.exec("CREATE SCHEMA IF NOT EXISTS " + quoted(schema));
+    // Only when missing: CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database, which
+    // a daemon whose schema an administrator made (init-db --daemon-role) does not have.
+    if (tx.exec_params("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema).empty())
+        tx.exec("CREATE SCHEMA " + quoted(schema));
     tx.exec("CREATE TABLE IF NOT EXISTS " + quoted(schema) +
             ".schema_migrations (version integer PRIMARY KEY, "
             "applied_at timestamptz NOT NULL DEFAULT clock_timestamp())");
