@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -97,6 +98,16 @@ pid_t spawn(const SpawnSpec& spec) {
         close(errpipe[1]);
         errpipe[1] = moved;
     }
+    // Root keeps its capabilities in its children (a root daemon's children are root anyway;
+    // use processes[].user): dropping them is for a non-root daemon given some by its unit.
+    bool has_caps_to_drop = false;
+    if (!spec.keep_capabilities && geteuid() != 0) {
+        __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct cur[_LINUX_CAPABILITY_U32S_3] = {};
+        if (syscall(SYS_capget, &hdr, cur) == 0)
+            for (const auto& d : cur)
+                has_caps_to_drop = has_caps_to_drop || d.permitted || d.inheritable;
+    }
     // Without CAP_SETGID, setgroups fails even for our own groups: change only what differs.
     const bool change_identity =
         spec.run_as && (spec.run_as->uid != geteuid() || spec.run_as->gid != getegid());
@@ -117,6 +128,16 @@ pid_t spawn(const SpawnSpec& spec) {
         if (change_identity) {
             if (setgroups(spec.run_as->groups.size(), spec.run_as->groups.data()) != 0 ||
                 setgid(spec.run_as->gid) != 0 || setuid(spec.run_as->uid) != 0)
+                child_fail(errpipe[1], errno);
+        }
+        // The daemon may hold capabilities (CAP_SETUID/SETGID/KILL in the packaged unit, to
+        // run Airflow as its own user and signal it). They are the daemon's, not its
+        // children's: ambient ones would survive exec, so clear them all.
+        if (has_caps_to_drop) {
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+            __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+            __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
+            if (syscall(SYS_capset, &hdr, none) != 0)
                 child_fail(errpipe[1], errno);
         }
         if (spec.die_with_parent) {

@@ -9,13 +9,14 @@ import os
 import pwd
 import shutil
 import socket
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from support.cluster import Cluster
+from support.cluster import Cluster, daemon_binary
 from support.pgserver import PgServer
 
 # What a managed process can find: its environment and identity (written by itself), then it
@@ -135,3 +136,53 @@ def test_an_unknown_user_stops_the_start_naming_the_key(pg: PgServer, tmp_path: 
     res = c.cli("run")
     assert res.returncode != 0
     assert "processes.scheduler.user" in res.stderr and "af-no-such-user" in res.stderr
+
+
+CAPS_SPY = """
+out="$1"
+grep -E '^(Uid|Gid|CapInh|CapPrm|CapEff|CapAmb):' /proc/$$/status > "$out/$2.tmp"
+mv "$out/$2.tmp" "$out/$2"
+exec sleep 600
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to start the daemon as the packaged unit does")
+def test_a_non_root_daemon_with_the_units_capabilities(pg: PgServer) -> None:
+    """As the packaged unit runs it: a non-root daemon with CAP_SETUID, CAP_SETGID and CAP_KILL
+    (ambient). It runs one process as another user, one as itself; neither keeps a capability."""
+    work = Path(tempfile.mkdtemp(prefix="af-caps-"))
+    work.chmod(0o777)
+    try:
+        c = Cluster(pg, work / "cluster", size=1)
+        (work / "cluster").chmod(0o755)
+        node = c.nodes["node-a"]
+        cfg = json.loads(node.config.read_text())
+        cfg["processes"] = [
+            {"name": "other-user", "user": "daemon",
+             "command": ["/bin/sh", "-c", CAPS_SPY, "spy", str(work), "other"]},
+            {"name": "same-user", "command": ["/bin/sh", "-c", CAPS_SPY, "spy", str(work), "same"]},
+        ]
+        node.config.write_text(json.dumps(cfg))
+        node.config.chmod(0o644)
+        caps = "+kill,+setuid,+setgid"
+        log = open(node.log, "ab")
+        node.proc = subprocess.Popen(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+             f"--inh-caps={caps}", f"--ambient-caps={caps}", str(daemon_binary()), "run",
+             "--config", str(node.config)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            other = wait_file(work / "other", 30)
+            same = wait_file(work / "same", 30)
+        finally:
+            c.stop_all()
+        daemon_uid = pwd.getpwnam("daemon").pw_uid
+        assert f"Uid:\t{daemon_uid}\t" in other, other
+        assert f"Uid:\t{pwd.getpwnam('nobody').pw_uid}\t" in same, same
+        for status in (other, same):
+            for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+                line = next(ln for ln in status.splitlines() if ln.startswith(cap))
+                assert line.split()[1] == "0000000000000000", status
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -31,6 +31,10 @@ struct SpawnSpec {
     /// Run under another user and group (setgroups, setgid, setuid in the child); HOME, USER and
     /// LOGNAME are then the target user's.
     std::optional<RunAs> run_as;
+    /// The daemon's own helpers only (the guard, which signals Airflow's process groups): keep
+    /// the daemon's capabilities. Everyone else starts with none (a non-root daemon's
+    /// capabilities are cleared, ambient ones included).
+    bool keep_capabilities{false};
 };
 
 /// Starts a process in a new session of its own (sid == pgid == pid), with signals reset.
