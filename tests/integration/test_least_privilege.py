@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support.cluster import Cluster, daemon_binary
 from support.pgserver import PgServer
 
@@ -166,12 +165,12 @@ def test_a_non_root_daemon_with_the_units_capabilities(pg: PgServer) -> None:
         node.config.write_text(json.dumps(cfg))
         node.config.chmod(0o644)
         caps = "+kill,+setuid,+setgid"
-        log = open(node.log, "ab")
-        node.proc = subprocess.Popen(
-            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-             f"--inh-caps={caps}", f"--ambient-caps={caps}", str(daemon_binary()), "run",
-             "--config", str(node.config)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(node.log, "ab") as log:  # the daemon keeps its own descriptor
+            node.proc = subprocess.Popen(
+                ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                 f"--inh-caps={caps}", f"--ambient-caps={caps}", str(daemon_binary()), "run",
+                 "--config", str(node.config)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             other = wait_file(work / "other", 30)
             same = wait_file(work / "same", 30)
