@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from support.cluster import Cluster, daemon_binary
 from support.pgserver import PgServer
 from test_failover import settle
