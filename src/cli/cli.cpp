@@ -367,7 +367,15 @@ int cmd_check_config(const config::Config& c) {
         std::cout << "  process " << p.name << ":";
         for (const auto& a : p.command)
             std::cout << " " << a;
-        std::cout << " (stop timeout " << p.stop_timeout.count() << " ms)\n";
+        std::cout << " (stop timeout " << p.stop_timeout.count() << " ms";
+        if (p.user)
+            std::cout << ", as user " << *p.user << (p.group ? ":" + *p.group : "");
+        if (!p.inherit_env.empty()) {
+            std::cout << ", inherits";
+            for (const auto& n : p.inherit_env)
+                std::cout << " " << n;
+        }
+        std::cout << ")\n";
     }
     return 0;
 }
