@@ -162,8 +162,7 @@ pid_t spawn(const SpawnSpec& spec) {
         for (int fd : keep) {
             if (cloexec_range(next, static_cast<unsigned>(fd) - 1) != 0)
                 child_fail(errpipe[1], errno);
-            if (fd != 3 || spec.pass_fd >= 0)
-                fcntl(fd, F_SETFD, 0);
+            fcntl(fd, F_SETFD, 0);
             next = static_cast<unsigned>(fd) + 1;
         }
         if (cloexec_range(next, UINT_MAX) != 0)
