@@ -476,10 +476,18 @@ class Pair:
             self.nodes[name] = node
 
     def config_for(self, name: str) -> dict[str, Any]:
+        # The daemon hands a managed process only an allowlisted environment: Airflow's
+        # settings go into the config, as on a real host (never the daemon's PG* variables).
+        site_env = {
+            k: v
+            for k, v in self.site.env().items()
+            if k.startswith(("AIRFLOW", "FAILOVER_DEMO_")) or k == "PYTHONPATH"
+        }
         proc: dict[str, Any] = {
             "name": "scheduler",
             "command": [str(airflow_exe()), "scheduler"],
             "env": {
+                **site_env,
                 # Distinct per "host" on this one machine.
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(

@@ -77,6 +77,7 @@ class Cluster:
     name: str = field(default_factory=lambda: "c" + uuid.uuid4().hex[:8])
     nodes: dict[str, Node] = field(default_factory=dict)
     standin_name: str = STANDIN.name  # what live_instances() recognises as a scheduler
+    daemon_env: dict[str, str] | None = None  # the daemons' environment (default: ours)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +149,7 @@ class Cluster:
             node = self.nodes[name]
             node.proc = spawn(
                 [str(daemon_binary()), "run", "--config", str(node.config)],
-                dict(os.environ),
+                self.daemon_env,
                 node.log,
             )
 

@@ -232,7 +232,7 @@ class Dashboard:
         self.note = ""
 
     def start(
-        self, pg: PgServer, dbname: str, config: Path, prices_ddl: str | None = None
+        self, pg: PgServer, dbname: str, cluster: str, prices_ddl: str | None = None
     ) -> None:
         import importlib.util
 
@@ -243,46 +243,32 @@ class Dashboard:
             return
         if (
             prices_ddl
-        ):  # the role is granted SELECT on the prices table only if it exists
+        ):  # the role may read the prices table only if it exists when granted
             pg.psql(prices_ddl, dbname=dbname)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "webapp",
-                "grant-role",
-                "--conninfo",
-                pg.conninfo(dbname),
-            ],
-            cwd=REPO,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        # Its own least-privilege role, allowed to send terminate for this cluster only.
+        webapp = [sys.executable, "-m", "webapp"]
+        grant = ["grant-role", "--conninfo", pg.conninfo(dbname), "--cluster", cluster]
+        subprocess.run(webapp + grant, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         user = os.environ.get("AF_DASHBOARD_USER") or "admin"
-        password = os.environ.get("AF_DASHBOARD_PASSWORD") or secrets.token_urlsafe(9)
+        password = secrets.token_urlsafe(9)
+        password_file = self.workdir / "dashboard.password"
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
         port = os.environ.get("AF_DASHBOARD_PORT") or "8050"
         log = self.workdir / "dashboard.log"
-        env = {
-            **os.environ,
-            "AF_DASHBOARD_PASSWORD": password,
-            "AF_DASHBOARD_USER": user,
-        }
-        self.proc = spawn(
-            [
-                sys.executable,
-                "-m",
-                "webapp",
-                "--config",
-                str(config),
-                "--conninfo",
-                pg.conninfo(dbname, user="af_dashboard"),
-                "--port",
-                port,
-            ],
-            env,
-            log,
-            cwd=REPO,
-        )
+        serve = [
+            "--conninfo",
+            pg.conninfo(dbname, user="af_dashboard"),
+            "--cluster",
+            cluster,
+            "--user",
+            user,
+            "--password-file",
+            str(password_file),
+            "--port",
+            port,
+        ]
+        self.proc = spawn(webapp + serve, dict(os.environ), log, cwd=REPO)
         self.note = f"dashboard: http://127.0.0.1:{port}/  (log in as {user} / {password}; log {log})"
 
     def lines(self) -> list[str]:
@@ -325,9 +311,7 @@ class StandinDemo:
         self.cluster.start()
         if not self.args.no_dashboard:
             self.wait_schema()
-            self.dashboard.start(
-                self.pg, "postgres", self.cluster.nodes["node-a"].config
-            )
+            self.dashboard.start(self.pg, "postgres", self.cluster.name)
         while True:
             self.show()
             sleep_until(deadline, 1)
@@ -470,9 +454,7 @@ class AirflowDemo:
             self.wait_schema()
             from pipeline.xetra.load import DDL
 
-            self.dashboard.start(
-                self.pg, DBNAME, self.pair.nodes[self.names[0]].config, DDL
-            )
+            self.dashboard.start(self.pg, DBNAME, self.pair.cluster, DDL)
         say("waiting for the api-server and for the dag-processor to parse xetra_daily")
         self.site.wait_ready(timeout=300, dag_id=DAG_ID)
         self.timings["dag_parsed_s"] = say.elapsed()

@@ -22,8 +22,12 @@ commands:
   AF_DASHBOARD_CONNINFO, AF_DASHBOARD_SCHEMA, AF_DASHBOARD_CLUSTER, AF_DASHBOARD_HOST,
   AF_DASHBOARD_PORT, AF_DASHBOARD_PRICES_TABLE   as the serve options
   AF_DASHBOARD_USERS_FILE    `user:pbkdf2-hash` lines (see hash-password), or
-  AF_DASHBOARD_PASSWORD      one user's password (user AF_DASHBOARD_USER, default admin)
+  AF_DASHBOARD_PASSWORD_FILE one user's password in a file (user AF_DASHBOARD_USER, default
+                             admin); a password in the environment is refused
   AF_DASHBOARD_SECRET_KEY    Flask session key (random per start if unset)
+
+`serve` runs under gunicorn (one worker, threads); --debug uses Flask's development server.
+Under systemd: gunicorn 'webapp.wsgi:create()' (packaging/airflow-failover-dashboard.service).
 """
 
 
@@ -50,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gr.add_argument("--role", default="af_dashboard")
     gr.add_argument(
+        "--cluster",
+        default=os.environ.get("AF_DASHBOARD_CLUSTER"),
+        help="the only cluster the role may send terminate to [env AF_DASHBOARD_CLUSTER]",
+    )
+    gr.add_argument(
         "--conninfo", help="as a role allowed to grant [env AF_DASHBOARD_CONNINFO]"
     )
     gr.add_argument(
@@ -71,30 +80,58 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_serve(ns: argparse.Namespace) -> int:
-    from .app import create_app
-    from .auth import Users
+    from .roles import NotLeastPrivilege
+    from .wsgi import build
 
     try:
         s = settings_mod.from_args(ns)
-        users = Users.load(s.users_file)
+        app = build(s)
+    except NotLeastPrivilege as e:
+        print(f"python -m webapp: refusing to start: {e}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, OSError) as e:
         print(f"python -m webapp: {e}", file=sys.stderr)
         return 2
-    os.environ.pop(
-        "AF_DASHBOARD_PASSWORD", None
-    )  # hashed now; keep it out of children/dumps
+    users = app.server.extensions["af_dashboard"]["users"]
     if not users.enabled:
         print(
-            "python -m webapp: no users configured (AF_DASHBOARD_USERS_FILE or "
-            "AF_DASHBOARD_PASSWORD): terminate is disabled",
+            "python -m webapp: no users configured (--users-file or --password-file): "
+            "terminate is disabled",
             file=sys.stderr,
         )
-    app = create_app(
-        s, users=users, secret_key=os.environ.get("AF_DASHBOARD_SECRET_KEY")
-    )
     print(f"dashboard for cluster {s.cluster} on http://{s.host}:{s.port}/", flush=True)
-    app.run(host=s.host, port=s.port, debug=s.debug)
+    if s.debug:
+        app.run(host=s.host, port=s.port, debug=True)
+        return 0
+    run_gunicorn(app.server, s.host, s.port)
     return 0
+
+
+def run_gunicorn(wsgi: object, host: str, port: int, threads: int = 8) -> None:
+    """Serves ``wsgi`` with gunicorn in this process (one worker: the login throttle and the
+    session key are per process)."""
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            for key, value in {
+                "bind": bind,
+                "workers": 1,
+                "threads": threads,
+                "worker_class": "gthread",
+                "timeout": 60,
+                "graceful_timeout": 5,
+                "accesslog": None,
+                "errorlog": "-",
+                "loglevel": "warning",
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> object:
+            return wsgi
+
+    _App().run()
 
 
 def cmd_hash_password(ns: argparse.Namespace) -> int:
@@ -129,14 +166,22 @@ def cmd_grant_role(ns: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not ns.cluster:
+        print(
+            "python -m webapp: give --cluster (or AF_DASHBOARD_CLUSTER): the role may send "
+            "terminate to that cluster only",
+            file=sys.stderr,
+        )
+        return 2
     conn = psycopg2.connect(conninfo)
     try:
         if ns.print_only:
-            print(render(conn, ns.role, ns.schema, ns.prices_table))
+            print(render(conn, ns.role, ns.schema, ns.cluster, ns.prices_table))
         else:
-            grant_dashboard_role(conn, ns.role, ns.schema, ns.prices_table)
+            grant_dashboard_role(conn, ns.role, ns.schema, ns.cluster, ns.prices_table)
             print(
-                f"role {ns.role}: granted on schema {ns.schema} and {ns.prices_table}"
+                f"role {ns.role}: granted on schema {ns.schema} and {ns.prices_table}; "
+                f"terminate for cluster {ns.cluster} only"
             )
     finally:
         conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import dash
 import flask
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 from dash import Dash, Input, Output, State, ctx, dcc, html
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import model
-from .auth import Throttle, Users
+from .auth import Throttle, Users, attempt_login
 from .db import DatabaseUnavailable, Event, Pool, Queries
 from .settings import Settings
 
@@ -291,7 +293,7 @@ def timeline_figure(events: list[Event], takeovers: list[model.Takeover]) -> go.
                 mode="lines",
                 line={"width": 10, "color": "rgba(46,125,50,0.25)"},
                 hoverinfo="text",
-                text=f"term {t.term} on {t.node}",
+                text=f"term {t.term} on {escape(t.node)}",
                 showlegend=False,
             )
         )
@@ -310,9 +312,12 @@ def timeline_figure(events: list[Event], takeovers: list[model.Takeover]) -> go.
                     "color": model.CATEGORY_COLOR[cat],
                     "symbol": "diamond" if cat == "active" else "circle",
                 },
+                # Plotly renders hover text as HTML: event details come from the database
+                # (a process name, an error message) and are escaped.
                 hovertext=[
-                    f"{e.at:%H:%M:%S.%f}"[:-3] + f" {e.node_id} term {e.term}<br>"
-                    f"<b>{e.kind}</b> {e.detail}"
+                    f"{e.at:%H:%M:%S.%f}"[:-3]
+                    + f" {escape(e.node_id)} term {e.term}<br>"
+                    f"<b>{escape(e.kind)}</b> {escape(e.detail)}"
                     for e in evs
                 ],
                 hoverinfo="text",
@@ -427,7 +432,11 @@ def create_app(
     secret_key: str | None = None,
     pool: Pool | None = None,
 ) -> Dash:
-    users = users if users is not None else Users.load(settings.users_file)
+    users = (
+        users
+        if users is not None
+        else Users.load(settings.users_file, settings.password_file, settings.user)
+    )
     pool = pool or Pool(settings.conninfo, size=settings.pool_size)
     q = Queries(pool, settings.schema, settings.cluster, settings.prices_table)
     throttle = Throttle()
@@ -440,7 +449,20 @@ def create_app(
     )
     server: flask.Flask = app.server
     server.secret_key = secret_key or secrets.token_hex(32)
-    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    server.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        # Off loopback the cookie travels only over HTTPS (a TLS proxy in front).
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+    )
+    if settings.trust_proxy:
+        # Behind N proxies the client is what they say, not the last proxy's address: the
+        # login throttle keys on it. Without --trust-proxy the headers are ignored (forgeable).
+        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            server.wsgi_app,
+            x_for=settings.trust_proxy,
+            x_proto=settings.trust_proxy,
+        )
     server.extensions["af_dashboard"] = {"queries": q, "pool": pool, "users": users}
     app.layout = layout(settings)
 
@@ -526,7 +548,7 @@ def create_app(
             return HIDDEN, "", {"user": session_user()}, ""
         if trig == "login-open":
             if not users.enabled:
-                msg = "no users configured: set AF_DASHBOARD_USERS_FILE or AF_DASHBOARD_PASSWORD"
+                msg = "no users configured: start with --users-file or --password-file"
                 return SHOWN, msg, dash.no_update, ""
             return SHOWN, "", dash.no_update, ""
         if trig == "login-cancel":
@@ -536,20 +558,20 @@ def create_app(
             return HIDDEN, "", {"user": None}, ""
         # login-submit or Enter in the password field
         addr = flask.request.remote_addr or "?"
-        if not throttle.allowed(addr):
+        user = str(user_in or "")
+        outcome = attempt_login(users, throttle, addr, user, str(password or ""))
+        if outcome == "throttled":
             return (
                 SHOWN,
                 "too many failed logins; wait a few minutes",
                 dash.no_update,
                 "",
             )
-        user = str(user_in or "")
-        if users.enabled and users.check(user, str(password or "")):
+        if outcome == "ok":
             flask.session.clear()
             flask.session["user"] = user
             log.info("login: %s from %s", user, addr)
             return HIDDEN, "", {"user": user}, ""
-        throttle.failed(addr)
         log.warning("failed login for %r from %s", user, addr)
         return SHOWN, "wrong user or password", dash.no_update, ""
 

@@ -1,10 +1,11 @@
-"""Who may press "terminate": credentials from a users file or the environment, never the repo.
+"""Who may press "terminate": credentials from files, never the repo or the environment.
 
 Users file (``--users-file`` / ``AF_DASHBOARD_USERS_FILE``): one ``user:hash`` a line, the hash
 in Werkzeug's PBKDF2 format (``pbkdf2:sha256:600000$salt$hex``; make one with
-``python -m webapp hash-password``); blank lines and ``#`` comments are ignored. Or one user from
-the environment: ``AF_DASHBOARD_PASSWORD`` (plain, hashed at start and then dropped from the
-process environment) with ``AF_DASHBOARD_USER`` (default ``admin``).
+``python -m webapp hash-password``); blank lines and ``#`` comments are ignored. Or one user's
+plain password in a file (``--password-file``, its first line; hashed at start) for ``--user``
+(default ``admin``). A password in the environment is refused: it would be visible in
+/proc/PID/environ to the same user and inherited by every child process.
 
 Checks run in constant time for a given user list: the password is always verified against a
 hash (a dummy one for an unknown user) and compared with ``hmac.compare_digest``.
@@ -52,16 +53,34 @@ class Users:
     _dummy: str = field(default_factory=lambda: hash_password(secrets.token_hex(16)))
 
     @classmethod
-    def load(cls, users_file: Path | None, env: dict[str, str] | None = None) -> Users:
+    def load(
+        cls,
+        users_file: Path | None,
+        password_file: Path | None = None,
+        user: str = "admin",
+        env: dict[str, str] | None = None,
+    ) -> Users:
         env = dict(os.environ) if env is None else env
+        if env.get("AF_DASHBOARD_PASSWORD"):
+            raise ValueError(
+                "AF_DASHBOARD_PASSWORD is no longer read: put the password in a file only "
+                "the dashboard's user can read and pass --password-file FILE"
+            )
         hashes: dict[str, str] = {}
         if users_file is not None:
             hashes.update(
                 parse_users(users_file.read_text(encoding="utf-8"), str(users_file))
             )
-        password = env.get("AF_DASHBOARD_PASSWORD")
-        if password:
-            hashes[env.get("AF_DASHBOARD_USER") or "admin"] = hash_password(password)
+        if password_file is not None:
+            lines = password_file.read_text(encoding="utf-8").splitlines()
+            password = lines[0] if lines else ""
+            if not password:
+                raise ValueError(
+                    f"{password_file}: empty; the first line is the password"
+                )
+            if ":" in user or not user:
+                raise ValueError(f"--user: not a user name: {user!r}")
+            hashes[user] = hash_password(password)
         return cls(hashes)
 
     @property
@@ -81,7 +100,11 @@ class Users:
 
 
 class Throttle:
-    """At most ``limit`` failed logins per ``window_s`` per client address."""
+    """At most ``limit`` failed logins per ``window_s`` per client address.
+
+    A login takes a slot *before* its password is checked (``begin``) and gives it back only
+    if the password was right (``succeeded``), both under one lock: parallel guesses cannot
+    all pass a check that none of them has recorded yet."""
 
     def __init__(self, limit: int = 10, window_s: float = 300.0) -> None:
         self.limit = limit
@@ -99,7 +122,31 @@ class Throttle:
         with self._lock:
             return len(self._recent(key, time.monotonic())) < self.limit
 
-    def failed(self, key: str) -> None:
+    def begin(self, key: str) -> bool:
+        """Takes a slot for one attempt; False (and nothing taken) when none is left."""
         with self._lock:
             now = time.monotonic()
-            self._recent(key, now).append(now)
+            q = self._recent(key, now)
+            if len(q) >= self.limit:
+                return False
+            q.append(now)
+            return True
+
+    def succeeded(self, key: str) -> None:
+        """The attempt's password was right: it was not a failure."""
+        with self._lock:
+            q = self._fails.get(key)
+            if q:
+                q.pop()
+
+
+def attempt_login(
+    users: Users, throttle: Throttle, key: str, user: str, password: str
+) -> str:
+    """ "ok", "wrong" or "throttled"; the password is checked only within the budget."""
+    if not throttle.begin(key):
+        return "throttled"
+    if users.enabled and users.check(user, password):
+        throttle.succeeded(key)
+        return "ok"
+    return "wrong"

@@ -39,6 +39,7 @@ CATEGORY_OF_KIND: dict[str, str] = {
     "renew_failing": "fencing",
     "release_failed": "fencing",
     "terminate_requested": "terminate",
+    "command_stale": "terminate",
 }
 CATEGORY_COLOR: dict[str, str] = {
     "active": "#2e7d32",

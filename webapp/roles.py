@@ -1,4 +1,5 @@
-"""The dashboard's least-privilege database role (``webapp/sql/dashboard_role.sql``)."""
+"""The dashboard's least-privilege database role (``webapp/sql/dashboard_role.sql``) and the
+check, at start, that the dashboard really runs as such a role."""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ from psycopg2 import sql
 from .db import sql_text
 
 
+def policy_name(role: str) -> str:
+    return f"dashboard_terminate_{role}"[:63]
+
+
 def role_sql(
-    role: str, schema: str, prices_table: str = "xetra_daily_price"
+    role: str, schema: str, cluster: str, prices_table: str = "xetra_daily_price"
 ) -> sql.Composed:
     return sql.SQL(sql_text("dashboard_role")).format(
         role=sql.Identifier(role),
         schema=sql.Identifier(schema),
+        policy=sql.Identifier(policy_name(role)),
         role_literal=sql.Literal(role),
+        cluster_literal=sql.Literal(cluster),
         prices_regclass=sql.Literal(prices_table),
     )
 
@@ -24,21 +31,24 @@ def render(
     conn: psycopg2.extensions.connection,
     role: str,
     schema: str,
+    cluster: str,
     prices_table: str = "xetra_daily_price",
 ) -> str:
-    return str(role_sql(role, schema, prices_table).as_string(conn))
+    return str(role_sql(role, schema, cluster, prices_table).as_string(conn))
 
 
 def grant_dashboard_role(
     conn: psycopg2.extensions.connection,
     role: str,
     schema: str,
+    cluster: str,
     prices_table: str = "xetra_daily_price",
     create: bool = True,
 ) -> None:
     """Creates ``role`` (LOGIN, no password: set one or use pg_hba) if missing and gives it
     exactly: SELECT on lease, nodes, events and the prices table (if it exists yet); INSERT of
-    (cluster, kind, target, requested_by) into commands and USAGE on its id sequence.
+    (cluster, kind, target, requested_by, for_holder, for_term) into commands, limited by a
+    row-level security policy to ``terminate`` rows of ``cluster``; USAGE on the id sequence.
     One transaction; run again after the prices table is created."""
     with conn, conn.cursor() as cur:
         if create:
@@ -47,4 +57,44 @@ def grant_dashboard_role(
                 cur.execute(
                     sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role))
                 )
-        cur.execute(role_sql(role, schema, prices_table))
+        cur.execute(role_sql(role, schema, cluster, prices_table))
+
+
+class NotLeastPrivilege(ValueError):
+    """The dashboard's connection has more rights than the dashboard role should."""
+
+
+def check_least_privilege(conn: psycopg2.extensions.connection, schema: str) -> str:
+    """Returns the role the connection logs in as, or raises NotLeastPrivilege when it is a
+    superuser, owns the daemons' schema (or any table in it), or is a member of the owner:
+    such a role could rewrite the lease. Run at start, before serving."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT current_user,
+                   r.rolsuper,
+                   n.oid IS NOT NULL AND pg_has_role(current_user, n.nspowner, 'USAGE'),
+                   EXISTS (SELECT 1 FROM pg_class c
+                           WHERE c.relnamespace = n.oid
+                             AND pg_has_role(current_user, c.relowner, 'USAGE'))
+            FROM pg_roles r LEFT JOIN pg_namespace n ON n.nspname = %s
+            WHERE r.rolname = current_user
+            """,
+            (schema,),
+        )
+        row = cur.fetchone()
+    conn.rollback()
+    user, superuser, owns_schema, owns_table = row
+    if superuser:
+        raise NotLeastPrivilege(
+            f"database role {user} is a superuser; run the dashboard as its own role "
+            "(python -m webapp grant-role --role af_dashboard --cluster NAME, then "
+            "--conninfo '... user=af_dashboard')"
+        )
+    if owns_schema or owns_table:
+        raise NotLeastPrivilege(
+            f"database role {user} owns the daemons' schema {schema} (it is the daemons' "
+            "role, which can rewrite the lease); run the dashboard as its own role "
+            "(python -m webapp grant-role)"
+        )
+    return str(user)

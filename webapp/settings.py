@@ -1,9 +1,12 @@
 """The dashboard's configuration: command-line arguments, then environment variables, then an
-optional airflow-failover node config (``--config``) for the cluster, database and timings."""
+optional airflow-failover node config (``--config``) for the cluster, schema and timings. The
+database connection is always the dashboard's own (``--conninfo``): a node config's conninfo is
+the daemons' role, which can rewrite the lease, and is never used."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
@@ -31,7 +34,20 @@ class Settings:
     refresh_ms: int = 1000
     pool_size: int = 2
     users_file: Path | None = None
+    password_file: Path | None = None
+    user: str = "admin"
+    trust_proxy: int = 0
+    secure_cookies: bool = False
     debug: bool = False
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _env(name: str) -> str | None:
@@ -43,13 +59,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--config",
         metavar="FILE",
-        help="an airflow-failover node config: cluster, database.conninfo, "
-        "database.schema and the timings are taken from it",
+        help="an airflow-failover node config: cluster, database.schema and the "
+        "timings are taken from it (never its conninfo: that is the daemons' role)",
     )
     ap.add_argument(
         "--conninfo",
-        help="libpq connection string, no password (use PGPASSFILE or "
-        "PGPASSWORD) [env AF_DASHBOARD_CONNINFO]",
+        help="libpq connection string as the dashboard's own role (python -m webapp "
+        "grant-role), no password in it (use PGPASSFILE) [env AF_DASHBOARD_CONNINFO]",
     )
     ap.add_argument(
         "--schema",
@@ -79,8 +95,31 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         "--users-file",
         metavar="FILE",
         help="login credentials, `user:pbkdf2-hash` lines (python -m webapp "
-        "hash-password) [env AF_DASHBOARD_USERS_FILE]; or set "
-        "AF_DASHBOARD_PASSWORD (user AF_DASHBOARD_USER, default admin)",
+        "hash-password) [env AF_DASHBOARD_USERS_FILE]",
+    )
+    ap.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="one user's password, the file's first line (the user is --user); for a "
+        "demo or a single operator [env AF_DASHBOARD_PASSWORD_FILE]",
+    )
+    ap.add_argument(
+        "--user",
+        help="the user of --password-file [env AF_DASHBOARD_USER; default admin]",
+    )
+    ap.add_argument(
+        "--trust-proxy",
+        type=int,
+        metavar="N",
+        help="N reverse proxies are in front: take the client address and scheme from "
+        "their X-Forwarded-For/-Proto (login throttle, logs) [default 0: ignore them]",
+    )
+    ap.add_argument(
+        "--secure-cookies",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="mark the session cookie Secure (HTTPS only); auto: yes unless --host is a "
+        "loopback address [default auto]",
     )
     ap.add_argument(
         "--debug", action="store_true", help="Dash debug mode (development only)"
@@ -99,11 +138,13 @@ def from_args(ns: argparse.Namespace) -> Settings:
     db = node.get("database", {}) if isinstance(node.get("database"), dict) else {}
     lease = node.get("lease", {}) if isinstance(node.get("lease"), dict) else {}
 
-    conninfo = ns.conninfo or _env("AF_DASHBOARD_CONNINFO") or db.get("conninfo")
+    conninfo = ns.conninfo or _env("AF_DASHBOARD_CONNINFO")
     cluster = ns.cluster or _env("AF_DASHBOARD_CLUSTER") or node.get("cluster")
     if not conninfo:
         raise ValueError(
-            "no database: give --conninfo, AF_DASHBOARD_CONNINFO or --config"
+            "no database: give --conninfo or AF_DASHBOARD_CONNINFO, logging in as the "
+            "dashboard's own role (python -m webapp grant-role); --config's conninfo is the "
+            "daemons' and is not used"
         )
     if not cluster:
         raise ValueError("no cluster: give --cluster, AF_DASHBOARD_CLUSTER or --config")
@@ -118,16 +159,26 @@ def from_args(ns: argparse.Namespace) -> Settings:
             int(lease.get("ttl_ms", 3000)),
         )
     users_file = ns.users_file or _env("AF_DASHBOARD_USERS_FILE")
+    password_file = ns.password_file or _env("AF_DASHBOARD_PASSWORD_FILE")
+    host = ns.host or _env("AF_DASHBOARD_HOST") or DEFAULT_HOST
+    trust_proxy = int(ns.trust_proxy or 0)
+    if trust_proxy < 0:
+        raise ValueError("--trust-proxy: must be 0 or more")
+    secure = {"yes": True, "no": False}.get(ns.secure_cookies, not is_loopback(host))
     return Settings(
         conninfo=str(conninfo),
         cluster=str(cluster),
         schema=str(schema),
-        host=ns.host or _env("AF_DASHBOARD_HOST") or DEFAULT_HOST,
+        host=host,
         port=int(ns.port or _env("AF_DASHBOARD_PORT") or DEFAULT_PORT),
         prices_table=ns.prices_table
         or _env("AF_DASHBOARD_PRICES_TABLE")
         or DEFAULT_PRICES_TABLE,
         stale_after_ms=int(stale if stale is not None else DEFAULT_STALE_AFTER_MS),
         users_file=Path(users_file) if users_file else None,
+        password_file=Path(password_file) if password_file else None,
+        user=ns.user or _env("AF_DASHBOARD_USER") or "admin",
+        trust_proxy=trust_proxy,
+        secure_cookies=secure,
         debug=bool(ns.debug),
     )

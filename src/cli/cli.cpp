@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "af/config/config.hpp"
@@ -14,6 +15,7 @@
 #include "af/db/command_sql.hpp"
 #include "af/db/connection.hpp"
 #include "af/db/history_sql.hpp"
+#include "af/db/fencing_sql.hpp"
 #include "af/db/migrations.hpp"
 #include "af/guard/guard_main.hpp"
 #include "af/util/log.hpp"
@@ -35,6 +37,12 @@ commands:
   history        the terms of the lease: holder, start, end, how each ended, takeover gap
                    --json   machine-readable    --limit N   the last N terms (default 20)
   init-db        create or upgrade the daemon's schema (the daemon also does this at start)
+                   --conninfo STR      connect as this (an administrator) instead of the
+                                       config's database.conninfo
+                   --daemon-role ROLE  the daemon's database role: it gets the schema, and
+                                       with fencing.database_roles a SECURITY DEFINER fencing
+                                       function (so it needs no CREATEROLE); Airflow's roles
+                                       get no rights on the schema
   check-config   validate the config file and print the effective timings
   switchover     planned hand-over: the active stops its processes, releases the lease and
                  the target (or the best standby) takes over; waits and prints the outcome
@@ -55,6 +63,8 @@ struct Args {
     std::optional<std::string> to;
     double timeout_s{30};
     int limit{20};
+    std::optional<std::string> conninfo;     ///< init-db: connect as an administrator
+    std::optional<std::string> daemon_role;  ///< init-db: the role the daemon logs in as
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
@@ -88,6 +98,8 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
             }
         } else if (s == "--json") {
             a.json = true;
+        } else if ((s == "--conninfo" || s == "--daemon-role") && i + 1 < argv.size()) {
+            (s == "--conninfo" ? a.conninfo : a.daemon_role) = argv[++i];
         } else if ((s == "--to" || s == "--timeout") && i + 1 < argv.size()) {
             if (s == "--to") {
                 a.to = argv[++i];
@@ -245,7 +257,10 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
         }
         db::CommandSql commands(c.database.schema, c.cluster, c.node_id);
         const auto started = std::chrono::steady_clock::now();
-        const std::int64_t id = commands.insert(*conn, "switchover", to, requester());
+        // Meant for the active the operator is told about: should another node take over
+        // before it is carried out, the command is closed as stale, not run by the newcomer.
+        const std::int64_t id = commands.insert(*conn, "switchover", to, requester(),
+                                                db::CommandTarget{*before.active, before.term});
         std::cout << "switchover requested (command " << id << "): " << *before.active << " (term "
                   << before.term << ") -> " << to.value_or("the best standby") << "\n";
         const auto deadline = started + std::chrono::duration<double>(timeout_s);
@@ -253,7 +268,8 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
         while (std::chrono::steady_clock::now() < deadline) {
             if (!result) {
                 result = commands.result(*conn, id);
-                if (result && result->rfind("refused", 0) == 0) {
+                if (result &&
+                    (result->rfind("refused", 0) == 0 || result->rfind("stale", 0) == 0)) {
                     std::cerr << "switchover " << *result << "\n";
                     return k_exit_no_active;
                 }
@@ -321,13 +337,69 @@ int cmd_history(const config::Config& c, bool json, int limit) {
     return 0;
 }
 
-int cmd_init_db(const config::Config& c) {
+int cmd_init_db(const config::Config& c, const Args& a) {
     try {
-        auto conn =
-            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{30000});
-        const int n = db::migrate(*conn, c.database.schema);
-        std::cout << "schema " << c.database.schema << ": applied " << n
+        auto conn = db::open_connection(a.conninfo.value_or(c.database.conninfo),
+                                        c.database.connect_timeout, Duration{30000});
+        const std::string& schema = c.database.schema;
+        if (!a.daemon_role) {
+            const int n = db::migrate(*conn, schema);
+            std::cout << "schema " << schema << ": applied " << n
+                      << " migration(s), now at version " << db::latest_schema_version() << "\n";
+            if (!c.fence_roles.empty())
+                std::cout << "fencing: without --daemon-role the daemon fences directly and "
+                             "needs CREATEROLE; run init-db as an administrator with "
+                             "--daemon-role to give it a fencing function instead\n";
+            return 0;
+        }
+        const std::string& role = *a.daemon_role;
+        {
+            pqxx::nontransaction tx(*conn);
+            const auto r = tx.exec_params(
+                "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = $1", role);
+            if (r.empty())
+                throw std::runtime_error("--daemon-role: no role named " + role);
+            if (r[0][0].as<bool>() || r[0][1].as<bool>())
+                std::cerr << "warning: role " << role
+                          << " is a superuser or has CREATEROLE; the daemon needs neither\n";
+            // The daemon owns its schema (created here, by the administrator, so the daemon
+            // needs no CREATE on the database); its objects are created as it.
+            tx.exec("CREATE SCHEMA IF NOT EXISTS " + db::quoted(schema) + " AUTHORIZATION " +
+                    tx.quote_name(role));
+            tx.exec("SET ROLE " + tx.quote_name(role));
+        }
+        const int n = db::migrate(*conn, schema);
+        {
+            pqxx::nontransaction tx(*conn);
+            tx.exec("RESET ROLE");
+            // Nobody else uses the schema unless granted (the dashboard: webapp grant-role).
+            tx.exec("REVOKE ALL ON SCHEMA " + db::quoted(schema) + " FROM PUBLIC");
+            for (const auto& [node, airflow_role] : c.fence_roles) {
+                const auto exists =
+                    tx.exec_params("SELECT 1 FROM pg_roles WHERE rolname = $1", airflow_role);
+                if (exists.empty()) {
+                    std::cerr << "warning: fencing.database_roles." << node << ": no role named "
+                              << airflow_role << " yet\n";
+                    continue;
+                }
+                // Airflow's roles (which DAG code can use) get nothing on the daemon's schema.
+                const std::string r = tx.quote_name(airflow_role);
+                tx.exec("REVOKE ALL ON ALL TABLES IN SCHEMA " + db::quoted(schema) + " FROM " + r);
+                tx.exec("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + db::quoted(schema) + " FROM " +
+                        r);
+                tx.exec("REVOKE ALL ON SCHEMA " + db::quoted(schema) + " FROM " + r);
+            }
+        }
+        std::cout << "schema " << schema << " (owner " << role << "): applied " << n
                   << " migration(s), now at version " << db::latest_schema_version() << "\n";
+        if (!c.fence_roles.empty()) {
+            db::install_fencing(*conn, schema, c.cluster, c.fence_roles, role);
+            std::cout << "fencing: " << schema << "." << db::fencing_function(c.cluster)
+                      << " may change LOGIN of";
+            for (const auto& [node, r] : c.fence_roles)
+                std::cout << " " << r;
+            std::cout << " for the lease holder; EXECUTE granted to " << role << " only\n";
+        }
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "airflow-failover init-db: " << e.what() << "\n";
@@ -348,7 +420,15 @@ int cmd_check_config(const config::Config& c) {
         std::cout << "  process " << p.name << ":";
         for (const auto& a : p.command)
             std::cout << " " << a;
-        std::cout << " (stop timeout " << p.stop_timeout.count() << " ms)\n";
+        std::cout << " (stop timeout " << p.stop_timeout.count() << " ms";
+        if (p.user)
+            std::cout << ", as user " << *p.user << (p.group ? ":" + *p.group : "");
+        if (!p.inherit_env.empty()) {
+            std::cout << ", inherits";
+            for (const auto& n : p.inherit_env)
+                std::cout << " " << n;
+        }
+        std::cout << ")\n";
     }
     return 0;
 }
@@ -381,7 +461,7 @@ int main(const std::vector<std::string>& argv) {
     if (cmd == "status")
         return cmd_status(cfg, args->json);
     if (cmd == "init-db")
-        return cmd_init_db(cfg);
+        return cmd_init_db(cfg, *args);
     if (cmd == "history")
         return cmd_history(cfg, args->json, args->limit);
     if (cmd == "switchover")

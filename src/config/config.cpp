@@ -287,6 +287,29 @@ ProcessConfig parse_process(const json& j, std::size_t index, const std::string&
             p.env[k] = v.get<std::string>();
         }
     }
+    if (r.find("inherit_env")) {
+        const json& names = *r.find("inherit_env");
+        if (!names.is_array())
+            throw ConfigError(r.key("inherit_env"), "must be an array of variable names");
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            const std::string key = r.key("inherit_env") + "[" + std::to_string(i) + "]";
+            if (!names[i].is_string() || names[i].get<std::string>().empty() ||
+                names[i].get<std::string>().find('=') != std::string::npos)
+                throw ConfigError(key, "must be an environment variable name (no '=')");
+            p.inherit_env.push_back(names[i].get<std::string>());
+        }
+    }
+    for (const char* k : {"user", "group"}) {
+        if (!r.find(k))
+            continue;
+        std::string v = r.string(k);
+        if (v.empty() || v.find_first_of(" :/\n") != std::string::npos)
+            throw ConfigError(r.key(k),
+                              "must be a user or group name or number, got \"" + v + "\"");
+        (std::string(k) == "user" ? p.user : p.group) = std::move(v);
+    }
+    if (p.group && !p.user)
+        throw ConfigError(r.key("group"), "needs " + r.key("user") + " as well");
     if (r.find("cwd"))
         p.cwd = r.string("cwd");
     p.stop_timeout = r.millis("stop_timeout_ms", p.stop_timeout, 0, 3600000);

@@ -113,6 +113,9 @@ net::HeartbeatService::Snapshot Daemon::heartbeat_snapshot() const {
         role == core::Role::active ? !supervisor_.any_down() : role == core::Role::standby && db_ok;
     if (healthy)
         s.flags |= net::Heartbeat::k_healthy;
+    s.incarnation = static_cast<std::uint64_t>(std::max<std::int64_t>(0, db_->incarnation()));
+    for (const auto& [node, n] : db_->peer_incarnations())
+        s.peer_incarnations[node] = static_cast<std::uint64_t>(std::max<std::int64_t>(0, n));
     if (role == core::Role::active) {
         const auto left = core_.lease_deadline() - boot_clock::now();
         s.lease_remaining_ms = static_cast<std::uint32_t>(

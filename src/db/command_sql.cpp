@@ -9,11 +9,13 @@ namespace af::db {
 CommandSql::CommandSql(std::string schema, std::string cluster, std::string node_id)
     : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {}
 
-std::optional<Command> CommandSql::take(pqxx::connection& c) const {
+std::optional<Command> CommandSql::take(pqxx::connection& c,
+                                        std::vector<std::string>* stale) const {
     const std::string t = quoted(schema_) + ".commands";
-    const std::string holding = "EXISTS (SELECT 1 FROM " + quoted(schema_) +
+    const std::string my_term = "(SELECT term FROM " + quoted(schema_) +
                                 ".lease WHERE cluster = $1 AND holder = $2"
                                 " AND expires_at > clock_timestamp())";
+    const std::string holding = "EXISTS " + my_term;
     pqxx::nontransaction tx(c);
     tx.exec_params("UPDATE " + t +
                        " SET taken_by = $2, taken_at = clock_timestamp(), done_at = "
@@ -22,14 +24,37 @@ std::optional<Command> CommandSql::take(pqxx::connection& c) const {
                        " AND requested_at < clock_timestamp() - interval '30 seconds' AND " +
                        holding,
                    cluster_, node_id_);
+    // A command meant for another holder, or for another term of ours, is never carried out:
+    // the operator aimed at a node (a scheduler) that is no longer the one running. It is
+    // closed as stale, with the reason, and the reason goes to the events log too (the
+    // dashboard shows events; it may not read commands).
+    const auto st = tx.exec_params(
+        "WITH me AS " + my_term + ", stale AS (UPDATE " + t +
+            " c SET taken_by = $2, taken_at = clock_timestamp(), done_at = clock_timestamp(),"
+            " result = 'stale: meant for ' || coalesce(c.for_holder, 'no holder') ||"
+            " coalesce(' in term ' || c.for_term, '') || ', but ' || $2 ||"
+            " ' holds the lease in term ' || me.term"
+            " FROM me WHERE c.cluster = $1 AND c.taken_at IS NULL"
+            " AND (c.for_holder IS DISTINCT FROM $2 OR c.for_term IS DISTINCT FROM me.term)"
+            " RETURNING c.id, c.kind, c.result, me.term)"
+            " INSERT INTO " +
+            quoted(schema_) +
+            ".events (cluster, node_id, term, kind, detail)"
+            " SELECT $1, $2, term, 'command_stale', kind || ' command ' || id || ' ' || result"
+            " FROM stale RETURNING detail",
+        cluster_, node_id_);
+    if (stale)
+        for (const auto& row : st)
+            stale->push_back(row[0].as<std::string>());
     const auto r =
         tx.exec_params("UPDATE " + t +
                            " c SET taken_by = $2, taken_at = clock_timestamp() WHERE c.id = ("
                            "SELECT id FROM " +
                            t +
-                           " WHERE cluster = $1 AND taken_at IS NULL ORDER BY id LIMIT 1"
-                           " FOR UPDATE SKIP LOCKED) AND " +
-                           holding + " RETURNING id, kind, target, requested_by",
+                           " WHERE cluster = $1 AND taken_at IS NULL AND for_holder = $2"
+                           " AND for_term = " +
+                           my_term + " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)" +
+                           " RETURNING id, kind, target, requested_by",
                        cluster_, node_id_);
     if (r.empty())
         return std::nullopt;
@@ -51,12 +76,17 @@ void CommandSql::finish(pqxx::connection& c, std::int64_t id, const std::string&
 
 std::int64_t CommandSql::insert(pqxx::connection& c, const std::string& kind,
                                 const std::optional<std::string>& target,
-                                const std::string& requested_by) const {
+                                const std::string& requested_by,
+                                const std::optional<CommandTarget>& meant_for) const {
     pqxx::nontransaction tx(c);
-    const auto r = tx.exec_params("INSERT INTO " + quoted(schema_) +
-                                      ".commands (cluster, kind, target, requested_by)"
-                                      " VALUES ($1, $2, NULLIF($3, ''), $4) RETURNING id",
-                                  cluster_, kind, target.value_or(""), requested_by);
+    // Without meant_for, the insert trigger binds the row to the live lease.
+    const auto r = tx.exec_params(
+        "INSERT INTO " + quoted(schema_) +
+            ".commands (cluster, kind, target, requested_by, for_holder, for_term)"
+            " VALUES ($1, $2, NULLIF($3, ''), $4, NULLIF($5, ''), NULLIF($6, -1)) RETURNING id",
+        cluster_, kind, target.value_or(""), requested_by,
+        meant_for ? meant_for->holder : std::string(),
+        static_cast<long long>(meant_for ? meant_for->term : -1));
     return r[0][0].as<std::int64_t>();
 }
 

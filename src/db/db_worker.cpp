@@ -160,8 +160,11 @@ void DbWorker::check_commands() {
         next_command_check_ = now + Duration{2000};
     }
     for (int i = 0; i < 10; ++i) {
-        statements_ += 2;
-        auto cmd = impl_->commands.take(*impl_->conn);
+        statements_ += 3;
+        std::vector<std::string> stale;
+        auto cmd = impl_->commands.take(*impl_->conn, &stale);
+        for (const auto& why : stale)
+            spdlog::warn("not carried out: {}", why);
         if (!cmd)
             return;
         spdlog::info("command {} from {}: {} {}", cmd->id, cmd->requested_by, cmd->kind,
@@ -199,6 +202,11 @@ std::int64_t DbWorker::incarnation() const {
     return incarnation_;
 }
 
+std::map<std::string, std::int64_t> DbWorker::peer_incarnations() const {
+    std::lock_guard lk(mu_);
+    return peer_incarnations_;
+}
+
 std::uint64_t DbWorker::events_dropped() const {
     std::lock_guard lk(mu_);
     return dropped_;
@@ -227,10 +235,14 @@ bool DbWorker::connect() {
         const auto inc = impl_->state.register_node(*impl_->conn, s_.hostname, s_.version, s_.pid);
         impl_->term_floor = impl_->state.highest_term(*impl_->conn);
         sink_(core::ev::term_floor{impl_->term_floor});
+        auto peers = impl_->state.peer_incarnations(*impl_->conn);
         {
+            // Every registration bumps the row: heartbeats carry the latest number, or peers
+            // that read it from the database would take ours for replays.
             std::lock_guard lk(mu_);
-            if (incarnation_ == 0)
-                incarnation_ = inc;
+            incarnation_ = inc;
+            for (const auto& [node, n] : peers)
+                peer_incarnations_[node] = std::max(peer_incarnations_[node], n);
         }
         impl_->listener = std::make_unique<Listener>(*impl_->conn, impl_->lease.channel(),
                                                      s_.cluster, sink_, commands_due_);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "af/db/connection.hpp"
+#include "af/db/fencing_sql.hpp"
 
 namespace af::db {
 
@@ -66,6 +67,22 @@ SELECT false, term, coalesce(holder, reserved_for),
 
 void LeaseSql::fence(pqxx::connection& c, std::int64_t term,
                      const std::map<std::string, std::string>& roles) const {
+    // With init-db's SECURITY DEFINER function the daemon needs no CREATEROLE: revoke in one
+    // transaction (the function checks the lease), end the sessions after it committed, so a
+    // terminated client that reconnects at once finds its LOGIN gone.
+    if (fencing_function_usable(c, schema_, cluster_)) {
+        const std::string fn = quoted(schema_) + "." + quoted(fencing_function(cluster_));
+        {
+            pqxx::work tx(c);
+            tx.exec_params("SELECT " + fn + "($1, $2, false)", node_id_,
+                           static_cast<long long>(term));
+            tx.commit();
+        }
+        pqxx::nontransaction tx(c);
+        tx.exec_params("SELECT " + fn + "($1, $2, true)", node_id_, static_cast<long long>(term));
+        return;
+    }
+    // Without it (no init-db by an administrator): directly, which needs CREATEROLE.
     std::vector<std::string> others;
     {
         pqxx::work tx(c);

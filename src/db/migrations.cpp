@@ -88,6 +88,29 @@ END $$;
 CREATE TRIGGER commands_notify AFTER INSERT ON {s}.commands
     FOR EACH ROW EXECUTE FUNCTION {s}.commands_notify();
 )sql",
+        // 3: commands bound to their target; events refuse TRUNCATE; the commands table is
+        // row-level secured (the owner, the daemon, is exempt; other roles need a policy).
+        R"sql(
+ALTER TABLE {s}.commands
+    ADD COLUMN for_holder text,
+    ADD COLUMN for_term   bigint;
+-- A command is meant for the holder and term the requester saw. A requester that does not say
+-- gets the live lease's holder and term at insert; with no live lease, nobody (stale).
+CREATE FUNCTION {s}.commands_bind() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.for_holder IS NULL THEN
+        SELECT l.holder, l.term INTO NEW.for_holder, NEW.for_term FROM {s}.lease l
+         WHERE l.cluster = NEW.cluster AND l.expires_at > clock_timestamp();
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER commands_bind BEFORE INSERT ON {s}.commands
+    FOR EACH ROW EXECUTE FUNCTION {s}.commands_bind();
+-- The row trigger of version 1 does not see TRUNCATE.
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON {s}.events
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.events_append_only();
+ALTER TABLE {s}.commands ENABLE ROW LEVEL SECURITY;
+)sql",
     };
     return m;
 }
@@ -117,7 +140,10 @@ int migrate(pqxx::connection& c, const std::string& schema) {
     // One lock for every daemon and init-db of this database: the second waits, then sees the
     // first one's tables and applies nothing.
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "airflow_failover:" + schema);
-    tx.exec("CREATE SCHEMA IF NOT EXISTS " + quoted(schema));
+    // Only when missing: CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database, which
+    // a daemon whose schema an administrator made (init-db --daemon-role) does not have.
+    if (tx.exec_params("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema).empty())
+        tx.exec("CREATE SCHEMA " + quoted(schema));
     tx.exec("CREATE TABLE IF NOT EXISTS " + quoted(schema) +
             ".schema_migrations (version integer PRIMARY KEY, "
             "applied_at timestamptz NOT NULL DEFAULT clock_timestamp())");

@@ -38,6 +38,17 @@ std::int64_t StateSql::highest_term(pqxx::connection& c) const {
     return r[0][0].as<std::int64_t>();
 }
 
+std::map<std::string, std::int64_t> StateSql::peer_incarnations(pqxx::connection& c) const {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params("SELECT node_id, incarnation FROM " + quoted(schema_) +
+                                      ".nodes WHERE cluster = $1 AND node_id <> $2",
+                                  cluster_, node_id_);
+    std::map<std::string, std::int64_t> out;
+    for (const auto& row : r)
+        out[row[0].as<std::string>()] = row[1].as<std::int64_t>();
+    return out;
+}
+
 void StateSql::publish(pqxx::connection& c, const NodeReport& r) const {
     pqxx::nontransaction tx(c);
     tx.exec_params("UPDATE " + quoted(schema_) +

@@ -1,7 +1,9 @@
 #include "af/metrics/http_server.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
@@ -18,7 +20,8 @@ using boost::asio::ip::tcp;
 
 namespace {
 constexpr std::size_t k_max_request = 8192;
-constexpr int k_max_connections = 16;
+constexpr int k_max_connections = 64;
+constexpr int k_backlog = 128;
 constexpr auto k_io_timeout = std::chrono::seconds(5);
 
 const char* reason(int status) {
@@ -38,6 +41,13 @@ const char* reason(int status) {
         default:
             return "Unknown";
     }
+}
+/// Close-on-exec: the daemon forks managed processes, which must not inherit the listener or a
+/// client's connection (Boost.Asio opens and accepts without SOCK_CLOEXEC).
+void set_cloexec(int fd) {
+    const int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0)
+        fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 }  // namespace
 
@@ -68,6 +78,7 @@ struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
             close();
             return;
         }
+        head_read = true;
         std::istream in(&buf);
         std::string method, target, version;
         in >> method >> target >> version;
@@ -120,6 +131,7 @@ struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
     boost::asio::steady_timer timer;
     boost::asio::streambuf buf;
     std::string out;
+    bool head_read{false};  ///< once true, the connection is being answered: never evicted
     bool closed{false};
 };
 
@@ -138,11 +150,13 @@ void HttpServer::start(const std::string& host, unsigned short port) {
     const tcp::endpoint ep(addr, port);
     acceptor_.open(ep.protocol(), ec);
     if (!ec)
+        set_cloexec(acceptor_.native_handle());
+    if (!ec)
         acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec)
         acceptor_.bind(ep, ec);
     if (!ec)
-        acceptor_.listen(16, ec);
+        acceptor_.listen(k_backlog, ec);
     if (ec)
         throw config::ConfigError("metrics.listen", "cannot listen on " + host + ":" +
                                                         std::to_string(port) + ": " + ec.message());
@@ -167,15 +181,36 @@ void HttpServer::do_accept() {
         if (stopped_ || ec == boost::asio::error::operation_aborted)
             return;
         if (!ec) {
-            if (open_ >= k_max_connections) {
-                boost::system::error_code ignored;
-                s.close(ignored);
-            } else {
-                std::make_shared<Session>(*this, std::move(s))->start();
-            }
+            set_cloexec(s.native_handle());
+            make_room();
+            auto session = std::make_shared<Session>(*this, std::move(s));
+            sessions_.push_back(session);
+            session->start();
         }
         do_accept();
     });
+}
+
+void HttpServer::make_room() {
+    // Forget finished sessions; at the limit, close the oldest one still waiting for its
+    // request head. Idle connections (a slowloris, a stuck scraper) thus cannot keep a probe
+    // of /healthz out: the newest connection is always served.
+    std::erase_if(sessions_, [](const std::weak_ptr<Session>& w) {
+        const auto s = w.lock();
+        return !s || s->closed;
+    });
+    while (open_ >= k_max_connections) {
+        const auto it =
+            std::find_if(sessions_.begin(), sessions_.end(), [](const std::weak_ptr<Session>& w) {
+                const auto s = w.lock();
+                return s && !s->head_read && !s->closed;
+            });
+        if (it == sessions_.end())
+            return;  // all are being answered: they finish within the I/O timeout
+        const auto victim = it->lock();
+        sessions_.erase(it);
+        victim->close();
+    }
 }
 
 }  // namespace af::metrics

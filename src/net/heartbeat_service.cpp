@@ -1,10 +1,12 @@
 #include "af/net/heartbeat_service.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 
@@ -15,6 +17,17 @@ using boost::asio::ip::udp;
 Key load_key(const config::HeartbeatConfig& cfg) {
     if (cfg.insecure)
         return {};
+    // A key others can read lets them forge heartbeats: refuse it, before reading a byte.
+    struct stat st {};
+    if (stat(cfg.secret_file.c_str(), &st) == 0 && (st.st_mode & 0077)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw config::ConfigError("heartbeat.secret_file",
+                                  cfg.secret_file + " has mode " + mode +
+                                      ": group or others may read or write it; make it private "
+                                      "to the daemon's user (chmod 600 " +
+                                      cfg.secret_file + ")");
+    }
     std::ifstream in(cfg.secret_file, std::ios::binary);
     if (!in)
         throw config::ConfigError("heartbeat.secret_file", "cannot read " + cfg.secret_file);
@@ -26,9 +39,6 @@ Key load_key(const config::HeartbeatConfig& cfg) {
                                   cfg.secret_file + " holds " + std::to_string(key.size()) +
                                       " bytes; a key needs at least 32 (e.g. openssl rand -hex "
                                       "32 > FILE)");
-    struct stat st {};
-    if (stat(cfg.secret_file.c_str(), &st) == 0 && (st.st_mode & 0077))
-        spdlog::warn("{} is readable by group or others; chmod 600 it", cfg.secret_file);
     return key;
 }
 
@@ -60,19 +70,12 @@ HeartbeatService::HeartbeatService(boost::asio::io_context& io, config::Heartbea
       on_accept_(std::move(on_accept)),
       socket_(io),
       timer_(io),
-      tracker_(
-          [&] {
-              std::set<std::string> ids;
-              for (const auto& [id, ep] : cfg_.peers)
-                  ids.insert(id);
-              return ids;
-          }(),
-          Duration{10000}),
-      // Grows across restarts (wall clock in µs), so a restarted peer is not taken for a replay.
-      incarnation_(
-          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                         std::chrono::system_clock::now().time_since_epoch())
-                                         .count())) {
+      tracker_([&] {
+          std::set<std::string> ids;
+          for (const auto& [id, ep] : cfg_.peers)
+              ids.insert(id);
+          return ids;
+      }()) {
     for (const auto& [id, hp] : cfg_.peers)
         peers_[id] = resolve(io_, hp.first, hp.second, "heartbeat.peers." + id);
 }
@@ -82,8 +85,12 @@ void HeartbeatService::start() {
         resolve(io_, cfg_.listen_host, cfg_.listen_port, "heartbeat.listen");
     boost::system::error_code ec;
     socket_.open(local.protocol(), ec);
-    if (!ec)
+    if (!ec) {
+        // Close-on-exec: managed processes must not inherit the heartbeat socket.
+        const int fd = socket_.native_handle();
+        fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
         socket_.bind(local, ec);
+    }
     if (ec)
         throw config::ConfigError("heartbeat.listen", "cannot bind " + cfg_.listen_host + ":" +
                                                           std::to_string(cfg_.listen_port) + ": " +
@@ -104,10 +111,16 @@ void HeartbeatService::stop() {
 
 void HeartbeatService::send_all(std::uint8_t extra_flags) {
     const Snapshot s = snapshot_();
+    for (const auto& [node, n] : s.peer_incarnations)
+        tracker_.raise_floor(node, n);
+    // The incarnation comes from the database, where it only grows; until this node has
+    // registered there it has none, and says nothing rather than something replayable.
+    if (s.incarnation == 0)
+        return;
     Heartbeat hb;
     hb.cluster = cluster_;
     hb.node_id = node_id_;
-    hb.incarnation = incarnation_;
+    hb.incarnation = s.incarnation;
     hb.seq = ++seq_;
     hb.role = s.role;
     hb.priority = static_cast<std::uint8_t>(priority_);

@@ -43,6 +43,14 @@ Supervisor::Supervisor(boost::asio::io_context& io, std::vector<config::ProcessC
       on_unhealthy_(std::move(on_unhealthy)) {
     for (auto& p : procs) {
         const std::string name = p.name;
+        // An unknown user is a config error at start, not a crash loop later.
+        if (p.user) {
+            try {
+                resolve_run_as(*p.user, p.group);
+            } catch (const std::exception& e) {
+                throw config::ConfigError("processes." + name + ".user", e.what());
+            }
+        }
         Child c;
         if (p.health)
             c.health = std::make_shared<Health>(io_, *p.health);
@@ -63,8 +71,11 @@ void Supervisor::start(const std::string& name, std::int64_t term) {
         spec.env_overrides[k] = v;
     spec.env_overrides["AIRFLOW_FAILOVER_TERM"] = std::to_string(term);
     spec.env_overrides["AIRFLOW_FAILOVER_PROCESS"] = name;
+    spec.inherit_env = c.cfg.inherit_env;
     spec.cwd = c.cfg.cwd;
     try {
+        if (c.cfg.user)
+            spec.run_as = resolve_run_as(*c.cfg.user, c.cfg.group);
         c.pid = spawn(spec);
         c.leader_reaped = false;
         c.term = term;

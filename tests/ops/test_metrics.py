@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import free_tcp_port, http_get
 from prometheus_client.parser import text_string_to_metric_families
+
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
 
@@ -178,3 +179,34 @@ def test_cluster_active_nodes_alarm_fires_on_every_node(metrics_cluster: Cluster
     assert scrape(ports["node-b"])["airflow_failover_role{role=nofailover}"] == 1
     c.signal("node-a", signal.SIGKILL)
     c.wait_for(lambda: scrape(ports["node-b"]).get(key) == 0, 10, "node-b to report no active")
+
+
+def idle_connections(port: int, n: int) -> list[socket.socket]:
+    """n connections that send half a request head and then nothing (a slowloris)."""
+    conns = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=3)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        conns.append(s)
+    return conns
+
+
+def test_idle_connections_do_not_starve_healthz(metrics_cluster: Cluster) -> None:
+    """Attack: 100 idle connections, then probes. Every probe is answered (the latency figure
+    is bench/healthz_idle.py's job; the timeout here only bounds a hang)."""
+    c = metrics_cluster
+    port = c.metrics_ports["node-a"]  # type: ignore[attr-defined]
+    c.start(["node-a"])
+    c.wait_active()
+    c.wait_for(lambda: http_get(port, "/healthz")[0] == 200, 10, "/healthz 200")
+    conns = idle_connections(port, 100)
+    try:
+        for _ in range(20):
+            code, body = http_get(port, "/healthz", timeout=2.0)
+            assert code == 200, body
+        # New idle connections keep coming: the probes still get through.
+        conns += idle_connections(port, 50)
+        assert http_get(port, "/healthz", timeout=2.0)[0] == 200
+    finally:
+        for s in conns:
+            s.close()

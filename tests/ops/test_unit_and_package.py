@@ -57,7 +57,14 @@ def test_unit_says_what_the_service_needs() -> None:
     assert d["KillMode"] == ["control-group"]
     assert d["Restart"] == ["on-failure"]
     assert d["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
-    assert d["User"] == ["airflow"]
+    # The daemon as its own user, Airflow as "airflow" (the config's processes[].user), with
+    # exactly the capabilities that needs and nothing more.
+    assert d["User"] == ["airflow-failover"] and d["Group"] == ["airflow-failover"]
+    needed = {"CAP_SETUID", "CAP_SETGID", "CAP_KILL"}
+    assert set(d["CapabilityBoundingSet"][0].split()) == needed
+    assert set(d["AmbientCapabilities"][0].split()) == needed
+    example = json.loads((REPO / "config" / "airflow-failover.json").read_text())
+    assert example["processes"][0]["user"] == "airflow"
     assert d["ExecStart"][0].startswith("/usr/bin/airflow-failover run --config /etc/")
     watchdog = int(d["WatchdogSec"][0].rstrip("s"))
     assert watchdog * 1000 >= 2 * 3000, "WatchdogSec below two default lease TTLs"
@@ -110,7 +117,8 @@ def test_deb_contents(deb: Path, tmp_path: Path) -> None:
     ctl = tmp_path / "control"
     subprocess.run(["dpkg-deb", "-e", str(deb), str(ctl)], check=True)
     postinst = (ctl / "postinst").read_text()
-    assert "adduser --system" in postinst and " airflow" in postinst
+    assert "adduser --system" in postinst and " airflow\n" in postinst
+    assert "airflow-failover\n" in postinst
     assert (ctl / "postinst").stat().st_mode & 0o111
     subprocess.run(["sh", "-n", str(ctl / "postinst")], check=True)
     assert (ctl / "conffiles").read_text().split() == ["/etc/airflow-failover/config.json"]

@@ -331,7 +331,32 @@ std::vector<BadCase> bad_cases() {
              j["log"] = {{"format", "xml"}};
          },
          "log.format", "must be \"text\" or \"json\""},
+        {"inherit_env not an array",
+         [](json& j) { j["processes"][0]["inherit_env"] = "PGPASSFILE"; },
+         "processes[0].inherit_env", "must be an array"},
+        {"inherit_env entry with '='",
+         [](json& j) {
+             j["processes"][0]["inherit_env"] = {"PATH", "A=b"};
+         },
+         "processes[0].inherit_env[1]", "variable name"},
+        {"empty user", [](json& j) { j["processes"][0]["user"] = ""; }, "processes[0].user",
+         "user or group name"},
+        {"group without user", [](json& j) { j["processes"][0]["group"] = "airflow"; },
+         "processes[0].group", "needs processes[0].user"},
     };
+}
+
+TEST(Config, ProcessUserGroupAndInheritedEnvironment) {
+    json j = minimal();
+    j["processes"][0]["user"] = "airflow";
+    j["processes"][0]["group"] = "airflow";
+    j["processes"][0]["inherit_env"] = {"AIRFLOW_HOME", "PGSERVICEFILE"};
+    const Config c = parse_config(j.dump());
+    EXPECT_EQ(c.processes[0].user, "airflow");
+    EXPECT_EQ(c.processes[0].group, "airflow");
+    EXPECT_EQ(c.processes[0].inherit_env,
+              (std::vector<std::string>{"AIRFLOW_HOME", "PGSERVICEFILE"}));
+    EXPECT_FALSE(parse_config(minimal().dump()).processes[0].user.has_value());
 }
 
 TEST(Config, BadInputsNameTheKeyAndTheRule) {

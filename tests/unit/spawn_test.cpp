@@ -1,13 +1,17 @@
 // Unit tests for af::proc::spawn and describe_wait_status.
 #include "af/proc/spawn.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace {
 
@@ -173,17 +178,90 @@ TEST(Spawn, EnvOverridesReachTheChild) {
     EXPECT_NE(run_shell("test \"$FOO\" = bar", {{"FOO", "baz"}}), 0);
 }
 
-TEST(Spawn, EnvOverrideReplacesAnInheritedVariableAndOthersAreInherited) {
+TEST(Spawn, EnvOverrideReplacesAnInheritedVariableAndNamedOnesAreInherited) {
     ASSERT_EQ(setenv("AF_SPAWN_TEST_OLD", "old", 1), 0);
     ASSERT_EQ(setenv("AF_SPAWN_TEST_KEEP", "kept", 1), 0);
     // Exactly one definition of the overridden variable, with the new value.
-    const int rc = run_shell(
-        "test \"$AF_SPAWN_TEST_OLD\" = new && test \"$AF_SPAWN_TEST_KEEP\" = kept && "
-        "test \"$(env | grep -c '^AF_SPAWN_TEST_OLD=')\" = 1",
-        {{"AF_SPAWN_TEST_OLD", "new"}});
+    SpawnSpec spec;
+    spec.argv = {"/bin/sh", "-c",
+                 "test \"$AF_SPAWN_TEST_OLD\" = new && test \"$AF_SPAWN_TEST_KEEP\" = kept && "
+                 "test \"$(env | grep -c '^AF_SPAWN_TEST_OLD=')\" = 1"};
+    spec.env_overrides = {{"AF_SPAWN_TEST_OLD", "new"}};
+    spec.inherit_env = {"AF_SPAWN_TEST_OLD", "AF_SPAWN_TEST_KEEP"};
+    const int st = wait_for(spawn(spec));
     unsetenv("AF_SPAWN_TEST_OLD");
     unsetenv("AF_SPAWN_TEST_KEEP");
-    EXPECT_EQ(rc, 0);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << describe_wait_status(st);
+}
+
+// Attack: the daemon's libpq credentials must not reach the code it runs.
+TEST(Spawn, TheDaemonsLibpqVariablesDoNotReachTheChild) {
+    ASSERT_EQ(setenv("PGPASSWORD", "daemon-secret", 1), 0);
+    ASSERT_EQ(setenv("PGPASSFILE", "/etc/airflow-failover/pgpass", 1), 0);
+    ASSERT_EQ(setenv("PGUSER", "airflow_failover", 1), 0);
+    ASSERT_EQ(setenv("LC_ALL", "C", 1), 0);
+    const int leaked = run_shell("env | grep -q '^PG'");
+    const int base = run_shell("test \"$LC_ALL\" = C && test -n \"$PATH\"");
+    SpawnSpec named;
+    named.argv = {"/bin/sh", "-c",
+                  "test \"$PGPASSFILE\" = /etc/airflow-failover/pgpass && test -z "
+                  "\"${PGPASSWORD+set}\""};
+    named.inherit_env = {"PGPASSFILE"};
+    const int st = wait_for(spawn(named));
+    unsetenv("PGPASSWORD");
+    unsetenv("PGPASSFILE");
+    unsetenv("PGUSER");
+    unsetenv("LC_ALL");
+    EXPECT_NE(leaked, 0) << "a PG* variable reached the child";
+    EXPECT_EQ(base, 0);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << describe_wait_status(st);
+}
+
+/// The descriptors the child has open after exec ("0 1 2"), read from /proc by us: spawn
+/// returns only once the exec went through.
+std::string child_fds(SpawnSpec spec) {
+    spec.argv = {"/bin/sleep", "30"};
+    const pid_t pid = spawn(spec);
+    std::vector<int> fds;
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    if (DIR* d = opendir(dir.c_str())) {
+        while (const dirent* e = readdir(d))
+            if (e->d_name[0] != '.')
+                fds.push_back(std::atoi(e->d_name));
+        closedir(d);
+    }
+    kill(pid, SIGKILL);
+    wait_for(pid);
+    std::sort(fds.begin(), fds.end());
+    std::string out;
+    for (int fd : fds)
+        out += (out.empty() ? "" : " ") + std::to_string(fd);
+    return out;
+}
+
+// Attack: descriptors opened without close-on-exec (a socket, a pipe) must not leak.
+TEST(Spawn, OnlyStdioAndKeptDescriptorsReachTheChild) {
+    const int udp = socket(AF_INET, SOCK_DGRAM, 0);  // no SOCK_CLOEXEC, like Boost.Asio's
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);  // no O_CLOEXEC
+    ASSERT_GE(udp, 3);
+    EXPECT_EQ(child_fds(SpawnSpec{}), "0 1 2");
+    SpawnSpec keep;
+    keep.keep_fds = {p[1]};
+    EXPECT_EQ(child_fds(keep), "0 1 2 " + std::to_string(p[1]));
+    SpawnSpec pass;
+    pass.pass_fd = p[0];
+    EXPECT_EQ(child_fds(pass), "0 1 2 3");
+    close(udp);
+    close(p[0]);
+    close(p[1]);
+}
+
+TEST(Spawn, KeptDescriptorsMustBeAboveThree) {
+    SpawnSpec spec;
+    spec.argv = {"/bin/true"};
+    spec.keep_fds = {2};
+    EXPECT_THROW(spawn(spec), std::invalid_argument);
 }
 
 TEST(Spawn, CwdIsApplied) {

@@ -103,7 +103,6 @@ def commands(pg: PgServer, cluster: str) -> list[dict[str, Any]]:
 def dashboard_role(pg: PgServer) -> str:
     """The least-privilege role from webapp/sql/dashboard_role.sql, on the daemons' schema.
     Needs the schema: applies the migrations through `airflow-failover init-db` first."""
-    from webapp.roles import grant_dashboard_role
 
     cfg = Path(pg.root) / "init-db.json"
     cfg.write_text(
@@ -123,12 +122,19 @@ def dashboard_role(pg: PgServer) -> str:
         check=False,
     )
     assert res.returncode == 0, res.stderr
+    grant_for_cluster(pg, "af_dashboard", "role-test")
+    return "af_dashboard"
+
+
+def grant_for_cluster(pg: PgServer, role: str, cluster: str) -> None:
+    """(Re)grants the dashboard role, its terminate policy naming `cluster`."""
+    from webapp.roles import grant_dashboard_role
+
     conn = psycopg2.connect(pg.conninfo())
     try:
-        grant_dashboard_role(conn, "af_dashboard", "airflow_failover")
+        grant_dashboard_role(conn, role, "airflow_failover", cluster)
     finally:
         conn.close()
-    return "af_dashboard"
 
 
 class Dashboard:
@@ -151,8 +157,9 @@ class Dashboard:
 
 
 @pytest.fixture
-def start_dashboard(tmp_path: Path) -> Iterator[Callable[..., Dashboard]]:
-    """Starts `python -m webapp` against a cluster; stopped at the end of the test."""
+def start_dashboard(pg: PgServer, tmp_path: Path) -> Iterator[Callable[..., Dashboard]]:
+    """Starts `python -m webapp` against a cluster (granting the dashboard role terminate
+    for that cluster); stopped at the end of the test."""
     started: list[Dashboard] = []
 
     def start(
@@ -160,9 +167,13 @@ def start_dashboard(tmp_path: Path) -> Iterator[Callable[..., Dashboard]]:
     ) -> Dashboard:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AF_DASHBOARD_")}
+        if "user=af_dashboard" in conninfo:
+            grant_for_cluster(pg, "af_dashboard", cluster)
         if password:
-            env["AF_DASHBOARD_USER"] = TEST_USER
-            env["AF_DASHBOARD_PASSWORD"] = TEST_PASSWORD
+            pw = tmp_path / f"password-{port}"
+            pw.write_text(TEST_PASSWORD + "\n")
+            pw.chmod(0o600)
+            extra = (*extra, "--password-file", str(pw), "--user", TEST_USER)
         log = tmp_path / f"dashboard-{port}.log"
         with open(log, "wb") as out:  # the child keeps its own descriptor
             proc = subprocess.Popen(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from webapp import __main__ as cli
 from webapp import settings
-from webapp.auth import Throttle, Users, hash_password, parse_users
+from webapp.auth import Throttle, Users, attempt_login, hash_password, parse_users
 
 
 def test_users_file_and_check(tmp_path: Path) -> None:
@@ -28,15 +29,23 @@ def test_users_file_and_check(tmp_path: Path) -> None:
     assert users.check("bob", "pw")
 
 
-def test_env_password_and_no_users() -> None:
-    users = Users.load(None, env={"AF_DASHBOARD_PASSWORD": "x y z"})
+def test_password_file_and_no_users(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("x y z\nignored second line\n")
+    users = Users.load(None, pw, env={})
     assert users.check("admin", "x y z") and not users.check("admin", "x y")
-    named = Users.load(
-        None, env={"AF_DASHBOARD_PASSWORD": "p", "AF_DASHBOARD_USER": "op"}
-    )
-    assert named.check("op", "p") and not named.check("admin", "p")
+    named = Users.load(None, pw, user="op", env={})
+    assert named.check("op", "x y z") and not named.check("admin", "x y z")
     nobody = Users.load(None, env={})
     assert not nobody.enabled and not nobody.check("admin", "")
+    (tmp_path / "empty").write_text("")
+    with pytest.raises(ValueError, match="empty"):
+        Users.load(None, tmp_path / "empty", env={})
+
+
+def test_a_password_in_the_environment_is_refused() -> None:
+    with pytest.raises(ValueError, match="--password-file"):
+        Users.load(None, env={"AF_DASHBOARD_PASSWORD": "p"})
 
 
 def test_bad_users_file_lines() -> None:
@@ -60,9 +69,28 @@ def test_hash_password_cli(
 def test_throttle() -> None:
     t = Throttle(limit=2, window_s=60)
     assert t.allowed("1.2.3.4")
-    t.failed("1.2.3.4")
-    t.failed("1.2.3.4")
-    assert not t.allowed("1.2.3.4") and t.allowed("5.6.7.8")
+    assert t.begin("1.2.3.4") and t.begin("1.2.3.4")
+    assert not t.begin("1.2.3.4") and not t.allowed("1.2.3.4")
+    assert t.allowed("5.6.7.8")
+    ok = Throttle(limit=1, window_s=60)
+    assert ok.begin("a")
+    ok.succeeded("a")  # a right password is not a failure
+    assert ok.begin("a")
+
+
+def test_parallel_guesses_get_no_more_checks_than_the_limit() -> None:
+    """Attack: many guesses at once from one address. Each real check costs a PBKDF2 round
+    (~0.3 s), so on a check-then-record throttle they would all pass the check first."""
+    users = Users({"admin": hash_password("right")})
+    throttle = Throttle(limit=5, window_s=300)
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        outcomes = list(pool.map(
+            lambda i: attempt_login(users, throttle, "10.0.0.9", "admin", f"guess{i}"),
+            range(30)))  # fmt: skip
+    assert outcomes.count("wrong") == 5, outcomes
+    assert outcomes.count("throttled") == 25
+    assert attempt_login(users, throttle, "10.0.0.9", "admin", "right") == "throttled"
+    assert attempt_login(users, throttle, "10.0.0.10", "admin", "right") == "ok"
 
 
 def parse(*args: str) -> settings.Settings:
@@ -83,13 +111,17 @@ def test_settings_from_node_config(
         "database": {"conninfo": "host=db dbname=af", "schema": "af2"},
         "lease": {"ttl_ms": 6000}, "processes": [],
     }))  # fmt: skip
-    s = parse("--config", str(cfg))
+    # The node config's conninfo is the daemons' role: never used.
+    with pytest.raises(ValueError, match="no database.*not used"):
+        parse("--config", str(cfg))
+    s = parse("--config", str(cfg), "--conninfo", "host=db dbname=af user=af_dashboard")
     assert (s.cluster, s.conninfo, s.schema, s.stale_after_ms) == (
-        "prod", "host=db dbname=af", "af2", 6000,
+        "prod", "host=db dbname=af user=af_dashboard", "af2", 6000,
     )  # fmt: skip
     assert (s.host, s.port) == ("127.0.0.1", 8050)
     monkeypatch.setenv("AF_DASHBOARD_PORT", "9000")
-    s = parse("--config", str(cfg), "--cluster", "other", "--stale-after-ms", "100")
+    s = parse("--config", str(cfg), "--cluster", "other", "--stale-after-ms", "100",
+              "--conninfo", "x")
     assert (s.cluster, s.port, s.stale_after_ms) == ("other", 9000, 100)
     with pytest.raises(ValueError, match="no database"):
         parse("--cluster", "x")
@@ -102,5 +134,19 @@ def test_help_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert (
         "hash-password" in out
-        and "AF_DASHBOARD_PASSWORD" in out[out.index("commands") :]
+        and "AF_DASHBOARD_PASSWORD_FILE" in out[out.index("commands") :]
     )
+
+
+def test_secure_cookies_off_loopback_and_trusted_proxies() -> None:
+    assert not parse("--conninfo", "x", "--cluster", "c").secure_cookies
+    assert not parse("--conninfo", "x", "--cluster", "c", "--host", "::1").secure_cookies
+    assert parse("--conninfo", "x", "--cluster", "c", "--host", "0.0.0.0").secure_cookies
+    assert parse("--conninfo", "x", "--cluster", "c", "--host", "10.1.2.3").secure_cookies
+    assert not parse("--conninfo", "x", "--cluster", "c", "--host", "10.1.2.3",
+                     "--secure-cookies", "no").secure_cookies  # fmt: skip
+    assert parse("--conninfo", "x", "--cluster", "c", "--secure-cookies", "yes").secure_cookies
+    assert parse("--conninfo", "x", "--cluster", "c").trust_proxy == 0
+    assert parse("--conninfo", "x", "--cluster", "c", "--trust-proxy", "1").trust_proxy == 1
+    with pytest.raises(ValueError, match="trust-proxy"):
+        parse("--conninfo", "x", "--cluster", "c", "--trust-proxy", "-1")

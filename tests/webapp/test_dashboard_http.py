@@ -4,6 +4,7 @@ when the browser side is bypassed and the callback is forged."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -123,3 +124,74 @@ def test_logged_in_confirm_for_a_stale_view_is_not_sent(
     out = confirm(client, "node-z", st["term"])
     assert out["terminate-result"]["children"].startswith("not sent")
     assert commands(pg, shared_cluster.name) == []
+
+
+def make_app(pg: PgServer, role: str, cluster: str, **settings: Any) -> Any:
+    s = Settings(conninfo=pg.conninfo(user=role), cluster=cluster, **settings)
+    pool = Pool(s.conninfo, size=1)
+    return create_app(s, users=Users({TEST_USER: hash_password(TEST_PASSWORD)}), pool=pool)
+
+
+def login_error(client: Any, password: str) -> str:
+    return str(login(client, TEST_USER, password)["login-error"]["children"])
+
+
+def test_parallel_logins_get_no_more_guesses_than_the_limit(
+    pg: PgServer, dashboard_role: str, shared_cluster: Cluster
+) -> None:
+    """Attack: 40 guesses at once from one address, through the real login callback on the
+    threaded server. The throttle allows 10 failed logins per 5 minutes."""
+    app = make_app(pg, dashboard_role, shared_cluster.name)
+    try:
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            answers = list(pool.map(
+                lambda i: login_error(app.server.test_client(), f"guess-{i}"), range(40)))
+        assert answers.count("wrong user or password") == 10, answers
+        assert answers.count("too many failed logins; wait a few minutes") == 30
+    finally:
+        app.server.extensions["af_dashboard"]["pool"].close()
+
+
+def test_trusted_proxy_keys_the_throttle_on_the_forwarded_client(
+    pg: PgServer, dashboard_role: str, shared_cluster: Cluster
+) -> None:
+    def burn(app: Any, forwarded_for: str) -> str:
+        client = app.server.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
+        client.environ_base["REMOTE_ADDR"] = "10.9.9.9"  # the proxy
+        return [login_error(client, "bad") for _ in range(11)][-1]
+
+    behind = make_app(pg, dashboard_role, shared_cluster.name, trust_proxy=1)
+    direct = make_app(pg, dashboard_role, shared_cluster.name)
+    try:
+        # Behind the proxy: each client has its own budget.
+        assert burn(behind, "203.0.113.1").startswith("too many")
+        assert login_error(_forwarded(behind, "203.0.113.2"), "bad") == "wrong user or password"
+        # Not trusted: the header is ignored (anyone can send it), the proxy's address counts.
+        assert burn(direct, "203.0.113.1").startswith("too many")
+        assert login_error(_forwarded(direct, "203.0.113.2"), "bad").startswith("too many")
+    finally:
+        for a in (behind, direct):
+            a.server.extensions["af_dashboard"]["pool"].close()
+
+
+def _forwarded(app: Any, addr: str) -> Any:
+    client = app.server.test_client()
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = addr
+    client.environ_base["REMOTE_ADDR"] = "10.9.9.9"
+    return client
+
+
+def test_session_cookie_is_secure_when_asked(
+    pg: PgServer, dashboard_role: str, shared_cluster: Cluster
+) -> None:
+    for secure in (True, False):
+        app = make_app(pg, dashboard_role, shared_cluster.name, secure_cookies=secure)
+        try:
+            client = app.server.test_client()
+            login(client, TEST_USER, TEST_PASSWORD)
+            cookie = client.get_cookie("session")
+            assert cookie is not None and cookie.secure is secure
+            assert cookie.http_only and cookie.same_site == "Strict"
+        finally:
+            app.server.extensions["af_dashboard"]["pool"].close()

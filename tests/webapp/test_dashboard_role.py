@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import psycopg2
 import psycopg2.errors
 import pytest
-from conftest import commands, sql_rows
+from conftest import commands, grant_for_cluster, sql_rows
+
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-
 from webapp.db import Pool, Queries
 
 
@@ -18,6 +18,7 @@ from webapp.db import Pool, Queries
 def as_role(
     pg: PgServer, dashboard_role: str
 ) -> Iterator[psycopg2.extensions.connection]:
+    grant_for_cluster(pg, dashboard_role, "role-test")
     conn = psycopg2.connect(pg.conninfo(user=dashboard_role))
     conn.autocommit = True
     try:
@@ -60,17 +61,31 @@ def test_role_reads_state_and_inserts_commands(
     for table in ("lease", "nodes", "events"):
         run(as_role, f"SELECT count(*) FROM airflow_failover.{table}")
     run(as_role, "INSERT INTO airflow_failover.commands (cluster, kind, target, requested_by)"
-                 " VALUES ('role-test', 'switchover', NULL, 'dashboard:test')")  # fmt: skip
+                 " VALUES ('role-test', 'terminate', NULL, 'dashboard:test')")  # fmt: skip
     (row,) = commands(pg, "role-test")
     assert (row["kind"], row["requested_by"], row["taken_by"]) == (
-        "switchover", "dashboard:test", None,
+        "terminate", "dashboard:test", None,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(("cluster", "kind"), [
+    ("role-test", "switchover"),   # only terminate
+    ("other-cluster", "terminate"),  # only its own cluster
+])  # fmt: skip
+def test_role_inserts_only_terminate_for_its_cluster(
+    as_role: psycopg2.extensions.connection, cluster: str, kind: str
+) -> None:
+    """Attack: the dashboard's credentials used to switch over, or to hit another cluster."""
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):
+        run(as_role, "INSERT INTO airflow_failover.commands (cluster, kind, requested_by)"
+                     f" VALUES ('{cluster}', '{kind}', 'dashboard:test')")  # fmt: skip
 
 
 def test_queries_work_as_the_role(
     pg: PgServer, dashboard_role: str, cluster: Cluster
 ) -> None:
     """The whole dashboard works with the least privilege: panel, events, terminate."""
+    grant_for_cluster(pg, dashboard_role, cluster.name)
     pool = Pool(pg.conninfo(user=dashboard_role), size=1)
     try:
         q = Queries(pool, "airflow_failover", cluster.name)
@@ -105,9 +120,10 @@ def test_prices_table_granted_when_present(pg: PgServer, dashboard_role: str) ->
             for t in ("lease", "nodes", "events"):
                 cur.execute(f"CREATE TABLE airflow_failover.{t} (x int)")
             cur.execute("CREATE TABLE airflow_failover.commands (id bigserial, cluster text,"
-                        " kind text, target text, requested_by text, taken_by text)")  # fmt: skip
-        grant_dashboard_role(conn, dashboard_role, "airflow_failover")
-        grant_dashboard_role(conn, dashboard_role, "airflow_failover")  # idempotent
+                        " kind text, target text, requested_by text, taken_by text,"
+                        " for_holder text, for_term bigint)")  # fmt: skip
+        grant_dashboard_role(conn, dashboard_role, "airflow_failover", "c")
+        grant_dashboard_role(conn, dashboard_role, "airflow_failover", "c")  # idempotent
     finally:
         conn.close()
     role_conn = psycopg2.connect(pg.conninfo(db, user=dashboard_role))

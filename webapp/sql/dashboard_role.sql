@@ -1,15 +1,21 @@
 -- Least privilege for the dashboard's database role: read the state tables and the prices,
--- insert operator commands (only the columns a requester may set), nothing else.
--- Apply with `python -m webapp grant-role --role NAME` (creates the role if missing), or render
--- it for psql with `python -m webapp grant-role --role NAME --print`.
--- Placeholders: {role}, {schema} (identifiers), {role_literal} and
--- {prices_regclass} (literals; the prices table may not exist yet).
+-- insert terminate commands for its own cluster (only the columns a requester may set),
+-- nothing else. The commands table has row-level security (airflow-failover migration 3):
+-- the policy below is the role's only way in.
+-- Apply with `python -m webapp grant-role --role NAME --cluster NAME` (creates the role if
+-- missing), or render it for psql with `... --print`.
+-- Placeholders: {role}, {schema}, {policy} (identifiers), {role_literal}, {cluster_literal}
+-- and {prices_regclass} (literals; the prices table may not exist yet).
 REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role};
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role};
 GRANT USAGE ON SCHEMA {schema} TO {role};
 GRANT SELECT ON {schema}.lease, {schema}.nodes, {schema}.events TO {role};
-GRANT INSERT (cluster, kind, target, requested_by) ON {schema}.commands TO {role};
+GRANT INSERT (cluster, kind, target, requested_by, for_holder, for_term) ON {schema}.commands
+    TO {role};
 GRANT USAGE ON SEQUENCE {schema}.commands_id_seq TO {role};
+DROP POLICY IF EXISTS {policy} ON {schema}.commands;
+CREATE POLICY {policy} ON {schema}.commands FOR INSERT TO {role}
+    WITH CHECK (kind = 'terminate' AND cluster = {cluster_literal});
 -- The Xetra table is created by the pipeline's first load; run this again after it if it is
 -- absent now (the dashboard shows "no price data" meanwhile).
 DO $grant$

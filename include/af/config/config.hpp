@@ -46,6 +46,13 @@ struct ProcessConfig {
     std::string name;
     std::vector<std::string> command;
     std::map<std::string, std::string> env;
+    /// Names passed on from the daemon's environment beyond the base allowlist (PATH, HOME,
+    /// LANG, LC_*, TZ, USER, LOGNAME, AIRFLOW_FAILOVER_*). The daemon's libpq variables
+    /// (PGPASSWORD, PGPASSFILE, ...) reach a process only when named here.
+    std::vector<std::string> inherit_env;
+    /// Run under this Unix user (name or uid) and group (default: the user's primary group).
+    std::optional<std::string> user;
+    std::optional<std::string> group;
     std::optional<std::string> cwd;
     Duration stop_timeout{10000};
     std::optional<HealthConfig> health;

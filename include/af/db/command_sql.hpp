@@ -4,6 +4,7 @@
 #include <optional>
 #include <pqxx/connection>
 #include <string>
+#include <vector>
 
 namespace af::db {
 
@@ -16,18 +17,28 @@ struct Command {
     std::string requested_by;
 };
 
+/// Who a command is meant for: only this holder, in this term, carries it out.
+struct CommandTarget {
+    std::string holder;
+    std::int64_t term{0};
+};
+
 class CommandSql {
   public:
     CommandSql(std::string schema, std::string cluster, std::string node_id);
 
-    /// Takes the oldest pending command, but only while this node holds an unexpired lease.
-    /// Commands older than 30 s are closed as expired instead: an old click must not fire later.
-    std::optional<Command> take(pqxx::connection& c) const;
+    /// Takes the oldest pending command meant for this node in its current term, but only
+    /// while it holds an unexpired lease. Commands older than 30 s are closed as expired: an
+    /// old click must not fire later. Commands meant for another holder or term are closed as
+    /// stale (with an event saying so); their reasons are appended to `stale` if given.
+    std::optional<Command> take(pqxx::connection& c,
+                                std::vector<std::string>* stale = nullptr) const;
     void finish(pqxx::connection& c, std::int64_t id, const std::string& result) const;
-    /// Inserts a command (its trigger notifies the daemons); returns its id.
+    /// Inserts a command (its trigger notifies the daemons); returns its id. It is meant for
+    /// `meant_for`, or else for the live lease's holder and term at the time of the insert.
     std::int64_t insert(pqxx::connection& c, const std::string& kind,
-                        const std::optional<std::string>& target,
-                        const std::string& requested_by) const;
+                        const std::optional<std::string>& target, const std::string& requested_by,
+                        const std::optional<CommandTarget>& meant_for = std::nullopt) const;
     /// The result of a command, once done.
     std::optional<std::string> result(pqxx::connection& c, std::int64_t id) const;
 

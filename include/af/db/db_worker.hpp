@@ -66,8 +66,10 @@ class DbWorker {
     bool connected() const { return connected_.load(); }
     std::uint64_t statements() const { return statements_.load(); }
 
-    /// Incarnation number given at registration (0 until the first connection).
+    /// Incarnation number given at the latest registration (0 until the first connection).
     std::int64_t incarnation() const;
+    /// The other nodes' incarnations as the database had them at our registrations.
+    std::map<std::string, std::int64_t> peer_incarnations() const;
     std::uint64_t events_dropped() const;
 
   private:
@@ -112,6 +114,7 @@ class DbWorker {
     std::atomic<std::uint64_t> statements_{0};
     std::uint64_t dropped_{0};
     std::int64_t incarnation_{0};
+    std::map<std::string, std::int64_t> peer_incarnations_;
     bool stopping_{false};
     TimePoint drain_until_{TimePoint::max()};
     int wake_fd_{-1};

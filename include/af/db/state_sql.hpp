@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <pqxx/connection>
 #include <string>
 
@@ -25,6 +26,8 @@ class StateSql {
     /// Creates or refreshes this node's row at start-up; returns its new incarnation number.
     std::int64_t register_node(pqxx::connection& c, const std::string& hostname,
                                const std::string& version, int pid) const;
+    /// The other nodes' incarnations: heartbeats from a lower one are replays.
+    std::map<std::string, std::int64_t> peer_incarnations(pqxx::connection& c) const;
     void publish(pqxx::connection& c, const NodeReport& r) const;
     /// The highest term the database remembers for this cluster (the lease row, node rows and
     /// won terms in the events log): the floor of this node's next term.

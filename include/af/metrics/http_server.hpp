@@ -2,9 +2,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace af::metrics {
 
@@ -14,7 +17,9 @@ namespace af::metrics {
 /// answer, so a load balancer sees a timeout, never a stale 200.
 ///
 /// Limits: requests over 8 KiB are refused with 431, a client gets 5 s to send its request
-/// and to read the answer, and at most 16 connections are served at once (more are closed).
+/// and to read the answer, and at most 64 connections are open at once: at the limit a new
+/// connection closes the oldest one that has not sent its request yet, so idle connections
+/// cannot starve /healthz.
 class HttpServer {
   public:
     struct Response {
@@ -36,10 +41,12 @@ class HttpServer {
   private:
     struct Session;
     void do_accept();
+    void make_room();
 
     boost::asio::io_context& io_;
     boost::asio::ip::tcp::acceptor acceptor_;
     std::map<std::string, Handler> routes_;
+    std::vector<std::weak_ptr<Session>> sessions_;  ///< in accept order
     int open_{0};
     bool stopped_{false};
 };

@@ -31,6 +31,10 @@ class HeartbeatService {
         std::int64_t term{0};
         std::uint8_t flags{0};
         std::uint32_t lease_remaining_ms{0};
+        /// This node's nodes.incarnation; 0 (not registered yet) sends nothing.
+        std::uint64_t incarnation{0};
+        /// The peers' incarnations from the database: lower ones are dropped as replays.
+        std::map<std::string, std::uint64_t> peer_incarnations;
     };
     using SnapshotFn = std::function<Snapshot()>;
     using AcceptFn = std::function<void(const Heartbeat&)>;
@@ -66,7 +70,6 @@ class HeartbeatService {
     boost::asio::steady_timer timer_;
     std::map<std::string, boost::asio::ip::udp::endpoint> peers_;
     PeerTracker tracker_;
-    std::uint64_t incarnation_;
     std::uint64_t seq_{0};
     std::array<std::uint8_t, 2048> buf_{};
     boost::asio::ip::udp::endpoint from_;

@@ -16,13 +16,18 @@ namespace af::net {
 class PeerTracker {
   public:
     /// `peers` are the configured node ids; anyone else is an unknown node.
-    PeerTracker(std::set<std::string> peers, Duration silence_reset);
+    explicit PeerTracker(std::set<std::string> peers);
+
+    /// The lowest incarnation still acceptable from `node`: its nodes.incarnation as read from
+    /// the database. Never lowered.
+    void raise_floor(const std::string& node, std::uint64_t incarnation);
 
     /// nullopt: accepted. Otherwise why it was dropped (the state is unchanged).
     std::optional<DropReason> admit(const Heartbeat& hb, TimePoint now);
 
     struct Peer {
         std::uint64_t incarnation{0};
+        std::uint64_t floor{0};  ///< lower incarnations are replays
         std::uint64_t seq{0};
         TimePoint last_heard{};
         bool heard{false};
@@ -32,7 +37,6 @@ class PeerTracker {
 
   private:
     std::map<std::string, Peer> peers_;
-    Duration silence_reset_;
 };
 
 }  // namespace af::net

@@ -7,16 +7,34 @@
 #include <string>
 #include <vector>
 
+#include "af/proc/run_as.hpp"
+
 namespace af::proc {
 
 struct SpawnSpec {
     std::vector<std::string> argv;
-    std::map<std::string, std::string> env_overrides;  ///< added to the daemon's environment
+    /// Set in the child on top of what it inherits (see child_env.hpp).
+    std::map<std::string, std::string> env_overrides;
+    /// Names taken from the daemon's environment beyond the base allowlist (PATH, HOME, LANG,
+    /// LC_*, TZ, USER, LOGNAME, AIRFLOW_FAILOVER_*). Nothing else is inherited.
+    std::vector<std::string> inherit_env;
+    /// The daemon's own helpers only (the guard): the whole environment.
+    bool inherit_all_env{false};
     std::optional<std::string> cwd;
     /// Kill the child when the spawning thread dies (PR_SET_PDEATHSIG), a backstop for kill -9.
     bool die_with_parent{true};
     /// Descriptor to keep open in the child as fd 3 (the guard's command pipe), or -1.
     int pass_fd{-1};
+    /// Further descriptors the child keeps, at their own numbers (all > 3). Every other
+    /// descriptor above 2 is closed at exec, whatever its close-on-exec flag says.
+    std::vector<int> keep_fds;
+    /// Run under another user and group (setgroups, setgid, setuid in the child); HOME, USER and
+    /// LOGNAME are then the target user's.
+    std::optional<RunAs> run_as;
+    /// The daemon's own helpers only (the guard, which signals Airflow's process groups): keep
+    /// the daemon's capabilities. Everyone else starts with none (a non-root daemon's
+    /// capabilities are cleared, ambient ones included).
+    bool keep_capabilities{false};
 };
 
 /// Starts a process in a new session of its own (sid == pgid == pid), with signals reset.

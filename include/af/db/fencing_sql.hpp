@@ -1,0 +1,30 @@
+#pragma once
+
+#include <map>
+#include <pqxx/connection>
+#include <string>
+
+namespace af::db {
+
+/// Database fencing without CREATEROLE for the daemon: `init-db`, run by an administrator,
+/// installs a SECURITY DEFINER function per cluster that can change LOGIN of the configured
+/// roles only (fencing.database_roles, fixed into the function's body at install time) and
+/// end their sessions, and only for the holder of the live lease in the given term. The
+/// daemon's role gets EXECUTE on it and nothing else beyond its own tables.
+
+/// The function's name in the schema for `cluster` (stable: the daemon finds it by name).
+std::string fencing_function(const std::string& cluster);
+
+/// Installs (or replaces) the function for `cluster` and grants EXECUTE to `daemon_role` only.
+/// Throws std::runtime_error naming the role when a configured role is a superuser (a
+/// superuser cannot be fenced) or is `daemon_role` itself. Run as a role that may ALTER the
+/// configured roles (CREATEROLE or superuser) and signal their backends.
+void install_fencing(pqxx::connection& c, const std::string& schema, const std::string& cluster,
+                     const std::map<std::string, std::string>& roles,
+                     const std::string& daemon_role);
+
+/// Whether the function for `cluster` exists and the current role may execute it.
+bool fencing_function_usable(pqxx::connection& c, const std::string& schema,
+                             const std::string& cluster);
+
+}  // namespace af::db
