@@ -88,6 +88,12 @@ END $$;
 CREATE TRIGGER commands_notify AFTER INSERT ON {s}.commands
     FOR EACH ROW EXECUTE FUNCTION {s}.commands_notify();
 )sql",
+        // 3: who held the latest term, kept through a release (holder is NULL then), so the
+        // winner of the next term knows whose Airflow jobs to close out (takeover step)
+        R"sql(
+ALTER TABLE {s}.lease ADD COLUMN last_holder text;
+UPDATE {s}.lease SET last_holder = holder;
+)sql",
     };
     return m;
 }
