@@ -291,6 +291,11 @@ void Daemon::execute(const core::Action& action) {
                 guard_.shutdown();
                 if (takeover_)
                     takeover_->stop();
+                // The lease is released: let the last role change (the demote) be told, for a
+                // bounded time, before the exit would kill the hook.
+                if (on_role_change_)
+                    on_role_change_->drain(
+                        std::min(cfg_.hooks.on_role_change->timeout, Duration{5000}));
                 signals_.cancel();
                 timer_.cancel();
                 publish_timer_.cancel();

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 
@@ -71,6 +72,7 @@ void HookRunner::start_next() {
             continue;
         }
         timed_out_ = false;
+        started_ = std::chrono::steady_clock::now();
         const pid_t pid = pid_;
         timer_.expires_after(cfg_.timeout);
         timer_.async_wait([this, pid](const boost::system::error_code& ec) {
@@ -109,6 +111,35 @@ void HookRunner::finish(const Outcome& o) {
     current_ = Run{};
     if (done)
         done(o);
+}
+
+void HookRunner::drain(Duration budget) {
+    using clock = std::chrono::steady_clock;
+    const auto until = clock::now() + budget;
+    for (;;) {
+        if (pid_ == 0)
+            start_next();
+        if (pid_ == 0)
+            return;
+        const pid_t pid = pid_;
+        const auto run_until = std::min(until, started_ + cfg_.timeout);
+        int status = 0;
+        pid_t got = 0;
+        while ((got = waitpid(pid, &status, WNOHANG)) == 0 && clock::now() < run_until)
+            usleep(10000);
+        if (got != pid) {
+            timed_out_ = true;
+            ::kill(-pid, SIGKILL);
+            if (waitpid(pid, &status, 0) != pid)
+                status = 0;
+        }
+        on_reaped(pid, status);
+        if (clock::now() >= until) {
+            stopped_ = true;  // what is still queued is dropped
+            queue_.clear();
+            return;
+        }
+    }
 }
 
 void HookRunner::shutdown() {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "af/config/config.hpp"
+#include "af/util/boot_clock.hpp"
 
 namespace af::hooks {
 
@@ -43,6 +44,10 @@ class HookRunner {
     bool on_reaped(pid_t pid, int status);
     /// SIGKILL to the running hook's group; queued runs are not started.
     void shutdown();
+    /// For the daemon's exit: runs what is queued to the end, blocking, within each run's
+    /// timeout and at most `budget` in all (the last demote of a graceful stop must not be cut
+    /// off by the exit). Runs still waiting at the end are dropped.
+    void drain(Duration budget);
 
     const std::string& name() const { return name_; }
     std::size_t waiting() const { return queue_.size(); }
@@ -63,6 +68,7 @@ class HookRunner {
     std::deque<Run> queue_;
     Run current_;
     pid_t pid_{0};
+    std::chrono::steady_clock::time_point started_{};
     bool timed_out_{false};
     bool stopped_{false};
     boost::asio::steady_timer timer_;
