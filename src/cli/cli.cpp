@@ -141,11 +141,9 @@ int cmd_status(const config::Config& c, bool json) {
         std::cerr << "airflow-failover status: cannot read the cluster state: " << e.what() << "\n";
         return k_exit_unknown;
     }
+    db::mark_stale(v, stale_after_ms(c));
     if (json) {
-        auto j = v.to_json();
-        for (auto& n : j["nodes"])
-            n["stale"] = n["last_seen_age_ms"].get<std::int64_t>() > stale_after_ms(c);
-        std::cout << j.dump() << "\n";
+        std::cout << v.to_json().dump() << "\n";
     } else {
         std::printf("cluster %s: ", v.cluster.c_str());
         if (v.active)
@@ -180,11 +178,11 @@ int cmd_status(const config::Config& c, bool json) {
                 procs += p["pid"].is_null() ? "=-" : "=" + std::to_string(p["pid"].get<long>());
             }
             // A row that stopped changing belongs to a dead or cut-off daemon: its role is history.
-            const bool stale = n.last_seen_age_ms > stale_after_ms(c);
-            std::printf(
-                "  %-16s %-9s %-6lld %-9s %s%s\n", n.node_id.c_str(), n.role.c_str(),
-                static_cast<long long>(n.term), (age_text(n.last_seen_age_ms) + " ago").c_str(),
-                procs.empty() ? "-" : procs.c_str(), stale ? "  (stale: not heard from)" : "");
+            const std::string note = n.stale ? "  (last role " + n.role + "; not heard from)" : "";
+            std::printf("  %-16s %-9s %-6lld %-9s %s%s\n", n.node_id.c_str(),
+                        n.stale ? "stale" : n.role.c_str(), static_cast<long long>(n.term),
+                        (age_text(n.last_seen_age_ms) + " ago").c_str(),
+                        procs.empty() ? "-" : procs.c_str(), note.c_str());
         }
         if (!matrix.empty())
             std::printf("heartbeats:\n%s", matrix.c_str());

@@ -43,4 +43,12 @@ void StateSql::record(pqxx::connection& c, const std::string& kind, const std::s
                    cluster_, node_id_, static_cast<long long>(term), kind, detail);
 }
 
+void StateSql::mark_down(pqxx::connection& c, const std::string& state) const {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("UPDATE " + quoted(schema_) +
+                       ".nodes SET role = 'down', state = $3, processes = '[]'"
+                       " WHERE cluster = $1 AND node_id = $2",
+                   cluster_, node_id_, state);
+}
+
 }  // namespace af::db

@@ -14,6 +14,7 @@
 
 #include "af/db/connection.hpp"
 #include "af/db/lease_sql.hpp"
+#include "af/db/state_sql.hpp"
 #include "af/guard/guard_protocol.hpp"
 #include "af/proc/session.hpp"
 
@@ -62,6 +63,16 @@ void parent_gone(const GuardState& s) {
         const bool ok = lease.release(*c, *s.term);
         log(std::string("daemon gone; processes killed; lease term ") + std::to_string(*s.term) +
             (ok ? " released" : " was no longer ours"));
+        if (ok) {
+            // Without this the term has no recorded end: `status` and the dashboard would show
+            // the dead node as active and measure the takeover from its last event.
+            db::StateSql state(conf.at("schema").get<std::string>(),
+                               conf.at("cluster").get<std::string>(),
+                               conf.at("node_id").get<std::string>());
+            state.record(*c, "released",
+                         "by the guard: the daemon died; its processes were killed first", *s.term);
+            state.mark_down(*c, "daemon gone; the guard released term " + std::to_string(*s.term));
+        }
     } catch (const std::exception& e) {
         log(std::string("daemon gone; processes killed; release failed: ") + e.what());
     }

@@ -28,6 +28,9 @@ class StateSql {
     void publish(pqxx::connection& c, const NodeReport& r) const;
     void record(pqxx::connection& c, const std::string& kind, const std::string& detail,
                 std::int64_t term) const;
+    /// The daemon is gone (said by its guard): the row stops claiming a role and processes.
+    /// last_seen is left alone, so the row still reads as not heard from.
+    void mark_down(pqxx::connection& c, const std::string& state) const;
 
   private:
     std::string schema_;
