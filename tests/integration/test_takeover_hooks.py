@@ -14,8 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from support.cluster import Cluster
-from support.pgserver import PgServer, free_port
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer, free_port
 
 JOB_TABLE = """
 CREATE TABLE job (
