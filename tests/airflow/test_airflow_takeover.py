@@ -10,28 +10,23 @@ neither the takeover nor the new scheduler."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import signal
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localcluster.airflow_site import (
-    Pair,
-    Site,
-    daemon_binary,
-    scheduler_leaders,
-    session_pids,
-    wait_for,
+from localcluster.airflow_faults import (
+    TakeoverPair,
+    host_loss,
+    overlapping_tries,
+    running_task,
 )
+from localcluster.airflow_site import Pair, Site, daemon_binary, wait_for
 from localcluster.pgserver import PgServer
 
 pytestmark = pytest.mark.slow
@@ -49,25 +44,6 @@ with open({out!r}, "a") as f:
 if rec.get("AIRFLOW_FAILOVER_ACTION") == "promote" and rec.get("AIRFLOW_FAILOVER_TERM") != "1":
     time.sleep(3600)
 """
-
-
-@dataclass
-class TakeoverPair(Pair):
-    """The test harness's Pair with the `airflow` section (takeover step) and hooks added."""
-
-    hooks: dict[str, Any] | None = None
-
-    def config_for(self, name: str) -> dict[str, Any]:
-        cfg = super().config_for(name)
-        cfg["airflow"] = {
-            "conninfo": self.site.conninfo,
-            # [core] hostname_callable of the harness records the node id as the hostname.
-            "hostnames": {n: n for n in self.names},
-            "takeover": {"job_types": ["SchedulerJob"]},
-        }
-        if self.hooks:
-            cfg["hooks"] = self.hooks
-        return cfg
 
 
 @pytest.fixture(scope="module")
@@ -97,36 +73,6 @@ def make_pair(site: Site, hooks: dict[str, Any] | None = None) -> TakeoverPair:
     return TakeoverPair(site, hooks=hooks)
 
 
-def running_task(site: Site, run_id: str) -> dict[str, Any] | None:
-    """A task after step_1 whose body (not just its row) runs."""
-    recs = [r for r in site.demo_records() if r["run_id"] == run_id]
-    ended = {(r["task_id"], r["try"]) for r in recs if r["ev"] == "end"}
-    for ti in site.task_instances(run_id):
-        key = (ti["task_id"], ti["try_number"])
-        started = any((r["task_id"], r["try"]) == key and r["ev"] == "start" for r in recs)
-        if (ti["source"] == "current" and ti["state"] == "running" and ti["task_id"] != "step_1"
-                and started and key not in ended):
-            return ti
-    return None
-
-
-def host_loss(pair: Pair, name: str) -> None:
-    """The whole host at once: the daemon, its guard and every managed process's session
-    (scheduler, executor workers, task runners) SIGKILLed in one sweep, nobody releases."""
-    daemon = pair.nodes[name].proc
-    assert daemon is not None
-    pids = set(session_pids(daemon.pid))
-    for leader, node in scheduler_leaders(pair.cluster):
-        if node == name:
-            pids |= set(session_pids(leader))
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    daemon.wait(timeout=10)
-
-
 def check_run(site: Site, pair: Pair, run_id: str, victim: dict[str, Any], t_fault: datetime,
               first: str, other: str) -> float:
     """The run succeeds, no tries overlap, the victim ran again on `other` within the bound;
@@ -137,11 +83,7 @@ def check_run(site: Site, pair: Pair, run_id: str, victim: dict[str, Any], t_fau
     tis = site.task_instances(run_id)
     report = "\n".join(map(str, tis)) + "\n" + pair.diagnose()
     assert state == "success", f"dag run {run_id} ended {state}\n{report}"
-    tries = sorted((t for t in tis if t["start_date"] is not None), key=lambda t: t["start_date"])
-    for a, b in itertools.pairwise(tries):
-        assert a["end_date"] is not None and b["start_date"] >= a["end_date"], (
-            f"{b['task_id']} try {b['try_number']} started before {a['task_id']} try "
-            f"{a['try_number']} ended\n{report}")
+    assert overlapping_tries(tis) == [], f"tries overlapped\n{report}"
     recs = [r for r in site.demo_records() if r["run_id"] == run_id]
     assert not [r for r in recs if r["ev"] == "overlap"], f"two task bodies at once: {recs}"
     rerun = [t for t in tis if t["task_id"] == victim["task_id"] and t["hostname"] == other
