@@ -408,6 +408,23 @@ AirflowConfig parse_airflow(const json& j, const Config& c) {
     if (!a.hostnames.count(c.node_id))
         throw ConfigError("airflow.hostnames",
                           "must name the hostname of this node (" + c.node_id + ") too");
+    // Default job types: those whose Airflow command runs under this daemon. A triggerer or
+    // dag-processor started elsewhere (systemd on every node) may be alive with this very
+    // hostname, and closing out a live job would make Airflow hand its work to another.
+    a.job_types.clear();
+    for (const auto& [type, sub] :
+         {std::pair<const char*, const char*>{"SchedulerJob", "scheduler"},
+          {"DagProcessorJob", "dag-processor"},
+          {"TriggererJob", "triggerer"}}) {
+        const bool managed =
+            std::any_of(c.processes.begin(), c.processes.end(), [&](const auto& p) {
+                return std::find(p.command.begin(), p.command.end(), sub) != p.command.end();
+            });
+        if (managed)
+            a.job_types.emplace_back(type);
+    }
+    if (a.job_types.empty())
+        a.job_types.emplace_back("SchedulerJob");
     if (const json* t = r.find("takeover")) {
         ObjectReader tr(*t, "airflow.takeover");
         if (const json* v = tr.find("enabled")) {

@@ -68,11 +68,23 @@ TEST(ConfigAirflow, HostnamesAloneTurnTheTakeoverOnWithDefaults) {
     EXPECT_EQ(c.airflow->schema, "");
     EXPECT_EQ(c.airflow->hostnames.at("sched-b"), "b.example.com");
     EXPECT_TRUE(c.airflow->takeover);
-    EXPECT_EQ(c.airflow->job_types,
-              (std::vector<std::string>{"SchedulerJob", "DagProcessorJob", "TriggererJob"}));
+    EXPECT_EQ(c.airflow->job_types, (std::vector<std::string>{"SchedulerJob"}))
+        << "only the scheduler runs under this daemon";
     EXPECT_EQ(c.airflow->takeover_timeout, 2000ms);
     EXPECT_TRUE(c.election().takeover);
     EXPECT_EQ(c.election().takeover_timeout, 2000ms);
+}
+
+TEST(ConfigAirflow, DefaultJobTypesAreThoseTheDaemonRuns) {
+    json j = with_airflow({{"hostnames", {{"sched-a", "a"}}}});
+    j["processes"] = json::parse(R"([
+        {"name": "scheduler", "command": ["/opt/af/bin/airflow", "scheduler"]},
+        {"name": "triggerer", "command": ["/opt/af/bin/airflow", "triggerer"]}])");
+    EXPECT_EQ(parse_config(j.dump()).airflow->job_types,
+              (std::vector<std::string>{"SchedulerJob", "TriggererJob"}));
+    j["processes"] = json::parse(R"([{"name": "s", "command": ["/usr/local/bin/run-sched"]}])");
+    EXPECT_EQ(parse_config(j.dump()).airflow->job_types, (std::vector<std::string>{"SchedulerJob"}))
+        << "a wrapper script: the scheduler is assumed";
 }
 
 TEST(ConfigAirflow, EverySettingIsRead) {

@@ -110,7 +110,9 @@ struct AirflowConfig {
     /// node id -> the hostname Airflow records for that node's jobs ([core] hostname_callable)
     std::map<std::string, std::string> hostnames;
     bool takeover{true};
-    std::vector<std::string> job_types{"SchedulerJob", "DagProcessorJob", "TriggererJob"};
+    /// Default: the types whose command (scheduler, dag-processor, triggerer) is a managed
+    /// process of this config, else SchedulerJob.
+    std::vector<std::string> job_types{"SchedulerJob"};
     Duration takeover_timeout{2000};
     bool operator==(const AirflowConfig&) const = default;
 };
