@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from .airflow_site import Pair, Site, scheduler_leaders, session_pids
+from .airflow_site import Pair, Site, cmdline, scheduler_leaders, session_pids
+from .procfs import proc_stat
 
 
 @dataclass
@@ -47,15 +49,39 @@ def running_task(site: Site, run_id: str) -> dict[str, Any] | None:
     return None
 
 
+def descendants(root: int) -> set[int]:
+    """Every live process below ``root`` (by parent pid), not ``root`` itself."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = proc_stat(int(entry.name))
+            if st and st[0] not in ("Z", "X"):
+                children.setdefault(st[1], []).append(int(entry.name))
+    out: set[int] = set()
+    todo = [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
 def host_loss(pair: Pair, name: str) -> None:
-    """The whole host at once: the daemon, its guard and every managed process's session
-    (scheduler, executor workers, task runners) SIGKILLed in one sweep; nobody releases."""
+    """The whole host at once: the daemon, its guard (a child in a session of its own) and every
+    managed process's session (scheduler, executor workers, task runners, which may have left
+    their parent) SIGKILLed in one sweep; nobody releases the lease."""
     daemon = pair.nodes[name].proc
     assert daemon is not None
-    pids = set(session_pids(daemon.pid))
+    pids = {daemon.pid} | descendants(daemon.pid)
+    for pid in list(pids):
+        st = proc_stat(pid)
+        if st and st[3] == pid:  # a session leader below the daemon: take its whole session
+            pids |= set(session_pids(pid))
     for leader, node in scheduler_leaders(pair.cluster):
         if node == name:
             pids |= set(session_pids(leader))
+    assert any(cmdline(p)[-1:] == ["guard"] for p in pids), "the guard was not found"
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
