@@ -93,8 +93,11 @@ def test_kill9_takeover_closes_out_the_dead_nodes_running_jobs_before_the_new_st
         pg: PgServer, tmp_path: Path) -> None:
     db = airflow_db(pg)
     c = Cluster(pg, tmp_path / "cluster", size=2)
+    # The stand-in's command names no Airflow subcommand, so the default would be SchedulerJob
+    # only: list all three to check each is closed out.
     airflow = {"conninfo": pg.conninfo(db),
-               "hostnames": {"node-a": "host-a.example", "node-b": "host-b.example"}}
+               "hostnames": {"node-a": "host-a.example", "node-b": "host-b.example"},
+               "takeover": {"job_types": ["SchedulerJob", "DagProcessorJob", "TriggererJob"]}}
     for n in c.nodes:
         rewrite(c, n, airflow=airflow)
     try:
