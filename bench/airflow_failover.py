@@ -1,132 +1,201 @@
 #!/usr/bin/env python3
-"""Failover benchmark with a real Apache Airflow 3 scheduler: the time from a kill -9 of the active
-airflow-failover daemon to the new scheduler's job in Airflow's own ``job`` table, over several
-trials. Prints a Markdown table (per trial and the median).
+"""Failover benchmark with a real Apache Airflow 3 scheduler at Airflow's DEFAULT scheduler
+settings (issue 13): how long after a fault Airflow works again, for each configuration side by
+side in one run.
 
-    .venv/bin/python bench/airflow_failover.py --trials 5        (build/airflow-failover must be built)
+    .venv/bin/python bench/airflow_failover.py --trials 5 [--baseline-trials 1] [--json FILE]
+    (build/airflow-failover must be built)
+
+Faults, each in the middle of a task:
+  kill9      kill -9 of the active daemon (its guard kills the scheduler's session, releases)
+  host_loss  the daemon, its guard and every managed process SIGKILLed together (the lease
+             expires on the database clock, ttl 3000 ms)
+
+Configurations:
+  today      no takeover step, no warm process (Airflow's own orphan check, every 300 s)
+  takeover   the takeover step (`airflow` section): the winner closes out the dead node's jobs
+  takeover+warm   NOT BUILT YET (warm standby, issue 13 part 2): reported as not available
+
+Columns, each from the fault, on the database clock: lease taken (the other node's became_active
+event); new SchedulerJob row (its start_date); its first heartbeat; the interrupted task's new try
+running (start_date of its first try on the other node); the run finished (dag_run end_date).
+Each trial also counts overlapping tries of the run (must be 0).
 
 Setup (once): a throwaway PostgreSQL, an Airflow metadata DB migrated once, one api-server and one
-dag-processor (the harness of tests/airflow). Each trial: two fresh daemons (lease ttl 3000 ms, renew
-500 ms) managing ``airflow scheduler``; wait until the active node's scheduler job has heartbeat at
-least once; read the database clock; kill -9 the active daemon; then poll the ``job`` table every
-50 ms. All times are on the database clock (one host here, so the kill instant is exact to a few ms).
+dag-processor (localcluster.airflow_site). Each trial: two fresh daemons (ttl 3000 ms, renew
+500 ms) managing `airflow scheduler`; node-a starts first and its scheduler heartbeats, node-b
+joins as standby; the demo DAG (sequential tasks of --task-seconds) is triggered; when a task
+body after step_1 runs on node-a, the fault hits node-a.
 
-Columns: *lease* = the other node's ``became_active`` event; *job row* = the new SchedulerJob's
-``start_date`` (the scheduler process is up, its job inserted); *first heartbeat* = the first
-``latest_heartbeat`` written after that (the scheduler loop runs); *graceful stop* = SIGTERM of the
-surviving daemon to its exit, i.e. the Airflow scheduler's own graceful shutdown.
+The `today` configuration waits up to 300 s for the orphan check per trial, so it runs
+--baseline-trials times (default 1). --json FILE writes the medians of the most complete
+configuration that was built (`takeover`) as {"kill9": {"lease_s": ..., "job_row_s": ...,
+"heartbeat_s": ..., "task_rerun_s": ..., "run_done_s": ...}, "host_loss": {...}}.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the localcluster package
 
-from localcluster.airflow_site import Pair, Site, daemon_binary, wait_for  # noqa: E402
-from localcluster.pgserver import PgServer  # noqa: E402
+from localcluster.airflow_faults import (
+    TakeoverPair,
+    host_loss,
+    overlapping_tries,
+    running_task,
+)
+from localcluster.airflow_site import Site, daemon_binary, wait_for
+from localcluster.pgserver import PgServer
+
+COLS = [
+    ("lease_s", "lease taken"),
+    ("job_row_s", "SchedulerJob row"),
+    ("heartbeat_s", "first heartbeat"),
+    ("task_rerun_s", "task's new try running"),
+    ("run_done_s", "run finished"),
+]
+FAULTS = ("kill9", "host_loss")
+CONFIGS = ("today", "takeover")
+NAN = float("nan")
 
 
-def _heartbeat_after_start(site: Site, node: str, after: Any) -> dict[str, Any] | None:
+def _job_heartbeat(site: Site, node: str, after: Any) -> dict[str, Any] | None:
     for j in site.scheduler_jobs():
-        if (
-            j["hostname"] == node
-            and j["state"] == "running"
-            and (after is None or j["start_date"] > after)
-            and j["latest_heartbeat"] > j["start_date"]
-        ):
+        if (j["hostname"] == node and j["start_date"] > after
+                and j["latest_heartbeat"] > j["start_date"]):
             return j
     return None
 
 
-def trial(site: Site, n: int) -> dict[str, float]:
-    pair = Pair(site)
-    pair.start()
+def trial(site: Site, config: str, fault: str, rerun_timeout: float) -> dict[str, float]:
+    pair = TakeoverPair(site, takeover=config != "today")
     try:
-        first = str(wait_for(pair.active, 30, "a daemon to win the lease", diagnose=pair.diagnose))
-        other = next(x for x in pair.names if x != first)
-        wait_for(
-            lambda: _heartbeat_after_start(site, first, None),
-            120,
-            f"{first}'s scheduler to heartbeat",
-            every=0.2,
-            diagnose=pair.diagnose,
-        )
-        time.sleep(1.0)
-        t_kill = site.db_now()
-        pair.kill9(first)
+        t0 = site.db_now()
+        pair.start(["node-a"])
+        wait_for(lambda: pair.active() == "node-a", 60, "node-a active", diagnose=pair.diagnose)
+        wait_for(lambda: _job_heartbeat(site, "node-a", t0), 180,
+                 "node-a's scheduler to heartbeat", diagnose=pair.diagnose)
+        pair.start(["node-b"])
+        run_id = f"bench-{config}-{fault}-{uuid.uuid4().hex[:6]}"
+        site.trigger(run_id)
+        victim = wait_for(lambda: running_task(site, run_id), 240, f"a task body of {run_id}",
+                          diagnose=pair.diagnose)
+        t_fault = site.db_now()
+        if fault == "kill9":
+            pair.kill9("node-a")
+        else:
+            host_loss(pair, "node-a")
 
-        job = pair.wait_scheduler_job(other, t_kill, 120)
-        row_s = (job["start_date"] - t_kill).total_seconds()
-        hb = wait_for(
-            lambda: _heartbeat_after_start(site, other, t_kill),
-            120,
-            f"{other}'s new scheduler job to heartbeat",
-            every=0.05,
-            diagnose=pair.diagnose,
-        )
-        hb_s = (hb["latest_heartbeat"] - t_kill).total_seconds()
-        won = [e for e in pair.events() if e["kind"] == "became_active" and e["node_id"] == other]
-        lease_s = (datetime.fromisoformat(won[-1]["at"]) - t_kill).total_seconds() if won else float("nan")
+        def since(ts: Any) -> float:
+            return (ts - t_fault).total_seconds() if ts is not None else NAN
 
-        proc = pair.nodes[other].proc
-        assert proc is not None
-        t0 = time.monotonic()
-        proc.terminate()
-        proc.wait(timeout=60)
-        stop_s = time.monotonic() - t0
-        print(
-            f"trial {n}: kill -9 {first}; lease {lease_s:.3f} s, job row {row_s:.3f} s, "
-            f"first heartbeat {hb_s:.3f} s, graceful stop {stop_s:.3f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-        return {"lease": lease_s, "row": row_s, "heartbeat": hb_s, "stop": stop_s}
+        job = pair.wait_scheduler_job("node-b", t_fault, 120)
+        hb = wait_for(lambda: _job_heartbeat(site, "node-b", t_fault), 120,
+                      "node-b's first heartbeat", every=0.05, diagnose=pair.diagnose)
+
+        def rerun() -> Any:
+            starts = [t["start_date"] for t in site.task_instances(run_id)
+                      if t["task_id"] == victim["task_id"] and t["hostname"] == "node-b"
+                      and t["start_date"] is not None]
+            return min(starts) if starts else None
+
+        rerun_at = wait_for(rerun, rerun_timeout, f"{victim['task_id']} to run on node-b",
+                            every=0.1, diagnose=pair.diagnose)
+        wait_for(lambda: site.dag_run_state(run_id) in ("success", "failed"), 300,
+                 f"{run_id} to finish", every=0.5, diagnose=pair.diagnose)
+        end = site.query("SELECT end_date, state FROM dag_run WHERE run_id = %s", (run_id,))[0]
+        won = [e for e in pair.events() if e["kind"] == "became_active" and e["node_id"] == "node-b"]
+        lease_s = (datetime.fromisoformat(won[-1]["at"]) - t_fault).total_seconds() if won else NAN
+        overlaps = overlapping_tries(site.task_instances(run_id))
+        r = {"lease_s": lease_s, "job_row_s": since(job["start_date"]),
+             "heartbeat_s": since(hb["latest_heartbeat"]), "task_rerun_s": since(rerun_at),
+             "run_done_s": since(end[0]), "overlaps": float(len(overlaps))}
+        print(f"{config:9} {fault:9} " + " ".join(f"{k} {r[k]:7.2f}" for k, _ in COLS)
+              + f" run {end[1]} overlaps {len(overlaps)}", file=sys.stderr, flush=True)
+        return r
     finally:
         leftover = pair.stop()
         if leftover:
             raise AssertionError(f"schedulers outlived their daemons: {leftover}")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=5)
-    args = ap.parse_args()
-    daemon_binary()
+def median(rs: list[dict[str, float]], k: str) -> float:
+    vals = [r[k] for r in rs if not math.isnan(r[k])]
+    return statistics.median(vals) if vals else NAN
 
+
+def fmt(v: float) -> str:
+    return "n/a" if math.isnan(v) else f"{v:.2f} s"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=5, help="trials per fault with the takeover step")
+    ap.add_argument("--baseline-trials", type=int, default=1,
+                    help="trials per fault of today's behaviour (each waits ~300 s); 0 skips it")
+    ap.add_argument("--task-seconds", type=float, default=8.0)
+    ap.add_argument("--faults", default=",".join(FAULTS),
+                    help="comma-separated subset of kill9,host_loss")
+    ap.add_argument("--json", type=Path, help="write the medians of the takeover configuration")
+    args = ap.parse_args()
+    faults = [f for f in args.faults.split(",") if f]
+    unknown = sorted(set(faults) - set(FAULTS))
+    if unknown:
+        ap.error(f"--faults: unknown {unknown}; choose from {list(FAULTS)}")
+    daemon_binary()
+    load = os.getloadavg()
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"{os.cpu_count()} cores", file=sys.stderr)
+
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="af-airflow-bench-") as tmp, PgServer() as pg:
-        site = Site(pg, Path(tmp) / "site")
+        # Airflow's defaults throughout: no lowered orphan interval or health threshold.
+        site = Site(pg, Path(tmp) / "site", task_seconds=args.task_seconds,
+                    orphan_threshold_s=None, orphan_check_s=None)
         try:
             t0 = time.monotonic()
             site.migrate()
             site.start_shared()
             site.wait_ready()
-            print(
-                f"setup (migrate, api-server, dag-processor) {time.monotonic() - t0:.1f} s", file=sys.stderr
-            )
-            results = [trial(site, i + 1) for i in range(args.trials)]
+            print(f"setup {time.monotonic() - t0:.1f} s", file=sys.stderr)
+            for fault in faults:
+                for config in CONFIGS:
+                    n = args.trials if config == "takeover" else args.baseline_trials
+                    results[(config, fault)] = [trial(site, config, fault, 420) for _ in range(n)]
         finally:
             site.stop()
 
-    cols = [
-        ("lease", "lease taken"),
-        ("row", "SchedulerJob row"),
-        ("heartbeat", "first heartbeat"),
-        ("stop", "graceful stop"),
-    ]
-    print("| trial | " + " | ".join(title for _, title in cols) + " |")
-    print("|---|" + "---:|" * len(cols))
-    for i, r in enumerate(results, 1):
-        print(f"| {i} | " + " | ".join(f"{r[k]:.2f} s" for k, _ in cols) + " |")
-    med = {k: statistics.median(r[k] for r in results) for k, _ in cols}
-    print(f"| **median of {len(results)}** | " + " | ".join(f"**{med[k]:.2f} s**" for k, _ in cols) + " |")
+    print("| fault | configuration | trials | " + " | ".join(t for _, t in COLS)
+          + " | overlapping tries |")
+    print("|---|---|---:|" + "---:|" * (len(COLS) + 1))
+    for fault in faults:
+        for config in (*CONFIGS, "takeover+warm"):
+            rs = results.get((config, fault), [])
+            if not rs:
+                print(f"| {fault} | {config} | 0 | " + " | ".join("not built" if config ==
+                      "takeover+warm" else "skipped" for _ in COLS) + " | |")
+                continue
+            print(f"| {fault} | {config} | {len(rs)} | "
+                  + " | ".join(fmt(median(rs, k)) for k, _ in COLS)
+                  + f" | {int(sum(r['overlaps'] for r in rs))} |")
+    if args.json:
+        out = {f: {k: median(results.get(("takeover", f), []), k) for k, _ in COLS}
+               for f in faults}
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
     return 0
 
 

@@ -395,6 +395,112 @@ LogConfig parse_log(const json* j) {
     return l;
 }
 
+bool valid_hostname(const std::string& h) {
+    return !h.empty() && h.size() <= 255 && std::all_of(h.begin(), h.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_';
+    });
+}
+
+AirflowConfig parse_airflow(const json& j, const Config& c) {
+    ObjectReader r(j, "airflow");
+    AirflowConfig a;
+    a.conninfo = r.string("conninfo", c.database.conninfo);
+    if (a.conninfo.find("password") != std::string::npos || uri_has_password(a.conninfo))
+        throw ConfigError("airflow.conninfo",
+                          "must not contain a password; use PGPASSFILE or PGPASSWORD");
+    a.schema = r.string("schema", std::string());
+    if (!a.schema.empty() && !valid_identifier(a.schema))
+        throw ConfigError(
+            "airflow.schema",
+            "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), got \"" + a.schema + "\"");
+    const json& hosts = r.require("hostnames");
+    if (!hosts.is_object() || hosts.empty())
+        throw ConfigError("airflow.hostnames",
+                          "must be a non-empty object of node_id: the hostname Airflow records "
+                          "for that node's jobs");
+    for (const auto& [node, host] : hosts.items()) {
+        const std::string key = "airflow.hostnames." + node;
+        if (!valid_name(node))
+            throw ConfigError(key, "is not a valid node id");
+        if (!host.is_string() || !valid_hostname(host.get<std::string>()))
+            throw ConfigError(key, "must be a hostname (letters, digits, '.', '-', '_'), got " +
+                                       (host.is_string() ? "\"" + host.get<std::string>() + "\""
+                                                         : std::string(type_name(host))));
+        a.hostnames[node] = host.get<std::string>();
+    }
+    if (!a.hostnames.count(c.node_id))
+        throw ConfigError("airflow.hostnames",
+                          "must name the hostname of this node (" + c.node_id + ") too");
+    // Default job types: those whose Airflow command runs under this daemon. A triggerer or
+    // dag-processor started elsewhere (systemd on every node) may be alive with this very
+    // hostname, and closing out a live job would make Airflow hand its work to another.
+    a.job_types.clear();
+    for (const auto& [type, sub] :
+         {std::pair<const char*, const char*>{"SchedulerJob", "scheduler"},
+          {"DagProcessorJob", "dag-processor"},
+          {"TriggererJob", "triggerer"}}) {
+        const bool managed =
+            std::any_of(c.processes.begin(), c.processes.end(), [&](const auto& p) {
+                return std::find(p.command.begin(), p.command.end(), sub) != p.command.end();
+            });
+        if (managed)
+            a.job_types.emplace_back(type);
+    }
+    if (a.job_types.empty())
+        a.job_types.emplace_back("SchedulerJob");
+    if (const json* t = r.find("takeover")) {
+        ObjectReader tr(*t, "airflow.takeover");
+        if (const json* v = tr.find("enabled")) {
+            if (!v->is_boolean())
+                throw ConfigError("airflow.takeover.enabled",
+                                  std::string("must be true or false, got ") + type_name(*v));
+            a.takeover = v->get<bool>();
+        }
+        if (tr.find("job_types")) {
+            static const std::set<std::string> known{"SchedulerJob", "DagProcessorJob",
+                                                     "TriggererJob"};
+            a.job_types = string_array(tr, "job_types");
+            std::set<std::string> seen;
+            for (std::size_t i = 0; i < a.job_types.size(); ++i) {
+                const std::string key = "airflow.takeover.job_types[" + std::to_string(i) + "]";
+                if (!known.count(a.job_types[i]))
+                    throw ConfigError(key,
+                                      "must be SchedulerJob, DagProcessorJob or TriggererJob, "
+                                      "got \"" +
+                                          a.job_types[i] + "\"");
+                if (!seen.insert(a.job_types[i]).second)
+                    throw ConfigError(key, "repeats " + a.job_types[i]);
+            }
+        }
+        a.takeover_timeout = tr.millis("timeout_ms", a.takeover_timeout, 100, 60000);
+        tr.finish();
+    }
+    r.finish();
+    return a;
+}
+
+HookConfig parse_hook(const json& j, const std::string& path, Duration dflt_timeout,
+                      long long max_timeout) {
+    ObjectReader r(j, path);
+    HookConfig h;
+    h.command = string_array(r, "command");
+    h.timeout = r.millis("timeout_ms", dflt_timeout, 100, max_timeout);
+    r.finish();
+    return h;
+}
+
+HooksConfig parse_hooks(const json& j) {
+    ObjectReader r(j, "hooks");
+    HooksConfig h;
+    if (const json* v = r.find("on_role_change"))
+        h.on_role_change = parse_hook(*v, "hooks.on_role_change", Duration{30000}, 3600000);
+    // pre_promote runs while the lease is held without a scheduler: at most 10 minutes.
+    if (const json* v = r.find("pre_promote"))
+        h.pre_promote = parse_hook(*v, "hooks.pre_promote", Duration{5000}, 600000);
+    r.finish();
+    return h;
+}
+
 }  // namespace
 
 core::ElectionConfig Config::election() const {
@@ -413,6 +519,15 @@ core::ElectionConfig Config::election() const {
     e.priority = priority;
     e.failback = failback;
     e.nofailover = nofailover;
+    if (airflow && airflow->takeover) {
+        e.takeover = true;
+        e.takeover_timeout = airflow->takeover_timeout;
+    }
+    if (hooks.pre_promote) {
+        e.pre_promote = true;
+        e.pre_promote_timeout = hooks.pre_promote->timeout;
+    }
+    e.role_change_hook = hooks.on_role_change.has_value();
     if (heartbeat) {
         e.heartbeats = true;
         e.heartbeat_interval = heartbeat->interval;
@@ -495,6 +610,10 @@ Config parse_config(const std::string& json_text) {
         mr.finish();
         c.metrics = mc;
     }
+    if (const json* a = r.find("airflow"))
+        c.airflow = parse_airflow(*a, c);
+    if (const json* h = r.find("hooks"))
+        c.hooks = parse_hooks(*h);
     r.finish();
     if (c.failback && !c.heartbeat)
         throw ConfigError("failback", "needs a heartbeat section (it acts on what peers report)");

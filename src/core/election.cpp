@@ -98,7 +98,8 @@ bool Election::holding() const {
 }
 
 bool Election::want_processes() const {
-    return holding() && !giving_up_ && !stopping_ && now_ < lease_deadline_ - cfg_.fence_lead();
+    return holding() && !giving_up_ && !stopping_ && !gated() &&
+           now_ < lease_deadline_ - cfg_.fence_lead();
 }
 
 void Election::note(std::string kind, std::string detail) {
@@ -195,6 +196,86 @@ void Election::on(const ev::acquire_result& e) {
         p.restart_at = TimePoint{};
     }
     note("became_active", "won the lease in " + term_text(term_));
+    open_gates(e);
+}
+
+void Election::open_gates(const ev::acquire_result& e) {
+    previous_holder_ = e.previous_holder;
+    promoted_ = false;
+    takeover_pending_ = pre_promote_pending_ = false;
+    if (cfg_.takeover) {
+        if (!e.previous_holder.empty()) {
+            // Winning needs a released lease or one expired on the database clock, so the
+            // previous holder has stopped its processes (or its guard did, or its deadline
+            // passed long before); its Airflow jobs are dead and can be closed out at once. That
+            // holds for this node's own previous term too: every process stops before a new
+            // acquire.
+            takeover_pending_ = true;
+            takeover_until_ = now_ + cfg_.takeover_timeout;
+            emit(act::take_over{term_, e.previous_holder});
+        } else if (term_ > 1) {
+            note("takeover_skipped",
+                 "the holder of " + term_text(term_ - 1) +
+                     " is not known (it changed while we acquired, or the lease row predates "
+                     "schema version 3); Airflow's orphan check will reset its tasks");
+        }
+    }
+    if (cfg_.pre_promote) {
+        pre_promote_pending_ = true;
+        pre_promote_until_ = now_ + cfg_.pre_promote_timeout;
+        emit(act::run_pre_promote{term_, e.previous_holder});
+    }
+}
+
+void Election::on(const ev::takeover_result& e) {
+    if (!takeover_pending_ || e.term != term_)
+        return;  // late (the timeout went first) or about an older term
+    takeover_pending_ = false;
+    note(e.ok ? "takeover" : "takeover_failed",
+         e.ok ? e.detail
+              : e.detail + "; starting anyway (Airflow's own orphan check is the fallback)");
+}
+
+void Election::on(const ev::hook_result& e) {
+    if (!pre_promote_pending_ || e.term != term_)
+        return;
+    pre_promote_pending_ = false;
+    if (e.ok)
+        note("pre_promote_passed", e.detail);
+    else
+        veto(e.detail);
+}
+
+void Election::veto(const std::string& why) {
+    // Let the others go first: release at once (announced, so a standby tries now) and stay
+    // out for the hand-over cooldown. A node that always vetoes thus only ever holds the lease
+    // for the hook's run time, once per cooldown, and any other node can take it in between.
+    giving_up_ = true;
+    cooldown_until_ = now_ + cfg_.handover_cooldown;
+    note("promotion_vetoed", "hooks.pre_promote: " + why + "; releasing the lease, next try in " +
+                                 std::to_string(cfg_.handover_cooldown.count()) +
+                                 " ms at the earliest");
+}
+
+void Election::check_gates() {
+    if (term_ == 0)
+        return;
+    if (takeover_pending_ && now_ >= takeover_until_) {
+        takeover_pending_ = false;
+        note("takeover_failed", "no answer within " +
+                                    std::to_string(cfg_.takeover_timeout.count()) +
+                                    " ms; starting anyway (Airflow's own orphan check is the "
+                                    "fallback)");
+    }
+    if (pre_promote_pending_ && now_ >= pre_promote_until_) {
+        pre_promote_pending_ = false;
+        veto("no answer within " + std::to_string(cfg_.pre_promote_timeout.count()) + " ms");
+    }
+    if (!promoted_ && want_processes()) {
+        promoted_ = true;
+        if (cfg_.role_change_hook)
+            emit(act::role_change{"promote", "active", term_, previous_holder_});
+    }
 }
 
 void Election::on(const ev::renew_result& e) {
@@ -429,6 +510,10 @@ void Election::on(const ev::stop_requested& e) {
 void Election::finish_term() {
     release_in_flight_ = false;
     note("stepped_down", "left " + term_text(term_));
+    if (promoted_ && cfg_.role_change_hook)
+        emit(act::role_change{"demote", stopping_ ? "stopped" : "standby", term_, ""});
+    promoted_ = takeover_pending_ = pre_promote_pending_ = false;
+    previous_holder_.clear();
     term_ = 0;
     reserve_for_.reset();
     lease_lost_ = giving_up_ = fenced_ = renew_failing_ = renew_in_flight_ = false;
@@ -454,6 +539,7 @@ void Election::reconcile() {
             next_renew_ = now_ + cfg_.renew_interval;
         }
     }
+    check_gates();
     reconcile_processes();
 
     if (term_ != 0 && (lease_lost_ || now_ >= lease_deadline_ || giving_up_) && all_stopped()) {
@@ -556,6 +642,10 @@ TimePoint Election::next_wakeup() const {
         }
         if (release_in_flight_)
             at(release_sent_ + cfg_.release_timeout);
+        if (holding() && takeover_pending_)
+            at(takeover_until_);
+        if (holding() && pre_promote_pending_)
+            at(pre_promote_until_);
     }
     const bool want = want_processes();
     for (const auto& [name, p] : procs_) {

@@ -86,6 +86,17 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
                     .healthy = (hb.flags & net::Heartbeat::k_healthy) != 0});
             });
     }
+    if (cfg_.airflow && cfg_.airflow->takeover)
+        takeover_ = std::make_unique<airflow::TakeoverWorker>(
+            *cfg_.airflow, cfg_.database.connect_timeout, [this](core::Event e) {
+                boost::asio::post(io_, [this, e = std::move(e)] { feed(e); });
+            });
+    if (cfg_.hooks.on_role_change)
+        on_role_change_ =
+            std::make_unique<hooks::HookRunner>(io_, "on_role_change", *cfg_.hooks.on_role_change);
+    if (cfg_.hooks.pre_promote)
+        pre_promote_ =
+            std::make_unique<hooks::HookRunner>(io_, "pre_promote", *cfg_.hooks.pre_promote);
     if (cfg_.metrics) {
         metrics_ = std::make_unique<metrics::Metrics>(cfg_.cluster, cfg_.node_id, k_version);
         http_ = std::make_unique<metrics::HttpServer>(
@@ -135,6 +146,8 @@ int Daemon::run() {
         http_->start(cfg_.metrics->listen_host, cfg_.metrics->listen_port);
     guard_.start();
     db_->start();
+    if (takeover_)
+        takeover_->start();
     if (heartbeat_)
         heartbeat_->start();
     // The loop check steps the core, and only if that went well pings the systemd watchdog;
@@ -250,6 +263,25 @@ void Daemon::execute(const core::Action& action) {
             } else if constexpr (std::is_same_v<T, core::act::command_done>) {
                 spdlog::info("command {}: {}", a.id, a.result);
                 db_->finish_command(a.id, a.result);
+            } else if constexpr (std::is_same_v<T, core::act::take_over>) {
+                spdlog::info("takeover: closing out the Airflow jobs of {} (term {})",
+                             a.previous_holder, a.term);
+                takeover_->take_over(a.term, a.previous_holder);
+            } else if constexpr (std::is_same_v<T, core::act::run_pre_promote>) {
+                const std::int64_t term = a.term;
+                pre_promote_->enqueue(
+                    hook_env("pre_promote", "pre_promote", "active", term, a.previous_holder),
+                    [this, term](const hooks::Outcome& o) {
+                        hook_done("pre_promote", "pre_promote", term, o);
+                        feed(core::ev::hook_result{term, o.ok(), "pre_promote " + o.detail});
+                    });
+            } else if constexpr (std::is_same_v<T, core::act::role_change>) {
+                // Queued, never awaited: fencing, takeover and release go on meanwhile.
+                on_role_change_->enqueue(
+                    hook_env("on_role_change", a.action, a.role, a.term, a.previous_holder),
+                    [this, what = a.action, term = a.term](const hooks::Outcome& o) {
+                        hook_done("on_role_change", what, term, o);
+                    });
             } else if constexpr (std::is_same_v<T, core::act::exit>) {
                 exit_code_ = a.code;
                 done_ = true;
@@ -260,6 +292,13 @@ void Daemon::execute(const core::Action& action) {
                 if (heartbeat_)
                     heartbeat_->stop();
                 guard_.shutdown();
+                if (takeover_)
+                    takeover_->stop();
+                // The lease is released: let the last role change (the demote) be told, for a
+                // bounded time, before the exit would kill the hook.
+                if (on_role_change_)
+                    on_role_change_->drain(
+                        std::min(cfg_.hooks.on_role_change->timeout, Duration{5000}));
                 signals_.cancel();
                 timer_.cancel();
                 publish_timer_.cancel();
@@ -358,6 +397,8 @@ void Daemon::reload() {
         check("heartbeat", !(fresh.heartbeat == cfg_.heartbeat));
         check("fencing", fresh.fence_roles != cfg_.fence_roles);
         check("metrics", !(fresh.metrics == cfg_.metrics));
+        check("airflow", !(fresh.airflow == cfg_.airflow));
+        check("hooks", !(fresh.hooks == cfg_.hooks));
         if (fresh.log.level != cfg_.log.level) {
             spdlog::set_level(spdlog::level::from_str(fresh.log.level));
             spdlog::info("SIGHUP: log level now {}", fresh.log.level);
@@ -526,8 +567,42 @@ void Daemon::reap() {
             break;
         if (guard_.on_reaped(pid))
             continue;
+        if (on_role_change_ && on_role_change_->on_reaped(pid, status))
+            continue;
+        if (pre_promote_ && pre_promote_->on_reaped(pid, status))
+            continue;
         supervisor_.on_reaped(pid, status);  // else: an adopted orphan of a group, nothing to do
     }
+}
+
+std::map<std::string, std::string> Daemon::hook_env(const std::string& hook,
+                                                    const std::string& action,
+                                                    const std::string& role, std::int64_t term,
+                                                    const std::string& previous_holder) const {
+    return {{"AIRFLOW_FAILOVER_HOOK", hook},
+            {"AIRFLOW_FAILOVER_ACTION", action},
+            {"AIRFLOW_FAILOVER_ROLE", role},
+            {"AIRFLOW_FAILOVER_TERM", std::to_string(term)},
+            {"AIRFLOW_FAILOVER_CLUSTER", cfg_.cluster},
+            {"AIRFLOW_FAILOVER_NODE", cfg_.node_id},
+            {"AIRFLOW_FAILOVER_PREVIOUS_HOLDER", previous_holder}};
+}
+
+void Daemon::hook_done(const std::string& hook, const std::string& action, std::int64_t term,
+                       const hooks::Outcome& o) {
+    if (metrics_)
+        metrics_->hook_run(hook, hooks::to_string(o.kind));
+    if (o.ok()) {
+        spdlog::info("hook {} ({}, term {}) {}", hook, action, term, o.detail);
+        return;
+    }
+    const std::string kind =
+        o.kind == hooks::Outcome::Kind::timed_out ? "hook_timeout" : "hook_failed";
+    const std::string detail = hook + " (" + action + "): " + o.detail;
+    spdlog::warn("{}: {} (term {})", kind, detail, term);
+    if (metrics_)
+        metrics_->event(kind);
+    db_->record(kind, detail, term);
 }
 
 void Daemon::publish() {

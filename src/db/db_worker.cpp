@@ -291,7 +291,8 @@ void DbWorker::execute(const LeaseOp& op) {
                     r.won = false;         // given back: no processes without the fence
                     r.remaining = s_.ttl;  // the core waits a poll before trying again
                 }
-                sink_(core::ev::acquire_result{r.won, r.term, r.holder, r.remaining, sent});
+                sink_(core::ev::acquire_result{r.won, r.term, r.holder, r.remaining, sent,
+                                               r.previous_holder, r.previous_released});
             } else {
                 const bool ok = impl_->lease.release(c, o.term, o.reserved_for, s_.ttl);
                 sink_(core::ev::release_result{o.term, ok});

@@ -19,32 +19,45 @@ namespace af::db {
 LeaseSql::LeaseSql(std::string schema, std::string cluster, std::string node_id)
     : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {
     const std::string t = quoted(schema_) + ".lease";
+    // `prev` reads the row as it was before this statement (a CTE sees the statement's
+    // snapshot), to tell the winner who held the term before. If another claimant changed the
+    // row in between, the terms do not line up and the previous holder is reported unknown.
     acquire_sql_ = R"sql(
-WITH won AS (
+WITH prev AS (
+    SELECT term, holder, coalesce(last_holder, holder) AS last_holder
+      FROM )sql" + t +
+                   R"sql( WHERE cluster = $1
+), won AS (
     INSERT INTO )sql" +
-                   t + R"sql( AS l (cluster, holder, term, expires_at, acquired_at, renewed_at)
+                   t + R"sql( AS l (cluster, holder, term, expires_at, acquired_at, renewed_at,
+                        last_holder)
     VALUES ($1, $2, GREATEST($4::bigint, 0) + 1,
             clock_timestamp() + $3::bigint * interval '1 millisecond',
-            clock_timestamp(), clock_timestamp())
+            clock_timestamp(), clock_timestamp(), $2)
     ON CONFLICT (cluster) DO UPDATE
         SET holder = EXCLUDED.holder,
             term = GREATEST(l.term, $4::bigint) + 1,
             expires_at = EXCLUDED.expires_at,
-                        acquired_at = EXCLUDED.acquired_at,
+            acquired_at = EXCLUDED.acquired_at,
             renewed_at = EXCLUDED.renewed_at,
             reserved_for = NULL,
-            reserved_until = NULL
+            reserved_until = NULL,
+            last_holder = EXCLUDED.holder
         WHERE (l.holder IS NULL OR l.expires_at <= clock_timestamp())
           AND (l.reserved_for IS NULL OR l.reserved_for = $2
                OR l.reserved_until <= clock_timestamp())
     RETURNING l.term, l.holder
 )
-SELECT true, term, holder, 0::bigint FROM won
+SELECT true, won.term, won.holder, 0::bigint,
+       (SELECT p.last_holder FROM prev p WHERE p.term = won.term - 1),
+       coalesce((SELECT p.holder IS NULL FROM prev p WHERE p.term = won.term - 1), false)
+  FROM won
 UNION ALL
 SELECT false, term, coalesce(holder, reserved_for),
        GREATEST(0, ceil(extract(epoch FROM
            GREATEST(expires_at, CASE WHEN reserved_for <> $2 THEN reserved_until END)
-           - clock_timestamp()) * 1000))::bigint
+           - clock_timestamp()) * 1000))::bigint,
+       NULL::text, false
   FROM )sql" + t + R"sql( WHERE cluster = $1 AND NOT EXISTS (SELECT 1 FROM won))sql";
 
     renew_sql_ = "UPDATE " + t +
@@ -124,6 +137,10 @@ AcquireOutcome LeaseSql::acquire(pqxx::connection& c, Duration ttl, std::int64_t
     if (!r[0][2].is_null())
         o.holder = r[0][2].as<std::string>();
     o.remaining = Duration{r[0][3].as<long long>()};
+    if (o.won && !r[0][4].is_null()) {
+        o.previous_holder = r[0][4].as<std::string>();
+        o.previous_released = r[0][5].as<bool>();
+    }
     return o;
 }
 

@@ -111,6 +111,12 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON {s}.events
     FOR EACH STATEMENT EXECUTE FUNCTION {s}.events_append_only();
 ALTER TABLE {s}.commands ENABLE ROW LEVEL SECURITY;
 )sql",
+        // 4: who held the latest term, kept through a release (holder is NULL then), so the
+        // winner of the next term knows whose Airflow jobs to close out (takeover step)
+        R"sql(
+ALTER TABLE {s}.lease ADD COLUMN last_holder text;
+UPDATE {s}.lease SET last_holder = holder;
+)sql",
     };
     return m;
 }

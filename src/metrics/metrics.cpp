@@ -70,6 +70,11 @@ Metrics::Metrics(const std::string& cluster, const std::string& node, const std:
                            .Help("Times a process failed its health check failure_threshold "
                                  "times in a row and was killed, by process")
                            .Register(registry_)),
+      hook_runs_(prometheus::BuildCounter()
+                     .Name("airflow_failover_hook_runs_total")
+                     .Help("Runs of hooks.on_role_change and hooks.pre_promote, by hook and "
+                           "outcome (ok, failed, timeout, not_started, dropped)")
+                     .Register(registry_)),
       renew_latency_(
           prometheus::BuildHistogram()
               .Name("airflow_failover_renew_latency_seconds")
@@ -109,6 +114,10 @@ void Metrics::process_started(const std::string& name, bool restart) {
 
 void Metrics::health_check_failed(const std::string& name) {
     health_failures_.Add({{"process", name}}).Increment();
+}
+
+void Metrics::hook_run(const std::string& hook, const std::string& outcome) {
+    hook_runs_.Add({{"hook", hook}, {"outcome", outcome}}).Increment();
 }
 
 std::string Metrics::render(const Snapshot& s) const {

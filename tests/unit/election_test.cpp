@@ -1222,9 +1222,10 @@ TEST(Election, RepliesAboutAnOlderTermAreIgnored) {
     };
     expect_ignored(0, ev::renew_result{false, 2, at(2000)}, "refused renewal of term 2");
     expect_ignored(0, ev::renew_result{true, 2, at(2010)}, "good renewal of term 2");
-    expect_ignored(0, ev::acquire_result{true, 2, std::string("node-0"), 0ms, at(2010)},
+    expect_ignored(0, ev::acquire_result{true, 2, std::string("node-0"), 0ms, at(2010), "", false},
                    "won acquire of term 2");
-    expect_ignored(0, ev::acquire_result{false, 2, std::string("node-1"), 2000ms, at(2010)},
+    expect_ignored(0,
+                   ev::acquire_result{false, 2, std::string("node-1"), 2000ms, at(2010), "", false},
                    "lost acquire of term 2");
     expect_ignored(0, ev::release_result{2, true}, "release of term 2");
     expect_ignored(0, ev::db_failure{ev::db_op::renew, 2, "timeout"}, "renew failure of term 2");
@@ -1292,7 +1293,8 @@ TEST(Election, ClockJumpKillsFirstWhateverEventWakesTheCore) {
         {"renew reply", ev::renew_result{true, 1, at(2000)}},
         {"lease hint", ev::lease_hint{}},
         {"stop request", ev::stop_requested{"SIGTERM"}},
-        {"acquire reply", ev::acquire_result{false, 1, std::string("x"), 100ms, at(2000)}},
+        {"acquire reply",
+         ev::acquire_result{false, 1, std::string("x"), 100ms, at(2000), "", false}},
         {"db failure", ev::db_failure{ev::db_op::renew, 1, "timeout"}},
     };
     for (const auto& [what, e] : wakers) {
@@ -1315,7 +1317,7 @@ TEST(Election, NoBusyLoopWhileWaitingForAProcessToExit) {
     // The process ignores even SIGKILL (D state); the core must still sleep between steps.
     Election e(one_proc(), "node-0");
     Ready r = e.step(ev::tick{}, at(0));
-    r = e.step(ev::acquire_result{true, 1, std::string("node-0"), 0ms, at(0)}, at(0));
+    r = e.step(ev::acquire_result{true, 1, std::string("node-0"), 0ms, at(0), "", false}, at(0));
     long long now = 0;
     std::size_t kills = 0;
     int steps = 0;

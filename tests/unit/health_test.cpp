@@ -60,7 +60,7 @@ TEST(ElectionHealth, UnhealthyProcessIsKilledAndRestartedInPlace) {
     cfg.processes = {{"scheduler", 10000ms}};
     Election e(cfg, "a");
     ASSERT_TRUE(has<act::try_acquire>(e.step(ev::tick{}, t(0))));
-    auto won = e.step(ev::acquire_result{true, 1, std::string("a"), 0ms, t(0)}, t(5));
+    auto won = e.step(ev::acquire_result{true, 1, std::string("a"), 0ms, t(0), "", false}, t(5));
     ASSERT_TRUE(has<act::start_process>(won));
     auto sick = e.step(ev::process_unhealthy{"scheduler", "heartbeat 40 s old"}, t(100));
     EXPECT_TRUE(has<act::kill_process>(sick)) << "killed at once, not asked to stop";

@@ -47,7 +47,8 @@ ev::peer_heartbeat beat(std::string node, bool active, int priority = 100, bool 
 TEST(PeerElection, StandbyPollsSlowlyWhileTheActiveIsHeardAndQuicklyWhenItGoesSilent) {
     Election e(hb_config(100), "b");
     ASSERT_EQ(count<act::try_acquire>(e.step(beat("a", true), t(1))), 1);
-    const Ready lost = e.step(ev::acquire_result{false, 1, std::string("a"), 2900ms, t(1)}, t(3));
+    const Ready lost =
+        e.step(ev::acquire_result{false, 1, std::string("a"), 2900ms, t(1), "", false}, t(3));
     EXPECT_EQ(lost.next_wakeup, t(1) + 600ms) << "wake when the active would count as silent";
     // The active keeps beating: no database read before the slow poll.
     int reads = 0;
@@ -57,7 +58,7 @@ TEST(PeerElection, StandbyPollsSlowlyWhileTheActiveIsHeardAndQuicklyWhenItGoesSi
     }
     EXPECT_EQ(reads, 0);
     EXPECT_EQ(count<act::try_acquire>(e.step(ev::tick{}, t(2003))), 1) << "the slow poll";
-    e.step(ev::acquire_result{false, 1, std::string("a"), 2900ms, t(2003)}, t(2005));
+    e.step(ev::acquire_result{false, 1, std::string("a"), 2900ms, t(2003), "", false}, t(2005));
     // Now silence: 600 ms after the last beat (at 1800) the standby reads at once.
     const Ready r = e.step(ev::tick{}, t(2401));
     EXPECT_EQ(count<act::try_acquire>(r), 1);
@@ -69,7 +70,7 @@ TEST(PeerElection, TheBestStandbyGoesFirstAfterARelease) {
     for (auto* e : {&low, &high}) {
         e->step(beat("a", true), t(0));
         e->step(ev::tick{}, t(1));
-        e->step(ev::acquire_result{false, 1, std::string("a"), 2900ms, t(1)}, t(2));
+        e->step(ev::acquire_result{false, 1, std::string("a"), 2900ms, t(1), "", false}, t(2));
     }
     low.step(beat("c", false, 200), t(10));
     high.step(beat("b", false, 100), t(10));
@@ -83,7 +84,7 @@ TEST(PeerElection, TheBestStandbyGoesFirstAfterARelease) {
 Election active_node(ElectionConfig cfg, const std::string& id) {
     Election e(std::move(cfg), id);
     e.step(ev::tick{}, t(0));
-    e.step(ev::acquire_result{true, 1, id, 0ms, t(0)}, t(1));
+    e.step(ev::acquire_result{true, 1, id, 0ms, t(0), "", false}, t(1));
     EXPECT_EQ(e.role(), Role::active);
     return e;
 }

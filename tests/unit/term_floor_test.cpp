@@ -47,14 +47,14 @@ TEST(TermFloor, DatabaseRecordAtConnectRaisesTheFloor) {
     Election e(config(), "a");
     ASSERT_EQ(acquire_floor(e.step(ev::tick{}, t(0))), 0);
     e.step(ev::term_floor{41}, t(1));
-    e.step(ev::acquire_result{false, 3, std::string("c"), 100ms, t(0)}, t(2));
+    e.step(ev::acquire_result{false, 3, std::string("c"), 100ms, t(0), "", false}, t(2));
     EXPECT_EQ(acquire_floor(e.step(ev::tick{}, t(200))), 41);
 }
 
 TEST(TermFloor, LostAcquireRemembersTheHoldersTerm) {
     Election e(config(), "b");
     ASSERT_EQ(acquire_floor(e.step(ev::tick{}, t(0))), 0);
-    e.step(ev::acquire_result{false, 7, std::string("a"), 100ms, t(0)}, t(2));
+    e.step(ev::acquire_result{false, 7, std::string("a"), 100ms, t(0), "", false}, t(2));
     // The lease row is now restored to term 3 (nobody holds it): the next ask still starts at 7.
     const auto floor = acquire_floor(e.step(ev::tick{}, t(200)));
     ASSERT_TRUE(floor.has_value());
@@ -65,7 +65,7 @@ TEST(TermFloor, PeerHeartbeatTermsCount) {
     Election e(config(), "b");
     ASSERT_EQ(acquire_floor(e.step(ev::tick{}, t(0))), 0);
     e.step(ev::peer_heartbeat{"a", true, false, 12, 100, false, true}, t(1));
-    e.step(ev::acquire_result{false, 3, std::string("a"), 100ms, t(0)}, t(2));
+    e.step(ev::acquire_result{false, 3, std::string("a"), 100ms, t(0), "", false}, t(2));
     EXPECT_EQ(acquire_floor(e.step(ev::tick{}, t(200))), 12);
 }
 
@@ -73,14 +73,14 @@ TEST(TermFloor, FloorNeverGoesDown) {
     Election e(config(), "a");
     e.step(ev::term_floor{9}, t(0));
     e.step(ev::term_floor{2}, t(0));
-    e.step(ev::acquire_result{false, 4, std::string("c"), 100ms, t(0)}, t(1));
+    e.step(ev::acquire_result{false, 4, std::string("c"), 100ms, t(0), "", false}, t(1));
     EXPECT_EQ(acquire_floor(e.step(ev::tick{}, t(200))), 9);
 }
 
 TEST(TermFloor, OwnWonTermIsTheFloorAfterLosingIt) {
     Election e(config(), "a");
     e.step(ev::tick{}, t(0));
-    e.step(ev::acquire_result{true, 5, std::nullopt, 0ms, t(0)}, t(1));
+    e.step(ev::acquire_result{true, 5, std::nullopt, 0ms, t(0), "", false}, t(1));
     // Renewal refused (the row was rewritten): the node fences itself and later asks again.
     e.step(ev::renew_result{false, 5, t(500)}, t(501));
     std::optional<std::int64_t> floor;

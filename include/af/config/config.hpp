@@ -109,6 +109,35 @@ struct MetricsConfig {
     bool operator==(const MetricsConfig&) const = default;
 };
 
+/// Airflow's side of a failover (docs/airflow.md): which Airflow jobs the winner of a term closes
+/// out for the previous holder, so the new scheduler resets their tasks at start-up.
+struct AirflowConfig {
+    std::string conninfo;  ///< Airflow's metadata database (default: database.conninfo)
+    std::string schema;    ///< schema of Airflow's tables; "" = the role's search_path
+    /// node id -> the hostname Airflow records for that node's jobs ([core] hostname_callable)
+    std::map<std::string, std::string> hostnames;
+    bool takeover{true};
+    /// Default: the types whose command (scheduler, dag-processor, triggerer) is a managed
+    /// process of this config, else SchedulerJob.
+    std::vector<std::string> job_types{"SchedulerJob"};
+    Duration takeover_timeout{2000};
+    bool operator==(const AirflowConfig&) const = default;
+};
+
+/// One hook: an argv run without a shell, killed (its process group) after `timeout`.
+struct HookConfig {
+    std::vector<std::string> command;
+    Duration timeout{10000};
+    bool operator==(const HookConfig&) const = default;
+};
+
+/// Patroni-style callbacks (docs/airflow.md, "Hooks").
+struct HooksConfig {
+    std::optional<HookConfig> on_role_change;  ///< asynchronous, in order
+    std::optional<HookConfig> pre_promote;     ///< synchronous gate; non-zero exit vetoes
+    bool operator==(const HooksConfig&) const = default;
+};
+
 struct Config {
     std::string cluster;
     std::string node_id;
@@ -126,6 +155,8 @@ struct Config {
     /// winner of a term revokes LOGIN from the others' roles and ends their sessions first.
     std::map<std::string, std::string> fence_roles;
     std::optional<MetricsConfig> metrics;
+    std::optional<AirflowConfig> airflow;
+    HooksConfig hooks;
 
     core::ElectionConfig election() const;
     bool operator==(const Config&) const = default;

@@ -69,6 +69,11 @@ class Election {
     void on(const ev::stop_requested& e);
     void on(const ev::term_floor& e) { seen_term(e.term); }
     void seen_term(std::int64_t t) { highest_term_seen_ = std::max(highest_term_seen_, t); }
+    void on(const ev::takeover_result& e);
+    void on(const ev::hook_result& e);
+    void open_gates(const ev::acquire_result& e);
+    void check_gates();
+    void veto(const std::string& why);
     void check_failback();
     bool heard(const std::string& node) const;
     int rank() const;  ///< healthy standbys heard that rank above us for taking a free lease
@@ -80,6 +85,7 @@ class Election {
     TimePoint next_wakeup() const;
 
     bool holding() const;  ///< have a term and the local deadline is ahead
+    bool gated() const { return takeover_pending_ || pre_promote_pending_; }
     bool want_processes() const;
     bool all_stopped() const;
     void emit(Action a) { out_.actions.push_back(std::move(a)); }
@@ -128,6 +134,14 @@ class Election {
     std::map<std::string, Peer> peers_;
     std::optional<std::string> watch_holder_;  ///< the active we hear; poll slowly while we do
     std::optional<std::string> reserve_for_;   ///< switchover target for the release
+
+    // Promotion gates of the current term: no process starts while one is pending.
+    std::string previous_holder_;  ///< who held the term before ours ("" if unknown or none)
+    bool takeover_pending_{false};
+    TimePoint takeover_until_{};
+    bool pre_promote_pending_{false};
+    TimePoint pre_promote_until_{};
+    bool promoted_{false};  ///< the gates passed and the processes were wanted in this term
 };
 
 }  // namespace af::core

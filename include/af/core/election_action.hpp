@@ -62,11 +62,32 @@ struct command_done {
     std::string result;
 };
 
+/// Close out the previous holder's Airflow jobs (it is fenced: its lease was released or expired
+/// on the database clock); answered by ev::takeover_result. Sent after database fencing, before
+/// any process of the term starts.
+struct take_over {
+    std::int64_t term{0};
+    std::string previous_holder;
+};
+/// Run hooks.pre_promote; answered by ev::hook_result. No process starts before the answer.
+struct run_pre_promote {
+    std::int64_t term{0};
+    std::string previous_holder;
+};
+/// Queue hooks.on_role_change (asynchronous, in order; nothing waits for it).
+struct role_change {
+    std::string action;  ///< "promote" or "demote"
+    std::string role;    ///< the new role: "active", "standby" or "stopped"
+    std::int64_t term{0};
+    std::string previous_holder;  ///< promote: who held the term before ours ("" if none)
+};
+
 }  // namespace act
 
-using Action = std::variant<act::try_acquire, act::renew, act::release, act::start_process,
-                            act::stop_process, act::kill_process, act::arm_guard, act::disarm_guard,
-                            act::record, act::exit, act::command_done>;
+using Action =
+    std::variant<act::try_acquire, act::renew, act::release, act::start_process, act::stop_process,
+                 act::kill_process, act::arm_guard, act::disarm_guard, act::record, act::exit,
+                 act::command_done, act::take_over, act::run_pre_promote, act::role_change>;
 
 /// What one step of the core asks of the shell (etcd raft's Ready, in small).
 struct Ready {

@@ -38,6 +38,18 @@ struct ElectionConfig {
     bool nofailover{false};         ///< never try the lease (patronictl's "nofailover" tag)
     Duration failback_delay{5000};  ///< how long it must be heard healthy first
 
+    // Promotion gates, between winning a term and starting the processes (docs/airflow.md).
+    /// Close out the previous holder's Airflow jobs (airflow section): the core asks for it with
+    /// act::take_over and waits for ev::takeover_result, at most takeover_timeout.
+    bool takeover{false};
+    Duration takeover_timeout{2000};
+    /// hooks.pre_promote: act::run_pre_promote, then ev::hook_result; a non-zero exit or no
+    /// answer within pre_promote_timeout vetoes the promotion (release, then handover_cooldown).
+    bool pre_promote{false};
+    Duration pre_promote_timeout{10000};
+    /// hooks.on_role_change configured: the core emits act::role_change on promote and demote.
+    bool role_change_hook{false};
+
     Duration miss_window() const { return heartbeat_interval * miss_count; }
 
     /// Once less than this is left on the local lease deadline and no renewal has succeeded, the

@@ -22,6 +22,11 @@ struct acquire_result {
     std::optional<std::string> holder;  ///< current holder when lost
     Duration remaining{0};              ///< holder's time left on the database clock when lost
     TimePoint sent_at{};
+    /// When won: who held the term before ours ("" if nobody did or it cannot be told) and
+    /// whether that term ended by a release (else it expired on the database clock). Either
+    /// way the previous holder is fenced: a win needs a released or expired lease.
+    std::string previous_holder;
+    bool previous_released{false};
 };
 
 struct renew_result {
@@ -102,11 +107,28 @@ struct stop_requested {
     std::string reason;
 };
 
+/// The answer to act::take_over: the previous holder's Airflow jobs were closed out (ok), or
+/// the statement failed (the takeover goes on; Airflow's own orphan check is the fallback).
+struct takeover_result {
+    std::int64_t term{0};
+    bool ok{false};
+    std::string detail;  ///< "closed 2 job(s): SchedulerJob 17, ..." or the error
+};
+
+/// The answer to act::run_pre_promote: exit status 0 (ok) or a veto (non-zero, killed, timed
+/// out, could not start), in words.
+struct hook_result {
+    std::int64_t term{0};
+    bool ok{false};
+    std::string detail;
+};
+
 }  // namespace ev
 
 using Event =
     std::variant<ev::tick, ev::acquire_result, ev::renew_result, ev::release_result, ev::db_failure,
                  ev::lease_hint, ev::process_exited, ev::process_terminate, ev::process_unhealthy,
-                 ev::switchover, ev::peer_heartbeat, ev::stop_requested, ev::term_floor>;
+                 ev::switchover, ev::peer_heartbeat, ev::stop_requested, ev::takeover_result,
+                 ev::hook_result, ev::term_floor>;
 
 }  // namespace af::core

@@ -8,10 +8,12 @@
 #include <optional>
 #include <string>
 
+#include "af/airflow/takeover_worker.hpp"
 #include "af/config/config.hpp"
 #include "af/core/election.hpp"
 #include "af/db/db_worker.hpp"
 #include "af/guard/guard_link.hpp"
+#include "af/hooks/hook_runner.hpp"
 #include "af/metrics/http_server.hpp"
 #include "af/metrics/metrics.hpp"
 #include "af/net/heartbeat_service.hpp"
@@ -55,6 +57,12 @@ class Daemon {
     void update_status();
     metrics::Snapshot metrics_snapshot() const;
     metrics::HttpServer::Response healthz(bool need_active) const;
+    // Promotion gates and hooks (docs/airflow.md).
+    std::map<std::string, std::string> hook_env(const std::string& hook, const std::string& action,
+                                                const std::string& role, std::int64_t term,
+                                                const std::string& previous_holder) const;
+    void hook_done(const std::string& hook, const std::string& action, std::int64_t term,
+                   const hooks::Outcome& o);
 
     config::Config cfg_;
     std::string config_path_;
@@ -70,6 +78,9 @@ class Daemon {
     core::Role last_role_{core::Role::standby};
     std::unique_ptr<metrics::Metrics> metrics_;
     std::unique_ptr<metrics::HttpServer> http_;
+    std::unique_ptr<airflow::TakeoverWorker> takeover_;
+    std::unique_ptr<hooks::HookRunner> on_role_change_;
+    std::unique_ptr<hooks::HookRunner> pre_promote_;
     Timer loop_timer_;
     std::chrono::microseconds watchdog_{0};  ///< WatchdogSec as systemd told us; 0: off
     Duration loop_interval_{1000};

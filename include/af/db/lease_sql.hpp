@@ -17,6 +17,10 @@ struct AcquireOutcome {
     std::int64_t term{0};
     std::optional<std::string> holder;
     Duration remaining{0};  ///< holder's remaining time on the database clock, when lost
+    /// When won: the holder of the term before ours ("" if none or not known) and whether that
+    /// term was released (else it expired on the database clock).
+    std::string previous_holder;
+    bool previous_released{false};
 };
 
 class LeaseSql {

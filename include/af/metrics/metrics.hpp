@@ -55,6 +55,8 @@ class Metrics {
     /// A managed process was started; `restart` when it already ran in the same term.
     void process_started(const std::string& name, bool restart);
     void health_check_failed(const std::string& name);
+    /// A hook run ended: outcome ok, failed, timeout, not_started or dropped.
+    void hook_run(const std::string& hook, const std::string& outcome);
 
     /// Prometheus text exposition format 0.0.4.
     std::string render(const Snapshot& s) const;
@@ -67,6 +69,7 @@ class Metrics {
     prometheus::Family<prometheus::Counter>& starts_;
     prometheus::Family<prometheus::Counter>& restarts_;
     prometheus::Family<prometheus::Counter>& health_failures_;
+    prometheus::Family<prometheus::Counter>& hook_runs_;
     prometheus::Histogram& renew_latency_;
     std::map<std::string, std::string> info_;
 };
