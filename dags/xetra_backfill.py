@@ -115,7 +115,7 @@ def xetra_backfill() -> None:
             )
         return total
 
-    load(transform(ingest()))
+    load(transform(ingest()))  # type: ignore[arg-type]  # (XComArgs, resolved at run time)
 
 
 xetra_backfill()

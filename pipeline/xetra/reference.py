@@ -100,10 +100,11 @@ def compute_day(day_dir: Path, day: date) -> tuple[list[DailyPrice], RunStats]:
                 data += 1
                 stats.rows_read += 1
                 kind = "fields" if fields is None else pds.row_kind(fields, day)
-                if kind is not None or fields is None:  # (the second test only narrows the type)
+                if kind is not None:
                     stats.rows_malformed += 1
                     stats.malformed_by_kind[kind] = stats.malformed_by_kind.get(kind, 0) + 1
                     continue
+                assert fields is not None  # (kind is "fields" otherwise)
                 stats.rows_valid += 1
                 isin, mnemonic = fields[0], fields[1]
                 end = float(fields[11])
