@@ -161,9 +161,41 @@ def _fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
     return p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), p  # type: ignore[union-attr]
 
 
+def _local_folder(path: str) -> str | None:
+    """The local path of ``path`` when it is on the local file system (no scheme, or file:)."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(path)
+    if parsed.scheme == "":
+        return path
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        return parsed.path
+    return None
+
+
 def list_input(spark: SparkSession, input_dir: str, day: date) -> tuple[list[str], list[str]]:
     """(paths of the day's XETR files, names of skipped files) in ``input_dir``. A file whose name
-    carries another date than ``day`` is skipped too."""
+    carries another date than ``day`` is skipped too. Local folders are listed in Python (a month
+    of files through py4j costs thousands of round trips), others with Hadoop's FileSystem."""
+    import os
+    import re
+
+    local = _local_folder(input_dir)
+    if local is not None:
+        if not os.path.isdir(local):
+            raise FileNotFoundError(f"input folder does not exist: {input_dir}")
+        keep_local: list[str] = []
+        skipped_local: list[str] = []
+        with os.scandir(local) as entries:
+            for e in entries:
+                if not e.is_file():
+                    continue
+                m = re.fullmatch(XETR_FILE_PATTERN, e.name)
+                if m and m.group(1) == day.isoformat():
+                    keep_local.append("file://" + os.path.abspath(e.path))
+                else:
+                    skipped_local.append(e.name)
+        return sorted(keep_local), sorted(skipped_local)
     fs, path = _fs(spark, input_dir)
     if not fs.exists(path):
         raise FileNotFoundError(f"input folder does not exist: {input_dir}")
@@ -211,9 +243,9 @@ def parse_lines(spark: SparkSession, files: list[str]) -> DataFrame:
         is_header = is_header & F.coalesce(r[c] == c, F.lit(False))
     well_formed = r[CORRUPT].isNull() & (~F.col("line").contains('"') | F.col("line").rlike(RFC4180_LINE))
     # The file's name starts with its day (list_input keeps only those), so a Date equal to the day
-    # is a Date that, followed by _BINS_XETR, is in the path.
+    # is a 10-character Date that, between "/" and "_BINS_XETR", is in the path.
     same_day = F.coalesce(
-        r["Date"].rlike(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+        (F.length(r["Date"]) == 10)
         & F.col("_file").contains(F.concat(F.lit("/"), r["Date"], F.lit("_BINS_XETR"))),
         F.lit(False),
     )
@@ -341,17 +373,30 @@ def process(
     outputs: dict[date, str] | None,
     max_malformed_share: float = DEFAULT_MAX_MALFORMED_SHARE,
     staging: str | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[DataFrame, dict[date, JobStats]]:
     """Compute every day of ``inputs`` (day -> folder) in one pass over all their files. With
     ``outputs`` (day -> Parquet folder), write each accepted day there (replacing it) through
     ``staging`` (a scratch folder on the same file system); refused days are not written.
-    Returns the figures of the accepted days (with ``_day``) and the counts of every day."""
+    Returns the figures of the accepted days (with ``_day``) and the counts of every day;
+    ``timings`` (if given) receives the seconds of each phase."""
+    import time
+
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
     stats: dict[date, JobStats] = {}
     files: list[str] = []
     for day, folder in sorted(inputs.items()):
         keep, skipped = list_input(spark, folder, day)
         stats[day] = JobStats(trade_date=day.isoformat(), xetr_files=len(keep), skipped_files=len(skipped))
         files += keep
+    lap("list")
 
     if files:
         partials = partial_figures(parse_lines(spark, files)).persist()
@@ -368,8 +413,10 @@ def process(
             "sum_end DOUBLE, sum_pv DOUBLE, sum_vol BIGINT, sum_ntr BIGINT",
         )
         counts = []
+    lap("scan")
     figures = daily_figures(partials).persist()
     isins = figures.groupBy("_day").agg(F.count(F.lit(1)).alias("isins")).collect() if files else []
+    lap("figures")
 
     files_with_data: dict[date, set[str]] = {}
     for row in counts:
@@ -393,6 +440,7 @@ def process(
     result = figures.where(F.col("_day").isin(accepted))
     if outputs is not None and accepted:
         _write(spark, result, [date.fromisoformat(d) for d in accepted], outputs, staging)
+    lap("write")
     partials.unpersist()
     figures.unpersist()
     return result, stats
@@ -443,11 +491,12 @@ def run(
     output_dir: str | None,
     day: date,
     max_malformed_share: float = DEFAULT_MAX_MALFORMED_SHARE,
+    timings: dict[str, float] | None = None,
 ) -> tuple[DataFrame, JobStats]:
     """One day: its folder in, its Parquet folder out (replaced, unless None). Raises
     ``DayRefused`` (nothing written) when the day is refused."""
     outputs = {day: output_dir} if output_dir is not None else None
-    result, stats = process(spark, {day: input_dir}, outputs, max_malformed_share)
+    result, stats = process(spark, {day: input_dir}, outputs, max_malformed_share, timings=timings)
     if stats[day].refused is not None:
         raise DayRefused(stats[day])
     return result.drop("_day").orderBy("isin"), stats[day]
@@ -460,6 +509,7 @@ def run_range(
     start: date,
     end: date,
     max_malformed_share: float = DEFAULT_MAX_MALFORMED_SHARE,
+    timings: dict[str, float] | None = None,
 ) -> tuple[DataFrame, dict[date, JobStats], list[date]]:
     """Every day from ``start`` to ``end`` (inclusive) that has a folder ``input_root/YYYY-MM-DD``,
     in one pass; accepted days are written to ``output_root/YYYY-MM-DD``. Returns the figures,
@@ -482,7 +532,7 @@ def run_range(
         staging = f"{out}/_staging-{uuid.uuid4().hex[:12]}"
     if not inputs:
         return spark.createDataFrame([], RESULT_SCHEMA), {}, missing
-    result, stats = process(spark, inputs, outputs, max_malformed_share, staging)
+    result, stats = process(spark, inputs, outputs, max_malformed_share, staging, timings)
     return result, stats, missing
 
 
@@ -514,21 +564,23 @@ def main(argv: list[str] | None = None) -> int:
     partitions = args.shuffle_partitions or max(2, spark.sparkContext.defaultParallelism)
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     missing: list[date] = []
+    timings: dict[str, float] = {}
     try:
         if args.date is not None:
             try:
-                _, one = run(spark, args.input, args.output, args.date, args.max_malformed_share)
+                _, one = run(spark, args.input, args.output, args.date, args.max_malformed_share, timings)
             except DayRefused as e:
                 one = e.stats
             stats = {args.date: one}
         else:
             _, stats, missing = run_range(
-                spark, args.input, args.output, args.start, args.end, args.max_malformed_share
+                spark, args.input, args.output, args.start, args.end, args.max_malformed_share, timings
             )
     finally:
         spark.stop()
     for s in stats.values():
         print("XETRA_STATS " + json.dumps(asdict(s), sort_keys=True), flush=True)
+    print("XETRA_TIMING " + " ".join(f"{k}={v:.2f}s" for k, v in timings.items()), flush=True)
     refused = [s for s in stats.values() if s.refused]
     for s in refused:
         print(f"XETRA_REFUSED {s.trade_date}: {s.refused}; nothing of that day was written", flush=True)

@@ -147,13 +147,13 @@ def main() -> int:
             spark_runs = []
             for i in range(args.repeat):
                 out = scratch / f"{days}x{tickers}-{i}"
+                phases: dict[str, float] = {}
                 t1 = time.perf_counter()
-                _, stats, _ = job.run_range(spark, str(src), str(out), args.start, end)
+                _, stats, _ = job.run_range(spark, str(src), str(out), args.start, end, timings=phases)
                 spark_runs.append(time.perf_counter() - t1)
-                print(
-                    f"  spark run {i + 1}: {spark_runs[-1]:.2f} s, {rows / spark_runs[-1]:,.0f} rows/s",
-                    flush=True,
-                )
+                split = ", ".join(f"{k} {v:.2f} s" for k, v in phases.items())
+                rate = rows / spark_runs[-1]
+                print(f"  spark run {i + 1}: {spark_runs[-1]:.2f} s, {rate:,.0f} rows/s ({split})", flush=True)
                 bad = compare(spark, out, ref, stats)
                 failures += bad
                 if bad:
