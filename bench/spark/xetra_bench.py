@@ -153,7 +153,7 @@ def main() -> int:
                 spark_runs.append(time.perf_counter() - t1)
                 split = ", ".join(f"{k} {v:.2f} s" for k, v in phases.items())
                 rate = rows / spark_runs[-1]
-                print(f"  spark run {i + 1}: {spark_runs[-1]:.2f} s, {rate:,.0f} rows/s ({split})", flush=True)
+                print(f"  spark run {i + 1}: {spark_runs[-1]:.2f} s, {rate:,.0f} rows/s ({split})")
                 bad = compare(spark, out, ref, stats)
                 failures += bad
                 if bad:
