@@ -28,10 +28,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "airflow"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the localcluster package
 
-from airflow_harness import Pair, Site, daemon_binary, wait_for  # noqa: E402
-from support.pgserver import PgServer  # noqa: E402
+from localcluster.airflow_site import Pair, Site, daemon_binary, wait_for  # noqa: E402
+from localcluster.pgserver import PgServer  # noqa: E402
 
 
 def _heartbeat_after_start(site: Site, node: str, after: Any) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "chaos"))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent))  # the localcluster package
 
 from harness import FAULTS, ChaosEnv, Options, Trial, run_trial, summarize
 from netns import cleanup_leftovers, why_unavailable

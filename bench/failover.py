@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the localcluster package
 
-from support.cluster import Cluster  # noqa: E402
-from support.pgserver import PgServer  # noqa: E402
-from support.procfs import guard_of  # noqa: E402
+from localcluster.cluster import Cluster  # noqa: E402
+from localcluster.pgserver import PgServer  # noqa: E402
+from localcluster.procfs import guard_of  # noqa: E402
 
 
 def new_start_after(cluster: Cluster, t0: float, node: str | None = None,

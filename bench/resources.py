@@ -24,11 +24,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the localcluster package
 
-from support.cluster import Cluster
-from support.pgserver import PgServer
-from support.procfs import guard_of, stat_fields
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer
+from localcluster.procfs import guard_of, stat_fields
 
 TICK = os.sysconf("SC_CLK_TCK")
 RSS_TARGET_KB = 10 * 1024

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# The main job: a local airflow-failover cluster on loopback with a throwaway PostgreSQL.
-# Installs what is missing (idempotent), builds the daemon, then runs scripts/demo.py:
-# three daemons managing a stand-in scheduler and a live status view. Ctrl-C tears it down.
+# The main job: the whole system on one machine. Installs what is missing (idempotent), builds
+# the daemon, then runs localcluster/demo.py: a throwaway PostgreSQL, a local S3 server with Xetra
+# files, real Airflow schedulers under airflow-failover daemons, the dashboard and a live view.
+#   scripts/demo.sh                      2 scheduler hosts, LocalExecutor, until Ctrl-C
+#   scripts/demo.sh --executor celery    CeleryExecutor with RabbitMQ and one worker host
+#   scripts/demo.sh --standin            the quick demo: a stand-in scheduler, no Airflow
+#   scripts/demo.sh --help               every option
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/deps.sh
 source scripts/lib/deps.sh
 ensure_apt_packages
-PY=python3
-if [ -f scripts/lib/python-env.sh ]; then
-    # shellcheck source=lib/python-env.sh
-    source scripts/lib/python-env.sh
-    ensure_python_env
-    PY=.venv/bin/python
-fi
+# shellcheck source=lib/python-env.sh
+source scripts/lib/python-env.sh
+ensure_python_env
 build_daemon build
-exec "$PY" scripts/demo.py "$@"
+exec .venv/bin/python -m localcluster.demo "$@"

@@ -7,6 +7,9 @@
 #   scripts/test.sh -k crash   pass extra arguments to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+# Each step says when it starts, so a slow machine shows where the time goes.
+step() { printf '==> [%02d:%02d] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
 # shellcheck source=lib/deps.sh
 source scripts/lib/deps.sh
 ensure_apt_packages
@@ -20,21 +23,21 @@ else
     PY=python3
 fi
 
-echo "==> clang-format check"
+step "clang-format check"
 files=$(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src include tests -name '*.[ch]pp')
 # shellcheck disable=SC2086
 clang-format --dry-run -Werror $files
 
 build_daemon build -DAF_WERROR=ON -DAF_BUILD_TESTS=ON
-echo "==> C++ unit tests"
+step "C++ unit tests"
 (cd build && ctest --output-on-failure --no-tests=error -j 2)
 
 build_daemon build-asan -DAF_WERROR=ON -DAF_SANITIZE=ON -DAF_BUILD_TESTS=ON
-echo "==> C++ unit tests under ASan+UBSan"
+step "C++ unit tests under ASan+UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure --no-tests=error -j 2)
 
-echo "==> fuzzing the heartbeat decoder (libFuzzer, 20 s)"
+step "fuzzing the heartbeat decoder (libFuzzer, 20 s)"
 build_daemon build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DAF_FUZZ=ON -DAF_BUILD_TESTS=OFF
 corpus=$(mktemp -d)
 "${PY:-python3}" tests/fuzz/seed_heartbeat.py "$corpus"
@@ -46,10 +49,11 @@ fi
 grep -E "^Done" "$corpus.log"
 rm -rf "$corpus" "$corpus.log"
 
-echo "==> integration: failover cases against the ASan+UBSan daemon"
+step "integration: failover cases against the ASan+UBSan daemon"
 AIRFLOW_FAILOVER_BIN=$PWD/build-asan/airflow-failover \
     "$PY" -m pytest -q tests/integration/test_failover.py -k "kill9 or sigterm or crash_once" \
     -p no:cacheprovider
 
-echo "==> all pytest suites"
+step "all pytest suites"
 "$PY" -m pytest -q -p no:cacheprovider "$@"
+step "all tests passed"

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support.pgserver import PgServer  # noqa: E402
+from localcluster.pgserver import PgServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -28,6 +28,7 @@ CATEGORY_OF_KIND: dict[str, str] = {
     "stepped_down": "hand-over",
     "released": "hand-over",
     "release_noop": "hand-over",
+    "daemon_died": "hand-over",
     "process_started": "process",
     "process_stopped": "process",
     "process_exited": "restart",
@@ -51,6 +52,7 @@ CATEGORY_COLOR: dict[str, str] = {
 # What can end a term, most telling first (the "why" of a failover).
 CAUSES: tuple[str, ...] = (
     "terminate_requested",
+    "daemon_died",
     "crash_loop",
     "fenced",
     "lease_lost",

@@ -13,6 +13,7 @@
 #include "af/db/cluster_view.hpp"
 #include "af/db/command_sql.hpp"
 #include "af/db/connection.hpp"
+#include "af/db/history_sql.hpp"
 #include "af/db/migrations.hpp"
 #include "af/guard/guard_main.hpp"
 #include "af/util/log.hpp"
@@ -31,8 +32,10 @@ commands:
   run            run the daemon on this node (foreground; systemd runs it as a service)
   status         show the cluster: active node, term, lease time left, every node
                    --json   machine-readable; exit 0 healthy active, 1 no active, 2 cannot tell
+  history        the terms of the lease: holder, start, end, how each ended, takeover gap
+                   --json   machine-readable    --limit N   the last N terms (default 20)
   init-db        create or upgrade the daemon's schema (the daemon also does this at start)
-    check-config   validate the config file and print the effective timings
+  check-config   validate the config file and print the effective timings
   switchover     planned hand-over: the active stops its processes, releases the lease and
                  the target (or the best standby) takes over; waits and prints the outcome
                    --to NODE      hand over to this standby (refused if unknown or unhealthy)
@@ -51,6 +54,7 @@ struct Args {
     bool json{false};
     std::optional<std::string> to;
     double timeout_s{30};
+    int limit{20};
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
@@ -97,6 +101,18 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
                     return std::nullopt;
                 }
             }
+        } else if (s == "--limit" && i + 1 < argv.size()) {
+            try {
+                std::size_t used = 0;
+                a.limit = std::stoi(argv[++i], &used);
+                if (used != argv[i].size() || a.limit < 1)
+                    throw std::invalid_argument("not positive");
+            } catch (const std::exception&) {
+                std::cerr << "airflow-failover: --limit needs a whole number of terms >= 1, got '"
+                          << argv[i] << "'\n";
+                exit_code = k_exit_unknown;
+                return std::nullopt;
+            }
         } else if (!s.empty() && s[0] != '-' && a.command.empty()) {
             a.command = s;
         } else {
@@ -141,11 +157,9 @@ int cmd_status(const config::Config& c, bool json) {
         std::cerr << "airflow-failover status: cannot read the cluster state: " << e.what() << "\n";
         return k_exit_unknown;
     }
+    db::mark_stale(v, stale_after_ms(c));
     if (json) {
-        auto j = v.to_json();
-        for (auto& n : j["nodes"])
-            n["stale"] = n["last_seen_age_ms"].get<std::int64_t>() > stale_after_ms(c);
-        std::cout << j.dump() << "\n";
+        std::cout << v.to_json().dump() << "\n";
     } else {
         std::printf("cluster %s: ", v.cluster.c_str());
         if (v.active)
@@ -180,11 +194,11 @@ int cmd_status(const config::Config& c, bool json) {
                 procs += p["pid"].is_null() ? "=-" : "=" + std::to_string(p["pid"].get<long>());
             }
             // A row that stopped changing belongs to a dead or cut-off daemon: its role is history.
-            const bool stale = n.last_seen_age_ms > stale_after_ms(c);
-            std::printf(
-                "  %-16s %-9s %-6lld %-9s %s%s\n", n.node_id.c_str(), n.role.c_str(),
-                static_cast<long long>(n.term), (age_text(n.last_seen_age_ms) + " ago").c_str(),
-                procs.empty() ? "-" : procs.c_str(), stale ? "  (stale: not heard from)" : "");
+            const std::string note = n.stale ? "  (last role " + n.role + "; not heard from)" : "";
+            std::printf("  %-16s %-9s %-6lld %-9s %s%s\n", n.node_id.c_str(),
+                        n.stale ? "stale" : n.role.c_str(), static_cast<long long>(n.term),
+                        (age_text(n.last_seen_age_ms) + " ago").c_str(),
+                        procs.empty() ? "-" : procs.c_str(), note.c_str());
         }
         if (!matrix.empty())
             std::printf("heartbeats:\n%s", matrix.c_str());
@@ -268,6 +282,45 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
     }
 }
 
+int cmd_history(const config::Config& c, bool json, int limit) {
+    std::vector<history::Term> terms;
+    try {
+        auto conn =
+            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
+        terms = history::term_history(
+            db::read_history_events(*conn, c.database.schema, c.cluster, limit));
+    } catch (const std::exception& e) {
+        std::cerr << "airflow-failover history: cannot read the events: " << e.what() << "\n";
+        return k_exit_unknown;
+    }
+    if (json) {
+        auto arr = nlohmann::json::array();
+        for (const auto& t : terms)
+            arr.push_back(history::to_json(t));
+        std::cout << nlohmann::json{{"cluster", c.cluster}, {"terms", arr}}.dump() << "\n";
+        return 0;
+    }
+    if (terms.empty()) {
+        std::cout << "cluster " << c.cluster << ": no term recorded yet\n";
+        return 0;
+    }
+    std::printf("%-6s %-16s %-24s %-24s %-12s %s\n", "TERM", "HOLDER", "START (UTC)", "END",
+                "ENDED", "GAP");
+    for (const auto& t : terms) {
+        std::string gap = "-";
+        if (t.gap_ms) {
+            char buf[48];
+            std::snprintf(buf, sizeof buf, "%s%.0f ms", t.gap_is_upper_bound ? "<= " : "",
+                          *t.gap_ms);
+            gap = buf;
+        }
+        std::printf("%-6lld %-16s %-24s %-24s %-12s %s\n", static_cast<long long>(t.term),
+                    t.holder.c_str(), t.start.c_str(), t.end ? t.end->c_str() : "-",
+                    t.ended.c_str(), gap.c_str());
+    }
+    return 0;
+}
+
 int cmd_init_db(const config::Config& c) {
     try {
         auto conn =
@@ -312,7 +365,7 @@ int main(const std::vector<std::string>& argv) {
         return code;
     const std::string& cmd = args->command;
     if (cmd != "run" && cmd != "status" && cmd != "init-db" && cmd != "check-config" &&
-        cmd != "switchover") {
+        cmd != "switchover" && cmd != "history") {
         std::cerr << "airflow-failover: unknown command '" << cmd << "'\n" << k_usage;
         return k_exit_unknown;
     }
@@ -329,6 +382,8 @@ int main(const std::vector<std::string>& argv) {
         return cmd_status(cfg, args->json);
     if (cmd == "init-db")
         return cmd_init_db(cfg);
+    if (cmd == "history")
+        return cmd_history(cfg, args->json, args->limit);
     if (cmd == "switchover")
         return cmd_switchover(cfg, args->to, args->timeout_s);
     setup_logging(cfg.log.level, cfg.log.format, cfg.node_id);

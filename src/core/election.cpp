@@ -150,6 +150,7 @@ void Election::set_deadline(TimePoint sent_at) {
 
 void Election::on(const ev::acquire_result& e) {
     acquire_in_flight_ = false;
+    seen_term(e.term);
     if (term_ != 0)
         return;  // a late duplicate
     if (stopping_ && e.won) {
@@ -279,6 +280,7 @@ int Election::rank() const {
 void Election::on(const ev::peer_heartbeat& e) {
     if (e.node == node_id_)
         return;
+    seen_term(e.term);
     Peer& p = peers_[e.node];
     const bool qualifies = e.standby && e.healthy && e.priority > cfg_.priority;
     if (!qualifies || !heard(e.node))
@@ -484,7 +486,7 @@ void Election::reconcile() {
         next_acquire_ = std::min(next_acquire_, now_);
     }
     if (!acquire_in_flight_ && now_ >= next_acquire_ && now_ >= cooldown_until_) {
-        emit(act::try_acquire{});
+        emit(act::try_acquire{highest_term_seen_});
         acquire_in_flight_ = true;
         acquire_sent_ = now_;
         next_acquire_ = now_ + cfg_.poll_interval;

@@ -216,7 +216,7 @@ void Daemon::execute(const core::Action& action) {
         [this](const auto& a) {
             using T = std::decay_t<decltype(a)>;
             if constexpr (std::is_same_v<T, core::act::try_acquire>) {
-                db_->acquire(0);
+                db_->acquire(a.min_term);
             } else if constexpr (std::is_same_v<T, core::act::renew>) {
                 db_->renew(a.term);
             } else if constexpr (std::is_same_v<T, core::act::release>) {

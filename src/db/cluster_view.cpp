@@ -15,7 +15,9 @@ nlohmann::json ClusterView::to_json() const {
     j["nodes"] = nlohmann::json::array();
     for (const auto& n : nodes) {
         j["nodes"].push_back({{"node_id", n.node_id},
-                              {"role", n.role},
+                              {"role", n.stale ? std::string("stale") : n.role},
+                              {"last_role", n.role},
+                              {"stale", n.stale},
                               {"state", n.state},
                               {"term", n.term},
                               {"processes", n.processes},
@@ -27,6 +29,14 @@ nlohmann::json ClusterView::to_json() const {
                               {"counters", n.counters}});
     }
     return j;
+}
+
+void mark_stale(ClusterView& v, std::int64_t stale_after_ms) {
+    for (auto& n : v.nodes) {
+        const bool claims_active = n.role == "active";
+        const bool is_holder = v.active && *v.active == n.node_id;
+        n.stale = n.last_seen_age_ms > stale_after_ms || (claims_active && !is_holder);
+    }
 }
 
 ClusterView read_cluster(pqxx::connection& c, const std::string& schema,

@@ -59,6 +59,9 @@ struct DbWorker::Impl {
     bool reported_down{false};
     Duration backoff{100};
     TimePoint next_connect{};
+    /// Highest term on record at connect. The core learns it too, but an acquire it queued
+    /// before the connection opened still carries its old floor.
+    std::int64_t term_floor{0};
 };
 
 DbWorker::DbWorker(WorkerSettings s, Sink sink)
@@ -222,6 +225,8 @@ bool DbWorker::connect() {
         impl_->conn = open_connection(s_.conninfo, s_.connect_timeout, s_.statement_timeout);
         migrate(*impl_->conn, s_.schema);
         const auto inc = impl_->state.register_node(*impl_->conn, s_.hostname, s_.version, s_.pid);
+        impl_->term_floor = impl_->state.highest_term(*impl_->conn);
+        sink_(core::ev::term_floor{impl_->term_floor});
         {
             std::lock_guard lk(mu_);
             if (incarnation_ == 0)
@@ -269,7 +274,7 @@ void DbWorker::execute(const LeaseOp& op) {
             // Read the clock before sending: the lease deadline counts from here.
             const TimePoint sent = boot_clock::now();
             if constexpr (std::is_same_v<T, Acquire>) {
-                auto r = impl_->lease.acquire(c, s_.ttl, o.min_term);
+                auto r = impl_->lease.acquire(c, s_.ttl, std::max(o.min_term, impl_->term_floor));
                 if (r.won && !s_.fence_roles.empty() && !fence(r.term)) {
                     r.won = false;         // given back: no processes without the fence
                     r.remaining = s_.ttl;  // the core waits a poll before trying again

@@ -25,6 +25,19 @@ std::int64_t StateSql::register_node(pqxx::connection& c, const std::string& hos
     return r[0][0].as<std::int64_t>();
 }
 
+std::int64_t StateSql::highest_term(pqxx::connection& c) const {
+    const std::string s = quoted(schema_);
+    pqxx::nontransaction tx(c);
+    const auto r =
+        tx.exec_params("SELECT greatest((SELECT coalesce(max(term), 0) FROM " + s +
+                           ".lease WHERE cluster = $1),"
+                           " (SELECT coalesce(max(term), 0) FROM " +
+                           s + ".nodes WHERE cluster = $1), (SELECT coalesce(max(term), 0) FROM " +
+                           s + ".events WHERE cluster = $1 AND kind = 'became_active'))",
+                       cluster_);
+    return r[0][0].as<std::int64_t>();
+}
+
 void StateSql::publish(pqxx::connection& c, const NodeReport& r) const {
     pqxx::nontransaction tx(c);
     tx.exec_params("UPDATE " + quoted(schema_) +
@@ -41,6 +54,14 @@ void StateSql::record(pqxx::connection& c, const std::string& kind, const std::s
     tx.exec_params("INSERT INTO " + quoted(schema_) +
                        ".events (cluster, node_id, term, kind, detail) VALUES ($1, $2, $3, $4, $5)",
                    cluster_, node_id_, static_cast<long long>(term), kind, detail);
+}
+
+void StateSql::mark_down(pqxx::connection& c, const std::string& state) const {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("UPDATE " + quoted(schema_) +
+                       ".nodes SET role = 'down', state = $3, processes = '[]'"
+                       " WHERE cluster = $1 AND node_id = $2",
+                   cluster_, node_id_, state);
 }
 
 }  // namespace af::db

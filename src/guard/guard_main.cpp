@@ -14,8 +14,10 @@
 
 #include "af/db/connection.hpp"
 #include "af/db/lease_sql.hpp"
+#include "af/db/state_sql.hpp"
 #include "af/guard/guard_protocol.hpp"
 #include "af/proc/session.hpp"
+#include "af/util/boot_timer.hpp"
 
 namespace af::guard {
 
@@ -59,9 +61,21 @@ void parent_gone(const GuardState& s) {
         db::LeaseSql lease(conf.at("schema").get<std::string>(),
                            conf.at("cluster").get<std::string>(),
                            conf.at("node_id").get<std::string>());
+        // Recorded before the release: once the release commits, the next node may win and
+        // record its term at once, and this term's end must come first in the log. Without it
+        // `status`, `history` and the dashboard would show no end of the dead daemon's term.
+        db::StateSql state(conf.at("schema").get<std::string>(),
+                           conf.at("cluster").get<std::string>(),
+                           conf.at("node_id").get<std::string>());
+        state.record(*c, "daemon_died",
+                     "the guard killed its processes and releases term " + std::to_string(*s.term),
+                     *s.term);
         const bool ok = lease.release(*c, *s.term);
         log(std::string("daemon gone; processes killed; lease term ") + std::to_string(*s.term) +
             (ok ? " released" : " was no longer ours"));
+        state.mark_down(*c, "daemon gone; its guard " +
+                                std::string(ok ? "released" : "found expired") + " term " +
+                                std::to_string(*s.term));
     } catch (const std::exception& e) {
         log(std::string("daemon gone; processes killed; release failed: ") + e.what());
     }
@@ -88,17 +102,20 @@ int guard_main(int fd) {
     prctl(PR_SET_NAME, "af-guard");
     GuardState s;
     std::string buf;
+    // The deadline waits on a boot-clock timerfd, not on poll's timeout: poll sleeps on
+    // CLOCK_MONOTONIC, which stops during a suspend, and would kill late after the resume.
+    const int deadline_fd = timerfd::create();
     for (;;) {
-        int timeout = -1;
-        if (s.term && !s.fired && !s.groups.empty()) {
-            const auto left = s.deadline - boot_clock::now();
-            timeout = static_cast<int>(
-                std::max<long long>(0, std::chrono::ceil<std::chrono::milliseconds>(left).count()));
-        }
-        pollfd p{fd, POLLIN, 0};
-        const int n = poll(&p, 1, timeout);
+        if (s.term && !s.fired && !s.groups.empty())
+            timerfd::arm_at(deadline_fd, s.deadline);
+        else
+            timerfd::disarm(deadline_fd);
+        pollfd p[2] = {{fd, POLLIN, 0}, {deadline_fd, POLLIN, 0}};
+        const int n = poll(p, 2, -1);
+        if (n > 0 && (p[1].revents & POLLIN))
+            timerfd::consume(deadline_fd);
         fire_if_due(s);
-        if (n <= 0)
+        if (n <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         char chunk[4096];
         const ssize_t r = read(fd, chunk, sizeof chunk);

@@ -5,7 +5,7 @@ LocalExecutor, example DAGs off, AIRFLOW_HOME in a temp dir, DAGs folder holding
 ``dags/failover_demo.py``), one shared api-server and one shared dag-processor (what every node
 runs in a real deployment; one of each keeps a 2-core machine usable), and per test two daemons
 ``node-a`` / ``node-b`` whose only managed process is ``airflow scheduler``. Each node's scheduler
-records its own Airflow hostname (the node id, via ``failover_hostname.node_hostname``).
+records its own Airflow hostname (the node id, via ``localcluster.airflow_hostname.node_hostname``).
 
     .venv/bin/python -m pytest tests/airflow -q         (build/airflow-failover must be built)
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_harness import (
+from localcluster.airflow_site import (
     REPO,
     Pair,
     Site,
@@ -33,7 +33,7 @@ from airflow_harness import (
     session_pids,
     wait_for,
 )
-from support.pgserver import PgServer
+from localcluster.pgserver import PgServer
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # tests/: the shared support package
+sys.path.insert(0, str(HERE.parents[1]))  # the repository root: the localcluster package
 
 from netns import (
     DB_IP,
@@ -35,8 +35,8 @@ from netns import (
     kill_namespace_processes,
     netns_pids,
 )
-from support.cluster import REPO, Cluster, Node, daemon_binary
-from support.pgserver import PgServer
+from localcluster.cluster import REPO, Cluster, Node, daemon_binary
+from localcluster.pgserver import PgServer
 
 STANDIN = HERE / "standin_writer.py"
 ROLES = {node: "chaos_" + node.replace("-", "_") for node in NODE_IPS}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from support.cluster import Cluster, daemon_binary
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster, daemon_binary
+from localcluster.pgserver import PgServer
 
 
 @pytest.fixture(scope="session", autouse=True)

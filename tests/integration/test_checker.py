@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from support.cluster import STANDIN, Cluster
-from support.pgserver import PgServer
+from localcluster.cluster import STANDIN, Cluster
+from localcluster.pgserver import PgServer
 
 
 def test_overlap_is_detected(pg: PgServer, tmp_path: Path) -> None:

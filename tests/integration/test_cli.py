@@ -7,8 +7,8 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from support.cluster import Cluster, daemon_binary
-from support.pgserver import PgServer, free_port
+from localcluster.cluster import Cluster, daemon_binary
+from localcluster.pgserver import PgServer, free_port
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,8 +8,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from support.cluster import Cluster
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer
 from test_failover import settle
 
 ROLES = {"node-a": "sched_a", "node-b": "sched_b", "node-c": "sched_c"}

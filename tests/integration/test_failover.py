@@ -7,8 +7,8 @@ import signal
 import time
 from pathlib import Path
 
-from support.cluster import Cluster
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer
 
 
 def settle(cluster: Cluster, seconds: float) -> None:
@@ -47,7 +47,14 @@ def test_kill9_of_active_daemon_fails_over(cluster: Cluster) -> None:
     cluster.assert_no_overlap()
     cluster.assert_terms_grow()
     assert all(i.pid != old.pid for i in cluster.live_instances()), "old scheduler survived"
-    assert cluster.status()["term"] > old.term
+    status = cluster.status()
+    assert status["term"] > old.term
+    # The guard ended the dead daemon's term on the record, and status shows one active node.
+    died = [e for e in cluster.events() if e["node_id"] == first and e["kind"] == "daemon_died"]
+    assert died and "the guard killed its processes" in died[0]["detail"], cluster.events()
+    roles = {n["node_id"]: n["role"] for n in status["nodes"]}
+    assert roles[second] == "active" and roles[first] in ("down", "stale"), roles
+    assert list(roles.values()).count("active") == 1, roles
 
 
 def test_sigterm_of_active_hands_over(cluster: Cluster) -> None:

@@ -9,8 +9,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from support.cluster import Cluster, free_udp_port
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster, free_udp_port
+from localcluster.pgserver import PgServer
 from test_failover import settle
 
 

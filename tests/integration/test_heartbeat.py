@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from support.cluster import Cluster
+from localcluster.cluster import Cluster
 from support.heartbeat_wire import encode
-from support.pgserver import PgServer
+from localcluster.pgserver import PgServer
 from test_failover import settle
 
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.cluster import Cluster, daemon_binary
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster, daemon_binary
+from localcluster.pgserver import PgServer
 
 
 def free_tcp_port() -> int:

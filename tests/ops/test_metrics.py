@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from conftest import free_tcp_port, http_get
 from prometheus_client.parser import text_string_to_metric_families
-from support.cluster import Cluster, daemon_binary
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster, daemon_binary
+from localcluster.pgserver import PgServer
 
 
 def scrape(port: int) -> dict[str, Any]:

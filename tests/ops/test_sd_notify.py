@@ -11,8 +11,8 @@ import signal
 from pathlib import Path
 
 from conftest import NotifySocket, start_under_systemd_env
-from support.cluster import Cluster, daemon_binary
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster, daemon_binary
+from localcluster.pgserver import PgServer
 
 
 def test_ready_status_watchdog_reload_stopping(pg: PgServer, tmp_path: Path,

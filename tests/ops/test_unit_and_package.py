@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.cluster import Cluster, daemon_binary
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster, daemon_binary
+from localcluster.pgserver import PgServer
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "config" / "airflow-failover.service"

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from support.pgserver import PgServer, free_port  # noqa: E402
+from localcluster.pgserver import PgServer, free_port  # noqa: E402
 
 from pipeline.xetra.generate import SampleSummary, generate  # noqa: E402
 

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg2
 import pytest
 from conftest import REPO
-from support.pgserver import PgServer
+from localcluster.pgserver import PgServer
 
 from pipeline.xetra import reference
 from pipeline.xetra.generate import SampleSummary

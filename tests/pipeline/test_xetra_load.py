@@ -11,7 +11,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 import pytest
-from support.pgserver import PgServer
+from localcluster.pgserver import PgServer
 
 from pipeline.xetra import reference
 from pipeline.xetra.generate import SampleSummary

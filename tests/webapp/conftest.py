@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the `webapp` and `pipeline` packages
     sys.path.insert(0, str(REPO))
 
-from support.cluster import Cluster, daemon_binary
-from support.pgserver import PgServer, free_port
+from localcluster.cluster import Cluster, daemon_binary
+from localcluster.pgserver import PgServer, free_port
 
 ARTIFACTS = REPO / "build" / "artifacts" / "dashboard"
 TEST_USER = "tester"

@@ -19,8 +19,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from support.cluster import Cluster
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer
 
 
 def text_of(drv: WebDriver, id_: str) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from conftest import TEST_PASSWORD, TEST_USER, commands
-from support.cluster import Cluster
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer
 
 from webapp.app import create_app
 from webapp.auth import Users, hash_password

@@ -8,8 +8,8 @@ import psycopg2
 import psycopg2.errors
 import pytest
 from conftest import commands, sql_rows
-from support.cluster import Cluster
-from support.pgserver import PgServer
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer
 
 from webapp.db import Pool, Queries
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -64,6 +66,8 @@ class Election {
     void on(const ev::process_unhealthy& e);
     void on(const ev::peer_heartbeat& e);
     void on(const ev::stop_requested& e);
+    void on(const ev::term_floor& e) { seen_term(e.term); }
+    void seen_term(std::int64_t t) { highest_term_seen_ = std::max(highest_term_seen_, t); }
     void check_failback();
     bool heard(const std::string& node) const;
     int rank() const;  ///< healthy standbys heard that rank above us for taking a free lease
@@ -90,6 +94,7 @@ class Election {
     Ready out_;
 
     std::int64_t term_{0};
+    std::int64_t highest_term_seen_{0};  ///< from every lease read, heartbeat and the database
     TimePoint lease_deadline_{};
     bool lease_lost_{false};  ///< the database refused a renewal: someone else may hold it
     bool giving_up_{false};   ///< stop processes and release (hand-over, shutdown, fence)

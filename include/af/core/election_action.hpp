@@ -13,7 +13,12 @@ namespace af::core {
 /// Outputs of the election core: the shell carries them out in order.
 namespace act {
 
-struct try_acquire {};
+/// Take the lease if it is free; a win takes a term above `min_term`, the highest term this node
+/// has seen, so terms never repeat even if the lease row went back to an older term (restored
+/// from a backup, or an asynchronous replica promoted).
+struct try_acquire {
+    std::int64_t min_term{0};
+};
 struct renew {
     std::int64_t term{0};
 };

@@ -91,6 +91,12 @@ struct peer_heartbeat {
     bool healthy{false};
 };
 
+/// The highest term on record in the database, read when the connection opens: a restarted
+/// daemon starts its term floor there, not at zero.
+struct term_floor {
+    std::int64_t term{0};
+};
+
 /// SIGTERM/SIGINT: stop the processes gracefully, release the lease, exit.
 struct stop_requested {
     std::string reason;
@@ -101,6 +107,6 @@ struct stop_requested {
 using Event =
     std::variant<ev::tick, ev::acquire_result, ev::renew_result, ev::release_result, ev::db_failure,
                  ev::lease_hint, ev::process_exited, ev::process_terminate, ev::process_unhealthy,
-                 ev::switchover, ev::peer_heartbeat, ev::stop_requested>;
+                 ev::switchover, ev::peer_heartbeat, ev::stop_requested, ev::term_floor>;
 
 }  // namespace af::core

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
@@ -18,6 +17,7 @@
 #include "af/net/heartbeat_service.hpp"
 #include "af/proc/supervisor.hpp"
 #include "af/util/boot_clock.hpp"
+#include "af/util/boot_timer.hpp"
 
 namespace af::daemon {
 
@@ -35,7 +35,7 @@ class Daemon {
     int run();
 
   private:
-    using Timer = boost::asio::basic_waitable_timer<boot_clock>;
+    using Timer = BootTimer;  // waits on the boot clock itself: deadlines hold across suspend
 
     void feed(const core::Event& e);
     void execute(const core::Action& a);

@@ -21,6 +21,9 @@ struct NodeView {
     int priority{100};
     nlohmann::json peers;     ///< what this node hears of the others
     nlohmann::json counters;  ///< heartbeats sent/received/dropped, statements
+    /// Set by mark_stale(): the row stopped changing (dead or cut-off daemon), so `role` is only
+    /// what it last wrote and is shown as `last_role`.
+    bool stale{false};
 };
 
 /// The whole cluster as `status` and the dashboard show it, read in one snapshot.
@@ -34,6 +37,12 @@ struct ClusterView {
 
     nlohmann::json to_json() const;
 };
+
+/// What `status` shows of each row: a node not heard from within `stale_after_ms` is stale, and
+/// only the holder of the unexpired lease may read `active`. A dead holder's row still says
+/// "active" in the table (nobody is left to change it), so without this two nodes would read
+/// active after a kill -9. Pure, for the unit tests.
+void mark_stale(ClusterView& v, std::int64_t stale_after_ms);
 
 ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
                          const std::string& cluster);

@@ -26,8 +26,14 @@ class StateSql {
     std::int64_t register_node(pqxx::connection& c, const std::string& hostname,
                                const std::string& version, int pid) const;
     void publish(pqxx::connection& c, const NodeReport& r) const;
+    /// The highest term the database remembers for this cluster (the lease row, node rows and
+    /// won terms in the events log): the floor of this node's next term.
+    std::int64_t highest_term(pqxx::connection& c) const;
     void record(pqxx::connection& c, const std::string& kind, const std::string& detail,
                 std::int64_t term) const;
+    /// The daemon is gone (said by its guard): the row stops claiming a role and processes.
+    /// last_seen is left alone, so the row still reads as not heard from.
+    void mark_down(pqxx::connection& c, const std::string& state) const;
 
   private:
     std::string schema_;

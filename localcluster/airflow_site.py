@@ -2,7 +2,7 @@
 benchmark (``bench/airflow_failover.py``).
 
 One machine plays two Airflow "hosts": each daemon's scheduler gets its own Airflow hostname
-(``[core] hostname_callable`` = ``failover_hostname.node_hostname``, i.e. the daemon's
+(``[core] hostname_callable`` = ``localcluster.airflow_hostname.node_hostname``, i.e. the daemon's
 ``AIRFLOW_FAILOVER_NODE``) and its own log-server and health-server ports. What Airflow 3 needs on
 every node is started once and shared, to keep the CPU lean on a 2-core box: ONE api-server (UI,
 REST and the Execution API that LocalExecutor tasks call) and ONE dag-processor. The metadata DB and
@@ -32,14 +32,12 @@ from typing import Any
 
 import psycopg2
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-if str(REPO / "tests") not in sys.path:
-    sys.path.insert(0, str(REPO / "tests"))
+from .cluster import daemon_binary, free_udp_port
+from .pgserver import PgServer, free_port
+from .procfs import proc_stat
+from .procs import spawn
 
-from support.cluster import daemon_binary  # noqa: E402
-from support.pgserver import PgServer, free_port  # noqa: E402
-from support.procfs import proc_stat  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 DEMO_DAG = REPO / "dags" / "failover_demo.py"
 DAG_ID = "failover_demo"
@@ -56,7 +54,9 @@ def venv_bin() -> Path:
 def airflow_exe() -> Path:
     exe = venv_bin() / "airflow"
     if not exe.exists():
-        raise RuntimeError(f"{exe} missing: source scripts/lib/python-env.sh && ensure_python_env")
+        raise RuntimeError(
+            f"{exe} missing: source scripts/lib/python-env.sh && ensure_python_env"
+        )
     return exe
 
 
@@ -83,7 +83,9 @@ def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
 def cmdline(pid: int) -> list[str]:
     try:
         return [
-            a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a
+            a.decode(errors="replace")
+            for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if a
         ]
     except OSError:
         return []
@@ -139,7 +141,9 @@ def wait_for(
             return last
         time.sleep(every)
     extra = diagnose() if diagnose else ""
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{extra}")
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{extra}"
+    )
 
 
 def tail(path: Path, lines: int = 25) -> str:
@@ -160,6 +164,13 @@ class Site:
     task_seconds: float = 3.0
     api_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    dag_files: tuple[Path, ...] = (DEMO_DAG,)
+    executor: str = "LocalExecutor"
+    # How soon a new scheduler reclaims a dead one's tasks. The e2e tests shorten Airflow's
+    # defaults (30 s threshold, 300 s check); None keeps Airflow's own value.
+    orphan_threshold_s: int | None = 15
+    orphan_check_s: int | None = 5
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -169,7 +180,8 @@ class Site:
         self.logs = self.root / "logs"
         for d in (self.home, self.dags, self.demo_dir, self.logs):
             d.mkdir(exist_ok=True)
-        shutil.copy(DEMO_DAG, self.dags / DEMO_DAG.name)
+        for dag_file in self.dag_files:
+            shutil.copy(dag_file, self.dags / dag_file.name)
         self.jwt_secret = secrets.token_hex(32)
         self.api_secret = secrets.token_hex(32)
 
@@ -181,15 +193,17 @@ class Site:
         """A clean environment: the caller's minus every AIRFLOW* variable, plus this site's."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
         env["PATH"] = f"{venv_bin()}:{env.get('PATH', '/usr/bin:/bin')}"
-        env["PYTHONPATH"] = str(HERE)
+        env["PYTHONPATH"] = str(REPO)
         env.update(
             AIRFLOW_HOME=str(self.home),
-            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.pg.url(self.dbname, driver="postgresql+psycopg2"),
-            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.pg.url(
+                self.dbname, driver="postgresql+psycopg2"
+            ),
+            AIRFLOW__CORE__EXECUTOR=self.executor,
             AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__CORE__DAGS_FOLDER=str(self.dags),
             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
-            AIRFLOW__CORE__HOSTNAME_CALLABLE="failover_hostname.node_hostname",
+            AIRFLOW__CORE__HOSTNAME_CALLABLE="localcluster.airflow_hostname.node_hostname",
             AIRFLOW__CORE__PARALLELISM="4",
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{self.api_port}/execution/",
             AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{self.api_port}",
@@ -203,21 +217,30 @@ class Site:
             AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="30",
             AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="1",
             AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
-            # After a failover the new scheduler must reclaim the dead node's running task: it resets
-            # task instances of scheduler jobs whose heartbeat is older than the threshold, in a
-            # check that runs every orphaned_tasks_check_interval (300 s by default).
-            AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="15",
-            AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL="5",
             AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="30",
             FAILOVER_DEMO_DIR=str(self.demo_dir),
             FAILOVER_DEMO_TASK_SECONDS=str(self.task_seconds),
         )
+        # After a failover the new scheduler must reclaim the dead node's running task: it resets
+        # task instances of scheduler jobs whose heartbeat is older than the threshold, in a
+        # check that runs every orphaned_tasks_check_interval (300 s by default).
+        if self.orphan_threshold_s is not None:
+            env["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD"] = str(
+                self.orphan_threshold_s
+            )
+        if self.orphan_check_s is not None:
+            env["AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"] = str(
+                self.orphan_check_s
+            )
+        env.update(self.extra_env)
         if extra:
             env.update(extra)
         return env
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def airflow(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def airflow(
+        self, *args: str, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         res = subprocess.run(
             [str(airflow_exe()), *args],
             env=self.env(),
@@ -239,30 +262,34 @@ class Site:
             self.pg.create_database(self.dbname)
         self.airflow("db", "migrate", timeout=300)
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen(
-            argv,
-            env=env or self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=self.root,
-        )
-        log.close()
+    def spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        proc = spawn(argv, env or self.env(), self.logs / f"{name}.log", cwd=self.root)
         self.procs[name] = proc
         return proc
 
-    def start_shared(self) -> None:
-        """One api-server and one dag-processor: in a real deployment they run on every node."""
+    def start_shared(self, dag_processor: bool = True) -> None:
+        """One api-server and (unless the daemons manage it) one dag-processor: in a real
+        deployment they run on every node."""
         af = str(airflow_exe())
         self.spawn(
             "api-server",
-            [af, "api-server", "--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"],
+            [
+                af,
+                "api-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--workers",
+                "1",
+            ],
         )
-        self.spawn("dag-processor", [af, "dag-processor"])
+        if dag_processor:
+            self.spawn("dag-processor", [af, "dag-processor"])
 
-    def wait_ready(self, timeout: float = 180) -> None:
+    def wait_ready(self, timeout: float = 180, dag_id: str = DAG_ID) -> None:
         """The api-server answers and the demo DAG is serialized (parsed by the dag-processor)."""
         import urllib.request
 
@@ -277,21 +304,33 @@ class Site:
                 return False
 
         wait_for(
-            api_up, timeout, f"the api-server on 127.0.0.1:{self.api_port}", every=0.5, diagnose=self.diagnose
+            api_up,
+            timeout,
+            f"the api-server on 127.0.0.1:{self.api_port}",
+            every=0.5,
+            diagnose=self.diagnose,
         )
 
         def dag_parsed() -> bool:
             self.check_shared_alive()
-            return bool(self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)))
+            return bool(
+                self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (dag_id,))
+            )
 
         wait_for(
-            dag_parsed, timeout, f"the dag-processor to serialize {DAG_ID}", every=0.5, diagnose=self.diagnose
+            dag_parsed,
+            timeout,
+            f"the dag-processor to serialize {dag_id}",
+            every=0.5,
+            diagnose=self.diagnose,
         )
 
     def check_shared_alive(self) -> None:
         for name, proc in self.procs.items():
             if proc.poll() is not None:
-                raise AssertionError(f"{name} exited with {proc.returncode}\n{self.diagnose()}")
+                raise AssertionError(
+                    f"{name} exited with {proc.returncode}\n{self.diagnose()}"
+                )
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -330,17 +369,32 @@ class Site:
             "extract(epoch FROM clock_timestamp() - latest_heartbeat) FROM job "
             "WHERE job_type = 'SchedulerJob' ORDER BY id"
         )
-        keys = ("id", "hostname", "state", "start_date", "end_date", "latest_heartbeat", "age_s")
+        keys = (
+            "id",
+            "hostname",
+            "state",
+            "start_date",
+            "end_date",
+            "latest_heartbeat",
+            "age_s",
+        )
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def live_scheduler_jobs(self, max_age_s: float = 15.0) -> list[dict[str, Any]]:
-        return [j for j in self.scheduler_jobs() if j["state"] == "running" and float(j["age_s"]) < max_age_s]
+        return [
+            j
+            for j in self.scheduler_jobs()
+            if j["state"] == "running" and float(j["age_s"]) < max_age_s
+        ]
 
     def trigger(self, run_id: str) -> None:
         self.airflow("dags", "trigger", DAG_ID, "--run-id", run_id)
 
     def dag_run_state(self, run_id: str) -> str | None:
-        rows = self.query("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", (DAG_ID, run_id))
+        rows = self.query(
+            "SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s",
+            (DAG_ID, run_id),
+        )
         return rows[0][0] if rows else None
 
     def task_instances(self, run_id: str) -> list[dict[str, Any]]:
@@ -353,19 +407,32 @@ class Site:
             "ORDER BY 1, 2",
             (DAG_ID, run_id, DAG_ID, run_id),
         )
-        keys = ("task_id", "try_number", "state", "hostname", "pid", "start_date", "end_date", "source")
+        keys = (
+            "task_id",
+            "try_number",
+            "state",
+            "hostname",
+            "pid",
+            "start_date",
+            "end_date",
+            "source",
+        )
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def demo_records(self) -> list[dict[str, Any]]:
         path = self.demo_dir / "records.jsonl"
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [
+            json.loads(line) for line in path.read_text().splitlines() if line.strip()
+        ]
 
     def diagnose(self) -> str:
         parts = [tail(self.logs / f"{name}.log") for name in self.procs]
         try:
-            parts.append("--- scheduler jobs\n" + "\n".join(map(str, self.scheduler_jobs())))
+            parts.append(
+                "--- scheduler jobs\n" + "\n".join(map(str, self.scheduler_jobs()))
+            )
         except Exception as e:  # noqa: BLE001 - diagnosis must not raise
             parts.append(f"--- scheduler jobs: {e}")
         return "\n".join(parts)
@@ -391,10 +458,18 @@ class Pair:
     names: tuple[str, ...] = ("node-a", "node-b")
     cluster: str = field(default_factory=lambda: "af" + uuid.uuid4().hex[:8])
     nodes: dict[str, DaemonNode] = field(default_factory=dict)
+    # Airflow 3's other singletons under the daemon too (dag-processor, triggerer), each node
+    # with the site's whole Airflow environment in its config, as on a real host.
+    singletons: bool = False
+    heartbeats: bool = False
 
     def __post_init__(self) -> None:
         d = self.site.root / self.cluster
         d.mkdir(parents=True, exist_ok=True)
+        self.udp_ports = {name: free_udp_port() for name in self.names}
+        self.secret_file = d / "heartbeat.key"
+        self.secret_file.write_bytes(secrets.token_hex(32).encode() + b"\n")
+        self.secret_file.chmod(0o600)
         for name in self.names:
             node = DaemonNode(name, d / f"{name}.json", d / f"{name}.log")
             node.config.write_text(json.dumps(self.config_for(name), indent=2))
@@ -407,11 +482,41 @@ class Pair:
             "env": {
                 # Distinct per "host" on this one machine.
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(
+                    free_port()
+                ),
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
             },
             "stop_timeout_ms": self.stop_timeout_ms,
         }
+        procs = [proc]
+        if self.singletons:
+            af_env = {
+                k: v
+                for k, v in self.site.env().items()
+                if k.startswith(("AIRFLOW", "XETRA", "AWS_", "PYTHONPATH"))
+                and not k.startswith(
+                    "AIRFLOW_FAILOVER_"
+                )  # the daemon's own, passed by it
+            }
+            proc["env"] = {**af_env, **proc["env"]}
+            procs += [
+                {
+                    "name": "dag-processor",
+                    "command": [str(airflow_exe()), "dag-processor"],
+                    "env": af_env,
+                    "stop_timeout_ms": 10000,
+                },
+                {
+                    "name": "triggerer",
+                    "command": [str(airflow_exe()), "triggerer"],
+                    "env": {
+                        **af_env,
+                        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                    },
+                    "stop_timeout_ms": 10000,
+                },
+            ]
         if self.health:
             proc["health"] = {
                 "type": "airflow-db",
@@ -430,29 +535,38 @@ class Pair:
             "node_id": name,
             "database": {"conninfo": self.site.conninfo},
             "lease": {"ttl_ms": 3000, "renew_interval_ms": 500},
-            "processes": [proc],
+            "processes": procs,
             "supervision": {
                 "restart_backoff_initial_ms": 500,
                 "crash_loop_limit": 3,
                 "crash_loop_window_ms": 120000,
             },
             "log": {"level": "info"},
+            **(self.heartbeat_config(name) if self.heartbeats else {}),
+        }
+
+    def heartbeat_config(self, name: str) -> dict[str, Any]:
+        return {
+            "heartbeat": {
+                "listen": f"127.0.0.1:{self.udp_ports[name]}",
+                "peers": {
+                    n: f"127.0.0.1:{p}" for n, p in self.udp_ports.items() if n != name
+                },
+                "interval_ms": 200,
+                "secret_file": str(self.secret_file),
+            }
         }
 
     # -- processes ---------------------------------------------------------------------------------
     def start(self, names: Iterable[str] | None = None) -> None:
         for name in names or self.names:
             node = self.nodes[name]
-            log = open(node.log, "ab")
-            node.proc = subprocess.Popen(
+            node.proc = spawn(
                 [str(daemon_binary()), "run", "--config", str(node.config)],
-                env=self.site.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                self.site.env(),
+                node.log,
                 cwd=self.site.root,
             )
-            log.close()
 
     def kill9(self, name: str) -> None:
         proc = self.nodes[name].proc
@@ -487,7 +601,9 @@ class Pair:
         return leftover
 
     # -- state -------------------------------------------------------------------------------------
-    def cli(self, *args: str, node: str | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, node: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         cfg = self.nodes[node or self.names[0]].config
         return subprocess.run(
             [str(daemon_binary()), *args, "--config", str(cfg)],
@@ -531,11 +647,15 @@ class Pair:
             )
         except Exception as e:  # noqa: BLE001 - diagnosis must not raise
             parts.append(f"--- status/events: {e}")
-        parts.append(f"--- scheduler process-group leaders: {scheduler_leaders(self.cluster)}")
+        parts.append(
+            f"--- scheduler process-group leaders: {scheduler_leaders(self.cluster)}"
+        )
         parts.append(self.site.diagnose())
         return "\n".join(parts)
 
-    def wait_scheduler_job(self, node: str, after: Any, timeout: float) -> dict[str, Any]:
+    def wait_scheduler_job(
+        self, node: str, after: Any, timeout: float
+    ) -> dict[str, Any]:
         """A running SchedulerJob row of ``node`` that started after ``after`` (DB time)."""
 
         def pred() -> dict[str, Any] | None:

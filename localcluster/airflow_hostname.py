@@ -5,7 +5,7 @@ processes it starts (``AIRFLOW_FAILOVER_NODE``), so each node's scheduler job ro
 and the daemon's ``airflow-db`` health check agree on one hostname per node. Processes not started
 by a daemon (the shared api-server and dag-processor of the tests) fall back to the FQDN.
 
-    AIRFLOW__CORE__HOSTNAME_CALLABLE=failover_hostname.node_hostname   (module on PYTHONPATH)
+    AIRFLOW__CORE__HOSTNAME_CALLABLE=localcluster.airflow_hostname.node_hostname   (module on PYTHONPATH)
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ that prove the guarantees from the stand-ins' own records."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -17,8 +18,9 @@ from typing import Any
 
 from .pgserver import PgServer
 from .procfs import alive, cmdline
+from .procs import spawn
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STANDIN = REPO / "scripts" / "standin-scheduler"
 
 
@@ -32,7 +34,9 @@ def daemon_binary() -> Path:
     env = os.environ.get("AIRFLOW_FAILOVER_BIN")
     path = Path(env) if env else REPO / "build" / "airflow-failover"
     if not path.exists():
-        raise RuntimeError(f"{path} not built: run scripts/test.sh or cmake --build build")
+        raise RuntimeError(
+            f"{path} not built: run scripts/test.sh or cmake --build build"
+        )
     return path
 
 
@@ -82,11 +86,15 @@ class Cluster:
         self.secret_file = self.workdir / "heartbeat.key"
         self.secret_file.write_bytes(self.key + b"\n")
         self.secret_file.chmod(0o600)
-        self.udp_ports = {f"node-{chr(ord('a') + i)}": free_udp_port() for i in range(self.size)}
+        self.udp_ports = {
+            f"node-{chr(ord('a') + i)}": free_udp_port() for i in range(self.size)
+        }
         for i in range(self.size):
             name = f"node-{chr(ord('a') + i)}"
             cfg = self.workdir / f"{name}.json"
-            node = Node(name, cfg, self.workdir / f"{name}.log", self.workdir / f"crash-{name}")
+            node = Node(
+                name, cfg, self.workdir / f"{name}.log", self.workdir / f"crash-{name}"
+            )
             cfg.write_text(json.dumps(self.config_for(node), indent=2))
             self.nodes[name] = node
 
@@ -96,27 +104,35 @@ class Cluster:
             "node_id": node.name,
             "database": {"conninfo": self.pg.conninfo()},
             "lease": {"ttl_ms": self.ttl_ms, "renew_interval_ms": self.renew_ms},
-            "processes": [{
-                "name": "scheduler",
-                "command": [str(STANDIN)],
-                "env": {
-                    "STANDIN_LOG": str(self.standin_log),
-                    "STANDIN_TICK_MS": str(self.tick_ms),
-                    "STANDIN_LOCK": str(self.lock_file),
-                    "STANDIN_CRASH_FILE": str(node.crash_file),
-                    "STANDIN_STOP_DELAY_MS": str(self.stop_delay_ms),
-                },
-                "stop_timeout_ms": self.stop_timeout_ms,
-            }],
-            "supervision": {"restart_backoff_initial_ms": 200, "crash_loop_limit": 3,
-                            "crash_loop_window_ms": 30000},
+            "processes": [
+                {
+                    "name": "scheduler",
+                    "command": [str(STANDIN)],
+                    "env": {
+                        "STANDIN_LOG": str(self.standin_log),
+                        "STANDIN_TICK_MS": str(self.tick_ms),
+                        "STANDIN_LOCK": str(self.lock_file),
+                        "STANDIN_CRASH_FILE": str(node.crash_file),
+                        "STANDIN_STOP_DELAY_MS": str(self.stop_delay_ms),
+                    },
+                    "stop_timeout_ms": self.stop_timeout_ms,
+                }
+            ],
+            "supervision": {
+                "restart_backoff_initial_ms": 200,
+                "crash_loop_limit": 3,
+                "crash_loop_window_ms": 30000,
+            },
             "log": {"level": "info"},
         }
         if self.heartbeats:
             cfg["heartbeat"] = {
                 "listen": f"127.0.0.1:{self.udp_ports[node.name]}",
-                "peers": {n: f"127.0.0.1:{p}" for n, p in self.udp_ports.items()
-                          if n != node.name},
+                "peers": {
+                    n: f"127.0.0.1:{p}"
+                    for n, p in self.udp_ports.items()
+                    if n != node.name
+                },
                 "interval_ms": 200,
                 "secret_file": str(self.secret_file),
             }
@@ -130,10 +146,10 @@ class Cluster:
         """Starts the daemons as close to the same instant as Popen allows."""
         for name in names or list(self.nodes):
             node = self.nodes[name]
-            log = open(node.log, "ab")
-            node.proc = subprocess.Popen(
+            node.proc = spawn(
                 [str(daemon_binary()), "run", "--config", str(node.config)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                dict(os.environ),
+                node.log,
             )
 
     def signal(self, name: str, sig: int) -> None:
@@ -161,7 +177,10 @@ class Cluster:
     def cli(self, *args: str, node: str = "node-a") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(daemon_binary()), *args, "--config", str(self.nodes[node].config)],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
 
     def status(self) -> dict[str, Any]:
@@ -172,14 +191,18 @@ class Cluster:
         """The node running a scheduler per the stand-in records and the lease, or None."""
         return self.status().get("active")
 
-    def wait_for(self, pred: Any, timeout: float, what: str, every: float = 0.05) -> Any:
+    def wait_for(
+        self, pred: Any, timeout: float, what: str, every: float = 0.05
+    ) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = pred()
             if value:
                 return value
             time.sleep(every)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.diagnose()}")
+        raise AssertionError(
+            f"timed out after {timeout}s waiting for {what}\n{self.diagnose()}"
+        )
 
     def wait_active(self, timeout: float = 15.0, other_than: str | None = None) -> str:
         def pred() -> str | None:
@@ -188,7 +211,10 @@ class Cluster:
             if act and act != other_than and [i.node for i in live] == [act]:
                 return act
             return None
-        return str(self.wait_for(pred, timeout, f"an active node other than {other_than}"))
+
+        return str(
+            self.wait_for(pred, timeout, f"an active node other than {other_than}")
+        )
 
     def records(self) -> list[dict[str, Any]]:
         if not self.standin_log.exists():
@@ -205,7 +231,9 @@ class Cluster:
             key = (r["node"], r["term"], r["pid"])
             inst = lives.get(key)
             if inst is None:
-                inst = lives[key] = Instance(r["node"], r["term"], r["pid"], r["mono"], r["mono"])
+                inst = lives[key] = Instance(
+                    r["node"], r["term"], r["pid"], r["mono"], r["mono"]
+                )
             inst.end = max(inst.end, r["mono"])
             if r["ev"] == "stop":
                 inst.stopped_cleanly = True
@@ -233,17 +261,20 @@ class Cluster:
         from the records (each life ends at its last record, so a gap shorter than a tick could
         hide from this second check, not from the first)."""
         overlaps = [r for r in self.records() if r["ev"] == "overlap"]
-        assert not overlaps, f"two schedulers alive at once: {overlaps}\n{self.diagnose()}"
+        assert not overlaps, (
+            f"two schedulers alive at once: {overlaps}\n{self.diagnose()}"
+        )
         lives = self.instances()
-        for a, b in zip(lives, lives[1:]):
+        for a, b in itertools.pairwise(lives):
             assert b.start > a.end, (
                 f"{b.node} (term {b.term}) started at {b.start:.3f} before {a.node} (term "
-                f"{a.term}) ended at {a.end:.3f}\n{self.diagnose()}")
+                f"{a.term}) ended at {a.end:.3f}\n{self.diagnose()}"
+            )
 
     def assert_terms_grow(self) -> None:
         lives = self.instances()
         terms = [i.term for i in lives]
-        for a, b in zip(lives, lives[1:]):
+        for a, b in itertools.pairwise(lives):
             assert b.term >= a.term, f"term went back: {terms}"
             if b.node != a.node:
                 assert b.term > a.term, f"a new node ran under an old term: {terms}"

@@ -22,13 +22,17 @@ def _pg_bindir() -> Path:
     for cmd in ("pg_config",):
         exe = shutil.which(cmd)
         if exe:
-            out = subprocess.run([exe, "--bindir"], capture_output=True, text=True, check=False)
+            out = subprocess.run(
+                [exe, "--bindir"], capture_output=True, text=True, check=False
+            )
             cand = Path(out.stdout.strip())
             if (cand / "initdb").exists():
                 return cand
     hits = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not hits:
-        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
+        raise RuntimeError(
+            "PostgreSQL server binaries not found (apt-get install postgresql)"
+        )
     return Path(hits[-1]).parent
 
 
@@ -59,12 +63,22 @@ class PgServer:
         cmd = self._as_user + [str(self.bindir / args[0]), *args[1:]]
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}"
+            )
 
     def init(self) -> None:
         self._run(
-            "initdb", "-D", str(self.datadir), "-U", "postgres", "--auth=trust",
-            "--no-sync", "-E", "UTF8", "--locale=C",
+            "initdb",
+            "-D",
+            str(self.datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
         )
         with open(self.datadir / "postgresql.conf", "a", encoding="utf-8") as f:
             f.write(
@@ -74,15 +88,26 @@ class PgServer:
                 "max_connections = 200\n"
             )
 
-    def start(self) -> "PgServer":
+    def start(self) -> PgServer:
         if not self.datadir.exists():
             self.init()
-        self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "30",
-                  "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.logfile),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
         return self
 
     def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "30", "stop")
+        self._run(
+            "pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "30", "stop"
+        )
 
     def destroy(self) -> None:
         try:
@@ -91,7 +116,7 @@ class PgServer:
             pass
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> "PgServer":
+    def __enter__(self) -> PgServer:  # noqa: PYI034 - start() returns self
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -101,16 +126,39 @@ class PgServer:
     def conninfo(self, dbname: str = "postgres", user: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.port} dbname={dbname} user={user}"
 
-    def url(self, dbname: str = "postgres", user: str = "postgres",
-            driver: str = "postgresql") -> str:
+    def url(
+        self,
+        dbname: str = "postgres",
+        user: str = "postgres",
+        driver: str = "postgresql",
+    ) -> str:
         return f"{driver}://{user}@127.0.0.1:{self.port}/{dbname}"
 
     def psql(self, sql: str, dbname: str = "postgres") -> str:
         """Run SQL through psql; returns unaligned, tuples-only output."""
         res = subprocess.run(
-            [str(self.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-             "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", dbname, "-c", sql],
-            capture_output=True, text=True, check=False,
+            [
+                str(self.bindir / "psql"),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                dbname,
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if res.returncode != 0:
             raise RuntimeError(f"psql failed: {res.stderr.strip()}")
@@ -131,6 +179,6 @@ class PgServer:
         raise TimeoutError("PostgreSQL did not become ready")
 
 
-if __name__ == "__main__":  # manual check: python3 tests/support/pgserver.py
+if __name__ == "__main__":  # manual check: python3 -m localcluster.pgserver
     with PgServer() as pg:
         print(pg.conninfo(), pg.psql("select version()"))

@@ -1,0 +1,128 @@
+"""Starting and stopping the local system's own processes, and proving none is left.
+
+Every process that the local system starts carries ``AIRFLOW_FAILOVER_LOCAL_RUN=<run id>`` in its
+environment, and so do their children (Airflow task runners, Erlang helpers that call setsid,
+Spark's JVM): the variable passes the daemon's environment allowlist (``AIRFLOW_FAILOVER_*``). At
+teardown :func:`kill_run` finds them by that mark, whatever session or process group they moved to.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from .procfs import alive
+
+RUN_VAR = "AIRFLOW_FAILOVER_LOCAL_RUN"
+
+
+def run_pids(run_id: str) -> list[int]:
+    """Live processes whose environment carries ``RUN_VAR=run_id`` (never this process)."""
+    mark = f"{RUN_VAR}={run_id}".encode()
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            env = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if mark in env.split(b"\0") and alive(int(entry.name)):
+            out.append(int(entry.name))
+    return out
+
+
+def kill_run(run_id: str, grace: float = 5.0) -> list[int]:
+    """SIGTERM every process of the run, SIGKILL what is left after ``grace``; returns the pids
+    that were still alive when the grace ran out (none, in a clean shutdown)."""
+    for pid in run_pids(run_id):
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and run_pids(run_id):
+        time.sleep(0.1)
+    stubborn = run_pids(run_id)
+    for pid in stubborn:
+        _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and run_pids(run_id):
+        time.sleep(0.05)
+    return stubborn
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, signal.SIGCONT)
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def spawn(
+    argv: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A background process in a session of its own, output appended to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=cwd,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM the process's group, then SIGKILL it if it outlives ``timeout``."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+def wait_port(
+    host: str,
+    port: int,
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
+    """Waits until ``host:port`` accepts TCP connections; fails naming ``what`` and the log tail."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}{_tail(log)}")
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(
+        f"{what} not listening on {host}:{port} after {timeout:.0f} s{_tail(log)}"
+    )
+
+
+def _tail(log: Path | None, lines: int = 15) -> str:
+    if log is None or not log.exists():
+        return ""
+    return f"\n--- {log} (tail)\n" + "\n".join(
+        log.read_text(errors="replace").splitlines()[-lines:]
+    )
