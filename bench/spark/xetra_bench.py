@@ -105,6 +105,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, help="in-session Spark runs per size")
     ap.add_argument("--no-cli", action="store_true", help="skip the spark-submit end-to-end run")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress lines when piped
     sizes = [tuple(int(x) for x in s.lower().split("x")) for s in args.sizes.split(",")]
 
     data_root = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="xetra-bench-"))
