@@ -49,6 +49,17 @@ def load_job() -> Any:
     return job
 
 
+def jvm_cpu_seconds(spark: Any) -> float | None:
+    """User + system CPU time of the Spark driver JVM (local mode: the whole of Spark's work),
+    from /proc; None where that is not available. Less sensitive to other load than wall time."""
+    try:
+        pid = spark.sparkContext._gateway.proc.pid  # spark-submit execs the JVM: the same process
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (AttributeError, OSError, ValueError, IndexError):
+        return None
+
+
 def load_avg() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -105,7 +116,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, help="in-session Spark runs per size")
     ap.add_argument("--no-cli", action="store_true", help="skip the spark-submit end-to-end run")
     args = ap.parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress lines when piped
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress lines when piped
     sizes = [tuple(int(x) for x in s.lower().split("x")) for s in args.sizes.split(",")]
 
     data_root = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="xetra-bench-"))
@@ -139,20 +150,25 @@ def main() -> int:
             end = args.start + timedelta(days=days - 1)
             day_list = [args.start + timedelta(days=i) for i in range(days)]
 
-            t1 = time.perf_counter()
+            t1, c0 = time.perf_counter(), time.process_time()
             ref = {d: reference.compute_day(src / d.isoformat(), d) for d in day_list}
-            py_s = time.perf_counter() - t1
+            py_s, py_cpu = time.perf_counter() - t1, time.process_time() - c0
             rows = sum(s.rows_read for _, s in ref.values())
-            print(f"  oracle: {py_s:.2f} s, {rows / py_s:,.0f} rows/s ({rows:,} data lines)", flush=True)
+            rate = rows / py_s
+            print(f"  oracle: {py_s:.2f} s ({py_cpu:.2f} CPU-s), {rate:,.0f} rows/s ({rows:,} data lines)")
 
             spark_runs = []
             for i in range(args.repeat):
                 out = scratch / f"{days}x{tickers}-{i}"
                 phases: dict[str, float] = {}
+                c1 = jvm_cpu_seconds(spark)
                 t1 = time.perf_counter()
                 _, stats, _ = job.run_range(spark, str(src), str(out), args.start, end, timings=phases)
                 spark_runs.append(time.perf_counter() - t1)
+                c2 = jvm_cpu_seconds(spark)
                 split = ", ".join(f"{k} {v:.2f} s" for k, v in phases.items())
+                if c1 is not None and c2 is not None:
+                    split += f"; JVM {c2 - c1:.2f} CPU-s"
                 rate = rows / spark_runs[-1]
                 print(f"  spark run {i + 1}: {spark_runs[-1]:.2f} s, {rate:,.0f} rows/s ({split})")
                 bad = compare(spark, out, ref, stats)
