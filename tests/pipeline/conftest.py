@@ -20,7 +20,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from localcluster.pgserver import PgServer, free_port  # noqa: E402
-
 from pipeline.xetra.generate import SampleSummary, generate  # noqa: E402
 
 SAMPLE_START = date(2019, 1, 3)  # Thursday: Thu, Fri trade; Sat is header-only

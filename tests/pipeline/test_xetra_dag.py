@@ -13,8 +13,8 @@ from typing import Any
 import psycopg2
 import pytest
 from conftest import REPO
-from localcluster.pgserver import PgServer
 
+from localcluster.pgserver import PgServer
 from pipeline.xetra import reference
 from pipeline.xetra.generate import SampleSummary
 from pipeline.xetra.load import fetch_day
