@@ -10,8 +10,8 @@ Airflow connection named by ``postgres_conn_id`` (default ``xetra_postgres``).
 The source may be Deutsche Boerse's public bucket: ``source_url=s3://deutsche-boerse-xetra-pds``
 (layout ``YYYY-MM-DD/YYYY-MM-DD_BINS_XETRhh.csv``). The source is read with the connection
 ``source_s3_conn_id`` (default ``xetra_source_s3``) when it exists, else with ``s3_conn_id``, and
-anonymously (unsigned requests) when ``source_unsigned`` is ``true``, or ``auto`` (the default) and
-the bucket is the public one.
+anonymously (unsigned requests) when ``source_unsigned`` is ``true``, or ``auto`` (the default),
+the bucket is the public one and the connection has no keys.
 """
 
 from __future__ import annotations
@@ -122,7 +122,10 @@ def source_s3_options(source_url: str) -> dict[str, Any]:
     if mode not in ("auto", "true", "false"):
         raise ValueError(f"setting source_unsigned must be auto, true or false, not {mode!r}")
     bucket = urlparse(source_url).netloc
-    if mode == "true" or (mode == "auto" and bucket == PUBLIC_PDS_BUCKET):
+    # auto: the public bucket read anonymously, unless the connection brings keys (a mirror of the
+    # bucket under that name, e.g. on a local S3 server, that is read with credentials).
+    has_keys = "access_key" in opts
+    if mode == "true" or (mode == "auto" and bucket == PUBLIC_PDS_BUCKET and not has_keys):
         opts.pop("access_key", None)
         opts.pop("secret_key", None)
         opts["unsigned"] = True

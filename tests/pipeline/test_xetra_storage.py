@@ -179,11 +179,23 @@ def test_public_bucket_layout_read_unsigned(
         signed.list_objects_v2(Bucket=PUBLIC_PDS_BUCKET, Prefix="2019-01-07/")
 
 
-def test_source_settings_for_the_public_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_source_settings_for_the_public_bucket(airflow_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """(airflow_home: the settings import Airflow, which must be configured first.)"""
     from pipeline.xetra.config import max_malformed_share, source_s3_options
 
     monkeypatch.delenv("XETRA_SOURCE_UNSIGNED", raising=False)
     assert source_s3_options(f"s3://{PUBLIC_PDS_BUCKET}").get("unsigned") is True
+    # a connection with keys: a mirror under the public name, read signed (the demo's moto bucket)
+    conn = {
+        "conn_type": "aws",
+        "login": "k",
+        "password": "s",
+        "extra": {"endpoint_url": "http://127.0.0.1:1"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_XETRA_SOURCE_S3", json.dumps(conn))
+    signed = source_s3_options(f"s3://{PUBLIC_PDS_BUCKET}")
+    assert "unsigned" not in signed and signed["access_key"] == "k"
+    monkeypatch.delenv("AIRFLOW_CONN_XETRA_SOURCE_S3")
     assert "unsigned" not in source_s3_options("s3://my-own-bucket")
     monkeypatch.setenv("XETRA_SOURCE_UNSIGNED", "true")
     assert source_s3_options("s3://my-own-bucket").get("unsigned") is True
