@@ -6,6 +6,12 @@ also reads from the environment as ``AIRFLOW_VAR_XETRA_<NAME>``), the environmen
 Airflow connection ``xetra_s3`` (login = access key, password = secret key, extra
 ``{"endpoint_url": ..., "region_name": ...}``) or boto3's usual environment; PostgreSQL from the
 Airflow connection named by ``postgres_conn_id`` (default ``xetra_postgres``).
+
+The source may be Deutsche Boerse's public bucket: ``source_url=s3://deutsche-boerse-xetra-pds``
+(layout ``YYYY-MM-DD/YYYY-MM-DD_BINS_XETRhh.csv``). The source is read with the connection
+``source_s3_conn_id`` (default ``xetra_source_s3``) when it exists, else with ``s3_conn_id``, and
+anonymously (unsigned requests) when ``source_unsigned`` is ``true``, or ``auto`` (the default),
+the bucket is the public one and the connection has no keys.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ NAMES: tuple[str, ...] = (
     "spark_conf",  # extra "key=value,key=value" passed as --conf
     "postgres_conn_id",
     "s3_conn_id",
+    "source_s3_conn_id",  # S3 options of the source; the lake's (s3_conn_id) when it does not exist
+    "source_unsigned",  # auto (unsigned for the public PDS bucket), true or false
+    "max_malformed_share",  # a day with a larger share of malformed data lines is refused
 )
 
 
@@ -48,6 +57,9 @@ def default(name: str) -> str:
         "spark_conf": "",
         "postgres_conn_id": "xetra_postgres",
         "s3_conn_id": "xetra_s3",
+        "source_s3_conn_id": "xetra_source_s3",
+        "source_unsigned": "auto",
+        "max_malformed_share": "0.05",
     }
     return defaults[name]
 
@@ -70,15 +82,21 @@ def setting(name: str) -> str:
     return default(name)
 
 
-def s3_options(conn_id: str | None = None) -> dict[str, Any]:
-    """boto3 options from the Airflow connection ``conn_id`` (if it exists), else empty (boto3
-    then uses XETRA_S3_ENDPOINT_URL / AWS_* from the environment)."""
-    conn_id = conn_id or setting("s3_conn_id")
+def _connection(conn_id: str) -> Any:
+    """The Airflow connection ``conn_id``, or None when it does not exist (or outside Airflow)."""
     try:
         from airflow.sdk import BaseHook
 
-        conn = BaseHook.get_connection(conn_id)
+        return BaseHook.get_connection(conn_id)
     except Exception:
+        return None
+
+
+def s3_options(conn_id: str | None = None) -> dict[str, Any]:
+    """boto3 options from the Airflow connection ``conn_id`` (if it exists), else empty (boto3
+    then uses XETRA_S3_ENDPOINT_URL / AWS_* from the environment)."""
+    conn = _connection(conn_id or setting("s3_conn_id"))
+    if conn is None:
         return {}
     extra = conn.extra_dejson or {}
     opts: dict[str, Any] = {}
@@ -90,6 +108,39 @@ def s3_options(conn_id: str | None = None) -> dict[str, Any]:
     if extra.get("region_name"):
         opts["region"] = extra["region_name"]
     return opts
+
+
+def source_s3_options(source_url: str) -> dict[str, Any]:
+    """``open_storage`` options for the source URL (see the module docstring)."""
+    from urllib.parse import urlparse
+
+    from pipeline.xetra.storage import PUBLIC_PDS_BUCKET
+
+    own = setting("source_s3_conn_id")
+    opts = s3_options(own) if _connection(own) is not None else s3_options()
+    mode = setting("source_unsigned").strip().lower()
+    if mode not in ("auto", "true", "false"):
+        raise ValueError(f"setting source_unsigned must be auto, true or false, not {mode!r}")
+    bucket = urlparse(source_url).netloc
+    # auto: the public bucket read anonymously, unless the connection brings keys (a mirror of the
+    # bucket under that name, e.g. on a local S3 server, that is read with credentials).
+    has_keys = "access_key" in opts
+    if mode == "true" or (mode == "auto" and bucket == PUBLIC_PDS_BUCKET and not has_keys):
+        opts.pop("access_key", None)
+        opts.pop("secret_key", None)
+        opts["unsigned"] = True
+    return opts
+
+
+def max_malformed_share() -> float:
+    raw = setting("max_malformed_share")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"setting max_malformed_share must be a number from 0 to 1, not {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"setting max_malformed_share must be from 0 to 1, not {value}")
+    return value
 
 
 def spark_submit_path() -> str:

@@ -4,15 +4,20 @@ One CSV per trading day and hour: ``YYYY-MM-DD/YYYY-MM-DD_BINS_XETRhh.csv`` (Xet
 the Eurex bucket uses ``..._BINS_XEURhh.csv`` with other columns. Every file starts with a header
 line; files for hours without trading hold only the header.
 
-Files are read line by line (``\n``, ``\r\n`` or ``\r`` ends a line). Blank lines and lines equal to
-the header are ignored; every other line is a data row, split on ``,`` (the PDS never quotes).
-A data row is *valid* when it contains no ``"`` and has exactly the 14 columns, and:
-  ISIN matches ``[A-Z]{2}[A-Z0-9]{9}[0-9]``; Mnemonic is non-empty; Date equals the trading day;
-  Time matches ``HH:MM``; the four prices match ``[0-9]+(\\.[0-9]+)?`` and EndPrice > 0;
-  TradedVolume and NumberOfTrades match ``[0-9]{1,18}``.
-Anything else is *malformed*: counted and dropped. The Spark job in
-``spark/xetra_daily_job.py`` implements the same rules on its own (it must stay a single file for
-spark-submit); ``pipeline.xetra.reference`` is the independent pure-Python implementation.
+The files are RFC 4180 CSV in two quoting styles: older files (around 2018) quote every string
+field (``"GB0059822006","DLG","DIALOG SEMICOND.   LS-,10","Common stock","EUR",2505387,...``),
+newer ones quote only a field that holds a comma or a quote
+(``DK0060534915,NOVC,"NOVO-NORDISK NAM.B DK-,20",Common stock,EUR,2505141,...``). A quote inside
+a quoted field is doubled; lines end in LF or CRLF; one line is one record.
+
+Blank lines and header lines are not data. A data line is *valid* when it is well-formed CSV
+with exactly the 14 columns, and: ISIN matches ``[A-Z]{2}[A-Z0-9]{9}[0-9]``; Mnemonic is
+non-empty; Date equals the trading day; Time matches ``HH:MM``; the four prices match
+``[0-9]+(\\.[0-9]+)?`` and EndPrice > 0; TradedVolume and NumberOfTrades match ``[0-9]{1,18}``.
+Anything else is *malformed*: counted (under the first rule it breaks, ``MALFORMED_KINDS``) and
+dropped. The Spark job in ``spark/xetra_daily_job.py`` implements the same rules on its own (it
+must stay a single file for spark-submit, and it parses with Spark's CSV parser);
+``pipeline.xetra.reference`` is the independent pure-Python implementation on the ``csv`` module.
 """
 
 from __future__ import annotations
@@ -103,23 +108,28 @@ def isin_check_digit(body: str) -> int:
     return (10 - total % 10) % 10
 
 
-def is_valid_line(line: str, day: date) -> bool:
-    """Whether one data line is a valid Xetra row for ``day`` (see the module docstring)."""
-    return '"' not in line and is_valid_row(line.split(","), day)
+# The rules in order; a malformed line is counted under the first one it breaks.
+MALFORMED_KINDS: tuple[str, ...] = ("fields", "isin", "mnemonic", "date", "time", "price", "volume", "trades")
 
 
-def is_valid_row(fields: list[str], day: date) -> bool:
-    """Whether one split data row is a valid Xetra row for ``day`` (see the module docstring)."""
+def row_kind(fields: list[str], day: date) -> str | None:
+    """None when one parsed data row is a valid Xetra row for ``day``, else the first broken rule
+    (``"fields"`` covers the field count; the CSV syntax is the parser's business)."""
     if len(fields) != len(XETR_COLUMNS):
-        return False
+        return "fields"
     isin, mnemonic, _desc, _stype, _cur, _secid, d, t, sp, maxp, minp, ep, vol, ntr = fields
-    return (
-        ISIN_RE.fullmatch(isin) is not None
-        and mnemonic != ""
-        and d == day.isoformat()
-        and TIME_RE.fullmatch(t) is not None
-        and all(PRICE_RE.fullmatch(p) is not None for p in (sp, maxp, minp, ep))
-        and float(ep) > 0.0
-        and INT_RE.fullmatch(vol) is not None
-        and INT_RE.fullmatch(ntr) is not None
-    )
+    if ISIN_RE.fullmatch(isin) is None:
+        return "isin"
+    if mnemonic == "":
+        return "mnemonic"
+    if d != day.isoformat():
+        return "date"
+    if TIME_RE.fullmatch(t) is None:
+        return "time"
+    if not all(PRICE_RE.fullmatch(p) is not None for p in (sp, maxp, minp, ep)) or float(ep) <= 0.0:
+        return "price"
+    if INT_RE.fullmatch(vol) is None:
+        return "volume"
+    if INT_RE.fullmatch(ntr) is None:
+        return "trades"
+    return None

@@ -1,5 +1,6 @@
 """Single-process pure-Python computation of the daily figures: the test oracle and the benchmark
-baseline for the Spark job (``spark/xetra_daily_job.py``), written independently of it.
+baseline for the Spark job (``spark/xetra_daily_job.py``), written independently of it: lines are
+parsed with Python's ``csv`` module (strict RFC 4180), the rules are ``pipeline.xetra.pds``'s.
 
 Per trading day and ISIN: the mnemonic (largest seen, for determinism), the mean EndPrice over the
 one-minute bars, the VWAP ``sum(EndPrice * TradedVolume) / sum(TradedVolume)`` (None when the
@@ -8,6 +9,7 @@ volume is 0), the total TradedVolume, the total NumberOfTrades and the number of
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from pipeline.xetra import pds
 
-HEADER = ",".join(pds.XETR_COLUMNS)
+HEADER = list(pds.XETR_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class RunStats:
     rows_read: int = 0
     rows_valid: int = 0
     rows_malformed: int = 0
+    malformed_by_kind: dict[str, int] = field(default_factory=dict)
     skipped_names: list[str] = field(default_factory=list)
 
 
@@ -51,11 +54,12 @@ class _Acc:
     trades: int = 0
 
 
-def select_files(paths: Iterable[Path], stats: RunStats) -> list[Path]:
-    """Keep ``*_BINS_XETRhh.csv``; count everything else as skipped."""
+def select_files(paths: Iterable[Path], stats: RunStats, day: date) -> list[Path]:
+    """Keep ``<day>_BINS_XETRhh.csv``; count everything else as skipped."""
     keep = []
     for p in sorted(paths):
-        if pds.XETR_FILE_RE.fullmatch(p.name):
+        m = pds.XETR_FILE_RE.fullmatch(p.name)
+        if m and m.group(1) == day.isoformat():
             keep.append(p)
         else:
             stats.skipped_files += 1
@@ -63,26 +67,45 @@ def select_files(paths: Iterable[Path], stats: RunStats) -> list[Path]:
     return keep
 
 
+def parse_line(line: str) -> list[str] | None:
+    """The fields of one line (without its line end) as strict RFC 4180 CSV, or None when it is
+    not well-formed: an unterminated quoted field, text after a closing quote, or a quote inside
+    a field that does not start with one (the ``csv`` module keeps that as text; RFC 4180 not)."""
+    try:
+        fields = next(csv.reader((line,), strict=True))
+    except csv.Error:
+        return None
+    for f in fields:
+        if '"' in f and '"' + f.replace('"', '""') + '"' not in line:
+            return None
+    return fields
+
+
 def compute_day(day_dir: Path, day: date) -> tuple[list[DailyPrice], RunStats]:
     """The daily figures of one day's folder of PDS files, sorted by ISIN."""
     stats = RunStats()
-    files = select_files((p for p in Path(day_dir).iterdir() if p.is_file()), stats)
+    files = select_files((p for p in Path(day_dir).iterdir() if p.is_file()), stats, day)
     acc: dict[str, _Acc] = {}
     for path in files:
         stats.xetr_files += 1
         data = 0
-        with path.open(encoding="utf-8") as fh:  # universal newlines: \n, \r\n, \r
+        with path.open(encoding="utf-8", newline=None) as fh:  # universal newlines: \n, \r\n, \r
             for raw in fh:
-                line = raw.rstrip("\n")
-                if not line or line == HEADER:
+                line = raw[:-1] if raw.endswith("\n") else raw
+                if not line:
+                    continue
+                fields = parse_line(line)
+                if fields == HEADER:
                     continue
                 data += 1
                 stats.rows_read += 1
-                if not pds.is_valid_line(line, day):
+                kind = "fields" if fields is None else pds.row_kind(fields, day)
+                if kind is not None:
                     stats.rows_malformed += 1
+                    stats.malformed_by_kind[kind] = stats.malformed_by_kind.get(kind, 0) + 1
                     continue
+                assert fields is not None  # (kind is "fields" otherwise)
                 stats.rows_valid += 1
-                fields = line.split(",")
                 isin, mnemonic = fields[0], fields[1]
                 end = float(fields[11])
                 vol = int(fields[12])
@@ -94,6 +117,7 @@ def compute_day(day_dir: Path, day: date) -> tuple[list[DailyPrice], RunStats]:
                 a.trades += int(fields[13])
         if data == 0:
             stats.header_only_files += 1
+    stats.malformed_by_kind = dict(sorted(stats.malformed_by_kind.items()))
     out = [
         DailyPrice(
             trade_date=day,

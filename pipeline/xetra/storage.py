@@ -5,7 +5,13 @@ S3-compatible service through boto3 (AWS, MinIO, moto, ...).
 For S3 the endpoint and credentials come from the arguments, else the environment:
 ``XETRA_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL``), ``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION`` (boto3's usual chain). Keys are ``/``-separated
-and relative to the URL's root.
+and relative to the URL's root. ``unsigned=True`` sends anonymous, unsigned requests (botocore
+``UNSIGNED``), as public buckets such as Deutsche Boerse's ``s3://deutsche-boerse-xetra-pds/``
+expect: no credentials are needed or sent.
+
+Keys come from whoever writes the bucket, so they are not trusted: a key that would leave the
+folder it is copied or downloaded into (a ``..`` segment, a leading ``/``, an empty or ``.``
+segment) is refused with ``UnsafeKeyError`` before anything is written.
 """
 
 from __future__ import annotations
@@ -19,6 +25,35 @@ from typing import Any
 from urllib.parse import urlparse
 
 Keys = list[str]  # (the classes below have a method named `list`)
+
+PUBLIC_PDS_BUCKET = "deutsche-boerse-xetra-pds"
+PUBLIC_PDS_REGION = "eu-central-1"
+
+
+class UnsafeKeyError(ValueError):
+    """A key that would resolve outside the folder it is copied or downloaded into."""
+
+
+def check_relative_key(rel: str, full_key: str | None = None) -> str:
+    """``rel`` (a key below some prefix) if it stays below that prefix, else ``UnsafeKeyError``."""
+    shown = full_key if full_key is not None else rel
+    if rel == "" or rel.startswith("/") or "\\" in rel or "\x00" in rel:
+        raise UnsafeKeyError(f"refusing key {shown!r}: empty, absolute or with a backslash or NUL")
+    bad = [seg for seg in rel.split("/") if seg in ("", ".", "..")]
+    if bad:
+        raise UnsafeKeyError(
+            f"refusing key {shown!r}: its path has a {bad[0]!r} segment and could leave its folder"
+        )
+    return rel
+
+
+def contained(local_dir: Path, rel: str, full_key: str | None = None) -> Path:
+    """``local_dir / rel``, checked to resolve inside ``local_dir`` (symlinks included)."""
+    root = Path(local_dir).resolve()
+    dest = (root / check_relative_key(rel, full_key)).resolve()
+    if root not in dest.parents:
+        raise UnsafeKeyError(f"refusing key {full_key or rel!r}: it resolves to {dest}, outside {root}")
+    return dest
 
 
 class Storage(ABC):
@@ -70,11 +105,13 @@ class Storage(ABC):
         return sorted(wanted)
 
     def download_prefix(self, prefix: str, local_dir: Path) -> builtins.list[Path]:
-        """Download every key below ``prefix/`` into ``local_dir`` keeping relative paths."""
+        """Download every key below ``prefix/`` into ``local_dir`` keeping relative paths. Every
+        destination is checked to stay inside ``local_dir`` before the first download."""
         prefix = prefix.rstrip("/") + "/"
+        keys = self.list(prefix)
+        dests = [contained(Path(local_dir), key[len(prefix) :], key) for key in keys]
         out = []
-        for key in self.list(prefix):
-            dest = Path(local_dir) / key[len(prefix) :]
+        for key, dest in zip(keys, dests, strict=True):
             dest.parent.mkdir(parents=True, exist_ok=True)
             self.download_file(key, dest)
             out.append(dest)
@@ -137,8 +174,11 @@ class S3Storage(Storage):
         secret_key: str | None = None,
         region: str | None = None,
         create_bucket: bool = False,
+        unsigned: bool = False,
     ) -> None:
         import boto3  # imported here so that local-only use needs no boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -149,10 +189,14 @@ class S3Storage(Storage):
         kwargs: dict[str, Any] = {}
         if endpoint_url:
             kwargs["endpoint_url"] = endpoint_url
-        if access_key and secret_key:
+        self.unsigned = unsigned
+        if unsigned:  # anonymous: no credentials looked up, no signature sent
+            kwargs["config"] = Config(signature_version=UNSIGNED)
+        elif access_key and secret_key:
             kwargs["aws_access_key_id"] = access_key
             kwargs["aws_secret_access_key"] = secret_key
-        kwargs["region_name"] = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        default_region = PUBLIC_PDS_REGION if bucket == PUBLIC_PDS_BUCKET else "us-east-1"
+        kwargs["region_name"] = region or os.environ.get("AWS_DEFAULT_REGION") or default_region
         self.client = boto3.client("s3", **kwargs)
         if create_bucket:
             self.ensure_bucket()
@@ -211,11 +255,12 @@ def open_storage(url: str, **s3_options: Any) -> Storage:
 
 def copy_prefix(src: Storage, src_prefix: str, dst: Storage, dst_prefix: str) -> Keys:
     """Copy every key below ``src_prefix/`` to ``dst_prefix/`` (same relative keys), replacing
-    what was there: the result does not depend on how often it runs."""
+    what was there: the result does not depend on how often it runs. Refuses (``UnsafeKeyError``,
+    before copying or deleting anything) when a source key would leave ``dst_prefix/``."""
     src_prefix = src_prefix.rstrip("/") + "/"
     dst_prefix = dst_prefix.rstrip("/") + "/"
     src_keys = src.list(src_prefix)
-    wanted = {dst_prefix + k[len(src_prefix) :]: k for k in src_keys}
+    wanted = {dst_prefix + check_relative_key(k[len(src_prefix) :], k): k for k in src_keys}
     dst.delete([k for k in dst.list(dst_prefix) if k not in wanted])
     for dkey, skey in wanted.items():
         dst.put_bytes(dkey, src.get_bytes(skey))

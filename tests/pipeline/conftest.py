@@ -20,14 +20,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from localcluster.pgserver import PgServer, free_port  # noqa: E402
-
 from pipeline.xetra.generate import SampleSummary, generate  # noqa: E402
 
 SAMPLE_START = date(2019, 1, 3)  # Thursday: Thu, Fri trade; Sat is header-only
 SAMPLE_DAYS = 3
 SAMPLE_TICKERS = 8
 SAMPLE_SEED = 42
-SAMPLE_MALFORMED = 8  # per trading day: every malformed kind appears
+SAMPLE_MALFORMED = 9  # per trading day: every malformed kind appears
 
 
 def load_spark_job() -> ModuleType:

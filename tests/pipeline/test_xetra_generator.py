@@ -11,7 +11,17 @@ import pytest
 from conftest import REPO, SAMPLE_MALFORMED, SAMPLE_START, SAMPLE_TICKERS
 
 from pipeline.xetra import pds
-from pipeline.xetra.generate import HOURS, MALFORMED_KINDS, SampleSummary, generate
+from pipeline.xetra.generate import (
+    HOURS,
+    MALFORMED_KINDS,
+    QUOTE_ALL_BEFORE,
+    REAL_INSTRUMENTS,
+    SampleSummary,
+    format_row,
+    generate,
+    make_instruments,
+)
+from pipeline.xetra.reference import parse_line
 
 XETR_HEADER = ",".join(pds.XETR_COLUMNS)
 
@@ -50,9 +60,9 @@ def test_rows_header_only_and_malformed(sample: SampleSummary) -> None:
             if len(lines) == 1:
                 header_only += 1
             for line in lines[1:]:
-                if pds.is_valid_line(line, d.day):
+                f = parse_line(line)
+                if f is not None and pds.row_kind(f, d.day) is None:
                     valid += 1
-                    f = line.split(",")
                     assert f[6] == d.day.isoformat() and f[0] in isins
                     assert 8 * 60 <= int(f[7][:2]) * 60 + int(f[7][3:]) <= 16 * 60 + 35
                     assert float(f[10]) <= float(f[11]) <= float(f[9])  # Min <= End <= Max
@@ -91,6 +101,53 @@ def test_cli(tmp_path: Path) -> None:
     assert (out / "2019-01-07" / "2019-01-07_BINS_XETR08.csv").exists()
     again = generate(tmp_path / "api", date(2019, 1, 7), 1, 2, seed=3)
     assert _read_tree(out) == _read_tree(again.root)
+
+
+def test_real_instruments_beside_synthetic_ones(sample: SampleSummary) -> None:
+    real = {isin for isin, *_ in REAL_INSTRUMENTS}
+    assert len(real) == len(REAL_INSTRUMENTS) and len({m for _, m, *_ in REAL_INSTRUMENTS}) == len(real)
+    for isin, *_ in REAL_INSTRUMENTS:  # a typo in an ISIN breaks its check digit
+        assert pds.ISIN_RE.fullmatch(isin) and int(isin[-1]) == pds.isin_check_digit(isin[:11]), isin
+    assert REAL_INSTRUMENTS[0][:3] == ("DE0007164600", "SAP", "SAP SE O.N.")
+    got = [(i.isin, i.mnemonic) for i in sample.instruments]
+    assert got[0] == ("DE0007164600", "SAP")
+    assert 0 < sum(isin in real for isin, _ in got) < len(got)  # real and synthetic ones
+    assert len({m for _, m in got}) == len(got)
+    for n in (1, 2, 100):
+        assert make_instruments(n, seed=1)[0].mnemonic == "SAP"
+    assert all(i.isin not in real for i in make_instruments(5, seed=1, real=0))
+    with pytest.raises(ValueError, match="real must be between 0 and 2"):
+        make_instruments(2, seed=1, real=3)
+
+
+def test_quoting_style_by_date(sample: SampleSummary) -> None:
+    """Before the cut-over every string field is quoted; from it only fields that need quotes."""
+    fields = ["DK0060534915", "NOVC", "NOVO-NORDISK NAM.B DK-,20", "Common stock", "EUR", "2505141",
+              "2022-04-07", "15:19", "110.1", "110.1", "109.8", "109.8", "104", "3"]  # fmt: skip
+    assert format_row(fields, quote_all=False) == (
+        'DK0060534915,NOVC,"NOVO-NORDISK NAM.B DK-,20",Common stock,EUR,2505141,2022-04-07,15:19,'
+        "110.1,110.1,109.8,109.8,104,3"
+    )
+    assert format_row(fields, quote_all=True).startswith(
+        '"DK0060534915","NOVC","NOVO-NORDISK NAM.B DK-,20","Common stock","EUR",2505141,2022-04-07,'
+    )
+    assert format_row(["A", 'SAY "HI"'], quote_all=False) == 'A,"SAY ""HI"""'
+    seen = {True: 0, False: 0}
+    comma_names = quote_names = 0
+    for d in sample.days:
+        if d.day.weekday() >= 5:
+            continue
+        old = d.day < QUOTE_ALL_BEFORE
+        for line in (sample.root / pds.object_key(d.day, 10)).read_text().splitlines()[1:]:
+            f = parse_line(line)
+            if f is None or len(f) != 14:
+                continue  # a malformed line
+            seen[old] += 1
+            assert line.startswith('"') == old, line
+            comma_names += "," in f[2]
+            quote_names += '"' in f[2]
+    assert seen[True] > 0 and seen[False] > 0  # the sample spans the cut-over
+    assert comma_names > 0 and quote_names > 0
 
 
 def test_bad_arguments() -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 import pytest
-from localcluster.pgserver import PgServer
 
+from localcluster.pgserver import PgServer
 from pipeline.xetra import reference
 from pipeline.xetra.generate import SampleSummary
 from pipeline.xetra.load import fetch_day, load_day, load_parquet
