@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,9 @@ class TakeoverPair(Pair):
 
     takeover: bool = True
     hooks: dict[str, Any] | None = None
+    # Job types to close out; None: the daemon's default (those of the processes it manages).
+    # The tests' site shares one dag-processor between both "hosts": only schedulers move.
+    job_types: list[str] | None = field(default_factory=lambda: ["SchedulerJob"])
 
     def config_for(self, name: str) -> dict[str, Any]:
         cfg = super().config_for(name)
@@ -28,8 +31,7 @@ class TakeoverPair(Pair):
                 "conninfo": self.site.conninfo,
                 # The harness's [core] hostname_callable records the node id as the hostname.
                 "hostnames": {n: n for n in self.names},
-                # The site's dag-processor is shared by both "hosts": only schedulers move.
-                "takeover": {"job_types": ["SchedulerJob"]},
+                "takeover": {"job_types": self.job_types} if self.job_types else {},
             }
         if self.hooks:
             cfg["hooks"] = self.hooks

@@ -33,6 +33,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from .airflow_faults import TakeoverPair
 from .airflow_site import Pair, Site, airflow_exe
 from .cluster import Cluster, daemon_binary
 from .pgserver import PgServer
@@ -424,10 +425,10 @@ class AirflowDemo:
             dbname=DBNAME,
             dag_files=(REPO / "dags" / "xetra_daily.py",),
             executor="CeleryExecutor" if self.celery else "LocalExecutor",
-            # Until the daemon closes out a dead node's jobs itself, the new scheduler notices
-            # them through Airflow's own orphan check, shortened from 30 s / 300 s.
-            orphan_threshold_s=15,
-            orphan_check_s=10,
+            # Airflow's own orphan settings (30 s / 300 s): the daemon closes out the dead
+            # node's jobs at takeover, so the new scheduler adopts or resets at once.
+            orphan_threshold_s=None,
+            orphan_check_s=None,
             extra_env=self.pipeline_env(LAKE_BUCKET, PUBLIC_BUCKET),
         )
         if self.celery:
@@ -437,13 +438,16 @@ class AirflowDemo:
         self.site.migrate()
         say("starting the api-server (shared by every node)")
         self.site.start_shared(dag_processor=False)
-        self.pair = Pair(
+        # The takeover step closes out the dead node's scheduler, dag-processor and triggerer
+        # jobs (the default: the job types of the processes the daemon manages).
+        self.pair = TakeoverPair(
             self.site,
             names=self.names,
             cluster="demo",
             singletons=True,
             heartbeats=True,
             stop_timeout_ms=15000,
+            job_types=None,
         )
         say(
             f"starting {len(self.names)} airflow-failover daemons: {', '.join(self.names)}; the active "
