@@ -21,7 +21,12 @@ def test_overlap_is_detected(pg: PgServer, tmp_path: Path) -> None:
     for node, term in (("node-a", 1), ("node-b", 2)):
         procs.append(subprocess.Popen([str(STANDIN)], env=dict(
             env, AIRFLOW_FAILOVER_NODE=node, AIRFLOW_FAILOVER_TERM=str(term))))
-        time.sleep(0.2)
+        # Each must be running (its start record written) before the next: under load a
+        # Python start-up can take longer than any fixed sleep.
+        deadline = time.monotonic() + 30
+        while not any(r["ev"] == "start" and r["node"] == node for r in cluster.records()):
+            assert time.monotonic() < deadline, f"stand-in of {node} did not start"
+            time.sleep(0.05)
     for p in procs:
         p.terminate()
         p.wait()
