@@ -6,12 +6,11 @@ terminate and confirming makes another node active. Screenshots go to build/arti
 from __future__ import annotations
 
 import time
-
-import pytest
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import TEST_PASSWORD, TEST_USER, Dashboard, commands, sql_rows
 from selenium.common.exceptions import (
     NoSuchElementException,
@@ -21,6 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
 
