@@ -16,6 +16,7 @@ process group (they call setpgid, never setsid).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,18 @@ class Site:
             every=0.5,
             diagnose=self.diagnose,
         )
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Site]:
+        """Migrated, with its shared api-server and dag-processor up and the DAG parsed; stopped
+        on the way out whatever happened."""
+        try:
+            self.migrate()
+            self.start_shared()
+            self.wait_ready()
+            yield self
+        finally:
+            self.stop()
 
     def check_shared_alive(self) -> None:
         for name, proc in self.procs.items():

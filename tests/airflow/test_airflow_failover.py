@@ -42,13 +42,8 @@ pytestmark = pytest.mark.slow
 def site(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     daemon_binary()  # fail early and clearly when the daemon is not built
     s = Site(pg, tmp_path_factory.mktemp("airflow-e2e"))
-    try:
-        s.migrate()
-        s.start_shared()
-        s.wait_ready()
+    with s.running():
         yield s
-    finally:
-        s.stop()
 
 
 class LeaderMonitor:

@@ -60,13 +60,8 @@ def site(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
     env = s.env()
     assert "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL" not in env
     assert "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD" not in env
-    try:
-        s.migrate()
-        s.start_shared()
-        s.wait_ready()
+    with s.running():
         yield s
-    finally:
-        s.stop()
 
 
 def make_pair(site: Site, hooks: dict[str, Any] | None = None) -> TakeoverPair:
