@@ -271,16 +271,9 @@ def parse_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     numeric = F.concat_ws(
         ",",
         *(
+            # Time, the four prices, volume and trades: the file's columns after Date, in order.
             r[c]
-            for c in (
-                "Time",
-                "StartPrice",
-                "MaxPrice",
-                "MinPrice",
-                "EndPrice",
-                "TradedVolume",
-                "NumberOfTrades",
-            )
+            for c in COLUMNS[COLUMNS.index("Time") :]
         ),
     )
     p, i = PRICE_RE.strip("^$"), INT_RE.strip("^$")
