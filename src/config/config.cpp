@@ -435,16 +435,17 @@ AirflowConfig parse_airflow(const json& j, const Config& c) {
     // dag-processor started elsewhere (systemd on every node) may be alive with this very
     // hostname, and closing out a live job would make Airflow hand its work to another.
     a.job_types.clear();
-    for (const auto& [type, sub] :
-         {std::pair<const char*, const char*>{"SchedulerJob", "scheduler"},
-          {"DagProcessorJob", "dag-processor"},
-          {"TriggererJob", "triggerer"}}) {
+    // A named pair, not a structured binding: clang 14 cannot capture bindings in lambdas.
+    for (const auto& job : {std::pair<const char*, const char*>{"SchedulerJob", "scheduler"},
+                            {"DagProcessorJob", "dag-processor"},
+                            {"TriggererJob", "triggerer"}}) {
+        const std::string sub = job.second;
         const bool managed =
             std::any_of(c.processes.begin(), c.processes.end(), [&](const auto& p) {
                 return std::find(p.command.begin(), p.command.end(), sub) != p.command.end();
             });
         if (managed)
-            a.job_types.emplace_back(type);
+            a.job_types.emplace_back(job.first);
     }
     if (a.job_types.empty())
         a.job_types.emplace_back("SchedulerJob");

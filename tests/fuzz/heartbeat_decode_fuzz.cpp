@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto* k : {&key, &empty}) {
         const auto r = af::net::decode(in, *k, "prod");
         if (r.heartbeat) {
-            af::net::PeerTracker t({"sched-a", "sched-b"}, af::Duration{10000});
+            af::net::PeerTracker t({"sched-a", "sched-b"});
+            t.raise_floor("sched-a", 2);
             (void)t.admit(*r.heartbeat, af::TimePoint{});
             const auto again = af::net::encode(*r.heartbeat, *k);
             const auto back = af::net::decode(again, *k, "prod");
