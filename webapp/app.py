@@ -496,7 +496,7 @@ def create_app(
                 f"database unreachable: {e}",
                 {"display": "block"},
             )
-        new_marker = p.get("last_event_id")
+        new_marker = p.get("event_marker")
         return (
             render_summary(p),
             render_nodes(p),
