@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import TEST_PASSWORD, TEST_USER, Dashboard, commands, sql_rows
 from selenium.common.exceptions import (
     NoSuchElementException,

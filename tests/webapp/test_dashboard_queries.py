@@ -9,9 +9,9 @@ from datetime import date
 import psycopg2
 import pytest
 from conftest import sql_rows
+
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-
 from webapp import model
 from webapp.db import Pool, Queries
 
