@@ -11,7 +11,7 @@ from typing import Any
 
 import dash
 import flask
-import plotly.graph_objects as go  # type: ignore[import-untyped]
+import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html
 from werkzeug.middleware.proxy_fix import ProxyFix
 
