@@ -45,5 +45,6 @@ build_daemon() {
     # Paths relative to the checkout in ccache's keys: another clone reuses the cache.
     export CCACHE_BASEDIR="$PWD"
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-    cmake --build "$dir" -j "$jobs"
+    # AF_TARGET=name builds that target only (the fuzz build needs none of the rest).
+    cmake --build "$dir" -j "$jobs" ${AF_TARGET:+--target "$AF_TARGET"}
 }
