@@ -9,6 +9,8 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "af/cli/cli_common.hpp"
+#include "af/cli/operator_cmds.hpp"
 #include "af/config/config.hpp"
 #include "af/daemon/daemon.hpp"
 #include "af/db/cluster_view.hpp"
@@ -48,6 +50,16 @@ commands:
                  the target (or the best standby) takes over; waits and prints the outcome
                    --to NODE      hand over to this standby (refused if unknown or unhealthy)
                    --timeout SEC  how long to wait for the outcome (default 30)
+                   --at TIME      schedule it instead: 2026-12-01T02:00:00Z (an offset is
+                                  required) or +30s, +15m; judged on the database clock
+                   --cancel       cancel every scheduled switchover
+  pause          maintenance mode for the whole cluster: the active keeps its lease, no
+                 standby takes over, no process is restarted or killed for its health
+                   --reason TEXT     shown in status, the dashboard and the events
+                   --stop-processes  also stop the managed processes until resume
+                   --expires IN      end the pause by itself after IN (30m, 2h; default 1h;
+                                     "never": only resume ends it)
+  resume         end maintenance mode at once (a free lease is taken at once)
 
 options:
   --config FILE  the node's JSON config (default: $AIRFLOW_FAILOVER_CONFIG or
@@ -65,6 +77,11 @@ struct Args {
     int limit{20};
     std::optional<std::string> conninfo;     ///< init-db: connect as an administrator
     std::optional<std::string> daemon_role;  ///< init-db: the role the daemon logs in as
+    std::optional<std::string> at;           ///< switchover --at
+    bool cancel{false};                      ///< switchover --cancel
+    bool stop_processes{false};              ///< pause
+    std::string reason;                      ///< pause
+    std::optional<std::string> expires;      ///< pause
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
@@ -98,6 +115,13 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
             }
         } else if (s == "--json") {
             a.json = true;
+        } else if (s == "--cancel" || s == "--stop-processes") {
+            (s == "--cancel" ? a.cancel : a.stop_processes) = true;
+        } else if ((s == "--at" || s == "--reason" || s == "--expires") && i + 1 < argv.size()) {
+            if (s == "--reason")
+                a.reason = argv[++i];
+            else
+                (s == "--at" ? a.at : a.expires) = argv[++i];
         } else if ((s == "--conninfo" || s == "--daemon-role") && i + 1 < argv.size()) {
             (s == "--conninfo" ? a.conninfo : a.daemon_role) = argv[++i];
         } else if ((s == "--to" || s == "--timeout") && i + 1 < argv.size()) {
@@ -147,16 +171,14 @@ std::string age_text(std::int64_t ms) {
     return buf;
 }
 
-std::int64_t stale_after_ms(const config::Config& c) {
-    return std::max<std::int64_t>(3 * c.status_interval.count(), c.lease.ttl.count());
-}
-
 int cmd_status(const config::Config& c, bool json) {
     db::ClusterView v;
+    OperatorState ops;
     try {
         auto conn =
             db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
         v = db::read_cluster(*conn, c.database.schema, c.cluster);
+        ops = read_operator_state(*conn, c, v.active.has_value());
     } catch (const std::exception& e) {
         if (json)
             std::cout << nlohmann::json{{"cluster", c.cluster},
@@ -171,7 +193,9 @@ int cmd_status(const config::Config& c, bool json) {
     }
     db::mark_stale(v, stale_after_ms(c));
     if (json) {
-        std::cout << v.to_json().dump() << "\n";
+        nlohmann::json j = v.to_json();
+        j.update(ops.json);
+        std::cout << j.dump() << "\n";
     } else {
         std::printf("cluster %s: ", v.cluster.c_str());
         if (v.active)
@@ -179,6 +203,7 @@ int cmd_status(const config::Config& c, bool json) {
                         static_cast<long long>(v.term), age_text(v.lease_remaining_ms).c_str());
         else
             std::printf("NO ACTIVE NODE (term %lld)\n", static_cast<long long>(v.term));
+        std::printf("%s", ops.text.c_str());
         std::printf("  %-16s %-9s %-6s %-9s %s\n", "NODE", "ROLE", "TERM", "SEEN", "PROCESSES");
         // Printed after the node table: what each node hears of the others.
         std::string matrix;
@@ -216,13 +241,6 @@ int cmd_status(const config::Config& c, bool json) {
             std::printf("heartbeats:\n%s", matrix.c_str());
     }
     return v.active ? k_exit_healthy : k_exit_no_active;
-}
-
-std::string requester() {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    const char* user = std::getenv("USER");
-    return std::string("cli:") + (user ? user : std::to_string(getuid())) + "@" + host;
 }
 
 int cmd_switchover(const config::Config& c, const std::optional<std::string>& to,
@@ -433,6 +451,26 @@ int cmd_check_config(const config::Config& c) {
     return 0;
 }
 
+int operator_command(const config::Config& c, const Args& a) {
+    try {
+        if (a.command == "resume")
+            return cmd_resume(c);
+        if (a.command == "pause")
+            return cmd_pause(c, a.stop_processes, a.reason,
+                             a.expires == "never" ? std::nullopt
+                                                  : std::optional(parse_duration_ms(
+                                                        "--expires", a.expires.value_or("1h"))));
+        if (a.cancel)
+            return cmd_switchover_cancel(c);
+        if (a.at)
+            return cmd_switchover_at(c, a.to, parse_at("--at", *a.at));
+        return cmd_switchover(c, a.to, a.timeout_s);
+    } catch (const TimeArgError& e) {
+        std::cerr << "airflow-failover " << a.command << ": " << e.what() << "\n";
+        return k_exit_unknown;
+    }
+}
+
 }  // namespace
 
 int main(const std::vector<std::string>& argv) {
@@ -445,7 +483,7 @@ int main(const std::vector<std::string>& argv) {
         return code;
     const std::string& cmd = args->command;
     if (cmd != "run" && cmd != "status" && cmd != "init-db" && cmd != "check-config" &&
-        cmd != "switchover" && cmd != "history") {
+        cmd != "switchover" && cmd != "history" && cmd != "pause" && cmd != "resume") {
         std::cerr << "airflow-failover: unknown command '" << cmd << "'\n" << k_usage;
         return k_exit_unknown;
     }
@@ -464,8 +502,8 @@ int main(const std::vector<std::string>& argv) {
         return cmd_init_db(cfg, *args);
     if (cmd == "history")
         return cmd_history(cfg, args->json, args->limit);
-    if (cmd == "switchover")
-        return cmd_switchover(cfg, args->to, args->timeout_s);
+    if (cmd == "pause" || cmd == "resume" || cmd == "switchover")
+        return operator_command(cfg, *args);
     setup_logging(cfg.log.level, cfg.log.format, cfg.node_id);
     daemon::Daemon d(std::move(cfg), args->config);
     return d.run();
