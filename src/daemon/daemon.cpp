@@ -424,8 +424,16 @@ void Daemon::reload() {
 }
 
 void Daemon::observe(const core::Event& e) {
-    if (const auto* p = std::get_if<core::ev::paused>(&e); p && p->on != core_.pause().on)
-        spdlog::warn("maintenance mode: {}", p->on ? core::describe_pause(*p) : "resumed");
+    if (const auto* p = std::get_if<core::ev::paused>(&e)) {
+        if (p->on != core_.pause().on)
+            spdlog::warn("maintenance mode: {}", p->on ? core::describe_pause(*p) : "resumed");
+        if (p->on && !p->lease_holder.empty() && core_.term() == 0) {
+            seen_active_ = std::make_pair(p->lease_holder, p->lease_term);
+            seen_active_until_ = boot_clock::now() + p->lease_remaining;
+        } else if (p->on && core_.term() == 0) {
+            seen_active_.reset();
+        }
+    }
     if (const auto* a = std::get_if<core::ev::acquire_result>(&e)) {
         if (a->won)
             seen_active_.reset();
@@ -482,7 +490,8 @@ std::string Daemon::status_words() const {
     if (core_.paused()) {
         // Loud: with nobody active while paused, nobody will take over until resume.
         std::string words = core::describe_pause(core_.pause()) + "; ";
-        if (core_.role() == core::Role::standby && !seen_active_)
+        if (core_.role() == core::Role::standby &&
+            (!seen_active_ || boot_clock::now() >= seen_active_until_))
             return words + "NO ACTIVE NODE and nobody takes over until resume";
         return words + plain_status_words();
     }

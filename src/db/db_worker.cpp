@@ -195,11 +195,16 @@ void DbWorker::check_commands() {
 
 void DbWorker::check_pause() {
     pause_due_ = false;
-    next_pause_check_ = boot_clock::now() + k_pause_check;
+    // Often enough that a paused standby's view of the lease (from the same read) stays fresh.
+    next_pause_check_ = boot_clock::now() + std::min(k_pause_check, s_.ttl / 3);
     ++statements_;
     const auto p = read_pause(*impl_->conn, s_.schema, s_.cluster);
     core::ev::paused e;
     if (p) {
+        const auto l = glance_lease(*impl_->conn, s_.schema, s_.cluster);
+        e.lease_holder = l.holder;
+        e.lease_term = l.term;
+        e.lease_remaining = Duration{l.remaining_ms};
         e.on = true;
         e.stop_processes = p->stop_processes;
         e.by = p->paused_by;

@@ -76,6 +76,20 @@ Pause set_pause(pqxx::connection& c, const std::string& schema, const std::strin
     return *p;
 }
 
+LeaseGlance glance_lease(pqxx::connection& c, const std::string& schema,
+                         const std::string& cluster) {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params(
+        "SELECT holder, term, floor(extract(epoch FROM expires_at - clock_timestamp()) * "
+        "1000)::bigint FROM " +
+            quoted(schema) +
+            ".lease WHERE cluster = $1 AND holder IS NOT NULL AND expires_at > clock_timestamp()",
+        cluster);
+    if (r.empty())
+        return {};
+    return {r[0][0].as<std::string>(), r[0][1].as<std::int64_t>(), r[0][2].as<std::int64_t>()};
+}
+
 std::optional<Pause> clear_pause(pqxx::connection& c, const std::string& schema,
                                  const std::string& cluster) {
     pqxx::nontransaction tx(c);

@@ -40,7 +40,12 @@ bool recorded(const Ready& r, const std::string& kind) {
 }
 
 ev::paused pause_on(bool stop = false) {
-    return ev::paused{true, stop, "cli:ops@host", "deploy", false, Duration{0}};
+    ev::paused p;
+    p.on = true;
+    p.stop_processes = stop;
+    p.by = "cli:ops@host";
+    p.reason = "deploy";
+    return p;
 }
 
 /// One node, driven by hand: `now` is milliseconds on the fake clock.

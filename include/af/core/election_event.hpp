@@ -134,6 +134,11 @@ struct paused {
     std::string reason;
     bool expires{false};
     Duration remaining{0};  ///< until the expiry on the database clock (when `expires`)
+    /// The lease as read with the pause ("" and 0: free or expired): a paused standby does not
+    /// poll the lease, so this is how the shell still knows who is active (status, metrics).
+    std::string lease_holder;
+    std::int64_t lease_term{0};
+    Duration lease_remaining{0};
 };
 
 }  // namespace ev

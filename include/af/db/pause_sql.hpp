@@ -32,6 +32,15 @@ Pause set_pause(pqxx::connection& c, const std::string& schema, const std::strin
                 const std::string& by, const std::string& reason, bool stop_processes,
                 std::optional<std::int64_t> expires_in_ms);
 
+/// The live lease as a paused standby sees it: holder (empty if none), term, ms left.
+struct LeaseGlance {
+    std::string holder;
+    std::int64_t term{0};
+    std::int64_t remaining_ms{0};
+};
+LeaseGlance glance_lease(pqxx::connection& c, const std::string& schema,
+                         const std::string& cluster);
+
 /// Ends the pause; returns the one that was live (none: the cluster was not paused).
 std::optional<Pause> clear_pause(pqxx::connection& c, const std::string& schema,
                                  const std::string& cluster);
