@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "af/cli/check_config_cmd.hpp"
 #include "af/cli/cli_common.hpp"
 #include "af/cli/operator_cmds.hpp"
 #include "af/config/config.hpp"
@@ -45,7 +46,10 @@ commands:
                                        with fencing.database_roles a SECURITY DEFINER fencing
                                        function (so it needs no CREATEROLE); Airflow's roles
                                        get no rights on the schema
-  check-config   validate the config file and print the effective timings
+  check-config   validate the config file and everything `run` would refuse at start (the
+                 heartbeat secret file, free listen ports, commands on PATH, health URLs);
+                 print the effective timings
+                   --syntax-only  the file alone, not this host (CI, a build host)
   switchover     planned hand-over: the active stops its processes, releases the lease and
                  the target (or the best standby) takes over; waits and prints the outcome
                    --to NODE      hand over to this standby (refused if unknown or unhealthy)
@@ -80,6 +84,7 @@ struct Args {
     std::optional<std::string> at;           ///< switchover --at
     bool cancel{false};                      ///< switchover --cancel
     bool stop_processes{false};              ///< pause
+    bool syntax_only{false};                 ///< check-config
     std::string reason;                      ///< pause
     std::optional<std::string> expires;      ///< pause
 };
@@ -115,8 +120,10 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
             }
         } else if (s == "--json") {
             a.json = true;
-        } else if (s == "--cancel" || s == "--stop-processes") {
-            (s == "--cancel" ? a.cancel : a.stop_processes) = true;
+        } else if (s == "--cancel" || s == "--stop-processes" || s == "--syntax-only") {
+            (s == "--cancel"           ? a.cancel
+             : s == "--stop-processes" ? a.stop_processes
+                                       : a.syntax_only) = true;
         } else if ((s == "--at" || s == "--reason" || s == "--expires") && i + 1 < argv.size()) {
             if (s == "--reason")
                 a.reason = argv[++i];
@@ -425,32 +432,6 @@ int cmd_init_db(const config::Config& c, const Args& a) {
     }
 }
 
-int cmd_check_config(const config::Config& c) {
-    const auto e = c.election();
-    std::cout << "config OK: cluster " << c.cluster << ", node " << c.node_id << "\n"
-              << "  lease ttl " << e.ttl.count() << " ms, renew every " << e.renew_interval.count()
-              << " ms, fence margin " << e.fence_margin.count() << " ms, standby polls every "
-              << e.poll_interval.count() << " ms\n"
-              << "  on renewal trouble: SIGTERM " << e.fence_lead().count()
-              << " ms before the local deadline, SIGKILL " << e.kill_grace.count()
-              << " ms before it\n";
-    for (const auto& p : c.processes) {
-        std::cout << "  process " << p.name << ":";
-        for (const auto& a : p.command)
-            std::cout << " " << a;
-        std::cout << " (stop timeout " << p.stop_timeout.count() << " ms";
-        if (p.user)
-            std::cout << ", as user " << *p.user << (p.group ? ":" + *p.group : "");
-        if (!p.inherit_env.empty()) {
-            std::cout << ", inherits";
-            for (const auto& n : p.inherit_env)
-                std::cout << " " << n;
-        }
-        std::cout << ")\n";
-    }
-    return 0;
-}
-
 int operator_command(const config::Config& c, const Args& a) {
     try {
         if (a.command == "resume")
@@ -495,7 +476,7 @@ int main(const std::vector<std::string>& argv) {
         return k_exit_unknown;
     }
     if (cmd == "check-config")
-        return cmd_check_config(cfg);
+        return cmd_check_config(cfg, !args->syntax_only);
     if (cmd == "status")
         return cmd_status(cfg, args->json);
     if (cmd == "init-db")
