@@ -40,9 +40,11 @@ std::string pause_line(const db::Pause& p) {
 }
 
 void record(pqxx::connection& conn, const config::Config& c, const std::string& kind,
-            const std::string& detail, std::int64_t term) {
-    // Recorded under the node whose config the CLI used; the detail names the operator.
-    db::StateSql(c.database.schema, c.cluster, c.node_id).record(conn, kind, detail, term);
+            const std::string& detail) {
+    // Recorded under the node whose config the CLI used; the detail names the operator and the
+    // holder's term. Term 0: the row is the operator's, not part of any holder's term, so
+    // `history` never reads it as that holder's last sign of life.
+    db::StateSql(c.database.schema, c.cluster, c.node_id).record(conn, kind, detail, 0);
 }
 
 }  // namespace
@@ -53,7 +55,7 @@ int cmd_pause(const config::Config& c, bool stop_processes, const std::string& r
         auto conn = open_migrated(c);
         const db::Pause p = db::set_pause(*conn, c.database.schema, c.cluster, requester(), reason,
                                           stop_processes, expires_ms);
-        record(*conn, c, "paused", pause_line(p), p.for_term);
+        record(*conn, c, "paused", pause_line(p));
         std::cout << "cluster " << c.cluster << " " << pause_line(p) << "\n"
                   << "no standby takes over and no process is restarted or killed for its "
                      "health until `airflow-failover resume`"
@@ -77,8 +79,8 @@ int cmd_resume(const config::Config& c) {
             return 0;
         }
         const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
-        record(*conn, c, "resumed", "resumed by " + requester() + " (was " + pause_line(*was) + ")",
-               v.term);
+        record(*conn, c, "resumed",
+               "resumed by " + requester() + " (was " + pause_line(*was) + ")");
         std::cout << "cluster " << c.cluster << " resumed (was " << pause_line(*was) << ")\n";
         if (!v.active)
             std::cout << "no node is active: the best standby takes the lease now\n";

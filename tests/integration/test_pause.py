@@ -76,6 +76,12 @@ def test_pause_then_kill_9_of_the_active_nothing_takes_over_until_resume(two: Cl
     kinds = [e["kind"] for e in c.events()]
     assert "paused" in kinds and "resumed" in kinds
     c.assert_no_overlap()
+    # history: node-a's term ended when it died, node-b's began only at resume; the operator's
+    # paused/resumed rows belong to no term.
+    terms = json.loads(c.cli("history", "--json").stdout)["terms"]
+    assert [(t["holder"], t["ended"]) for t in terms][-1] == ("node-b", "active"), terms
+    assert terms[-2]["holder"] == "node-a" and terms[-2]["ended"] != "active", terms
+    assert terms[-2]["gap_ms"] >= 3 * c.ttl_ms, terms
 
 
 def test_pause_then_killing_the_scheduler_by_hand_it_is_not_restarted(two: Cluster) -> None:
