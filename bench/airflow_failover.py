@@ -48,15 +48,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the localcluster package
-
 from localcluster.airflow_faults import (
     TakeoverPair,
     host_loss,
     overlapping_tries,
     running_task,
 )
-from localcluster.airflow_site import Site, daemon_binary, wait_for
+from localcluster.airflow_site import Site, wait_for
+from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 
 COLS = [

@@ -21,11 +21,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the localcluster package
-
-from localcluster.cluster import Cluster  # noqa: E402
-from localcluster.pgserver import PgServer  # noqa: E402
-from localcluster.procfs import guard_of  # noqa: E402
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer
+from localcluster.procfs import guard_of
 
 
 def new_start_after(cluster: Cluster, t0: float, node: str | None = None,

@@ -17,8 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the localcluster package
-
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
 

@@ -24,8 +24,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the localcluster package
-
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
 from localcluster.procfs import guard_of, stat_fields

@@ -14,17 +14,10 @@ the run then fails naming the refused days with their counts.
 
 from __future__ import annotations
 
-import os
-import sys
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
-
-_REPO = Path(os.environ.get("XETRA_REPO_ROOT", Path(__file__).resolve().parent.parent))
-if str(_REPO) not in sys.path:
-    sys.path.insert(0, str(_REPO))
 
 MAX_DAYS = 366 * 3  # a guard against a typo in a year turning into a decade of work
 

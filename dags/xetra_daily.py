@@ -12,18 +12,10 @@ session use the ``xetra_backfill`` DAG. Settings and connections: see
 
 from __future__ import annotations
 
-import os
-import sys
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
-
-# The pipeline package lives at the repository root, next to this dags/ folder.
-_REPO = Path(os.environ.get("XETRA_REPO_ROOT", Path(__file__).resolve().parent.parent))
-if str(_REPO) not in sys.path:
-    sys.path.insert(0, str(_REPO))
 
 
 def _trade_day() -> date:

@@ -186,7 +186,8 @@ class Cluster:
 
     def status(self) -> dict[str, Any]:
         res = self.cli("status", "--json")
-        return json.loads(res.stdout)
+        status: dict[str, Any] = json.loads(res.stdout)
+        return status
 
     def active(self) -> str | None:
         """The node running a scheduler per the stand-in records and the lease, or None."""

@@ -275,7 +275,8 @@ class Dashboard:
     def lines(self) -> list[str]:
         if self.proc is not None and self.proc.poll() is not None:
             return [
-                f"dashboard: exited with {self.proc.returncode} (port taken? see {self.workdir}/dashboard.log)"
+                f"dashboard: exited with {self.proc.returncode}"
+                f" (port taken? see {self.workdir}/dashboard.log)"
             ]
         return [self.note] if self.note else []
 
@@ -354,8 +355,8 @@ class StandinDemo:
     def summary(self) -> dict[str, Any] | None:
         return None
 
-    def teardown_steps(self) -> list[tuple[str, Callable[[], None]]]:
-        steps: list[tuple[str, Callable[[], None]]] = [
+    def teardown_steps(self) -> list[tuple[str, Callable[[], object]]]:
+        steps: list[tuple[str, Callable[[], object]]] = [
             ("the dashboard", self.dashboard.stop)
         ]
         if self.cluster is not None:
@@ -546,7 +547,6 @@ class AirflowDemo:
             "AIRFLOW_VAR_XETRA_LAKE_URL": f"s3://{lake}",
             "AIRFLOW_CONN_XETRA_S3": json.dumps(s3_conn),
             "AIRFLOW_CONN_XETRA_POSTGRES": json.dumps(pg_conn),
-            "XETRA_REPO_ROOT": str(REPO),
         }
 
     def celery_env(self) -> dict[str, str]:
@@ -711,7 +711,8 @@ class AirflowDemo:
                 "running tasks: "
                 + (
                     ", ".join(
-                        f"{t['task_id']} ({str(t['logical_date'])[:10]}) on {t['hostname']}, try {t['try_number']}"
+                        f"{t['task_id']} ({str(t['logical_date'])[:10]}) on {t['hostname']},"
+                        f" try {t['try_number']}"
                         for t in running
                     )
                     or "-"
@@ -789,9 +790,9 @@ class AirflowDemo:
             "workdir": str(self.workdir),
         }
 
-    def teardown_steps(self) -> list[tuple[str, Callable[[], None]]]:
+    def teardown_steps(self) -> list[tuple[str, Callable[[], object]]]:
         """In order: nothing may write to a service that is already gone."""
-        steps: list[tuple[str, Callable[[], None]]] = []
+        steps: list[tuple[str, Callable[[], object]]] = []
         if self.watcher is not None:
             steps.append(("the try watcher", self.watcher.stop))
         steps.append(("the dashboard", self.dashboard.stop))

@@ -61,9 +61,10 @@ def _signal(pid: int, sig: int) -> None:
 
 
 def spawn(
-    argv: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+    argv: list[str], env: dict[str, str] | None, log: Path, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """A background process in a session of its own, output appended to ``log``."""
+    """A background process in a session of its own, output appended to ``log``; ``env`` None
+    inherits ours."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .pgserver import free_port
 from .procs import spawn, stop, wait_port
@@ -47,7 +48,7 @@ class S3Server:
         wait_port("127.0.0.1", self.port, 60, "the moto S3 server", self.proc, log)
         return self
 
-    def client(self):  # type: ignore[no-untyped-def]  # boto3 clients are untyped
+    def client(self) -> Any:  # boto3 clients are untyped
         import boto3
 
         return boto3.client(

@@ -23,6 +23,12 @@ else
     PY=python3
 fi
 
+if [ "$PY" != python3 ]; then
+    step "ruff and mypy (settings in pyproject.toml)"
+    .venv/bin/ruff check .
+    .venv/bin/mypy
+fi
+
 step "clang-format check"
 files=$(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src include tests -name '*.[ch]pp')
 # shellcheck disable=SC2086
@@ -40,7 +46,7 @@ step "C++ unit tests under ASan+UBSan"
 step "fuzzing the heartbeat decoder (libFuzzer, 20 s)"
 build_daemon build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DAF_FUZZ=ON -DAF_BUILD_TESTS=OFF
 corpus=$(mktemp -d)
-"${PY:-python3}" tests/fuzz/seed_heartbeat.py "$corpus"
+PYTHONPATH=tests "${PY:-python3}" tests/fuzz/seed_heartbeat.py "$corpus"
 if ! build-fuzz/heartbeat_fuzz -max_total_time=20 "$corpus" >"$corpus.log" 2>&1; then
     tail -40 "$corpus.log"
     echo "fuzzer found a crash (input saved in $PWD/crash-*)" >&2

@@ -158,7 +158,7 @@ def _fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     p = jvm.org.apache.hadoop.fs.Path(path)
-    return p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), p  # type: ignore[union-attr]
+    return p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), p
 
 
 def _local_folder(path: str) -> str | None:
@@ -471,7 +471,7 @@ def _write(
                 jvm = spark.sparkContext._jvm
                 assert jvm is not None
                 _, empty_path = _fs(spark, f"{staging}/empty")
-                conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+                conf = spark.sparkContext._jsc.hadoopConfiguration()
                 jvm.org.apache.hadoop.fs.FileUtil.copy(fs, empty_path, fs, part_path, False, conf)
             _replace_dir(spark, part, outputs[day])
     finally:

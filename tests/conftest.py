@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from localcluster.pgserver import PgServer  # noqa: E402
+from localcluster.pgserver import PgServer
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -110,7 +110,7 @@ def cmd_serve(ns: argparse.Namespace) -> int:
 def run_gunicorn(wsgi: object, host: str, port: int, threads: int = 8) -> None:
     """Serves ``wsgi`` with gunicorn in this process (one worker: the login throttle and the
     session key are per process)."""
-    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+    from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -155,7 +155,7 @@ def cmd_hash_password(ns: argparse.Namespace) -> int:
 
 
 def cmd_grant_role(ns: argparse.Namespace) -> int:
-    import psycopg2  # type: ignore[import-untyped]
+    import psycopg2
 
     from .roles import grant_dashboard_role, render
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import dash
 import flask
-import plotly.graph_objects as go  # type: ignore[import-untyped]
+import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -519,7 +519,7 @@ def create_app(
                 dash.no_update,
                 dash.no_update,
             )
-        new_marker = p.get("last_event_id")
+        new_marker = p.get("event_marker")
         try:
             banner = pause_banner(q.pause(), p.get("active"))
         except PauseUnreadable as e:

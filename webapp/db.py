@@ -17,9 +17,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped]
-import psycopg2.errors  # type: ignore[import-untyped]
-import psycopg2.extensions  # type: ignore[import-untyped]
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
 from psycopg2 import sql
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"

@@ -3,8 +3,8 @@ check, at start, that the dashboard really runs as such a role."""
 
 from __future__ import annotations
 
-import psycopg2  # type: ignore[import-untyped]
-import psycopg2.extensions  # type: ignore[import-untyped]
+import psycopg2
+import psycopg2.extensions
 from psycopg2 import sql
 
 from .db import sql_text

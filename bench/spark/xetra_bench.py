@@ -31,11 +31,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from pipeline.xetra import reference
+from pipeline.xetra.generate import generate
 
-from pipeline.xetra import reference  # noqa: E402
-from pipeline.xetra.generate import generate  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 JOB = REPO / "spark" / "xetra_daily_job.py"
 

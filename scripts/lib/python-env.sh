@@ -3,8 +3,9 @@
 #
 #   . scripts/lib/python-env.sh && ensure_python_env
 #
-# Creates <repo>/.venv (git-ignored) if needed, installs requirements/python.txt into it only when the
-# lock (or the interpreter) changed since the last successful install (a hash stamp is kept in
+# Creates <repo>/.venv (git-ignored) if needed, installs requirements/python.txt and then the
+# repository's own packages (pyproject.toml, editable) into it only when the lock, pyproject.toml
+# (or the interpreter) changed since the last successful install (a hash stamp is kept in
 # .venv/.lock-stamp), and exports VENV_PY (the venv's python) and PATH (venv bin first).
 # Up to date, it is a fast no-op. On a fresh Debian 12 it installs python3-venv with apt if missing
 # (through sudo when not root). Choose another interpreter with PYTHON=/path/to/python3.11.
@@ -62,7 +63,7 @@ _pyenv_sync() {
 
     # Fast path: venv exists, its python runs, and the stamp matches the lock.
     if [ -x "$venv/bin/python" ] && [ -f "$venv/.lock-stamp" ]; then
-        want="$({ cat "$lock"; "$venv/bin/python" -VV 2>/dev/null; } | _pyenv_hash)"
+        want="$({ cat "$lock" "$root/pyproject.toml" 2>/dev/null; "$venv/bin/python" -VV 2>/dev/null; } | _pyenv_hash)"
         have="$(cat "$venv/.lock-stamp")"
         if [ "$want" = "$have" ]; then
             _pyenv_log "up to date ($venv)"
@@ -86,7 +87,14 @@ _pyenv_sync() {
     rm -f "$venv/.lock-stamp"
     "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$lock" \
         || { _pyenv_log "pip install -r requirements/python.txt failed"; return 1; }
-    { cat "$lock"; "$venv/bin/python" -VV; } | _pyenv_hash >"$venv/.lock-stamp"
+    # The repository's own packages (localcluster, pipeline, webapp), editable: the lock already
+    # holds every dependency, so nothing else is resolved here.
+    if [ -f "$root/pyproject.toml" ]; then
+        _pyenv_log "installing the repository's packages (pyproject.toml) into .venv, editable"
+        "$venv/bin/python" -m pip install --disable-pip-version-check -q --no-deps -e "$root" \
+            || { _pyenv_log "pip install -e . failed"; return 1; }
+    fi
+    { cat "$lock" "$root/pyproject.toml" 2>/dev/null; "$venv/bin/python" -VV; } | _pyenv_hash >"$venv/.lock-stamp"
     _pyenv_log "ready ($venv)"
 }
 

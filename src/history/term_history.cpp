@@ -53,7 +53,9 @@ std::vector<Term> term_history(const std::vector<Event>& events) {
             if (next && e.at_ms > next->at_ms && e.kind != "released" && e.kind != "stepped_down")
                 continue;
             last = &e;
-            if (e.kind == "released" || e.kind == "stepped_down")
+            // "released" is the moment the next node could win; "stepped_down" follows it in
+            // the same step (and stands alone when the lease was lost instead).
+            if (e.kind == "released" || (e.kind == "stepped_down" && !release))
                 release = &e;
             for (std::size_t r = 0; r < rank; ++r) {
                 if (e.kind == k_endings[r].first) {

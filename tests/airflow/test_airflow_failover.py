@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from localcluster.airflow_site import (
     REPO,
     Pair,

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import ChaosEnv
 from netns import NetnsUnavailable, cleanup_leftovers, why_unavailable
+
 from localcluster.cluster import daemon_binary
 
 

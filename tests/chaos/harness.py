@@ -35,6 +35,7 @@ from netns import (
     kill_namespace_processes,
     netns_pids,
 )
+
 from localcluster.cluster import REPO, Cluster, Node, daemon_binary
 from localcluster.pgserver import PgServer
 
@@ -296,7 +297,7 @@ class ChaosCluster(Cluster):
         return cfg
 
     # -- processes ------------------------------------------------------------------------------
-    def start(self, names: list[str] | None = None, barrier: bool = False,
+    def start(self, names: list[str] | None = None, barrier: bool = False,  # type: ignore[override]
               faketime: set[str] | None = None) -> float | None:
         """Starts the daemons in their hosts' namespaces. With barrier, every daemon first
         blocks opening a FIFO; opening it for writing releases them all in the same instant.

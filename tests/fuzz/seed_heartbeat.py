@@ -4,8 +4,7 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support.heartbeat_wire import encode  # noqa: E402
+from support.heartbeat_wire import encode
 
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)

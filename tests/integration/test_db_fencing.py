@@ -8,9 +8,10 @@ import signal
 import subprocess
 from pathlib import Path
 
+from test_failover import settle
+
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-from test_failover import settle
 
 ROLES = {"node-a": "sched_a", "node-b": "sched_b", "node-c": "sched_c"}
 

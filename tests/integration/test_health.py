@@ -9,9 +9,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from test_failover import settle
+
 from localcluster.cluster import Cluster, free_udp_port
 from localcluster.pgserver import PgServer
-from test_failover import settle
 
 
 def with_health(cluster: Cluster, health: dict[str, Any] | None = None,

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.heartbeat_wire import encode
+from test_failover import settle
 
 from localcluster.cluster import Cluster
-from support.heartbeat_wire import encode
 from localcluster.pgserver import PgServer
-from test_failover import settle
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
 

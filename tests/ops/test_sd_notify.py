@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 from conftest import NotifySocket, start_under_systemd_env
+
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
 

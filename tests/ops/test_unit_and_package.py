@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
 

@@ -15,12 +15,10 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from localcluster.pgserver import PgServer, free_port
+from pipeline.xetra.generate import SampleSummary, generate
 
-from localcluster.pgserver import PgServer, free_port  # noqa: E402
-from pipeline.xetra.generate import SampleSummary, generate  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 SAMPLE_START = date(2019, 1, 3)  # Thursday: Thu, Fri trade; Sat is header-only
 SAMPLE_DAYS = 3

@@ -65,6 +65,24 @@ TEST(TermHistory, SigtermShutdownReadsReleased) {
     EXPECT_DOUBLE_EQ(*h[0].gap_ms, 10.0);
 }
 
+TEST(TermHistory, GapCountsFromTheReleaseNotTheStepDownRecordedAfterIt) {
+    // The daemon records "released" and then "stepped_down" in one step; under load the second
+    // row can land a millisecond or more later, after the next node already won.
+    const auto h = term_history({ev("a", 0, 1, "became_active"), ev("a", 50, 1, "shutdown"),
+                                 ev("a", 60, 1, "released"), ev("b", 62, 2, "became_active"),
+                                 ev("a", 63, 1, "stepped_down")});
+    EXPECT_EQ(h[0].ended, "released");
+    EXPECT_EQ(h[0].end, "t60");
+    EXPECT_DOUBLE_EQ(*h[0].gap_ms, 2.0);
+}
+
+TEST(TermHistory, LostLeaseEndsAtTheStepDown) {
+    const auto h = term_history({ev("a", 0, 1, "became_active"), ev("a", 40, 1, "lease_lost"),
+                                 ev("a", 41, 1, "stepped_down"), ev("b", 70, 2, "became_active")});
+    EXPECT_EQ(h[0].end, "t41");
+    EXPECT_DOUBLE_EQ(*h[0].gap_ms, 29.0);
+}
+
 TEST(TermHistory, TerminateAndCrashLoopAreNamed) {
     const auto h = term_history({
         ev("a", 0, 1, "became_active"),

@@ -18,12 +18,10 @@ from typing import Any
 import psycopg2
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # the `webapp` and `pipeline` packages
-    sys.path.insert(0, str(REPO))
-
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer, free_port
+
+REPO = Path(__file__).resolve().parents[2]
 
 ARTIFACTS = REPO / "build" / "artifacts" / "dashboard"
 TEST_USER = "tester"

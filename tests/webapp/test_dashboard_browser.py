@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import TEST_PASSWORD, TEST_USER, Dashboard, commands, sql_rows
 from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
+    TimeoutException,
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -32,14 +32,22 @@ def text_of(drv: WebDriver, id_: str) -> str:
 def wait_text(
     drv: WebDriver, id_: str, pred: Callable[[str], bool], timeout: float = 20
 ) -> str:
+    seen: list[str] = []
+
     def check(d: WebDriver) -> str | None:
         try:
             t = text_of(d, id_)
         except (NoSuchElementException, StaleElementReferenceException):  # re-rendered
             return None
+        seen[:] = [t]
         return t if pred(t) else None
 
-    return str(WebDriverWait(drv, timeout, poll_frequency=0.1).until(check))
+    try:
+        return str(WebDriverWait(drv, timeout, poll_frequency=0.1).until(check))
+    except TimeoutException:
+        raise AssertionError(
+            f"#{id_} did not show what was awaited within {timeout} s; last seen: {seen!r}"
+        ) from None
 
 
 def shot(drv: WebDriver, artifacts: Path, name: str) -> None:
@@ -81,12 +89,6 @@ def test_loading_the_page_changes_nothing(
     assert "terminate requested" not in dash.output()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open (stop 10): after the i13/i14 merges the takeover row of a dashboard terminate "
-    "does not appear in the timeline within 20 s with a freshly built daemon; the failover itself "
-    "happens (active-node changes), see the closing note",
-)
 def test_login_terminate_confirm_fails_over(
     pg: PgServer,
     cluster: Cluster,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from conftest import TEST_PASSWORD, TEST_USER, commands
+
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-
 from webapp.app import create_app
 from webapp.auth import Users, hash_password
 from webapp.db import Pool

@@ -9,9 +9,9 @@ from datetime import date
 import psycopg2
 import pytest
 from conftest import sql_rows
+
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-
 from webapp import model
 from webapp.db import Pool, Queries
 
@@ -52,7 +52,28 @@ def test_panel_matches_status_json(queries: Queries, shared_cluster: Cluster) ->
     active = ours[panel["active"]]
     assert model.node_health(active, panel["active"]).label == "healthy"
     assert model.process_pids(active).startswith("scheduler=")
-    assert panel["last_event_id"] is not None
+    assert panel["event_marker"][0] is not None
+
+
+def test_event_marker_changes_for_a_row_that_commits_out_of_time_order(
+    pg: PgServer, queries: Queries
+) -> None:
+    """The timeline is re-read when the marker changes. A row stamped before the newest one but
+    committed after it (a longer transaction) must change the marker too."""
+    mine = Queries(queries.pool, "airflow_failover", "marker-order")
+    insert = (
+        "INSERT INTO airflow_failover.events (cluster, node_id, term, kind, at)"
+        " SELECT 'marker-order', %s, %s, %s,"
+        " coalesce(max(at) - interval '5 ms', clock_timestamp())"
+        " FROM airflow_failover.events WHERE cluster = 'marker-order'"
+    )
+    sql_rows(pg, insert, "node-a", 1, "released")
+    before = mine.panel(3000)["event_marker"]
+    # Stamped 5 ms before the row already read, as a longer transaction's row would be.
+    sql_rows(pg, insert, "node-b", 2, "became_active")
+    after = mine.panel(3000)["event_marker"]
+    assert after != before
+    assert [e.kind for e in mine.events()] == ["became_active", "released"]
 
 
 def test_panel_reuses_one_pooled_connection(pg: PgServer, queries: Queries) -> None:
@@ -71,7 +92,7 @@ def test_unknown_cluster_reads_as_empty(queries: Queries) -> None:
     other = Queries(queries.pool, "airflow_failover", "no-such-cluster")
     panel = other.panel(3000)
     assert panel["active"] is None and panel["term"] == 0 and panel["nodes"] == []
-    assert panel["lease_remaining_ms"] == 0 and panel["last_event_id"] is None
+    assert panel["lease_remaining_ms"] == 0 and panel["event_marker"] == [None, 0]
     assert other.events() == []
 
 

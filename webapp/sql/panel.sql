@@ -22,8 +22,16 @@ WITH clock AS (
                 THEN round(extract(epoch FROM l.expires_at - l.renewed_at) * 1000)::bigint
                 END AS ttl_ms
     FROM l, clock
-), last_event AS (
-    SELECT id FROM {schema}.events WHERE cluster = %(cluster)s ORDER BY at DESC, id DESC LIMIT 1
+), event_marker AS (
+    -- Changes whenever a new event becomes visible. The newest event's id alone does not: `at`
+    -- and `id` are taken at insert, and a row can commit after a newer one was already read
+    -- (a became_active recorded in a longer transaction than the old holder's release). A row
+    -- leaving the window only costs one extra timeline read.
+    -- Both parts read the (cluster, at) index.
+    SELECT (SELECT id FROM {schema}.events WHERE cluster = %(cluster)s
+            ORDER BY at DESC, id DESC LIMIT 1) AS newest,
+           (SELECT count(*) FROM {schema}.events, clock
+            WHERE cluster = %(cluster)s AND at > clock.now - interval '10 minutes') AS recent
 )
 SELECT json_build_object(
     'cluster', %(cluster)s::text,
@@ -37,7 +45,7 @@ SELECT json_build_object(
     'renewed_at', lv.renewed_at,
     'reserved_for', lv.reserved_for,
     'reserved_until', lv.reserved_until,
-    'last_event_id', (SELECT id FROM last_event),
+    'event_marker', (SELECT json_build_array(newest, recent) FROM event_marker),
     'nodes', coalesce((
         SELECT json_agg(json_build_object(
                    'node_id', n.node_id,
