@@ -6,8 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <cctype>
 #include <cstdlib>
-#include <regex>
 
 #include "af/net/heartbeat_service.hpp"
 
@@ -67,17 +67,58 @@ void check_command(std::vector<std::string>& out, const std::string& key,
 }  // namespace
 
 std::string http_url_problem(const std::string& url) {
-    // http://host[:port][/path]; host a name, IPv4, or [IPv6].
-    static const std::regex re(
-        R"(^http://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:([0-9]{1,5}))?(/[^\s#]*)?$)");
-    std::smatch m;
-    if (!std::regex_match(url, m, re))
-        return "\"" + url + "\" is not a URL of the form http://host[:port][/path]";
-    if (m[4].matched) {
-        const long port = std::stol(m[4].str());
-        if (port < 1 || port > 65535)
-            return "\"" + url + "\" has port " + m[4].str() + "; a port is 1-65535";
+    // http://host[:port][/path]; host a name (letters, digits, '.', '-'), IPv4, or [IPv6].
+    const std::string bad = "\"" + url + "\" is not a URL of the form http://host[:port][/path]";
+    const std::string scheme = "http://";
+    if (url.rfind(scheme, 0) != 0)
+        return bad;
+    const std::string rest = url.substr(scheme.size());
+    const std::size_t slash = rest.find('/');
+    const std::string hostport = rest.substr(0, slash);
+    const std::string path = slash == std::string::npos ? "" : rest.substr(slash);
+    std::string host = hostport, port;
+    if (!hostport.empty() && hostport[0] == '[') {
+        const auto close = hostport.find(']');
+        if (close == std::string::npos || close == 1)
+            return bad;
+        host = hostport.substr(1, close - 1);
+        for (char ch : host)
+            if (!std::isxdigit(static_cast<unsigned char>(ch)) && ch != ':' && ch != '.')
+                return bad;
+        const std::string after = hostport.substr(close + 1);
+        if (!after.empty() && after[0] != ':')
+            return bad;
+        port = after.empty() ? "" : after.substr(1);
+        if (!after.empty() && port.empty())
+            return bad;
+    } else {
+        const auto colon = hostport.find(':');
+        if (colon != std::string::npos) {
+            host = hostport.substr(0, colon);
+            port = hostport.substr(colon + 1);
+            if (port.empty())
+                return bad;
+        }
+        if (host.empty() || host.front() == '-' || host.front() == '.' || host.back() == '-' ||
+            host.back() == '.')
+            return bad;
+        for (char ch : host)
+            if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-')
+                return bad;
     }
+    if (!port.empty()) {
+        if (port.size() > 5)
+            return "\"" + url + "\" has port " + port + "; a port is 1-65535";
+        for (char ch : port)
+            if (!std::isdigit(static_cast<unsigned char>(ch)))
+                return bad;
+        const long p = std::stol(port);
+        if (p < 1 || p > 65535)
+            return "\"" + url + "\" has port " + port + "; a port is 1-65535";
+    }
+    for (char ch : path)
+        if (std::isspace(static_cast<unsigned char>(ch)) || ch == '#')
+            return bad;
     return "";
 }
 
