@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import model
 from .auth import Throttle, Users, attempt_login
-from .db import DatabaseUnavailable, Event, Pool, Queries
+from .db import DatabaseUnavailable, Event, PauseUnreadable, Pool, Queries
 from .settings import Settings
 
 log = logging.getLogger("webapp")
@@ -71,6 +71,7 @@ def layout(settings: Settings) -> html.Div:
                 ]
             ),
             html.Div(id="db-error", className="banner bad", style=HIDDEN),
+            html.Div(id="pause-banner", className="banner warn", style=HIDDEN),
             html.Main(
                 [
                     _card(
@@ -207,6 +208,24 @@ def layout(settings: Settings) -> html.Div:
 
 
 # -- rendering ---------------------------------------------------------------------------------
+def pause_banner(pause: dict[str, Any] | None, active: str | None) -> str:
+    """The maintenance-mode banner: who paused, why, until when; loud when nobody is active,
+    since nobody takes over until resume. "" when not paused."""
+    if not pause:
+        return ""
+    text = f"MAINTENANCE MODE: paused by {pause.get('paused_by')}"
+    if pause.get("reason"):
+        text += f": {pause['reason']}"
+    text += ". No failover, no restarts"
+    if pause.get("stop_processes"):
+        text += ", processes stopped"
+    expires = pause.get("expires_at")
+    text += f" until resume or {expires}." if expires else " until resume."
+    if not active:
+        text += " NO ACTIVE NODE: nobody takes over until `airflow-failover resume`."
+    return text
+
+
 def render_summary(p: dict[str, Any]) -> list[Any]:
     active = p.get("active")
     left = int(p.get("lease_remaining_ms") or 0)
@@ -478,6 +497,8 @@ def create_app(
         Output("event-marker", "data"),
         Output("db-error", "children"),
         Output("db-error", "style"),
+        Output("pause-banner", "children"),
+        Output("pause-banner", "style"),
         Input("tick", "n_intervals"),
         State("event-marker", "data"),
     )
@@ -495,8 +516,16 @@ def create_app(
                 dash.no_update,
                 f"database unreachable: {e}",
                 {"display": "block"},
+                dash.no_update,
+                dash.no_update,
             )
         new_marker = p.get("event_marker")
+        try:
+            banner = pause_banner(q.pause(), p.get("active"))
+        except PauseUnreadable as e:
+            banner = f"maintenance mode unknown (re-run `python -m webapp grant-role`): {e}"
+        except DatabaseUnavailable:
+            banner = ""
         return (
             render_summary(p),
             render_nodes(p),
@@ -504,6 +533,8 @@ def create_app(
             new_marker if new_marker != marker else dash.no_update,
             "",
             HIDDEN,
+            banner,
+            {"display": "block"} if banner else HIDDEN,
         )
 
     # -- failover timeline: re-read when a new event exists -------------------------------------

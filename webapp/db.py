@@ -39,6 +39,10 @@ def table_identifier(name: str) -> sql.Identifier:
     return sql.Identifier(*parts)
 
 
+class PauseUnreadable(RuntimeError):
+    """The dashboard role may not read the pause table (granted before schema version 5)."""
+
+
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached or a connection broke."""
 
@@ -179,6 +183,7 @@ class Queries:
         self._panel = sql.SQL(sql_text("panel")).format(schema=s)
         self._events = sql.SQL(sql_text("events")).format(schema=s)
         self._terminate = sql.SQL(sql_text("terminate")).format(schema=s)
+        self._pause = sql.SQL(sql_text("pause")).format(schema=s)
         self._tickers = sql.SQL(sql_text("tickers")).format(table=t)
         self._prices = sql.SQL(sql_text("prices")).format(table=t)
 
@@ -190,6 +195,20 @@ class Queries:
             )
             row = cur.fetchone()
         assert row is not None
+        value = row[0]
+        return dict(json.loads(value) if isinstance(value, str) else value)
+
+    def pause(self) -> dict[str, Any] | None:
+        """The cluster's live maintenance-mode pause, None when not paused. Raises
+        PauseUnreadable when the role may not read it (granted before schema version 5)."""
+        try:
+            with self.pool.connection() as conn, conn.cursor() as cur:
+                cur.execute(self._pause, {"cluster": self.cluster})
+                row = cur.fetchone()
+        except (psycopg2.errors.InsufficientPrivilege, psycopg2.errors.UndefinedTable) as e:
+            raise PauseUnreadable(str(e).strip().splitlines()[0]) from e
+        if row is None:
+            return None
         value = row[0]
         return dict(json.loads(value) if isinstance(value, str) else value)
 

@@ -24,6 +24,8 @@ def role_sql(
         role_literal=sql.Literal(role),
         cluster_literal=sql.Literal(cluster),
         prices_regclass=sql.Literal(prices_table),
+        pause_regclass=sql.Literal(f'"{schema}".pause'),
+        pause_policy_literal=sql.Literal(f"dashboard_pause_{role}"[:63]),
     )
 
 
@@ -48,7 +50,8 @@ def grant_dashboard_role(
     """Creates ``role`` (LOGIN, no password: set one or use pg_hba) if missing and gives it
     exactly: SELECT on lease, nodes, events and the prices table (if it exists yet); INSERT of
     (cluster, kind, target, requested_by, for_holder, for_term) into commands, limited by a
-    row-level security policy to ``terminate`` rows of ``cluster``; USAGE on the id sequence.
+    row-level security policy to ``terminate`` rows of ``cluster``; USAGE on the id sequence;
+    SELECT on the pause row of ``cluster`` (row-level security; schema version 5 on).
     One transaction; run again after the prices table is created."""
     with conn, conn.cursor() as cur:
         if create:

@@ -9,6 +9,9 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "af/cli/check_config_cmd.hpp"
+#include "af/cli/cli_common.hpp"
+#include "af/cli/operator_cmds.hpp"
 #include "af/config/config.hpp"
 #include "af/daemon/daemon.hpp"
 #include "af/db/cluster_view.hpp"
@@ -43,11 +46,24 @@ commands:
                                        with fencing.database_roles a SECURITY DEFINER fencing
                                        function (so it needs no CREATEROLE); Airflow's roles
                                        get no rights on the schema
-  check-config   validate the config file and print the effective timings
+  check-config   validate the config file and everything `run` would refuse at start (the
+                 heartbeat secret file, free listen ports, commands on PATH, health URLs);
+                 print the effective timings
+                   --syntax-only  the file alone, not this host (CI, a build host)
   switchover     planned hand-over: the active stops its processes, releases the lease and
                  the target (or the best standby) takes over; waits and prints the outcome
                    --to NODE      hand over to this standby (refused if unknown or unhealthy)
                    --timeout SEC  how long to wait for the outcome (default 30)
+                   --at TIME      schedule it instead: 2026-12-01T02:00:00Z (an offset is
+                                  required) or +30s, +15m; judged on the database clock
+                   --cancel       cancel every scheduled switchover
+  pause          maintenance mode for the whole cluster: the active keeps its lease, no
+                 standby takes over, no process is restarted or killed for its health
+                   --reason TEXT     shown in status, the dashboard and the events
+                   --stop-processes  also stop the managed processes until resume
+                   --expires IN      end the pause by itself after IN (30m, 2h; default 1h;
+                                     "never": only resume ends it)
+  resume         end maintenance mode at once (a free lease is taken at once)
 
 options:
   --config FILE  the node's JSON config (default: $AIRFLOW_FAILOVER_CONFIG or
@@ -65,6 +81,12 @@ struct Args {
     int limit{20};
     std::optional<std::string> conninfo;     ///< init-db: connect as an administrator
     std::optional<std::string> daemon_role;  ///< init-db: the role the daemon logs in as
+    std::optional<std::string> at;           ///< switchover --at
+    bool cancel{false};                      ///< switchover --cancel
+    bool stop_processes{false};              ///< pause
+    bool syntax_only{false};                 ///< check-config
+    std::string reason;                      ///< pause
+    std::optional<std::string> expires;      ///< pause
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
@@ -98,6 +120,15 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
             }
         } else if (s == "--json") {
             a.json = true;
+        } else if (s == "--cancel" || s == "--stop-processes" || s == "--syntax-only") {
+            (s == "--cancel"           ? a.cancel
+             : s == "--stop-processes" ? a.stop_processes
+                                       : a.syntax_only) = true;
+        } else if ((s == "--at" || s == "--reason" || s == "--expires") && i + 1 < argv.size()) {
+            if (s == "--reason")
+                a.reason = argv[++i];
+            else
+                (s == "--at" ? a.at : a.expires) = argv[++i];
         } else if ((s == "--conninfo" || s == "--daemon-role") && i + 1 < argv.size()) {
             (s == "--conninfo" ? a.conninfo : a.daemon_role) = argv[++i];
         } else if ((s == "--to" || s == "--timeout") && i + 1 < argv.size()) {
@@ -147,16 +178,14 @@ std::string age_text(std::int64_t ms) {
     return buf;
 }
 
-std::int64_t stale_after_ms(const config::Config& c) {
-    return std::max<std::int64_t>(3 * c.status_interval.count(), c.lease.ttl.count());
-}
-
 int cmd_status(const config::Config& c, bool json) {
     db::ClusterView v;
+    OperatorState ops;
     try {
         auto conn =
             db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
         v = db::read_cluster(*conn, c.database.schema, c.cluster);
+        ops = read_operator_state(*conn, c, v.active.has_value());
     } catch (const std::exception& e) {
         if (json)
             std::cout << nlohmann::json{{"cluster", c.cluster},
@@ -171,7 +200,9 @@ int cmd_status(const config::Config& c, bool json) {
     }
     db::mark_stale(v, stale_after_ms(c));
     if (json) {
-        std::cout << v.to_json().dump() << "\n";
+        nlohmann::json j = v.to_json();
+        j.update(ops.json);
+        std::cout << j.dump() << "\n";
     } else {
         std::printf("cluster %s: ", v.cluster.c_str());
         if (v.active)
@@ -179,6 +210,7 @@ int cmd_status(const config::Config& c, bool json) {
                         static_cast<long long>(v.term), age_text(v.lease_remaining_ms).c_str());
         else
             std::printf("NO ACTIVE NODE (term %lld)\n", static_cast<long long>(v.term));
+        std::printf("%s", ops.text.c_str());
         std::printf("  %-16s %-9s %-6s %-9s %s\n", "NODE", "ROLE", "TERM", "SEEN", "PROCESSES");
         // Printed after the node table: what each node hears of the others.
         std::string matrix;
@@ -216,13 +248,6 @@ int cmd_status(const config::Config& c, bool json) {
             std::printf("heartbeats:\n%s", matrix.c_str());
     }
     return v.active ? k_exit_healthy : k_exit_no_active;
-}
-
-std::string requester() {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    const char* user = std::getenv("USER");
-    return std::string("cli:") + (user ? user : std::to_string(getuid())) + "@" + host;
 }
 
 int cmd_switchover(const config::Config& c, const std::optional<std::string>& to,
@@ -407,30 +432,24 @@ int cmd_init_db(const config::Config& c, const Args& a) {
     }
 }
 
-int cmd_check_config(const config::Config& c) {
-    const auto e = c.election();
-    std::cout << "config OK: cluster " << c.cluster << ", node " << c.node_id << "\n"
-              << "  lease ttl " << e.ttl.count() << " ms, renew every " << e.renew_interval.count()
-              << " ms, fence margin " << e.fence_margin.count() << " ms, standby polls every "
-              << e.poll_interval.count() << " ms\n"
-              << "  on renewal trouble: SIGTERM " << e.fence_lead().count()
-              << " ms before the local deadline, SIGKILL " << e.kill_grace.count()
-              << " ms before it\n";
-    for (const auto& p : c.processes) {
-        std::cout << "  process " << p.name << ":";
-        for (const auto& a : p.command)
-            std::cout << " " << a;
-        std::cout << " (stop timeout " << p.stop_timeout.count() << " ms";
-        if (p.user)
-            std::cout << ", as user " << *p.user << (p.group ? ":" + *p.group : "");
-        if (!p.inherit_env.empty()) {
-            std::cout << ", inherits";
-            for (const auto& n : p.inherit_env)
-                std::cout << " " << n;
-        }
-        std::cout << ")\n";
+int operator_command(const config::Config& c, const Args& a) {
+    try {
+        if (a.command == "resume")
+            return cmd_resume(c);
+        if (a.command == "pause")
+            return cmd_pause(c, a.stop_processes, a.reason,
+                             a.expires == "never" ? std::nullopt
+                                                  : std::optional(parse_duration_ms(
+                                                        "--expires", a.expires.value_or("1h"))));
+        if (a.cancel)
+            return cmd_switchover_cancel(c);
+        if (a.at)
+            return cmd_switchover_at(c, a.to, parse_at("--at", *a.at));
+        return cmd_switchover(c, a.to, a.timeout_s);
+    } catch (const TimeArgError& e) {
+        std::cerr << "airflow-failover " << a.command << ": " << e.what() << "\n";
+        return k_exit_unknown;
     }
-    return 0;
 }
 
 }  // namespace
@@ -445,7 +464,7 @@ int main(const std::vector<std::string>& argv) {
         return code;
     const std::string& cmd = args->command;
     if (cmd != "run" && cmd != "status" && cmd != "init-db" && cmd != "check-config" &&
-        cmd != "switchover" && cmd != "history") {
+        cmd != "switchover" && cmd != "history" && cmd != "pause" && cmd != "resume") {
         std::cerr << "airflow-failover: unknown command '" << cmd << "'\n" << k_usage;
         return k_exit_unknown;
     }
@@ -457,15 +476,15 @@ int main(const std::vector<std::string>& argv) {
         return k_exit_unknown;
     }
     if (cmd == "check-config")
-        return cmd_check_config(cfg);
+        return cmd_check_config(cfg, !args->syntax_only);
     if (cmd == "status")
         return cmd_status(cfg, args->json);
     if (cmd == "init-db")
         return cmd_init_db(cfg, *args);
     if (cmd == "history")
         return cmd_history(cfg, args->json, args->limit);
-    if (cmd == "switchover")
-        return cmd_switchover(cfg, args->to, args->timeout_s);
+    if (cmd == "pause" || cmd == "resume" || cmd == "switchover")
+        return operator_command(cfg, *args);
     setup_logging(cfg.log.level, cfg.log.format, cfg.node_id);
     daemon::Daemon d(std::move(cfg), args->config);
     return d.run();

@@ -99,7 +99,7 @@ bool Election::holding() const {
 
 bool Election::want_processes() const {
     return holding() && !giving_up_ && !stopping_ && !gated() &&
-           now_ < lease_deadline_ - cfg_.fence_lead();
+           !(paused() && pause_.stop_processes) && now_ < lease_deadline_ - cfg_.fence_lead();
 }
 
 void Election::note(std::string kind, std::string detail) {
@@ -383,7 +383,7 @@ void Election::on(const ev::peer_heartbeat& e) {
 }
 
 void Election::check_failback() {
-    if (!cfg_.failback || !holding() || giving_up_ || stopping_)
+    if (!cfg_.failback || !holding() || giving_up_ || stopping_ || paused())
         return;
     for (const auto& [id, p] : peers_) {
         if (!heard(id) || p.qualifies_since == TimePoint::max())
@@ -407,6 +407,10 @@ void Election::on(const ev::switchover& e) {
     };
     if (!holding() || giving_up_ || stopping_) {
         done("refused: " + node_id_ + " is not the active node");
+        return;
+    }
+    if (paused()) {
+        done(refused_while_paused());
         return;
     }
     if (e.target && *e.target == node_id_) {
@@ -446,6 +450,12 @@ void Election::on(const ev::process_exited& e) {
     }
     if (was != ProcState::running && !unhealthy)
         return;
+    if (paused()) {
+        // Maintenance: the operator may be restarting it by hand; neither restart it nor count
+        // a crash. Resume starts it again if it is still down.
+        note("process_exited", e.name + " " + e.how + "; not restarted: the cluster is paused");
+        return;
+    }
     note("process_exited",
          e.name + " " + e.how + (unhealthy ? " (killed: unhealthy)" : " unexpectedly"));
     p.crashes.push_back(now_);
@@ -467,6 +477,11 @@ void Election::on(const ev::process_exited& e) {
 }
 
 void Election::on(const ev::process_terminate& e) {
+    if (paused()) {
+        if (e.command_id)
+            emit(act::command_done{e.command_id, refused_while_paused()});
+        return;
+    }
     auto it = procs_.find(e.name);
     if (it == procs_.end() || it->second.state == ProcState::stopped || !holding()) {
         if (e.command_id)
@@ -490,6 +505,10 @@ void Election::on(const ev::process_unhealthy& e) {
     auto it = procs_.find(e.name);
     if (it == procs_.end() || it->second.state != ProcState::running)
         return;
+    if (paused()) {
+        note("health_ignored", e.name + ": " + e.why + "; not killed: the cluster is paused");
+        return;
+    }
     Proc& p = it->second;
     note("health_failed", e.name + ": " + e.why + "; killing it");
     emit(act::kill_process{e.name});
@@ -522,6 +541,7 @@ void Election::finish_term() {
 }
 
 void Election::reconcile() {
+    check_pause_expiry();
     check_failback();
     if (holding()) {
         if (renew_in_flight_ && now_ >= renew_sent_ + cfg_.renew_interval) {
@@ -575,7 +595,7 @@ void Election::reconcile() {
         watch_holder_.reset();
         next_acquire_ = std::min(next_acquire_, now_);
     }
-    if (!cfg_.nofailover && !acquire_in_flight_ && now_ >= next_acquire_ &&
+    if (!cfg_.nofailover && !paused() && !acquire_in_flight_ && now_ >= next_acquire_ &&
         now_ >= cooldown_until_) {
         emit(act::try_acquire{highest_term_seen_});
         acquire_in_flight_ = true;
@@ -589,7 +609,7 @@ void Election::reconcile_processes() {
     for (auto& [name, p] : procs_) {
         switch (p.state) {
             case ProcState::stopped:
-                if (want && now_ >= p.restart_at) {
+                if (want && !paused() && now_ >= p.restart_at) {
                     emit(act::start_process{name, term_});
                     p.state = ProcState::running;
                     note("process_started", name);
@@ -665,6 +685,8 @@ TimePoint Election::next_wakeup() const {
                 at(it->second.last_heard + cfg_.miss_window());
         }
     }
+    if (pause_.on && pause_until_ != TimePoint::max())
+        at(pause_until_);
     if (cfg_.failback && holding() && !giving_up_)
         for (const auto& [id, p] : peers_)
             if (p.qualifies_since != TimePoint::max())

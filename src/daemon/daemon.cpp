@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
+#include "af/core/pause.hpp"
 #include "af/util/sd_notify.hpp"
 #include "af/version.hpp"
 
@@ -423,6 +424,16 @@ void Daemon::reload() {
 }
 
 void Daemon::observe(const core::Event& e) {
+    if (const auto* p = std::get_if<core::ev::paused>(&e)) {
+        if (p->on != core_.pause().on)
+            spdlog::warn("maintenance mode: {}", p->on ? core::describe_pause(*p) : "resumed");
+        if (p->on && !p->lease_holder.empty() && core_.term() == 0) {
+            seen_active_ = std::make_pair(p->lease_holder, p->lease_term);
+            seen_active_until_ = boot_clock::now() + p->lease_remaining;
+        } else if (p->on && core_.term() == 0) {
+            seen_active_.reset();
+        }
+    }
     if (const auto* a = std::get_if<core::ev::acquire_result>(&e)) {
         if (a->won)
             seen_active_.reset();
@@ -476,6 +487,18 @@ bool Daemon::loop_healthy() const {
 }
 
 std::string Daemon::status_words() const {
+    if (core_.paused()) {
+        // Loud: with nobody active while paused, nobody will take over until resume.
+        std::string words = core::describe_pause(core_.pause()) + "; ";
+        if (core_.role() == core::Role::standby &&
+            (!seen_active_ || boot_clock::now() >= seen_active_until_))
+            return words + "NO ACTIVE NODE and nobody takes over until resume";
+        return words + plain_status_words();
+    }
+    return plain_status_words();
+}
+
+std::string Daemon::plain_status_words() const {
     const core::Role role = core_.role();
     switch (role) {
         case core::Role::active:
@@ -522,6 +545,7 @@ metrics::Snapshot Daemon::metrics_snapshot() const {
             0.0, std::chrono::duration<double>(core_.lease_deadline() - boot_clock::now()).count());
     if (role == core::Role::active || (seen_active_ && boot_clock::now() < seen_active_until_))
         s.cluster_active_nodes = 1;
+    s.cluster_paused = core_.paused();
     s.db_connected = db_->connected();
     s.db_statements = db_->statements();
     s.events_dropped = db_->events_dropped();
@@ -550,11 +574,10 @@ metrics::Snapshot Daemon::metrics_snapshot() const {
 metrics::HttpServer::Response Daemon::healthz(bool need_active) const {
     const bool healthy = loop_healthy();
     const bool active = core_.role() == core::Role::active;
-    const nlohmann::json body = {{"healthy", healthy},
-                                 {"role", core::to_string(core_.role())},
-                                 {"term", core_.term()},
-                                 {"database_connected", db_->connected()},
-                                 {"status", status_words()}};
+    const nlohmann::json body = {
+        {"healthy", healthy},       {"role", core::to_string(core_.role())},
+        {"term", core_.term()},     {"database_connected", db_->connected()},
+        {"paused", core_.paused()}, {"status", status_words()}};
     const bool ok = healthy && (!need_active || active);
     return {ok ? 200 : 503, "application/json", body.dump() + "\n"};
 }

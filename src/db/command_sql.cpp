@@ -21,7 +21,8 @@ std::optional<Command> CommandSql::take(pqxx::connection& c,
                        " SET taken_by = $2, taken_at = clock_timestamp(), done_at = "
                        "clock_timestamp(), result = 'expired: not taken within 30 s'"
                        " WHERE cluster = $1 AND taken_at IS NULL"
-                       " AND requested_at < clock_timestamp() - interval '30 seconds' AND " +
+                       " AND coalesce(not_before, requested_at) < clock_timestamp()"
+                       " - interval '30 seconds' AND " +
                        holding,
                    cluster_, node_id_);
     // A command meant for another holder, or for another term of ours, is never carried out:
@@ -53,7 +54,10 @@ std::optional<Command> CommandSql::take(pqxx::connection& c,
                            t +
                            " WHERE cluster = $1 AND taken_at IS NULL AND for_holder = $2"
                            " AND for_term = " +
-                           my_term + " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)" +
+                           my_term +
+                           // A scheduled switchover (switchover --at) waits for its time.
+                           " AND (not_before IS NULL OR not_before <= clock_timestamp())"
+                           " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)" +
                            " RETURNING id, kind, target, requested_by",
                        cluster_, node_id_);
     if (r.empty())

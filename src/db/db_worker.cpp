@@ -12,6 +12,8 @@
 #include "af/db/connection.hpp"
 #include "af/db/lease_sql.hpp"
 #include "af/db/migrations.hpp"
+#include "af/db/pause_sql.hpp"
+#include "af/db/scheduled_sql.hpp"
 
 namespace af::db {
 
@@ -19,17 +21,19 @@ namespace {
 constexpr std::size_t k_max_queued_records = 10000;
 
 /// One LISTEN channel (the schema name) carries "<cluster>:released:<term>:<reserved_for>" from a
-/// release
-/// and "<cluster>:command:<id>" from the commands trigger.
+/// release, "<cluster>:command:<id>" from the commands trigger and "<cluster>:pause" from the
+/// pause table's trigger (pause, resume).
 class Listener final : public pqxx::notification_receiver {
   public:
     Listener(pqxx::connection& c, const std::string& channel, const std::string& cluster,
-             DbWorker::Sink& sink, bool& commands_due)
+             DbWorker::Sink& sink, bool& commands_due, bool& pause_due)
         : pqxx::notification_receiver(c, channel),
           released_(cluster + ":released:"),
           command_(cluster + ":command:"),
+          pause_(cluster + ":pause"),
           sink_(sink),
-          commands_due_(commands_due) {}
+          commands_due_(commands_due),
+          pause_due_(pause_due) {}
     void operator()(const std::string& payload, int) override {
         if (payload.rfind(released_, 0) == 0) {
             // "<cluster>:released:<term>:<reserved_for>"
@@ -39,13 +43,17 @@ class Listener final : public pqxx::notification_receiver {
         }
         if (payload.rfind(command_, 0) == 0)
             commands_due_ = true;
+        if (payload == pause_)
+            pause_due_ = true;
     }
 
   private:
     std::string released_;
     std::string command_;
+    std::string pause_;
     DbWorker::Sink& sink_;
     bool& commands_due_;
+    bool& pause_due_;
 };
 }  // namespace
 
@@ -166,7 +174,7 @@ void DbWorker::check_commands() {
         for (const auto& why : stale)
             spdlog::warn("not carried out: {}", why);
         if (!cmd)
-            return;
+            break;
         spdlog::info("command {} from {}: {} {}", cmd->id, cmd->requested_by, cmd->kind,
                      cmd->target.value_or(""));
         if (cmd->kind == "switchover")
@@ -175,6 +183,36 @@ void DbWorker::check_commands() {
             sink_(core::ev::process_terminate{cmd->target.value_or(s_.default_process),
                                               cmd->requested_by, cmd->id});
     }
+    // A switchover scheduled for a time (switchover --at): look again right when it falls due
+    // (ceil: not before; at least 10 ms, so one that is due but cannot be taken never spins).
+    ++statements_;
+    if (const auto due = next_scheduled_ms(*impl_->conn, s_.schema, s_.cluster, s_.node_id)) {
+        std::lock_guard lk(mu_);
+        next_command_check_ = std::min(
+            next_command_check_, boot_clock::now() + Duration{std::max<std::int64_t>(*due, 10)});
+    }
+}
+
+void DbWorker::check_pause() {
+    pause_due_ = false;
+    // Often enough that a paused standby's view of the lease (from the same read) stays fresh.
+    next_pause_check_ = boot_clock::now() + std::min(k_pause_check, s_.ttl / 3);
+    ++statements_;
+    const auto p = read_pause(*impl_->conn, s_.schema, s_.cluster);
+    core::ev::paused e;
+    if (p) {
+        const auto l = glance_lease(*impl_->conn, s_.schema, s_.cluster);
+        e.lease_holder = l.holder;
+        e.lease_term = l.term;
+        e.lease_remaining = Duration{l.remaining_ms};
+        e.on = true;
+        e.stop_processes = p->stop_processes;
+        e.by = p->paused_by;
+        e.reason = p->reason;
+        e.expires = p->remaining_ms.has_value();
+        e.remaining = Duration{p->remaining_ms.value_or(0)};
+    }
+    sink_(std::move(e));
 }
 
 void DbWorker::publish(NodeReport r) {
@@ -245,7 +283,8 @@ bool DbWorker::connect() {
                 peer_incarnations_[node] = std::max(peer_incarnations_[node], n);
         }
         impl_->listener = std::make_unique<Listener>(*impl_->conn, impl_->lease.channel(),
-                                                     s_.cluster, sink_, commands_due_);
+                                                     s_.cluster, sink_, commands_due_, pause_due_);
+        check_pause();
         {
             std::lock_guard lk(mu_);
             commands_due_ = active_;
@@ -376,6 +415,8 @@ void DbWorker::run() {
         if (!op && !report && !rec && !fin) {
             if (impl_->conn) {
                 try {
+                    if (pause_due_ || boot_clock::now() >= next_pause_check_)
+                        check_pause();
                     check_commands();
                 } catch (const std::exception& e) {
                     lost(e.what());
@@ -386,7 +427,18 @@ void DbWorker::run() {
                 std::lock_guard lk(mu_);
                 active = active_;
             }
-            wait_for_work(impl_->conn ? Duration{active ? 2000 : 60000} : Duration{200});
+            // Commands: every 2 s while active, or sooner when a scheduled one falls due; the
+            // pause row: every k_pause_check (NOTIFY is the fast path).
+            Duration wait{200};
+            if (impl_->conn) {
+                const TimePoint now = boot_clock::now();
+                TimePoint until = next_pause_check_;
+                if (active)
+                    until = std::min(until, next_command_check_);
+                wait = std::clamp(std::chrono::ceil<Duration>(until - now), Duration{0},
+                                  Duration{active ? 2000 : 60000});
+            }
+            wait_for_work(wait);
             if (!impl_->conn)
                 connect();
             continue;

@@ -16,6 +16,8 @@ namespace af::db {
 // claims and the WHERE is re-checked on the newest row version, so exactly one claimant of an
 // expired lease wins. When it loses, the second branch reports who holds the lease and for how
 // long (from the statement's snapshot; a racing winner shows up on the next try).
+// While the cluster is paused (maintenance mode, docs/operations.md) nobody wins: the pause is
+// part of the compare-and-set, so a standby that has not yet heard of it cannot take over.
 LeaseSql::LeaseSql(std::string schema, std::string cluster, std::string node_id)
     : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {
     const std::string t = quoted(schema_) + ".lease";
@@ -31,9 +33,12 @@ WITH prev AS (
     INSERT INTO )sql" +
                    t + R"sql( AS l (cluster, holder, term, expires_at, acquired_at, renewed_at,
                         last_holder)
-    VALUES ($1, $2, GREATEST($4::bigint, 0) + 1,
-            clock_timestamp() + $3::bigint * interval '1 millisecond',
-            clock_timestamp(), clock_timestamp(), $2)
+    SELECT $1, $2, GREATEST($4::bigint, 0) + 1,
+           clock_timestamp() + $3::bigint * interval '1 millisecond',
+           clock_timestamp(), clock_timestamp(), $2
+     WHERE NOT EXISTS (SELECT 1 FROM )sql" +
+                   quoted(schema_) + R"sql(.pause z WHERE z.cluster = $1
+                         AND (z.expires_at IS NULL OR z.expires_at > clock_timestamp()))
     ON CONFLICT (cluster) DO UPDATE
         SET holder = EXCLUDED.holder,
             term = GREATEST(l.term, $4::bigint) + 1,

@@ -117,6 +117,40 @@ ALTER TABLE {s}.commands ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {s}.lease ADD COLUMN last_holder text;
 UPDATE {s}.lease SET last_holder = holder;
 )sql",
+        // 5: maintenance mode (one pause row per cluster) and scheduled switchovers
+        R"sql(
+CREATE TABLE {s}.pause (
+    cluster        text PRIMARY KEY,
+    paused_by      text NOT NULL,
+    reason         text NOT NULL DEFAULT '',
+    stop_processes boolean NOT NULL DEFAULT false,
+    paused_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    expires_at     timestamptz,
+    for_holder     text,
+    for_term       bigint
+);
+-- Bound like a command: the pause records the live lease's holder and term when it was set
+-- (NULL: nobody held a live lease), so status can say whose term was frozen.
+CREATE FUNCTION {s}.pause_bind() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT l.holder, l.term INTO NEW.for_holder, NEW.for_term FROM {s}.lease l
+     WHERE l.cluster = NEW.cluster AND l.expires_at > clock_timestamp();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER pause_bind BEFORE INSERT OR UPDATE ON {s}.pause
+    FOR EACH ROW EXECUTE FUNCTION {s}.pause_bind();
+-- pause and resume wake every daemon at once, on the channel commands and releases use.
+CREATE FUNCTION {s}.pause_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA, coalesce(NEW.cluster, OLD.cluster) || ':pause');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER pause_notify AFTER INSERT OR UPDATE OR DELETE ON {s}.pause
+    FOR EACH ROW EXECUTE FUNCTION {s}.pause_notify();
+ALTER TABLE {s}.pause ENABLE ROW LEVEL SECURITY;
+-- A switchover may wait for a time on the database clock (switchover --at).
+ALTER TABLE {s}.commands ADD COLUMN not_before timestamptz;
+)sql",
     };
     return m;
 }

@@ -147,6 +147,10 @@ std::string Metrics::render(const Snapshot& s) const {
                       "Active nodes in the cluster as this node sees the lease and its peers "
                       "(1 or 0); every node exports it: alert when it is 0",
                       G, s.cluster_active_nodes));
+    out.push_back(one("airflow_failover_cluster_paused",
+                      "1 while the cluster is in maintenance mode (pause): no failover, no "
+                      "restarts; with cluster_active_nodes 0 nobody runs the scheduler",
+                      G, s.cluster_paused ? 1 : 0));
     out.push_back(one("airflow_failover_term",
                       "The term (fencing token) this node holds, 0 if none", G,
                       static_cast<double>(s.term)));

@@ -210,3 +210,36 @@ def test_idle_connections_do_not_starve_healthz(metrics_cluster: Cluster) -> Non
     finally:
         for s in conns:
             s.close()
+
+
+def test_pause_is_loud_on_every_node_when_the_holder_dies(metrics_cluster: Cluster) -> None:
+    """Maintenance mode: every node exports cluster_paused; with the holder killed while
+    paused, the standby reports paused and no active node, the alert pair of docs/operations.md,
+    and says so in /healthz's status."""
+    c = metrics_cluster
+    ports = c.metrics_ports  # type: ignore[attr-defined]
+    c.start(["node-a"])
+    assert c.wait_active() == "node-a"
+    c.start(["node-b"])
+    paused = "airflow_failover_cluster_paused"
+    active = "airflow_failover_cluster_active_nodes"
+    def listening() -> bool:
+        try:
+            return http_get(ports["node-b"], "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    c.wait_for(listening, 10, "node-b's metrics server")
+    assert scrape(ports["node-b"])[paused] == 0
+    assert c.cli("pause", "--reason", "deploy").returncode == 0
+    for node in ("node-a", "node-b"):
+        c.wait_for(lambda n=node: scrape(ports[n]).get(paused) == 1, 5, f"{node} paused")
+    c.signal("node-a", signal.SIGKILL)
+    c.wait_for(lambda: scrape(ports["node-b"]).get(active) == 0, 15, "node-b to report no active")
+    assert scrape(ports["node-b"])[paused] == 1
+    body = json.loads(http_get(ports["node-b"], "/healthz")[1])
+    assert body["paused"] is True
+    assert "NO ACTIVE NODE and nobody takes over until resume" in body["status"], body
+    assert c.cli("resume", node="node-b").returncode == 0
+    c.wait_for(lambda: scrape(ports["node-b"]).get(paused) == 0, 5, "node-b resumed")
+    assert c.wait_active(timeout=10) == "node-b"

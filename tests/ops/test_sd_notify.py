@@ -93,3 +93,37 @@ def test_standby_status_names_the_active_and_no_pings_for_another_pid(
         assert not [f for _, f in later if "WATCHDOG" in f]
     finally:
         c.stop_all()
+
+
+def test_status_line_shows_the_pause_and_a_dead_holder_loudly(
+        pg: PgServer, tmp_path: Path, notify_socket: NotifySocket) -> None:
+    """Maintenance mode in STATUS= (issue 17), on a standby without heartbeats: it does not poll
+    the lease while paused, so it must learn the holder from the pause reads to tell "node-a is
+    active" (more than a TTL later) from "nobody is"."""
+    c = Cluster(pg, tmp_path / "cluster", size=2)
+    try:
+        c.start(["node-a"])
+        c.wait_active()
+        node = c.nodes["node-b"]
+        node.proc = start_under_systemd_env(  # type: ignore[assignment]
+            daemon_binary(), node.config, notify_socket.path, node.log, watchdog_usec=None)
+        notify_socket.wait_for("READY", 15, "1")
+        assert c.cli("pause", "--reason", "deploy").returncode == 0
+        status = notify_socket.wait_for("STATUS", 10)
+        assert status["STATUS"].startswith("PAUSED by cli:"), status
+        assert "(deploy)" in status["STATUS"] and "node-a is active in term" in status["STATUS"]
+        # Two TTLs later, still: the holder is alive and renewing.
+        later = notify_socket.drain(2 * c.ttl_ms / 1000)
+        assert not [f for _, f in later if "NO ACTIVE NODE" in f.get("STATUS", "")], later
+        c.signal("node-a", signal.SIGKILL)
+        loud = notify_socket.wait_for("STATUS", 15)
+        while "NO ACTIVE NODE" not in loud["STATUS"]:
+            loud = notify_socket.wait_for("STATUS", 15)
+        assert loud["STATUS"].startswith("PAUSED by cli:"), loud
+        assert loud["STATUS"].endswith("NO ACTIVE NODE and nobody takes over until resume")
+        assert c.cli("resume").returncode == 0
+        active = notify_socket.wait_for("STATUS", 10)
+        while not active["STATUS"].startswith("active in term"):
+            active = notify_socket.wait_for("STATUS", 10)
+    finally:
+        c.stop_all()

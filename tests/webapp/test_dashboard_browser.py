@@ -172,3 +172,31 @@ def test_login_terminate_confirm_fails_over(
     assert " after " in row
     time.sleep(1)
     shot(browser, artifacts, "05-timeline")
+
+
+def test_pause_banner_names_the_reason_and_who_paused(
+    pg: PgServer,
+    cluster: Cluster,
+    dashboard_role: str,
+    start_dashboard: Callable[..., Dashboard],
+    browser: WebDriver,
+    artifacts: Path,
+) -> None:
+    """Maintenance mode (issue 17): `airflow-failover pause` shows a banner with the reason and
+    who paused, through the least-privilege role; `resume` takes it away."""
+    dash = start_dashboard(pg.conninfo(user=dashboard_role), cluster.name)
+    browser.get(dash.url)
+    wait_text(browser, "active-node", lambda t: t == cluster.status()["active"])
+    assert not browser.find_element(By.ID, "pause-banner").is_displayed()
+    res = cluster.cli("pause", "--reason", "deploy Airflow 3.3.2", "--expires", "30m")
+    assert res.returncode == 0, res.stderr
+    banner = wait_text(browser, "pause-banner", lambda t: "MAINTENANCE MODE" in t)
+    assert "deploy Airflow 3.3.2" in banner and "paused by cli:" in banner, banner
+    assert "until resume or" in banner, banner
+    assert "NO ACTIVE NODE" not in banner
+    shot(browser, artifacts, "06-pause-banner")
+    assert cluster.cli("resume").returncode == 0
+    WebDriverWait(browser, 20, poll_frequency=0.1).until(
+        ec.invisibility_of_element_located((By.ID, "pause-banner"))
+    )
+    assert cluster.status()["paused"] is None

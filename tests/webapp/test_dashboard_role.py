@@ -136,3 +136,32 @@ def test_prices_table_granted_when_present(pg: PgServer, dashboard_role: str) ->
     assert sql_rows(
         pg, "SELECT rolsuper FROM pg_roles WHERE rolname = %s", dashboard_role
     ) == [(False,)]
+
+
+def test_role_reads_only_its_clusters_pause_and_cannot_write_it(
+    pg: PgServer, dashboard_role: str, cluster: Cluster
+) -> None:
+    """Maintenance mode: the dashboard shows the pause (SELECT through a row-level security
+    policy for its cluster) and cannot set, change or end one."""
+    assert cluster.cli("pause", "--reason", "role test").returncode == 0
+    pg.psql("INSERT INTO airflow_failover.pause (cluster, paused_by) VALUES ('other', 'x')")
+    grant_for_cluster(pg, dashboard_role, cluster.name)
+    conn = psycopg2.connect(pg.conninfo(user=dashboard_role))
+    conn.autocommit = True
+    pool = Pool(pg.conninfo(user=dashboard_role), size=1)
+    try:
+        rows = run(conn, "SELECT cluster, reason FROM airflow_failover.pause")
+        assert rows == [(cluster.name, "role test")]
+        pause = Queries(pool, "airflow_failover", cluster.name).pause()
+        assert pause is not None and pause["reason"] == "role test"
+        for stmt in (
+            "UPDATE airflow_failover.pause SET reason = 'x'",
+            "DELETE FROM airflow_failover.pause",
+            "INSERT INTO airflow_failover.pause (cluster, paused_by) VALUES ('mine', 'me')",
+        ):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                run(conn, stmt)
+    finally:
+        conn.close()
+        pool.close()
+        pg.psql("DELETE FROM airflow_failover.pause WHERE cluster = 'other'")

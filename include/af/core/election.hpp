@@ -42,6 +42,9 @@ class Election {
     /// Local (conservative) lease deadline; meaningful while term() != 0.
     TimePoint lease_deadline() const { return lease_deadline_; }
     ProcState process_state(const std::string& name) const;
+    /// Maintenance mode is on (and has not expired on the local clock).
+    bool paused() const { return pause_.on && now_ < pause_until_; }
+    const ev::paused& pause() const { return pause_; }
     bool any_process_alive() const;
 
   private:
@@ -71,6 +74,10 @@ class Election {
     void seen_term(std::int64_t t) { highest_term_seen_ = std::max(highest_term_seen_, t); }
     void on(const ev::takeover_result& e);
     void on(const ev::hook_result& e);
+    void on(const ev::paused& e);  // core/pause.cpp
+    void check_pause_expiry();
+    /// Why an operator command is refused while paused ("" when not paused).
+    std::string refused_while_paused() const;
     void open_gates(const ev::acquire_result& e);
     void check_gates();
     void veto(const std::string& why);
@@ -142,6 +149,10 @@ class Election {
     bool pre_promote_pending_{false};
     TimePoint pre_promote_until_{};
     bool promoted_{false};  ///< the gates passed and the processes were wanted in this term
+
+    // Maintenance mode (core/pause.cpp).
+    ev::paused pause_;
+    TimePoint pause_until_{TimePoint::max()};  ///< local expiry; max: until resume
 };
 
 }  // namespace af::core

@@ -123,12 +123,30 @@ struct hook_result {
     std::string detail;
 };
 
+/// The cluster's maintenance mode as the database has it, read on connect, on NOTIFY and
+/// periodically (docs/operations.md). While paused nobody takes the lease, nothing is started
+/// or restarted, health failures kill nothing; `stop_processes` also stops what runs. The
+/// lease deadline is enforced as always.
+struct paused {
+    bool on{false};
+    bool stop_processes{false};
+    std::string by;
+    std::string reason;
+    bool expires{false};
+    Duration remaining{0};  ///< until the expiry on the database clock (when `expires`)
+    /// The lease as read with the pause ("" and 0: free or expired): a paused standby does not
+    /// poll the lease, so this is how the shell still knows who is active (status, metrics).
+    std::string lease_holder;
+    std::int64_t lease_term{0};
+    Duration lease_remaining{0};
+};
+
 }  // namespace ev
 
 using Event =
     std::variant<ev::tick, ev::acquire_result, ev::renew_result, ev::release_result, ev::db_failure,
                  ev::lease_hint, ev::process_exited, ev::process_terminate, ev::process_unhealthy,
                  ev::switchover, ev::peer_heartbeat, ev::stop_requested, ev::takeover_result,
-                 ev::hook_result, ev::term_floor>;
+                 ev::hook_result, ev::term_floor, ev::paused>;
 
 }  // namespace af::core

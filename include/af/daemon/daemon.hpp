@@ -54,6 +54,7 @@ class Daemon {
     void check_loop(TimePoint due);
     bool loop_healthy() const;
     std::string status_words() const;
+    std::string plain_status_words() const;  ///< without maintenance mode
     void update_status();
     metrics::Snapshot metrics_snapshot() const;
     metrics::HttpServer::Response healthz(bool need_active) const;

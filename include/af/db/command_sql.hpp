@@ -28,8 +28,9 @@ class CommandSql {
     CommandSql(std::string schema, std::string cluster, std::string node_id);
 
     /// Takes the oldest pending command meant for this node in its current term, but only
-    /// while it holds an unexpired lease. Commands older than 30 s are closed as expired: an
-    /// old click must not fire later. Commands meant for another holder or term are closed as
+    /// while it holds an unexpired lease, and not before its time (not_before, switchover --at).
+    /// Commands older than 30 s (past their time) are closed as expired: an old click must not
+    /// fire later. Commands meant for another holder or term are closed as
     /// stale (with an event saying so); their reasons are appended to `stale` if given.
     std::optional<Command> take(pqxx::connection& c,
                                 std::vector<std::string>* stale = nullptr) const;

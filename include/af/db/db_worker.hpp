@@ -95,6 +95,7 @@ class DbWorker {
     void wake();
     void wait_for_work(Duration max_wait);
     void check_commands();
+    void check_pause();  ///< reads the pause row and sends ev::paused (worker thread only)
     bool fence(std::int64_t term);
 
     WorkerSettings s_;
@@ -110,6 +111,12 @@ class DbWorker {
     bool active_{false};
     bool commands_due_{false};
     TimePoint next_command_check_{};
+    /// Worker-thread only: set by NOTIFY, and read again at least this often in case one is
+    /// missed (the acquire statement refuses while paused, so a late read never lets a
+    /// standby take over; it only delays what the holder does).
+    static constexpr Duration k_pause_check{2000};
+    bool pause_due_{false};
+    TimePoint next_pause_check_{};
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> statements_{0};
     std::uint64_t dropped_{0};

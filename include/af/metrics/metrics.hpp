@@ -35,6 +35,9 @@ struct Snapshot {
     /// read showed another holder whose lease has not yet run out, or if it hears an active
     /// peer; else 0. Every node exports it, so an alert on 0 fires from the standbys too.
     int cluster_active_nodes{0};
+    /// Maintenance mode as this node last read it: nobody takes over while it is 1, so alert
+    /// on it together with cluster_active_nodes == 0.
+    bool cluster_paused{false};
 };
 
 /// The daemon's Prometheus metrics. Event-driven counts (renew latency, database errors,

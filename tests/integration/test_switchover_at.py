@@ -1,0 +1,88 @@
+"""`switchover --at` (issue 17): a hand-over scheduled for a time on the database clock fires
+within 1 s of it; `--cancel` withdraws it; bad times are refused with a clear error."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from localcluster.cluster import Cluster
+from localcluster.pgserver import PgServer
+
+
+@pytest.fixture
+def two(pg: PgServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+    c = Cluster(pg, tmp_path / "cluster", size=2)
+    try:
+        c.start(["node-a"])
+        assert c.wait_active() == "node-a"
+        c.start(["node-b"])
+        c.wait_for(
+            lambda: {n["node_id"]: n["role"] for n in c.status()["nodes"]}.get("node-b")
+            == "standby",
+            10,
+            "node-b to report standby",
+        )
+        yield c
+    finally:
+        c.stop_all()
+
+
+def test_switchover_at_fires_within_a_second_of_its_time(two: Cluster) -> None:
+    c = two
+    res = c.cli("switchover", "--at", "+3s", "--to", "node-b")
+    assert res.returncode == 0, res.stderr
+    assert "switchover scheduled (command" in res.stdout, res.stdout
+    status = c.status()
+    (sched,) = status["scheduled_switchovers"]
+    assert sched["target"] == "node-b" and sched["for_holder"] == "node-a"
+    assert 0 < sched["in_ms"] <= 3000
+    assert "scheduled switchover" in c.cli("status").stdout
+    # Nothing happens before the time.
+    time.sleep(1.5)
+    assert c.status()["active"] == "node-a"
+    assert c.wait_active(timeout=15, other_than="node-a") == "node-b"
+    # When did node-a accept it, on the database clock, against the time it was due?
+    late_ms = float(
+        c.pg.psql(
+            "SELECT extract(epoch FROM e.at - c.not_before) * 1000"
+            " FROM airflow_failover.events e, airflow_failover.commands c"
+            f" WHERE e.cluster = '{c.name}' AND c.cluster = e.cluster AND e.kind = 'switchover'"
+            " AND c.not_before IS NOT NULL"
+        )
+    )
+    print(f"switchover --at fired {late_ms:.1f} ms after its time (database clock)")
+    assert 0 <= late_ms < 1000, late_ms
+    assert c.status()["scheduled_switchovers"] == []
+    c.assert_no_overlap()
+
+
+def test_switchover_cancel_withdraws_it(two: Cluster) -> None:
+    c = two
+    assert c.cli("switchover", "--at", "+4s").returncode == 0
+    res = c.cli("switchover", "--cancel")
+    assert res.returncode == 0 and "cancelled switchover" in res.stdout, res.stdout
+    assert c.status()["scheduled_switchovers"] == []
+    time.sleep(6)
+    assert c.status()["active"] == "node-a"
+    res = c.cli("switchover", "--cancel")
+    assert "no scheduled switchover to cancel" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        ("tomorrow", "--at needs an ISO-8601 time with an offset"),
+        ("2026-12-01T02:00:00", "has no UTC offset"),
+        ("+30", "--at needs a duration with a unit"),
+        ("2001-01-01T00:00:00Z", "is not ahead of the database clock"),
+        ("2026-02-30T00:00:00Z", "the database cannot read the time"),
+    ],
+)
+def test_bad_times_are_refused_clearly(two: Cluster, at: str, message: str) -> None:
+    res = two.cli("switchover", "--at", at)
+    assert res.returncode == 2, res.stdout
+    assert message in res.stderr, res.stderr
+    assert two.status()["scheduled_switchovers"] == []
