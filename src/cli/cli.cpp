@@ -17,6 +17,7 @@
 #include "af/db/fencing_sql.hpp"
 #include "af/db/history_sql.hpp"
 #include "af/db/migrations.hpp"
+#include "af/db/renew_timing.hpp"
 #include "af/guard/guard_main.hpp"
 #include "af/util/log.hpp"
 #include "af/version.hpp"
@@ -416,6 +417,10 @@ int cmd_check_config(const config::Config& c) {
               << "  on renewal trouble: SIGTERM " << e.fence_lead().count()
               << " ms before the local deadline, SIGKILL " << e.kill_grace.count()
               << " ms before it\n";
+    const auto rt = db::renew_timing(e.ttl, e.renew_interval, e.fence_margin);
+    std::cout << "  renewals: 3 lanes, a copy after " << rt.hedge_after.count()
+              << " ms unanswered, statement and TCP timeout " << rt.statement_timeout.count()
+              << " ms\n";
     for (const auto& p : c.processes) {
         std::cout << "  process " << p.name << ":";
         for (const auto& a : p.command)
