@@ -7,8 +7,10 @@ a real PostgreSQL, the stand-in scheduler. Prints a Markdown table; exit 1 if a 
     .venv/bin/python bench/resources.py [--duration 60] [--nodes 3] [--json]
 
 CPU is utime+stime from /proc/<pid>/stat over the window, as a percentage of one core. The
-guard process (one per daemon, mostly asleep) is shown on its own row. Targets: the daemon under
-10 MB RSS and under 1 % of one core, active and standby alike.
+guard process (one per daemon, mostly asleep) is shown on its own row, and each node's daemon
+and guard together on a third. Targets (issue 15): daemon and guard together at most 6 MB PSS,
+the daemon under 1 % of one core, active and standby alike. VmRSS cannot be the target: Debian's
+libpq alone maps about 8 MB of shared libraries, resident in every libpq client of the host.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from localcluster.pgserver import PgServer
 from localcluster.procfs import guard_of, stat_fields
 
 TICK = os.sysconf("SC_CLK_TCK")
-RSS_TARGET_KB = 10 * 1024
+PSS_TARGET_KB = 6 * 1024  # daemon + guard of one node
 CPU_TARGET_PCT = 1.0
 
 
@@ -134,14 +136,25 @@ def main() -> int:
           "(RssFile) | PSS (MB) | CPU (% of one core) | threads |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     ok = True
-    for k, row in r["rows"].items():
+    rows = dict(r["rows"])
+    for role in ("active", "standby"):
+        d, g = rows.get(role), rows.get(f"{role} guard")
+        if d and g:
+            rows[f"**{role}: daemon + guard**"] = {
+                k: d[k] + g[k] for k in ("rss_kb", "peak_rss_kb", "anon_kb", "file_kb", "pss_kb",
+                                          "cpu_pct", "threads")}
+            ok &= d["pss_kb"] + g["pss_kb"] <= PSS_TARGET_KB
+        else:
+            ok = False
+            print(f"no guard found for the {role} daemon", file=sys.stderr)
+    for k, row in rows.items():
         print(f"| {k} | {row['rss_kb'] / 1024:.1f} | {row['peak_rss_kb'] / 1024:.1f} | "
               f"{row['anon_kb'] / 1024:.1f} | {row['file_kb'] / 1024:.1f} | "
               f"{row['pss_kb'] / 1024:.1f} | {row['cpu_pct']:.2f} | {row['threads']} |")
-        if "guard" not in k:
-            ok &= row["peak_rss_kb"] < RSS_TARGET_KB and row["cpu_pct"] < CPU_TARGET_PCT
-    print(f"\ntargets (daemon): VmRSS < {RSS_TARGET_KB // 1024} MB, CPU < {CPU_TARGET_PCT} % of "
-          f"one core: {'met' if ok else 'MISSED'}")
+        if k in ("active", "standby"):
+            ok &= row["cpu_pct"] < CPU_TARGET_PCT
+    print(f"\ntargets: daemon + guard PSS <= {PSS_TARGET_KB // 1024} MB per node, daemon CPU < "
+          f"{CPU_TARGET_PCT} % of one core: {'met' if ok else 'MISSED'}")
     print("VmRSS counts every resident page of the shared libraries mapped (libpq's chain: "
           "OpenSSL, GnuTLS through LDAP, Kerberos), which every libpq client on the host shares; "
           "RssAnon is the daemon's own memory, PSS its fair share of the total.")
