@@ -63,6 +63,25 @@ def pss_kb(pid: int) -> int:
     return 0
 
 
+def pss_by_mapping(pid: int) -> dict[str, int]:
+    """PSS (kB) per mapped file ("[anon]" for the rest), from /proc/<pid>/smaps."""
+    out: dict[str, int] = {}
+    name = "[anon]"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split(None, 5)
+        if len(head) >= 5 and "-" in head[0] and not head[0].endswith(":"):
+            name = head[5].strip() if len(head) == 6 and head[5].startswith("/") else "[anon]"
+        elif line.startswith("Pss:"):
+            out[name] = out.get(name, 0) + int(line.split()[1])
+    return out
+
+
+# What a guard linked against libpq alone would not map: libpqxx, logging, metrics, systemd and
+# the libraries only they pull in (libsystemd's compression and crypto chain).
+SHEDDABLE = ("libpqxx", "libspdlog", "libfmt", "libprometheus-cpp", "libsystemd", "liblzma",
+             "libzstd", "liblz4", "libgcrypt", "libgpg-error", "libcap.")
+
+
 def free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -113,9 +132,16 @@ def measure(duration: float, nodes: int, warmup: float) -> dict[str, Any]:
                            "anon_kb": status_kb(p, "RssAnon"), "file_kb": status_kb(p, "RssFile"),
                            "pss_kb": pss_kb(p), "cpu_pct": 100.0 * used / wall,
                            "threads": threads(p)}
+            guard = pids.get("active guard")
+            if guard:
+                maps = pss_by_mapping(guard)
+                rows_shed = {k: v for k, v in maps.items()
+                             if any(Path(k).name.startswith(p) for p in SHEDDABLE)}
             assert c.active() == active, "the active changed during the measurement"
             c.assert_no_overlap()
-            return {"duration_s": round(wall, 1), "nodes": nodes, "rows": rows}
+            return {"duration_s": round(wall, 1), "nodes": nodes, "rows": rows,
+                    "guard_maps": maps if guard else {},
+                    "guard_sheddable": rows_shed if guard else {}}
         finally:
             c.stop_all()
 
@@ -155,6 +181,15 @@ def main() -> int:
             ok &= row["cpu_pct"] < CPU_TARGET_PCT
     print(f"\ntargets: daemon + guard PSS <= {PSS_TARGET_KB // 1024} MB per node, daemon CPU < "
           f"{CPU_TARGET_PCT} % of one core: {'met' if ok else 'MISSED'}")
+    shed = r["guard_sheddable"]
+    if shed:
+        print(f"\nthe active's guard maps {len(shed)} libraries a libpq-only guard would not: "
+              f"{sum(shed.values()) / 1024:.2f} MB of its PSS ("
+              + ", ".join(f"{Path(k).name} {v} kB" for k, v in
+                          sorted(shed.items(), key=lambda kv: -kv[1])) + ")")
+        own = {Path(k).name: v for k, v in r["guard_maps"].items()}
+        print("its largest PSS shares: " + ", ".join(
+            f"{k} {v} kB" for k, v in sorted(own.items(), key=lambda kv: -kv[1])[:8]))
     print("VmRSS counts every resident page of the shared libraries mapped (libpq's chain: "
           "OpenSSL, GnuTLS through LDAP, Kerberos), which every libpq client on the host shares; "
           "RssAnon is the daemon's own memory, PSS its fair share of the total.")
