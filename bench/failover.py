@@ -5,7 +5,7 @@ stand-in scheduler (which stops at once on SIGTERM). Prints a Markdown table.
 
     .venv/bin/python bench/failover.py --trials 10        (or python3; build/ must be built)
 
-Each trial uses a fresh cluster with the default config (lease ttl 3000 ms, renew 500 ms) and
+Each trial uses a fresh cluster with the daemon's default lease timings (no `lease` section) and
 also checks the invariant: the overlap column counts trials where two schedulers lived at once.
 """
 
@@ -111,7 +111,8 @@ FAULTS: dict[str, tuple[str, Fault]] = {
 
 def db_load(pg: PgServer, root: Path, seconds: float, heartbeats: bool) -> dict[str, float]:
     """Statements per second each node sends at rest, from the daemons' own counters."""
-    c = Cluster(pg, root / f"load-{heartbeats}-{time.monotonic_ns()}", heartbeats=heartbeats)
+    c = Cluster(pg, root / f"load-{heartbeats}-{time.monotonic_ns()}", heartbeats=heartbeats,
+                lease_defaults=True)
     try:
         c.start()
         active = c.wait_active(timeout=30)
@@ -132,7 +133,8 @@ def db_load(pg: PgServer, root: Path, seconds: float, heartbeats: bool) -> dict[
 
 
 def trial(pg: PgServer, root: Path, fault: Fault, n: int, heartbeats: bool) -> tuple[float, bool]:
-    c = Cluster(pg, root / f"t{n}-{time.monotonic_ns()}", heartbeats=heartbeats)
+    c = Cluster(pg, root / f"t{n}-{time.monotonic_ns()}", heartbeats=heartbeats,
+                lease_defaults=True)
     try:
         c.start()
         active = c.wait_active(timeout=30)

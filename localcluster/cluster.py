@@ -68,6 +68,8 @@ class Cluster:
     size: int = 3
     ttl_ms: int = 3000
     renew_ms: int = 500
+    # True: no `lease` section, the daemon's own defaults (ttl_ms then only sizes the waits)
+    lease_defaults: bool = False
     stop_timeout_ms: int = 3000
     tick_ms: int = 5
     stop_delay_ms: int = 0
@@ -104,7 +106,6 @@ class Cluster:
             "cluster": self.name,
             "node_id": node.name,
             "database": {"conninfo": self.pg.conninfo()},
-            "lease": {"ttl_ms": self.ttl_ms, "renew_interval_ms": self.renew_ms},
             "processes": [
                 {
                     "name": "scheduler",
@@ -137,6 +138,8 @@ class Cluster:
                 "interval_ms": 200,
                 "secret_file": str(self.secret_file),
             }
+        if not self.lease_defaults:
+            cfg["lease"] = {"ttl_ms": self.ttl_ms, "renew_interval_ms": self.renew_ms}
         if node.name in self.priorities:
             cfg["priority"] = self.priorities[node.name]
         cfg.update(self.extra)

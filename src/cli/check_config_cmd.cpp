@@ -4,6 +4,7 @@
 
 #include "af/cli/cli.hpp"
 #include "af/cli/preflight.hpp"
+#include "af/db/renew_timing.hpp"
 
 namespace af::cli {
 
@@ -32,6 +33,9 @@ int cmd_check_config(const config::Config& c, bool host_checks) {
               << ms(e.poll_interval) << "\n"
               << "  on renewal trouble: SIGTERM " << ms(e.fence_lead())
               << " before the local deadline, SIGKILL " << ms(e.kill_grace) << " before it\n";
+    const auto rt = db::renew_timing(e.ttl, e.renew_interval, e.fence_margin);
+    std::cout << "  renewals: 3 lanes, a copy after " << ms(rt.hedge_after)
+              << " unanswered, statement and TCP timeout " << ms(rt.statement_timeout) << "\n";
     if (c.heartbeat) {
         const auto& h = *c.heartbeat;
         std::cout << "  heartbeats every " << ms(h.interval) << " on " << h.listen_host << ":"

@@ -172,7 +172,9 @@ LeaseConfig parse_lease(const json* j) {
         return l;
     ObjectReader r(*j, "lease");
     l.ttl = r.millis("ttl_ms", l.ttl, 500, 600000);
-    l.renew_interval = r.millis("renew_interval_ms", l.renew_interval, 50, 600000);
+    // Unset timings follow ttl_ms (docs/design.md, "Timings from ttl_ms"): six renewals per
+    // TTL, a tenth of it (at least 100 ms) as fence margin, and the standby polls as often.
+    l.renew_interval = r.millis("renew_interval_ms", std::max(Duration{50}, l.ttl / 6), 50, 600000);
     l.fence_margin = r.millis("fence_margin_ms", std::max(Duration{100}, l.ttl / 10), 50, 600000);
     l.poll_interval = r.millis("poll_interval_ms", l.renew_interval, 50, 600000);
     r.finish();

@@ -61,6 +61,8 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
         .connect_timeout = cfg_.database.connect_timeout,
         .statement_timeout = cfg_.lease.ttl,
         .ttl = cfg_.lease.ttl,
+        .renew_interval = cfg_.lease.renew_interval,
+        .fence_margin = cfg_.lease.fence_margin,
         .hostname = hostname(),
         .version = k_version,
         .pid = static_cast<int>(getpid()),

@@ -23,7 +23,7 @@ void add(std::string& s, const std::string& key, const std::string& value) {
 }  // namespace
 
 std::string with_defaults(const std::string& conninfo, Duration connect_timeout,
-                          Duration statement_timeout) {
+                          Duration statement_timeout, const TcpTuning& tcp) {
     std::string s = conninfo;
     // libpq rounds connect_timeout to whole seconds with a 2 s floor.
     const auto secs = std::max<long long>(2, (connect_timeout.count() + 999) / 1000);
@@ -31,18 +31,22 @@ std::string with_defaults(const std::string& conninfo, Duration connect_timeout,
     add(s, "application_name", "airflow-failover");
     // A dead server or a black-holed network must fail a call in about a TTL, not in the two
     // hours Linux keepalive defaults would take.
-    add(s, "tcp_user_timeout", std::to_string(std::max<long long>(statement_timeout.count(), 500)));
-    add(s, "keepalives_idle", "5");
-    add(s, "keepalives_interval", "1");
-    add(s, "keepalives_count", "3");
+    const Duration user_timeout = tcp.user_timeout.count() > 0
+                                      ? tcp.user_timeout
+                                      : std::max(statement_timeout, Duration{500});
+    add(s, "tcp_user_timeout", std::to_string(user_timeout.count()));
+    add(s, "keepalives_idle", std::to_string(tcp.keepalive_idle_s));
+    add(s, "keepalives_interval", std::to_string(tcp.keepalive_interval_s));
+    add(s, "keepalives_count", std::to_string(tcp.keepalive_count));
     return s;
 }
 
 std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo,
                                                   Duration connect_timeout,
-                                                  Duration statement_timeout) {
+                                                  Duration statement_timeout,
+                                                  const TcpTuning& tcp) {
     auto c = std::make_unique<pqxx::connection>(
-        with_defaults(conninfo, connect_timeout, statement_timeout));
+        with_defaults(conninfo, connect_timeout, statement_timeout, tcp));
     pqxx::nontransaction tx(*c);
     tx.exec("SET statement_timeout = " + std::to_string(statement_timeout.count()));
     tx.exec("SET lock_timeout = " + std::to_string(statement_timeout.count()));

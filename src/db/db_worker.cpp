@@ -82,7 +82,8 @@ DbWorker::DbWorker(WorkerSettings s, Sink sink)
     if (wake_fd_ < 0)
         throw std::runtime_error("eventfd failed");
     renewals_ = std::make_unique<RenewLanes>(
-        RenewLanes::Settings{s_.conninfo, s_.connect_timeout, s_.statement_timeout, s_.ttl},
+        RenewLanes::Settings{s_.conninfo, s_.connect_timeout, s_.ttl,
+                             renew_timing(s_.ttl, s_.renew_interval, s_.fence_margin)},
         LeaseSql(s_.schema, s_.cluster, s_.node_id), sink_, statements_);
 }
 

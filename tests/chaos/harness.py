@@ -45,6 +45,7 @@ FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
                  "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
                  "/usr/local/lib/faketime/libfaketime.so.1"]
 CLOCK_OFFSET_S = 300  # the offset host's wall clock runs five minutes ahead
+DEFAULT_TTL_MS = 3000  # the daemon's lease.ttl_ms default (src/config), for the waits below
 
 
 def standin_python() -> str:
@@ -247,6 +248,9 @@ class ChaosCluster(Cluster):
     env: ChaosEnv | None = None
     write_ms: int = 5
     faketime_nodes: set[str] = field(default_factory=set)
+    # False: no `lease` section, the daemon's defaults; True: ttl_ms only, the other timings
+    # derived from it by the daemon's rule (docs/design.md)
+    lease_ttl_only: bool = False
 
     def __post_init__(self) -> None:
         assert self.env is not None
@@ -266,7 +270,6 @@ class ChaosCluster(Cluster):
             "cluster": self.name,
             "node_id": node.name,
             "database": {"conninfo": self.env.pg.conninfo()},
-            "lease": {"ttl_ms": self.ttl_ms, "renew_interval_ms": self.renew_ms},
             "processes": [{
                 "name": "scheduler",
                 "command": [self.env.python, str(STANDIN)],
@@ -291,6 +294,8 @@ class ChaosCluster(Cluster):
             },
             "log": {"level": "info"},
         }
+        if self.lease_ttl_only:
+            cfg["lease"] = {"ttl_ms": self.ttl_ms}
         if self.env.fencing:
             cfg["fencing"] = fencing_config()
         cfg.update(self.extra)
@@ -456,6 +461,7 @@ class Options:
     netem_seconds: float = 30.0
     udp_cut_seconds: float = 8.0
     hold_after_takeover: float = 1.0
+    ttl_ms: int | None = None  # None: the daemon's defaults; else ttl_ms, the rest derived
 
 
 def _takeover(c: ChaosCluster, t: Trial, t0: float, old: str, timeout: float = 30) -> None:
@@ -662,7 +668,7 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
     t = Trial(key)
     began = time.monotonic()
     reset_roles(env.pg)
-    c = ChaosCluster(env.pg, env.workdir / f"{key}-{uuid.uuid4().hex[:6]}", env=env)
+    c = new_cluster(env, key, opts)
     try:
         c.start()
         active = c.wait_active(timeout=30)
@@ -731,6 +737,38 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
         finally:
             c.stop_all()
             t.seconds = time.monotonic() - began
+
+
+def new_cluster(env: ChaosEnv, label: str, opts: Options) -> ChaosCluster:
+    return ChaosCluster(env.pg, env.workdir / f"{label}-{uuid.uuid4().hex[:6]}", env=env,
+                        ttl_ms=opts.ttl_ms or DEFAULT_TTL_MS,
+                        lease_ttl_only=opts.ttl_ms is not None)
+
+
+def statements_at_rest(env: ChaosEnv, opts: Options, seconds: float = 30.0) -> dict[str, float]:
+    """Database statements per second of each node of a healthy cluster at rest (no fault),
+    from the daemons' own counters (nodes.counters.db_statements, published with the node row)
+    over `seconds`. Keys: the node ids, with the active's marked " (active)"."""
+    reset_roles(env.pg)
+    c = new_cluster(env, "rest", opts)
+    try:
+        c.start()
+        active = c.wait_active(timeout=30)
+        time.sleep(5)  # past the start-up statements (migrations, registration, fencing)
+
+        def counts() -> dict[str, int]:
+            return {n["node_id"]: int((n.get("counters") or {}).get("db_statements", 0))
+                    for n in c.status().get("nodes", [])}
+
+        a, t_a = counts(), time.monotonic()
+        time.sleep(seconds)
+        b, t_b = counts(), time.monotonic()
+        # the counters are published with the node row (every status_interval): the span is
+        # the sampling one, good to about a second in `seconds`
+        return {(n + " (active)" if n == active else n): (b[n] - a.get(n, 0)) / (t_b - t_a)
+                for n in sorted(b)}
+    finally:
+        c.stop_all()
 
 
 def check_fenced_roles(c: ChaosCluster, t: Trial) -> None:

@@ -28,6 +28,8 @@ struct WorkerSettings {
     Duration connect_timeout{2000};
     Duration statement_timeout{3000};
     Duration ttl{3000};
+    Duration renew_interval{500};  ///< with ttl and fence_margin: the renewal lanes' timeouts
+    Duration fence_margin{300};
     std::string hostname;
     std::string version;
     int pid{0};
