@@ -174,7 +174,8 @@ void WarmPool::stop(const std::string& name) {
     t->async_wait([this, t, name, gen, pid](const boost::system::error_code&) {
         auto it2 = warm_.find(name);
         if (it2 != warm_.end() && it2->second.generation == gen) {
-            spdlog::warn("the warm {} (pid {}) did not exit on EOF; killing it", name, pid);
+            spdlog::info("the warm {} (pid {}) did not exit on EOF (still importing?); killing it",
+                         name, pid);
             signal_session(pid, SIGKILL);
         }
     });
