@@ -620,6 +620,8 @@ void Daemon::publish() {
     r.priority = cfg_.priority;
     nlohmann::json counters = {{"db_statements", db_->statements()},
                                {"events_dropped", db_->events_dropped()}};
+    if (warm_)  // warm copies are no running processes: reported apart from them
+        counters["warm"] = warm_->describe();
     if (heartbeat_) {
         r.peers_json = heartbeat_->peers_view().dump();
         counters["heartbeat"] = heartbeat_->counters();

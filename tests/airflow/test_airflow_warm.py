@@ -106,6 +106,10 @@ def test_warm_standby_does_nothing_before_go_then_takes_over_after_kill9(site: S
         assert rerun_s <= RERUN_WITHIN_S, report
         # After go it logs in as node-b's role: the warm process became the scheduler.
         assert server_log_mentions(site.pg, ROLES["node-b"])
+        # The term sent with go reached the task bodies the warm scheduler ran.
+        term_b = started[-1]["term"]
+        b_recs = [r for r in site.demo_records() if r["run_id"] == run_id and r["node"] == "node-b"]
+        assert b_recs and {r["term"] for r in b_recs} == {str(term_b)}, (term_b, b_recs)
         job_s = (job["start_date"] - t_kill).total_seconds()
         print(f"\nwarm standby, kill -9 mid-task: SchedulerJob of node-b at {job_s:.2f} s, "
               f"{victim['task_id']} ran again at {rerun_s:.2f} s")
