@@ -165,3 +165,22 @@ def test_warm_copy_is_replaced_on_sighup_and_when_a_watched_path_changes(
         assert os.path.exists(log)
     finally:
         c.stop_all()
+
+
+def test_warm_copy_is_replaced_after_its_max_age(pg: PgServer, tmp_path: Path) -> None:
+    c, log = make_cluster(pg, tmp_path, {"max_age_s": 10})  # the smallest allowed
+    try:
+        c.start(["node-a"])
+        c.wait_active()
+        c.start(["node-b"])
+        w1 = warm_of(c, log, "node-b")
+        t0 = time.monotonic()
+        w2 = dict(c.wait_for(
+            lambda: next((r for r in records(log) if r["ev"] == "warm" and r["node"] == "node-b"
+                          and r["pid"] != w1["pid"]), None), 20, "a second warm copy"))
+        # Replaced at 10 s of age (the copy started up to a second before we saw it ready).
+        assert 8.0 <= w2["mono"] - w1["mono"] <= 14.0, (w1, w2, time.monotonic() - t0)
+        replaced = [e["detail"] for e in c.events() if e["kind"] == "warm_replaced"]
+        assert any("max age of 10 s" in d for d in replaced), replaced
+    finally:
+        c.stop_all()
