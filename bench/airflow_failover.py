@@ -14,7 +14,9 @@ Faults, each in the middle of a task:
 Configurations:
   today      no takeover step, no warm process (Airflow's own orphan check, every 300 s)
   takeover   the takeover step (`airflow` section): the winner closes out the dead node's jobs
-  takeover+warm   NOT BUILT YET (warm standby, issue 13 part 2): reported as not available
+  takeover+warm   the takeover step, and the scheduler as a warm standby (processes[].warm,
+             python -m airflow_failover_warm scheduler): pre-started on node-b with its
+             imports done, sent go with the term instead of being started
 
 Columns, each from the fault, on the database clock: lease taken (the other node's became_active
 event); new SchedulerJob row (its start_date); its first heartbeat; the interrupted task's new try
@@ -29,7 +31,7 @@ body after step_1 runs on node-a, the fault hits node-a.
 
 The `today` configuration waits up to 300 s for the orphan check per trial, so it runs
 --baseline-trials times (default 1). --json FILE writes the medians of the most complete
-configuration that was built (`takeover`) as {"kill9": {"lease_s": ..., "job_row_s": ...,
+configuration (`takeover+warm`) as {"kill9": {"lease_s": ..., "job_row_s": ...,
 "heartbeat_s": ..., "task_rerun_s": ..., "run_done_s": ...}, "host_loss": {...}}.
 """
 
@@ -66,7 +68,7 @@ COLS = [
     ("run_done_s", "run finished"),
 ]
 FAULTS = ("kill9", "host_loss")
-CONFIGS = ("today", "takeover")
+CONFIGS = ("today", "takeover", "takeover+warm")
 NAN = float("nan")
 
 
@@ -79,7 +81,7 @@ def _job_heartbeat(site: Site, node: str, after: Any) -> dict[str, Any] | None:
 
 
 def trial(site: Site, config: str, fault: str, rerun_timeout: float) -> dict[str, float]:
-    pair = TakeoverPair(site, takeover=config != "today")
+    pair = TakeoverPair(site, takeover=config != "today", warm=config == "takeover+warm")
     try:
         t0 = site.db_now()
         pair.start(["node-a"])
@@ -87,6 +89,10 @@ def trial(site: Site, config: str, fault: str, rerun_timeout: float) -> dict[str
         wait_for(lambda: _job_heartbeat(site, "node-a", t0), 180,
                  "node-a's scheduler to heartbeat", diagnose=pair.diagnose)
         pair.start(["node-b"])
+        if config == "takeover+warm":
+            wait_for(lambda: any(e["node_id"] == "node-b" and e["kind"] == "warm_ready"
+                                 for e in pair.events()), 120, "node-b's warm scheduler",
+                     diagnose=pair.diagnose)
         run_id = f"bench-{config}-{fault}-{uuid.uuid4().hex[:6]}"
         site.trigger(run_id)
         victim = wait_for(lambda: running_task(site, run_id), 240, f"a task body of {run_id}",
@@ -142,18 +148,26 @@ def fmt(v: float) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=5, help="trials per fault with the takeover step")
+    ap.add_argument("--trials", type=int, default=5,
+                    help="trials per fault with the takeover step (with and without warm standby)")
     ap.add_argument("--baseline-trials", type=int, default=1,
                     help="trials per fault of today's behaviour (each waits ~300 s); 0 skips it")
     ap.add_argument("--task-seconds", type=float, default=8.0)
     ap.add_argument("--faults", default=",".join(FAULTS),
                     help="comma-separated subset of kill9,host_loss")
-    ap.add_argument("--json", type=Path, help="write the medians of the takeover configuration")
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help="comma-separated subset of " + ",".join(CONFIGS))
+    ap.add_argument("--json", type=Path,
+                    help="write the medians of the full configuration (takeover+warm)")
     args = ap.parse_args()
     faults = [f for f in args.faults.split(",") if f]
     unknown = sorted(set(faults) - set(FAULTS))
     if unknown:
         ap.error(f"--faults: unknown {unknown}; choose from {list(FAULTS)}")
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = sorted(set(configs) - set(CONFIGS))
+    if unknown:
+        ap.error(f"--configs: unknown {unknown}; choose from {list(CONFIGS)}")
     daemon_binary()
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
@@ -171,8 +185,8 @@ def main() -> int:
             site.wait_ready()
             print(f"setup {time.monotonic() - t0:.1f} s", file=sys.stderr)
             for fault in faults:
-                for config in CONFIGS:
-                    n = args.trials if config == "takeover" else args.baseline_trials
+                for config in configs:
+                    n = args.baseline_trials if config == "today" else args.trials
                     results[(config, fault)] = [trial(site, config, fault, 420) for _ in range(n)]
         finally:
             site.stop()
@@ -181,17 +195,17 @@ def main() -> int:
           + " | overlapping tries |")
     print("|---|---|---:|" + "---:|" * (len(COLS) + 1))
     for fault in faults:
-        for config in (*CONFIGS, "takeover+warm"):
+        for config in CONFIGS:
             rs = results.get((config, fault), [])
             if not rs:
-                print(f"| {fault} | {config} | 0 | " + " | ".join("not built" if config ==
-                      "takeover+warm" else "skipped" for _ in COLS) + " | |")
+                print(f"| {fault} | {config} | 0 | " + " | ".join("skipped" for _ in COLS)
+                      + " | |")
                 continue
             print(f"| {fault} | {config} | {len(rs)} | "
                   + " | ".join(fmt(median(rs, k)) for k, _ in COLS)
                   + f" | {int(sum(r['overlaps'] for r in rs))} |")
     if args.json:
-        out = {f: {k: median(results.get(("takeover", f), []), k) for k, _ in COLS}
+        out = {f: {k: median(results.get(("takeover+warm", f), []), k) for k, _ in COLS}
                for f in faults}
         args.json.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .airflow_site import Pair, Site, cmdline, scheduler_leaders, session_pids
+from .airflow_site import Pair, Site, cmdline, scheduler_leaders, session_pids, venv_bin
 from .procfs import proc_stat
 
 
@@ -20,6 +20,12 @@ class TakeoverPair(Pair):
 
     takeover: bool = True
     hooks: dict[str, Any] | None = None
+    # Warm standby (docs/warm-standby.md): the scheduler runs through the launcher
+    # (python -m airflow_failover_warm scheduler), pre-started on the standby.
+    warm: bool = False
+    # Database fencing: node -> the PostgreSQL role its scheduler logs in as (non-superuser,
+    # allowed to read and write all data); the winner of a term revokes LOGIN from the others.
+    db_roles: dict[str, str] | None = None
     # Job types to close out; None: the daemon's default (those of the processes it manages).
     # The tests' site shares one dag-processor between both "hosts": only schedulers move.
     job_types: list[str] | None = field(default_factory=lambda: ["SchedulerJob"])
@@ -35,6 +41,17 @@ class TakeoverPair(Pair):
             }
         if self.hooks:
             cfg["hooks"] = self.hooks
+        if self.warm:
+            for proc in cfg["processes"]:
+                sub = proc["command"][-1]
+                proc["command"] = [str(venv_bin() / "python"), "-m", "airflow_failover_warm", sub]
+                proc["warm"] = {"max_age_s": 3600}
+        if self.db_roles:
+            cfg["fencing"] = {"database_roles": self.db_roles}
+            url = self.site.pg.url(self.site.dbname, user=self.db_roles[name],
+                                   driver="postgresql+psycopg2")
+            for proc in cfg["processes"]:
+                proc["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
         return cfg
 
 

@@ -116,8 +116,11 @@ def scheduler_leaders(cluster: str) -> list[tuple[int, str]]:
         st = proc_stat(pid)
         if not st or st[0] in ("Z", "X") or st[2] != pid:
             continue
-        argv = cmdline(pid)
-        if not any(a.endswith("airflow") for a in argv[:2]) or "scheduler" not in argv:
+        # A process title (setproctitle: Airflow's, or the warm launcher's after go, "airflow
+        # scheduler") is one string with spaces; a warm launcher before go is titled
+        # "airflow-failover-warm scheduler (waiting for go)" and is no scheduler.
+        words = " ".join(cmdline(pid)).split()
+        if not any(a.endswith("airflow") for a in words[:2]) or "scheduler" not in words:
             continue
         env = environ_of(pid)
         if env.get("AIRFLOW_FAILOVER_CLUSTER") == cluster:

@@ -93,6 +93,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="stop after N seconds (0: run until Ctrl-C)",
     )
     ap.add_argument(
+        "--warm",
+        action="store_true",
+        help="warm standby (docs/warm-standby.md): each standby pre-starts the scheduler, "
+        "dag-processor and triggerer with Airflow imported (about 140 MB each per standby)",
+    )
+    ap.add_argument(
         "--plain",
         action="store_true",
         help="print the view without clearing the screen (logs)",
@@ -449,6 +455,7 @@ class AirflowDemo:
             heartbeats=True,
             stop_timeout_ms=15000,
             job_types=None,
+            warm=self.args.warm,
         )
         say(
             f"starting {len(self.names)} airflow-failover daemons: {', '.join(self.names)}; the active "

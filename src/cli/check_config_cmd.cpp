@@ -64,6 +64,10 @@ int cmd_check_config(const config::Config& c, bool host_checks) {
             for (const auto& n : p.inherit_env)
                 std::cout << " " << n;
         }
+        if (p.warm_enabled())
+            std::cout << ", warm standby: replaced after " << p.warm->max_age.count() / 1000
+                      << " s, on SIGHUP and when one of " << p.warm->watch_paths.size()
+                      << " watched path(s) changes";
         std::cout << ")\n";
         if (p.health) {
             const auto& h = *p.health;

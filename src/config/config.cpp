@@ -262,6 +262,31 @@ HealthConfig parse_health(const json& j, const std::string& path, const std::str
     return h;
 }
 
+WarmConfig parse_warm(const json& j, const std::string& path) {
+    ObjectReader r(j, path);
+    WarmConfig w;
+    if (const json* v = r.find("enabled")) {
+        if (!v->is_boolean())
+            throw ConfigError(r.key("enabled"),
+                              std::string("must be true or false, got ") + type_name(*v));
+        w.enabled = v->get<bool>();
+    }
+    w.max_age = std::chrono::seconds(r.integer("max_age_s", 3600, 10, 7 * 86400));
+    if (r.find("watch_paths")) {
+        const json& a = *r.find("watch_paths");
+        if (!a.is_array())
+            throw ConfigError(r.key("watch_paths"), "must be an array of absolute paths");
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (!a[i].is_string() || a[i].get<std::string>().rfind('/', 0) != 0)
+                throw ConfigError(r.key("watch_paths") + "[" + std::to_string(i) + "]",
+                                  "must be an absolute path");
+            w.watch_paths.push_back(a[i].get<std::string>());
+        }
+    }
+    r.finish();
+    return w;
+}
+
 ProcessConfig parse_process(const json& j, std::size_t index, const std::string& conninfo) {
     const std::string path = "processes[" + std::to_string(index) + "]";
     ObjectReader r(j, path);
@@ -317,6 +342,8 @@ ProcessConfig parse_process(const json& j, std::size_t index, const std::string&
     p.stop_timeout = r.millis("stop_timeout_ms", p.stop_timeout, 0, 3600000);
     if (const json* h = r.find("health"))
         p.health = parse_health(*h, r.key("health"), conninfo);
+    if (const json* w = r.find("warm"))
+        p.warm = parse_warm(*w, r.key("warm"));
     r.finish();
     return p;
 }
@@ -518,7 +545,8 @@ core::ElectionConfig Config::election() const {
     e.crash_loop_window = supervision.crash_loop_window;
     e.handover_cooldown = supervision.handover_cooldown;
     for (const auto& p : processes)
-        e.processes.push_back({p.name, p.stop_timeout});
+        e.processes.push_back({p.name, p.stop_timeout, p.warm_enabled(),
+                               p.warm_enabled() ? p.warm->max_age : Duration{0}});
     e.priority = priority;
     e.failback = failback;
     e.nofailover = nofailover;

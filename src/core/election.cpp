@@ -577,6 +577,8 @@ void Election::reconcile() {
         }
     }
 
+    reconcile_warm();  // after a term has ended here, so a standby warms up at once
+
     if (term_ != 0 || !all_stopped())
         return;
     if (stopping_) {
@@ -610,9 +612,11 @@ void Election::reconcile_processes() {
         switch (p.state) {
             case ProcState::stopped:
                 if (want && !paused() && now_ >= p.restart_at) {
-                    emit(act::start_process{name, term_});
+                    if (!start_warm(name, p)) {
+                        emit(act::start_process{name, term_});
+                        note("process_started", name);
+                    }
                     p.state = ProcState::running;
-                    note("process_started", name);
                 }
                 break;
             case ProcState::running:
@@ -691,7 +695,7 @@ TimePoint Election::next_wakeup() const {
         for (const auto& [id, p] : peers_)
             if (p.qualifies_since != TimePoint::max())
                 at(p.qualifies_since + cfg_.failback_delay);
-    return t;
+    return std::min(t, next_warm_wakeup());
 }
 
 }  // namespace af::core

@@ -100,6 +100,7 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
     if (cfg_.hooks.pre_promote)
         pre_promote_ =
             std::make_unique<hooks::HookRunner>(io_, "pre_promote", *cfg_.hooks.pre_promote);
+    make_warm_pool();
     if (cfg_.metrics) {
         metrics_ = std::make_unique<metrics::Metrics>(cfg_.cluster, cfg_.node_id, k_version);
         http_ = std::make_unique<metrics::HttpServer>(
@@ -241,12 +242,11 @@ void Daemon::execute(const core::Action& action) {
             } else if constexpr (std::is_same_v<T, core::act::release>) {
                 db_->release(a.term, a.reserved_for);
             } else if constexpr (std::is_same_v<T, core::act::start_process>) {
-                auto [it, fresh] = started_in_term_.try_emplace(a.name, a.term);
-                const bool restart = !fresh && it->second == a.term;
-                it->second = a.term;
-                if (metrics_)
-                    metrics_->process_started(a.name, restart);
-                supervisor_.start(a.name, a.term);
+                start_process(a.name, a.term, false);
+            } else if constexpr (std::is_same_v<T, core::act::warm_start> ||
+                                 std::is_same_v<T, core::act::warm_go> ||
+                                 std::is_same_v<T, core::act::warm_stop>) {
+                execute_warm(a);
             } else if constexpr (std::is_same_v<T, core::act::stop_process>) {
                 spdlog::info("stopping {} (SIGTERM to its process group)", a.name);
                 supervisor_.signal(a.name, SIGTERM);
@@ -295,6 +295,8 @@ void Daemon::execute(const core::Action& action) {
                 if (heartbeat_)
                     heartbeat_->stop();
                 guard_.shutdown();
+                if (warm_)
+                    warm_->shutdown();
                 if (takeover_)
                     takeover_->stop();
                 // The lease is released: let the last role change (the demote) be told, for a
@@ -341,6 +343,8 @@ void Daemon::await_signal() {
                 break;
             case SIGHUP:
                 reload();
+                if (warm_)  // the code a warm copy loaded may have changed: replace it
+                    warm_->all_stale("SIGHUP");
                 break;
             default:
                 break;
@@ -596,6 +600,8 @@ void Daemon::reap() {
             continue;
         if (pre_promote_ && pre_promote_->on_reaped(pid, status))
             continue;
+        if (warm_ && warm_->on_reaped(pid, status))
+            continue;
         supervisor_.on_reaped(pid, status);  // else: an adopted orphan of a group, nothing to do
     }
 }
@@ -639,6 +645,8 @@ void Daemon::publish() {
     r.priority = cfg_.priority;
     nlohmann::json counters = {{"db_statements", db_->statements()},
                                {"events_dropped", db_->events_dropped()}};
+    if (warm_)  // warm copies are no running processes: reported apart from them
+        counters["warm"] = warm_->describe();
     if (heartbeat_) {
         r.peers_json = heartbeat_->peers_view().dump();
         counters["heartbeat"] = heartbeat_->counters();

@@ -76,19 +76,8 @@ void Supervisor::start(const std::string& name, std::int64_t term) {
     try {
         if (c.cfg.user)
             spec.run_as = resolve_run_as(*c.cfg.user, c.cfg.group);
-        c.pid = spawn(spec);
-        c.leader_reaped = false;
-        c.term = term;
-        ++c.restarts;
+        running(name, spawn(spec), term);
         spdlog::info("started {} (pid {}, term {})", name, c.pid, term);
-        if (c.health) {
-            ++c.health->generation;
-            c.health->in_flight = false;
-            c.health->started_wall = std::chrono::system_clock::now();
-            c.health->tracker.reset(boot_clock::now());
-            c.health->last.clear();
-            schedule_check(name);
-        }
     } catch (const std::exception& e) {
         c.pid = 0;
         spdlog::error("cannot start {}: {}", name, e.what());
@@ -96,6 +85,29 @@ void Supervisor::start(const std::string& name, std::int64_t term) {
         boost::asio::post(io_, [this, name, what = std::string(e.what())] {
             on_exit_(name, "failed to start: " + what);
         });
+    }
+}
+
+void Supervisor::adopt(const std::string& name, pid_t pid, std::int64_t term) {
+    if (!children_.count(name))
+        return;
+    running(name, pid, term);
+    spdlog::info("{} (pid {}) runs in term {}: a warm standby sent go", name, pid, term);
+}
+
+void Supervisor::running(const std::string& name, pid_t pid, std::int64_t term) {
+    Child& c = children_.at(name);
+    c.pid = pid;
+    c.leader_reaped = false;
+    c.term = term;
+    ++c.restarts;
+    if (c.health) {
+        ++c.health->generation;
+        c.health->in_flight = false;
+        c.health->started_wall = std::chrono::system_clock::now();
+        c.health->tracker.reset(boot_clock::now());
+        c.health->last.clear();
+        schedule_check(name);
     }
 }
 

@@ -107,7 +107,9 @@ def test_deb_contents(deb: Path, tmp_path: Path) -> None:
     files = {line.split()[-1] for line in listing.splitlines()}
     for f in ("./usr/bin/airflow-failover", "./usr/lib/systemd/system/airflow-failover.service",
               "./etc/airflow-failover/config.json",
-              "./usr/share/doc/airflow-failover/airflow-failover.json"):
+              "./usr/share/doc/airflow-failover/airflow-failover.json",
+              "./usr/share/doc/airflow-failover/warm-standby.md",
+              "./usr/share/airflow-failover/python/airflow_failover_warm/__init__.py"):
         assert f in files, f
     info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True,
                           check=True).stdout

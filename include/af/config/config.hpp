@@ -42,6 +42,15 @@ struct HealthConfig {
     bool operator==(const HealthConfig&) const = default;
 };
 
+/// Warm standby (docs/warm-standby.md): pre-started on a standby with its imports done, blocked on
+/// a go from the daemon; replaced when the code it loaded may be stale.
+struct WarmConfig {
+    bool enabled{true};
+    Duration max_age{3600000};             ///< replaced after this long (max_age_s)
+    std::vector<std::string> watch_paths;  ///< replaced when one's mtime (or existence) changes
+    bool operator==(const WarmConfig&) const = default;
+};
+
 struct ProcessConfig {
     std::string name;
     std::vector<std::string> command;
@@ -56,6 +65,8 @@ struct ProcessConfig {
     std::optional<std::string> cwd;
     Duration stop_timeout{10000};
     std::optional<HealthConfig> health;
+    std::optional<WarmConfig> warm;  ///< absent or enabled=false: started cold on promotion
+    bool warm_enabled() const { return warm && warm->enabled; }
     bool operator==(const ProcessConfig&) const = default;
 };
 

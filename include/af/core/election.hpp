@@ -21,6 +21,10 @@ const char* to_string(Role r);
 enum class ProcState { stopped, running, stopping };
 const char* to_string(ProcState s);
 
+/// A warm standby copy of a process (docs/warm-standby.md); it never counts as running.
+enum class WarmState { none, starting, ready, stopping };
+const char* to_string(WarmState s);
+
 /// The election and supervision logic as a pure state machine: events and the current time in,
 /// actions out. No I/O, no clock reads, no threads; the daemon shell does all of that.
 ///
@@ -45,6 +49,7 @@ class Election {
     /// Maintenance mode is on (and has not expired on the local clock).
     bool paused() const { return pause_.on && now_ < pause_until_; }
     const ev::paused& pause() const { return pause_; }
+    WarmState warm_state(const std::string& name) const;
     bool any_process_alive() const;
 
   private:
@@ -56,6 +61,10 @@ class Election {
         TimePoint kill_at{TimePoint::max()};
         TimePoint restart_at{};
         std::deque<TimePoint> crashes;
+        WarmState warm{WarmState::none};
+        TimePoint warm_since{};     ///< when the warm copy was started (its code's age)
+        TimePoint warm_retry_at{};  ///< after an unexpected end, not before this
+        std::size_t warm_failures{0};
     };
 
     void on(const ev::tick&) {}
@@ -78,6 +87,15 @@ class Election {
     void check_pause_expiry();
     /// Why an operator command is refused while paused ("" when not paused).
     std::string refused_while_paused() const;
+    // Warm standby (election_warm.cpp).
+    void on(const ev::warm_ready& e);
+    void on(const ev::warm_exited& e);
+    void on(const ev::warm_stale& e);
+    bool want_warm(const Proc& p) const;
+    /// Sends go to a ready warm copy instead of a start; false when there is none.
+    bool start_warm(const std::string& name, Proc& p);
+    void reconcile_warm();
+    TimePoint next_warm_wakeup() const;
     void open_gates(const ev::acquire_result& e);
     void check_gates();
     void veto(const std::string& why);

@@ -82,12 +82,29 @@ struct role_change {
     std::string previous_holder;  ///< promote: who held the term before ours ("" if none)
 };
 
+/// Warm standby (docs/warm-standby.md). Pre-start `name` on this standby, blocked on go; its
+/// "ready" comes back as ev::warm_ready, its end as ev::warm_exited.
+struct warm_start {
+    std::string name;
+};
+/// Send go with the term to the ready warm `name`: from now on it is the running process (the
+/// shell starts it cold if the warm one is gone meanwhile).
+struct warm_go {
+    std::string name;
+    std::int64_t term{0};
+};
+/// End the warm `name` (EOF on its pipe, then a kill); ev::warm_exited follows.
+struct warm_stop {
+    std::string name;
+};
+
 }  // namespace act
 
 using Action =
     std::variant<act::try_acquire, act::renew, act::release, act::start_process, act::stop_process,
                  act::kill_process, act::arm_guard, act::disarm_guard, act::record, act::exit,
-                 act::command_done, act::take_over, act::run_pre_promote, act::role_change>;
+                 act::command_done, act::take_over, act::run_pre_promote, act::role_change,
+                 act::warm_start, act::warm_go, act::warm_stop>;
 
 /// What one step of the core asks of the shell (etcd raft's Ready, in small).
 struct Ready {

@@ -11,6 +11,9 @@ namespace af::core {
 struct ProcessPolicy {
     std::string name;
     Duration stop_timeout{10000};
+    /// Pre-started on a standby and sent go on promotion (act::warm_start, act::warm_go).
+    bool warm{false};
+    Duration warm_max_age{0};  ///< 0: never replaced for its age
 };
 
 /// Timings and limits of the election, already validated (see config/validate).

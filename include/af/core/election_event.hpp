@@ -140,6 +140,20 @@ struct paused {
     std::int64_t lease_term{0};
     Duration lease_remaining{0};
 };
+/// The warm `name` wrote "ready": its imports are done and it waits for go.
+struct warm_ready {
+    std::string name;
+};
+/// The warm `name` ended (before go), or could not be started.
+struct warm_exited {
+    std::string name;
+    std::string how;
+};
+/// The code the warm `name` loaded may be stale (SIGHUP, a watched path changed): replace it.
+struct warm_stale {
+    std::string name;
+    std::string why;
+};
 
 }  // namespace ev
 
@@ -147,6 +161,7 @@ using Event =
     std::variant<ev::tick, ev::acquire_result, ev::renew_result, ev::release_result, ev::db_failure,
                  ev::lease_hint, ev::process_exited, ev::process_terminate, ev::process_unhealthy,
                  ev::switchover, ev::peer_heartbeat, ev::stop_requested, ev::takeover_result,
-                 ev::hook_result, ev::term_floor, ev::paused>;
+                 ev::hook_result, ev::term_floor, ev::paused, ev::warm_ready, ev::warm_exited,
+                 ev::warm_stale>;
 
 }  // namespace af::core

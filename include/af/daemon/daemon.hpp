@@ -18,6 +18,7 @@
 #include "af/metrics/metrics.hpp"
 #include "af/net/heartbeat_service.hpp"
 #include "af/proc/supervisor.hpp"
+#include "af/proc/warm_pool.hpp"
 #include "af/util/boot_clock.hpp"
 #include "af/util/boot_timer.hpp"
 
@@ -64,6 +65,12 @@ class Daemon {
                                                 const std::string& previous_holder) const;
     void hook_done(const std::string& hook, const std::string& action, std::int64_t term,
                    const hooks::Outcome& o);
+    // Warm standby (daemon_warm.cpp, docs/warm-standby.md).
+    void make_warm_pool();
+    /// Starts `name` in `term`: by sending go to its warm copy when `warm`, else (or when
+    /// that copy is gone) by spawning it.
+    void start_process(const std::string& name, std::int64_t term, bool warm);
+    void execute_warm(const core::Action& a);
 
     config::Config cfg_;
     std::string config_path_;
@@ -82,6 +89,7 @@ class Daemon {
     std::unique_ptr<airflow::TakeoverWorker> takeover_;
     std::unique_ptr<hooks::HookRunner> on_role_change_;
     std::unique_ptr<hooks::HookRunner> pre_promote_;
+    std::unique_ptr<proc::WarmPool> warm_;  ///< only when a process opted in
     Timer loop_timer_;
     std::chrono::microseconds watchdog_{0};  ///< WatchdogSec as systemd told us; 0: off
     Duration loop_interval_{1000};

@@ -32,6 +32,8 @@ class Supervisor {
 
     /// Starts `name`; a start failure is reported through the exit handler, as a crash.
     void start(const std::string& name, std::int64_t term);
+    /// Takes over an already running process of `name` (a warm standby that was sent go).
+    void adopt(const std::string& name, pid_t pid, std::int64_t term);
     void signal(const std::string& name, int sig);
 
     /// Offer a reaped child; returns false if it is not one of ours.
@@ -58,6 +60,7 @@ class Supervisor {
         int restarts{-1};
         std::int64_t term{0};
     };
+    void running(const std::string& name, pid_t pid, std::int64_t term);
     void await_group_empty(const std::string& name, int tries);
     void schedule_check(const std::string& name);
 
