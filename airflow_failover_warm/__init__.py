@@ -78,7 +78,7 @@ def warm_up(command: str) -> float:
 
     # Providers' configuration and hooks are discovered from package metadata (no database);
     # `providers_configuration_loaded` does this on every command's start.
-    ProvidersManager().initialize_providers_configuration()
+    ProvidersManager().initialize_providers_configuration()  # type: ignore[no-untyped-call]
     return time.monotonic() - t0
 
 
@@ -112,7 +112,7 @@ def run_airflow(command: str, args: list[str]) -> int:
 
     sys.argv = ["airflow", command, *args]
     _title(" ".join(["airflow", command, *args]))
-    result = airflow_main()
+    result = airflow_main()  # type: ignore[no-untyped-call]
     return int(result) if isinstance(result, int) else 0
 
 

@@ -27,12 +27,9 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "chaos"))
-sys.path.insert(0, str(HERE.parent))  # the localcluster package
-
-from harness import (
+from localcluster.chaos.harness import (
     FAULTS,
     ChaosEnv,
     Options,
@@ -41,7 +38,9 @@ from harness import (
     statements_at_rest,
     summarize,
 )
-from netns import cleanup_leftovers, why_unavailable
+from localcluster.chaos.netns import cleanup_leftovers, why_unavailable
+
+HERE = Path(__file__).resolve().parent
 
 
 def fmt_s(v: float | None) -> str:
@@ -93,14 +92,14 @@ def derived(ttl: int) -> str:
     return f"{max(50, ttl // 6)} / {max(100, ttl // 10)}"
 
 
-def sweep(env: ChaosEnv, ttls: list[int], args: argparse.Namespace) -> tuple[str, list[dict]]:
+def sweep(env: ChaosEnv, ttls: list[int], args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]:
     """Per TTL (the other timings derived): host loss (frozen, cut off) `--trials` times each,
     loss and jitter once for --netem-seconds, statements per second at rest."""
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for ttl in ttls:
         opts = Options(netem_seconds=args.netem_seconds, udp_cut_seconds=args.udp_cut_seconds,
                        ttl_ms=ttl)
-        row: dict = {"ttl_ms": ttl, "loads": []}
+        row: dict[str, Any] = {"ttl_ms": ttl, "loads": []}
         for key in ("sigstop", "host_cut"):
             trials = []
             for n in range(args.trials):

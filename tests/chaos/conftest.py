@@ -9,18 +9,13 @@ and on SIGTERM.
 from __future__ import annotations
 
 import signal
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import ChaosEnv
-from netns import NetnsUnavailable, cleanup_leftovers, why_unavailable
-
+from localcluster.chaos.harness import ChaosEnv
+from localcluster.chaos.netns import NetnsUnavailable, cleanup_leftovers, why_unavailable
 from localcluster.cluster import daemon_binary
 
 

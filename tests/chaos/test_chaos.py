@@ -13,7 +13,8 @@ import uuid
 import warnings
 
 import pytest
-from harness import FAULTS, ChaosCluster, ChaosEnv, Options, run_trial
+
+from localcluster.chaos.harness import FAULTS, ChaosCluster, ChaosEnv, Options, run_trial
 
 pytestmark = pytest.mark.chaos
 

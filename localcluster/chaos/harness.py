@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))  # the repository root: the localcluster package
+from localcluster.cluster import REPO, Cluster, Node, daemon_binary
+from localcluster.pgserver import PgServer
 
-from netns import (
+from .netns import (
     DB_IP,
     HB_PORT,
     NODE_IPS,
@@ -36,9 +36,7 @@ from netns import (
     netns_pids,
 )
 
-from localcluster.cluster import REPO, Cluster, Node, daemon_binary
-from localcluster.pgserver import PgServer
-
+HERE = Path(__file__).resolve().parent
 STANDIN = HERE / "standin_writer.py"
 ROLES = {node: "chaos_" + node.replace("-", "_") for node in NODE_IPS}
 FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",

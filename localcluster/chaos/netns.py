@@ -35,7 +35,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: the localcluster package
 from localcluster.procfs import alive  # noqa: E402
 
 SUBNET = "10.211.0"
