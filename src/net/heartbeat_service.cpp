@@ -28,6 +28,10 @@ Key load_key(const config::HeartbeatConfig& cfg) {
                                       "to the daemon's user (chmod 600 " +
                                       cfg.secret_file + ")");
     }
+    // A directory opens as a stream and then throws from deep inside the read: name it here.
+    if (stat(cfg.secret_file.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+        throw config::ConfigError("heartbeat.secret_file",
+                                  cfg.secret_file + " is not a regular file");
     std::ifstream in(cfg.secret_file, std::ios::binary);
     if (!in)
         throw config::ConfigError("heartbeat.secret_file", "cannot read " + cfg.secret_file);

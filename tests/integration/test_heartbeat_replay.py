@@ -86,3 +86,15 @@ def test_a_key_file_others_can_read_stops_the_start(pg: PgServer, tmp_path: Path
         assert "heartbeat.secret_file" in res.stderr
     c.secret_file.chmod(0o400)  # private, read-only: fine
     assert c.cli("check-config").returncode == 0
+
+
+def test_a_key_path_that_is_a_directory_is_named_not_a_crash(pg: PgServer, tmp_path: Path) -> None:
+    c = Cluster(pg, tmp_path / "cluster", size=2, heartbeats=True)
+    c.secret_file.unlink()
+    c.secret_file.mkdir(mode=0o700)
+    res = subprocess.run(
+        [str(daemon_binary()), "run", "--config", str(c.nodes["node-a"].config)],
+        capture_output=True, text=True, timeout=10, check=False)
+    assert res.returncode != 0
+    assert "heartbeat.secret_file" in res.stderr and "not a regular file" in res.stderr, res.stderr
+    assert "basic_filebuf" not in res.stderr
