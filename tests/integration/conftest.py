@@ -23,3 +23,22 @@ def cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop_all()
+
+
+@pytest.fixture
+def two(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
+    """node-a active, node-b reporting standby (pause and scheduled-switchover tests)."""
+    c = Cluster(pg, tmp_path / "cluster", size=2)
+    try:
+        c.start(["node-a"])
+        assert c.wait_active() == "node-a"
+        c.start(["node-b"])
+        c.wait_for(
+            lambda: {n["node_id"]: n["role"] for n in c.status()["nodes"]}.get("node-b")
+            == "standby",
+            10,
+            "node-b to report standby",
+        )
+        yield c
+    finally:
+        c.stop_all()

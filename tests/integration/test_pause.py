@@ -9,8 +9,6 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
 
@@ -21,24 +19,6 @@ def won_by(c: Cluster) -> list[str]:
 
 def scheduler_pids(c: Cluster, node: str) -> list[int]:
     return [i.pid for i in c.live_instances() if i.node == node]
-
-
-@pytest.fixture
-def two(pg: PgServer, tmp_path: Path):  # type: ignore[no-untyped-def]
-    c = Cluster(pg, tmp_path / "cluster", size=2)
-    try:
-        c.start(["node-a"])
-        assert c.wait_active() == "node-a"
-        c.start(["node-b"])
-        c.wait_for(
-            lambda: {n["node_id"]: n["role"] for n in c.status()["nodes"]}.get("node-b")
-            == "standby",
-            10,
-            "node-b to report standby",
-        )
-        yield c
-    finally:
-        c.stop_all()
 
 
 def test_pause_then_kill_9_of_the_active_nothing_takes_over_until_resume(two: Cluster) -> None:

@@ -4,30 +4,10 @@ within 1 s of it; `--cancel` withdraws it; bad times are refused with a clear er
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from localcluster.cluster import Cluster
-from localcluster.pgserver import PgServer
-
-
-@pytest.fixture
-def two(pg: PgServer, tmp_path: Path):  # type: ignore[no-untyped-def]
-    c = Cluster(pg, tmp_path / "cluster", size=2)
-    try:
-        c.start(["node-a"])
-        assert c.wait_active() == "node-a"
-        c.start(["node-b"])
-        c.wait_for(
-            lambda: {n["node_id"]: n["role"] for n in c.status()["nodes"]}.get("node-b")
-            == "standby",
-            10,
-            "node-b to report standby",
-        )
-        yield c
-    finally:
-        c.stop_all()
 
 
 def test_switchover_at_fires_within_a_second_of_its_time(two: Cluster) -> None:
