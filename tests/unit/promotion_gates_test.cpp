@@ -9,11 +9,14 @@
 #include <vector>
 
 #include "af/core/election.hpp"
+#include "ready_actions.hpp"
 
 namespace {
 
 using namespace af;
 using namespace af::core;
+using af::test::all;
+using af::test::has_record;
 using namespace std::chrono_literals;
 
 TimePoint at(long long ms) {
@@ -30,29 +33,6 @@ ElectionConfig gated(bool takeover, bool pre_promote, bool role_hook = false) {
     c.role_change_hook = role_hook;
     c.handover_cooldown = Duration{6000};
     return c;
-}
-
-template <class T>
-std::vector<T> all(const Ready& r) {
-    std::vector<T> out;
-    for (const auto& a : r.actions)
-        if (const auto* x = std::get_if<T>(&a))
-            out.push_back(*x);
-    return out;
-}
-
-std::vector<std::string> records(const Ready& r) {
-    std::vector<std::string> out;
-    for (const auto& x : all<act::record>(r))
-        out.push_back(x.kind);
-    return out;
-}
-
-bool has_record(const Ready& r, const std::string& kind) {
-    for (const auto& k : records(r))
-        if (k == kind)
-            return true;
-    return false;
 }
 
 ev::acquire_result won(std::int64_t term, long long sent, std::string previous,

@@ -9,11 +9,14 @@
 #include <vector>
 
 #include "af/core/election.hpp"
+#include "ready_actions.hpp"
 
 namespace {
 
 using namespace af;
 using namespace af::core;
+using af::test::all;
+using af::test::has_record;
 
 TimePoint at(long long ms) {
     return TimePoint{} + std::chrono::milliseconds(ms);
@@ -28,22 +31,6 @@ ElectionConfig warm_cfg(long long max_age_ms = 60000) {
     c.restart_backoff_initial = Duration{500};
     c.restart_backoff_max = Duration{4000};
     return c;
-}
-
-template <class T>
-std::vector<T> all(const Ready& r) {
-    std::vector<T> out;
-    for (const auto& a : r.actions)
-        if (const auto* x = std::get_if<T>(&a))
-            out.push_back(*x);
-    return out;
-}
-
-bool has_record(const Ready& r, const std::string& kind) {
-    for (const auto& x : all<act::record>(r))
-        if (x.kind == kind)
-            return true;
-    return false;
 }
 
 ev::acquire_result won(std::int64_t term, long long sent, std::string previous = "") {
