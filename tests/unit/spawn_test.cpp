@@ -217,11 +217,17 @@ TEST(Spawn, TheDaemonsLibpqVariablesDoNotReachTheChild) {
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << describe_wait_status(st);
 }
 
-/// The descriptors the child has open after exec ("0 1 2"), read from /proc by us: spawn
-/// returns only once the exec went through.
+/// The descriptors the child has open once it has started ("0 1 2"), read from /proc by us.
+/// Right after exec the dynamic loader still has a library open at the lowest free descriptor
+/// (CI saw it as fd 4), so the child stops itself when it is up and we read its table then.
 std::string child_fds(SpawnSpec spec) {
-    spec.argv = {"/bin/sleep", "30"};
+    spec.argv = {"/bin/sh", "-c", "kill -STOP $$; exit 0"};
     const pid_t pid = spawn(spec);
+    int st = 0;
+    if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st)) {
+        ADD_FAILURE() << "child did not stop itself: " << describe_wait_status(st);
+        return "";
+    }
     std::vector<int> fds;
     const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
     if (DIR* d = opendir(dir.c_str())) {
