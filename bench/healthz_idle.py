@@ -76,9 +76,11 @@ def main() -> int:
                 ok = sorted(t for t in times if t is not None)
                 if ok:
                     p99 = ok[min(len(ok) - 1, int(len(ok) * 0.99))]
-                    print(f"| {n} | {len(times)} | {len(ok)} | "
-                          f"{statistics.median(ok) * 1000:.1f} ms | {p99 * 1000:.1f} ms | "
-                          f"{ok[-1] * 1000:.1f} ms |")
+                    print(
+                        f"| {n} | {len(times)} | {len(ok)} | "
+                        f"{statistics.median(ok) * 1000:.1f} ms | {p99 * 1000:.1f} ms | "
+                        f"{ok[-1] * 1000:.1f} ms |"
+                    )
                 else:
                     print(f"| {n} | {len(times)} | 0 | - | - | - |")
         finally:

@@ -22,17 +22,13 @@ def _pg_bindir() -> Path:
     for cmd in ("pg_config",):
         exe = shutil.which(cmd)
         if exe:
-            out = subprocess.run(
-                [exe, "--bindir"], capture_output=True, text=True, check=False
-            )
+            out = subprocess.run([exe, "--bindir"], capture_output=True, text=True, check=False)
             cand = Path(out.stdout.strip())
             if (cand / "initdb").exists():
                 return cand
     hits = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not hits:
-        raise RuntimeError(
-            "PostgreSQL server binaries not found (apt-get install postgresql)"
-        )
+        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
     return Path(hits[-1]).parent
 
 
@@ -63,9 +59,7 @@ class PgServer:
         cmd = self._as_user + [str(self.bindir / args[0]), *args[1:]]
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}"
-            )
+            raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
 
     def init(self) -> None:
         self._run(
@@ -105,9 +99,7 @@ class PgServer:
         return self
 
     def stop(self, mode: str = "fast") -> None:
-        self._run(
-            "pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "30", "stop"
-        )
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "30", "stop")
 
     def destroy(self) -> None:
         try:

@@ -21,13 +21,9 @@ from .procs import spawn, stop, wait_port
 def _server_script() -> Path:
     # The /usr/sbin wrapper switches to the rabbitmq user and its system-wide data dir; the
     # script below it runs the broker as whoever calls it, with the paths we give it.
-    hits = sorted(
-        glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server")
-    )
+    hits = sorted(glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server"))
     if not hits:
-        raise RuntimeError(
-            "rabbitmq-server is not installed (scripts/demo.sh installs it with apt)"
-        )
+        raise RuntimeError("rabbitmq-server is not installed (scripts/demo.sh installs it with apt)")
     return Path(hits[-1])
 
 

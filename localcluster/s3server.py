@@ -38,13 +38,9 @@ class S3Server:
     def start(self) -> S3Server:
         moto = Path(sys.executable).parent / "moto_server"
         if not moto.exists():
-            raise RuntimeError(
-                f"{moto} missing: the venv lacks moto[server] (run scripts/demo.sh)"
-            )
+            raise RuntimeError(f"{moto} missing: the venv lacks moto[server] (run scripts/demo.sh)")
         log = self.workdir / "s3.log"
-        self.proc = spawn(
-            [str(moto), "-H", "127.0.0.1", "-p", str(self.port)], self.env, log
-        )
+        self.proc = spawn([str(moto), "-H", "127.0.0.1", "-p", str(self.port)], self.env, log)
         wait_port("127.0.0.1", self.port, 60, "the moto S3 server", self.proc, log)
         return self
 
@@ -60,9 +56,7 @@ class S3Server:
         )
 
     def create_bucket(self, name: str) -> None:
-        self.client().create_bucket(
-            Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        self.client().create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
 
     def upload_tree(self, root: Path, bucket: str) -> int:
         """Uploads every file below ``root`` with its relative path as the key; returns the count."""

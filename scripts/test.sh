@@ -24,8 +24,9 @@ else
 fi
 
 if [ "$PY" != python3 ]; then
-    step "ruff and mypy (settings in pyproject.toml)"
+    step "ruff check, ruff format --check and mypy (settings in pyproject.toml)"
     .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
     .venv/bin/mypy
 fi
 

@@ -55,9 +55,7 @@ def layout(settings: Settings) -> html.Div:
                     html.Div(
                         [
                             html.Span(id="login-status", className="login-status"),
-                            html.Button(
-                                "Log in", id="login-open", n_clicks=0, className="btn"
-                            ),
+                            html.Button("Log in", id="login-open", n_clicks=0, className="btn"),
                             html.Button(
                                 "Log out",
                                 id="logout",
@@ -87,9 +85,7 @@ def layout(settings: Settings) -> html.Div:
                                     className="btn danger",
                                     disabled=True,
                                 ),
-                                html.Span(
-                                    id="terminate-result", className="terminate-result"
-                                ),
+                                html.Span(id="terminate-result", className="terminate-result"),
                             ],
                             className="actions",
                         ),
@@ -103,9 +99,7 @@ def layout(settings: Settings) -> html.Div:
                             style={"height": "300px"},
                         ),
                         html.Div(id="takeovers"),
-                        html.Details(
-                            [html.Summary("latest events"), html.Div(id="events")]
-                        ),
+                        html.Details([html.Summary("latest events"), html.Div(id="events")]),
                         id_="timeline-card",
                     ),
                     _card(
@@ -155,9 +149,7 @@ def layout(settings: Settings) -> html.Div:
                     html.Div(id="login-error", className="error"),
                     html.Div(
                         [
-                            html.Button(
-                                "Cancel", id="login-cancel", n_clicks=0, className="btn"
-                            ),
+                            html.Button("Cancel", id="login-cancel", n_clicks=0, className="btn"),
                             html.Button(
                                 "Log in",
                                 id="login-submit",
@@ -194,9 +186,7 @@ def layout(settings: Settings) -> html.Div:
                 ],
             ),
             dcc.Store(id="panel"),  # {active, term}: what the user sees
-            dcc.Store(
-                id="event-marker"
-            ),  # last event id; the timeline refreshes when it moves
+            dcc.Store(id="event-marker"),  # last event id; the timeline refreshes when it moves
             dcc.Store(id="auth"),  # {user}: mirrors the server-side session
             dcc.Store(id="terminate-target"),
             dcc.Store(id="prices-version"),
@@ -334,8 +324,7 @@ def timeline_figure(events: list[Event], takeovers: list[model.Takeover]) -> go.
                 # Plotly renders hover text as HTML: event details come from the database
                 # (a process name, an error message) and are escaped.
                 hovertext=[
-                    f"{e.at:%H:%M:%S.%f}"[:-3]
-                    + f" {escape(e.node_id)} term {e.term}<br>"
+                    f"{e.at:%H:%M:%S.%f}"[:-3] + f" {escape(e.node_id)} term {e.term}<br>"
                     f"<b>{escape(e.kind)}</b> {escape(e.detail)}"
                     for e in evs
                 ],
@@ -352,30 +341,17 @@ def timeline_figure(events: list[Event], takeovers: list[model.Takeover]) -> go.
 
 
 def render_takeovers(takeovers: list[model.Takeover]) -> html.Table:
-    head = html.Tr(
-        [
-            html.Th(h)
-            for h in ("at", "became active", "term", "replaced", "takeover gap", "why")
-        ]
-    )
+    head = html.Tr([html.Th(h) for h in ("at", "became active", "term", "replaced", "takeover gap", "why")])
     rows = []
     for t in reversed(takeovers[-20:]):
-        gap = (
-            f"{model.fmt_ms(t.gap_ms)} after {t.previous_last_kind}"
-            if t.gap_ms is not None
-            else "-"
-        )
+        gap = f"{model.fmt_ms(t.gap_ms)} after {t.previous_last_kind}" if t.gap_ms is not None else "-"
         rows.append(
             html.Tr(
                 [
                     html.Td(f"{t.at:%H:%M:%S.%f}"[:-3]),
                     html.Td(t.node),
                     html.Td(str(t.term)),
-                    html.Td(
-                        f"{t.previous_node} (term {t.previous_term})"
-                        if t.previous_node
-                        else "-"
-                    ),
+                    html.Td(f"{t.previous_node} (term {t.previous_term})" if t.previous_node else "-"),
                     html.Td(gap, className="gap"),
                     html.Td(t.why),
                 ]
@@ -417,11 +393,7 @@ def prices_figure(title: str, rows: list[Any]) -> go.Figure:
                 mode="lines+markers",
             )
         )
-        fig.add_trace(
-            go.Scatter(
-                x=days, y=[r.vwap for r in rows], name="VWAP", mode="lines+markers"
-            )
-        )
+        fig.add_trace(go.Scatter(x=days, y=[r.vwap for r in rows], name="VWAP", mode="lines+markers"))
     fig.update_layout(
         title=title,
         margin={"l": 50, "r": 10, "t": 40, "b": 30},
@@ -452,9 +424,7 @@ def create_app(
     pool: Pool | None = None,
 ) -> Dash:
     users = (
-        users
-        if users is not None
-        else Users.load(settings.users_file, settings.password_file, settings.user)
+        users if users is not None else Users.load(settings.users_file, settings.password_file, settings.user)
     )
     pool = pool or Pool(settings.conninfo, size=settings.pool_size)
     q = Queries(pool, settings.schema, settings.cluster, settings.prices_table)
@@ -679,9 +649,7 @@ def create_app(
             if not sent:
                 msg = f"not sent: {holder} no longer holds term {term}; look again and retry"
                 return HIDDEN, "", None, msg
-            log.warning(
-                "terminate requested by %s for %s (term %s)", user, holder, term
-            )
+            log.warning("terminate requested by %s for %s (term %s)", user, holder, term)
             msg = f"sent: {holder} (term {term}) will kill its scheduler and hand over"
             return HIDDEN, "", None, msg
         return HIDDEN, "", None, dash.no_update
@@ -696,9 +664,7 @@ def create_app(
         State("ticker", "value"),
         State("prices-version", "data"),
     )
-    def refresh_tickers(
-        _n: int | None, current: str | None, version: Any
-    ) -> tuple[Any, ...]:
+    def refresh_tickers(_n: int | None, current: str | None, version: Any) -> tuple[Any, ...]:
         try:
             tickers = q.tickers()
         except DatabaseUnavailable:
@@ -715,17 +681,13 @@ def create_app(
                 f"no price data yet ({settings.prices_table} is absent or empty)",
                 None,
             )
-        options = [
-            {"label": f"{t.mnemonic} ({t.isin})", "value": t.isin} for t in tickers
-        ]
+        options = [{"label": f"{t.mnemonic} ({t.isin})", "value": t.isin} for t in tickers]
         chosen = model.choose_ticker([(t.isin, t.mnemonic) for t in tickers], current)
         last = max(t.last_day for t in tickers)
         days = sum(t.days for t in tickers)
         new_version = f"{last.isoformat()}/{days}/{len(tickers)}"
         note = f"{len(tickers)} instruments, last trading day {last.isoformat()}"
-        if (
-            new_version == version and chosen == current
-        ):  # nothing new: leave the menu be
+        if new_version == version and chosen == current:  # nothing new: leave the menu be
             return dash.no_update, dash.no_update, note, dash.no_update
         return options, chosen, note, new_version
 
@@ -742,9 +704,7 @@ def create_app(
             rows = q.prices(isin)
         except DatabaseUnavailable:
             return empty_figure("database unreachable")
-        label = next(
-            (o["label"] for o in options or [] if o.get("value") == isin), isin
-        )
+        label = next((o["label"] for o in options or [] if o.get("value") == isin), isin)
         if not rows:
             return empty_figure(f"no prices for {label}")
         return prices_figure(label, rows)

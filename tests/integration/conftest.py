@@ -34,8 +34,7 @@ def two(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
         assert c.wait_active() == "node-a"
         c.start(["node-b"])
         c.wait_for(
-            lambda: {n["node_id"]: n["role"] for n in c.status()["nodes"]}.get("node-b")
-            == "standby",
+            lambda: {n["node_id"]: n["role"] for n in c.status()["nodes"]}.get("node-b") == "standby",
             10,
             "node-b to report standby",
         )

@@ -21,9 +21,26 @@ def can_login(pg: PgServer, role: str) -> bool:
 
 
 def try_connect(pg: PgServer, role: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(pg.bindir / "psql"), "-X", "-h", "127.0.0.1", "-p", str(pg.port),
-                           "-U", role, "-d", "postgres", "-c", "SELECT 1"],
-                          capture_output=True, text=True, timeout=20, check=False)
+    return subprocess.run(
+        [
+            str(pg.bindir / "psql"),
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(pg.port),
+            "-U",
+            role,
+            "-d",
+            "postgres",
+            "-c",
+            "SELECT 1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
 
 
 def test_winner_fences_the_other_roles(tmp_path: Path) -> None:
@@ -32,10 +49,25 @@ def test_winner_fences_the_other_roles(tmp_path: Path) -> None:
             pg.psql(f"CREATE ROLE {role} LOGIN")
         cluster = Cluster(pg, tmp_path / "c", extra={"fencing": {"database_roles": ROLES}})
         # A session of node-b's role that is open before anyone wins: it must be ended.
-        held = subprocess.Popen([str(pg.bindir / "psql"), "-X", "-h", "127.0.0.1", "-p",
-                                 str(pg.port), "-U", "sched_b", "-d", "postgres", "-c",
-                                 "SELECT pg_sleep(60)"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        held = subprocess.Popen(
+            [
+                str(pg.bindir / "psql"),
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(pg.port),
+                "-U",
+                "sched_b",
+                "-d",
+                "postgres",
+                "-c",
+                "SELECT pg_sleep(60)",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             cluster.start()
             first = cluster.wait_active()
@@ -63,8 +95,9 @@ def test_winner_fences_the_other_roles(tmp_path: Path) -> None:
 
 
 def test_fencing_config_must_name_this_node(pg: PgServer, tmp_path: Path) -> None:
-    cluster = Cluster(pg, tmp_path / "c", size=1,
-                      extra={"fencing": {"database_roles": {"node-z": "sched_z"}}})
+    cluster = Cluster(
+        pg, tmp_path / "c", size=1, extra={"fencing": {"database_roles": {"node-z": "sched_z"}}}
+    )
     res = cluster.cli("check-config")
     assert res.returncode == 2 and "must name a role for this node (node-a)" in res.stderr
     cfg = json.loads(cluster.nodes["node-a"].config.read_text())

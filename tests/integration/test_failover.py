@@ -82,8 +82,13 @@ def test_scheduler_crash_once_restarts_in_place(cluster: Cluster) -> None:
     cluster.wait_for(lambda: any(r["ev"] == "crash" for r in cluster.records()), 10, "a crash")
     crash.unlink()
     cluster.wait_for(
-        lambda: len([i for i in cluster.live_instances() if i.node == first]) == 1
-        and len([i for i in cluster.instances() if i.node == first]) >= 2, 10, "a restart")
+        lambda: (
+            len([i for i in cluster.live_instances() if i.node == first]) == 1
+            and len([i for i in cluster.instances() if i.node == first]) >= 2
+        ),
+        10,
+        "a restart",
+    )
     assert cluster.active() == first
     assert cluster.status()["term"] == term, "a restart in place keeps the term"
     kinds = [e["kind"] for e in cluster.events() if e["node_id"] == first]

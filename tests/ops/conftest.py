@@ -70,7 +70,7 @@ class NotifySocket:
         while True:
             for i, (_, f) in enumerate(self.pending):
                 if key in f and (value is None or f[key] == value):
-                    self.pending = self.pending[i + 1:]
+                    self.pending = self.pending[i + 1 :]
                     return f
             self.pending = []
             if time.monotonic() >= end:
@@ -82,8 +82,9 @@ class NotifySocket:
         self.sock.close()
 
 
-def start_under_systemd_env(binary: Path, config: Path, notify: Path, log: Path,
-                            watchdog_usec: int | None) -> subprocess.Popen[bytes]:
+def start_under_systemd_env(
+    binary: Path, config: Path, notify: Path, log: Path, watchdog_usec: int | None
+) -> subprocess.Popen[bytes]:
     """Starts `run` with the environment systemd gives a Type=notify service with WatchdogSec=:
     NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (the daemon's own pid: exec keeps it)."""
     env = dict(os.environ, NOTIFY_SOCKET=str(notify))
@@ -92,8 +93,13 @@ def start_under_systemd_env(binary: Path, config: Path, notify: Path, log: Path,
         env["WATCHDOG_USEC"] = str(watchdog_usec)
         script = "export WATCHDOG_PID=$$; " + script
     with open(log, "ab") as out:
-        return subprocess.Popen(["/bin/sh", "-c", script, str(binary), str(config)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            ["/bin/sh", "-c", script, str(binary), str(config)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -55,9 +55,7 @@ def cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
-def shared_cluster(
-    pg: PgServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+def shared_cluster(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One running cluster for a module's read-only tests."""
     c = start_cluster(pg, tmp_path_factory.mktemp("cluster"))
     try:
@@ -160,9 +158,7 @@ def start_dashboard(pg: PgServer, tmp_path: Path) -> Iterator[Callable[..., Dash
     for that cluster); stopped at the end of the test."""
     started: list[Dashboard] = []
 
-    def start(
-        conninfo: str, cluster: str, *extra: str, password: bool = True
-    ) -> Dashboard:
+    def start(conninfo: str, cluster: str, *extra: str, password: bool = True) -> Dashboard:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AF_DASHBOARD_")}
         if "user=af_dashboard" in conninfo:
@@ -184,9 +180,7 @@ def start_dashboard(pg: PgServer, tmp_path: Path) -> Iterator[Callable[..., Dash
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise AssertionError(
-                    f"dashboard exited {proc.returncode}:\n{d.output()}"
-                )
+                raise AssertionError(f"dashboard exited {proc.returncode}:\n{d.output()}")
             try:
                 with urllib.request.urlopen(d.url, timeout=2) as r:
                     if r.status == 200:
@@ -204,9 +198,7 @@ def _chromium() -> tuple[str, str]:
     browser = shutil.which("chromium") or "/usr/bin/chromium"
     driver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
     if not (Path(browser).exists() and Path(driver).exists()):
-        pytest.skip(
-            "Debian chromium + chromium-driver not installed (scripts/lib/deps.sh)"
-        )
+        pytest.skip("Debian chromium + chromium-driver not installed (scripts/lib/deps.sh)")
     return browser, driver
 
 
@@ -227,9 +219,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     ):  # fmt: skip
         opts.add_argument(flag)
     drv = webdriver.Chrome(
-        service=Service(
-            executable_path=driver, log_output=str(tmp_path / "chromedriver.log")
-        ),
+        service=Service(executable_path=driver, log_output=str(tmp_path / "chromedriver.log")),
         options=opts,
     )
     drv.set_page_load_timeout(30)
