@@ -15,8 +15,8 @@ from conftest import REPO
 
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
-from webapp.app import timeline_figure
 from webapp.db import Event
+from webapp.figures import timeline_figure
 
 MARKUP = '<img src=x onerror="alert(document.cookie)"><b>x</b>'
 
