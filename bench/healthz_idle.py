@@ -19,12 +19,7 @@ from pathlib import Path
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from localcluster.ports import free_tcp_port
 
 
 def probe(port: int, timeout: float) -> float | None:

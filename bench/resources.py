@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
 from localcluster.procfs import guard_of, stat_fields
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -89,12 +89,6 @@ SHEDDABLE = (
     "libgpg-error",
     "libcap.",
 )
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def measure(duration: float, nodes: int, warmup: float) -> dict[str, Any]:

@@ -33,8 +33,9 @@ from typing import Any
 
 import psycopg2
 
-from .cluster import daemon_binary, free_udp_port
-from .pgserver import PgServer, free_port
+from .cluster import daemon_binary
+from .pgserver import PgServer
+from .ports import free_tcp_port, free_udp_port
 from .procfs import proc_stat
 from .procs import spawn
 
@@ -160,7 +161,7 @@ class Site:
     root: Path
     dbname: str = "airflow_e2e"
     task_seconds: float = 3.0
-    api_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_tcp_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     dag_files: tuple[Path, ...] = (DEMO_DAG,)
     executor: str = "LocalExecutor"
@@ -477,8 +478,8 @@ class Pair:
             "env": {
                 **site_env,
                 # Distinct per "host" on this one machine.
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_tcp_port()),
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_tcp_port()),
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
             },
             "stop_timeout_ms": self.stop_timeout_ms,
@@ -504,7 +505,7 @@ class Pair:
                     "command": [str(airflow_exe()), "triggerer"],
                     "env": {
                         **af_env,
-                        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_tcp_port()),
                     },
                     "stop_timeout_ms": 10000,
                 },

@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -17,17 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .pgserver import PgServer
+from .ports import free_udp_port
 from .procfs import alive, cmdline
 from .procs import spawn
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN = REPO / "scripts" / "standin-scheduler"
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def daemon_binary() -> Path:

@@ -11,11 +11,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from .ports import free_tcp_port
 
 
 def _pg_bindir() -> Path:
@@ -32,18 +33,12 @@ def _pg_bindir() -> Path:
     return Path(hits[-1]).parent
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PgServer:
     """One PostgreSQL cluster in a temp dir. Use as a context manager or call start()/stop()."""
 
     def __init__(self, base_dir: str | None = None, port: int | None = None) -> None:
         self.bindir = _pg_bindir()
-        self.port = port or free_port()
+        self.port = port or free_tcp_port()
         self.root = Path(tempfile.mkdtemp(prefix="af-pg-", dir=base_dir))
         self.datadir = self.root / "data"
         self.logfile = self.root / "postgres.log"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .pgserver import free_port
+from .ports import free_tcp_port
 from .procs import spawn, stop, wait_port
 
 PUBLIC_BUCKET = "deutsche-boerse-xetra-pds"
@@ -28,7 +28,7 @@ REGION = "eu-central-1"
 class S3Server:
     workdir: Path
     env: dict[str, str]
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=free_tcp_port)
     proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -26,7 +26,8 @@ from localcluster.airflow_faults import (
     overlapping_tries,
     running_task,
 )
-from localcluster.airflow_site import Pair, Site, daemon_binary, wait_for
+from localcluster.airflow_site import Pair, Site, wait_for
+from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 
 pytestmark = pytest.mark.slow
@@ -96,7 +97,7 @@ def check_run(
     assert rerun_s <= RERUN_WITHIN_S, (
         f"{victim['task_id']} ran again on {other} only {rerun_s:.1f} s after the fault\n{report}"
     )
-    return rerun_s
+    return float(rerun_s)
 
 
 def takeover_event(pair: Pair, node: str) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from localcluster.airflow_faults import TakeoverPair, overlapping_tries, running_task
-from localcluster.airflow_site import Site, daemon_binary, scheduler_leaders, wait_for
+from localcluster.airflow_site import Site, scheduler_leaders, wait_for
+from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 
 pytestmark = pytest.mark.slow

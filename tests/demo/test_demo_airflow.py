@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from localcluster.cluster import REPO
-from localcluster.pgserver import free_port
+from localcluster.ports import free_tcp_port
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ class DemoRun:
     def __init__(self, tmp: Path, *args: str) -> None:
         self.tmp = tmp
         self.summary_file = tmp / "summary.json"
-        env = dict(os.environ, AF_DEMO_DIR=str(tmp), AF_DASHBOARD_PORT=str(free_port()))
+        env = dict(os.environ, AF_DEMO_DIR=str(tmp), AF_DASHBOARD_PORT=str(free_tcp_port()))
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -134,7 +134,7 @@ def check_common(summary: dict[str, Any], victim: str) -> dict[str, Any]:
     assert summary["airflow_version"].startswith("3."), summary
     failovers = summary["failovers"]
     assert failovers and failovers[0]["from"] == victim, failovers
-    first = failovers[0]
+    first: dict[str, Any] = failovers[0]
     assert first["to"] != victim and first["term"] >= 2
     at = datetime.fromisoformat(first["at"])
     new_jobs = [

@@ -4,7 +4,7 @@
 import sys
 from pathlib import Path
 
-from support.heartbeat_wire import encode
+from tests.support.heartbeat_wire import encode
 
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from localcluster.cluster import daemon_binary, free_udp_port
-from localcluster.pgserver import free_port
+from localcluster.cluster import daemon_binary
+from localcluster.ports import free_tcp_port, free_udp_port
 
 
 def check(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -35,7 +35,7 @@ def config(tmp_path: Path, secret: Path, **over: Any) -> Path:
                                   "interval_ms": 5000, "failure_threshold": 3}}],
         "heartbeat": {"listen": f"127.0.0.1:{free_udp_port()}",
                       "peers": {"n2": "127.0.0.1:9"}, "secret_file": str(secret)},
-        "metrics": {"listen": f"127.0.0.1:{free_port()}"},
+        "metrics": {"listen": f"127.0.0.1:{free_tcp_port()}"},
     }  # fmt: skip
     cfg.update(over)
     path = tmp_path / "c.json"

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from localcluster.cluster import Cluster, daemon_binary
-from localcluster.pgserver import PgServer, free_port
+from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -59,7 +60,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_status_unreachable_database_exits_2(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_tcp_port()
     cfg = write_config(
         tmp_path / "c.json", database={"conninfo": f"host=127.0.0.1 port={port} dbname=x user=x"}
     )

@@ -7,10 +7,9 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from test_failover import settle
-
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.helpers import settle
 
 
 def command_rows(c: Cluster) -> list[tuple[str, str]]:

@@ -8,10 +8,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from test_failover import settle
-
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.helpers import settle
 
 ROLES = {"node-a": "sched_a", "node-b": "sched_b", "node-c": "sched_c"}
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_failover import settle
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from tests.support.helpers import settle
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="running Airflow as another user needs root")
 
@@ -53,6 +53,13 @@ attempt own-role-fence "$psql" -X -w -d "$AIRFLOW_DB" -c "ALTER ROLE sched_b NOL
 echo done >>"$out/res"
 exec sleep 600
 """
+
+
+def init_db_for_daemon_role(pg: PgServer, c: Cluster) -> subprocess.CompletedProcess[str]:
+    """`init-db --daemon-role af_daemon` as the administrator (superuser), for node-a's config."""
+    argv = [str(daemon_binary()), "init-db", "--config", str(c.nodes["node-a"].config)]
+    argv += ["--conninfo", pg.conninfo(), "--daemon-role", "af_daemon"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
 
 
 @pytest.fixture
@@ -113,22 +120,7 @@ def test_a_dag_cannot_write_the_lease_with_what_it_finds(scram_pg: PgServer, tmp
         node.config.write_text(json.dumps(cfg))
     c.daemon_env = {**os.environ, "PGPASSFILE": str(pgpass), "PGPASSWORD": "pw-daemon"}
     # The administrator prepares the schema for the daemon's role.
-    res = subprocess.run(
-        [
-            str(daemon_binary()),
-            "init-db",
-            "--config",
-            str(c.nodes["node-a"].config),
-            "--conninfo",
-            pg.conninfo(),
-            "--daemon-role",
-            "af_daemon",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    res = init_db_for_daemon_role(pg, c)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "EXECUTE granted to af_daemon only" in res.stdout
     try:
@@ -166,22 +158,7 @@ def test_a_dag_cannot_write_the_lease_with_what_it_finds(scram_pg: PgServer, tmp
 def test_events_refuse_truncate_even_by_the_owner(scram_pg: PgServer, tmp_path: Path) -> None:
     pg = scram_pg
     c = Cluster(pg, tmp_path / "cluster", size=1)
-    res = subprocess.run(
-        [
-            str(daemon_binary()),
-            "init-db",
-            "--config",
-            str(c.nodes["node-a"].config),
-            "--conninfo",
-            pg.conninfo(),
-            "--daemon-role",
-            "af_daemon",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    res = init_db_for_daemon_role(pg, c)
     assert res.returncode == 0, res.stderr
     with pytest.raises(RuntimeError, match="append-only"):
         pg.psql("SET ROLE af_daemon; TRUNCATE airflow_failover.events")
@@ -198,20 +175,5 @@ def test_init_db_refuses_a_superuser_or_the_daemons_role_as_airflow_role(
         ({"node-a": "af_daemon"}, "is the daemon's own role"),
     ):
         c = Cluster(pg, tmp_path / f"c{len(problem)}", size=1, extra={"fencing": {"database_roles": roles}})
-        res = subprocess.run(
-            [
-                str(daemon_binary()),
-                "init-db",
-                "--config",
-                str(c.nodes["node-a"].config),
-                "--conninfo",
-                pg.conninfo(),
-                "--daemon-role",
-                "af_daemon",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        res = init_db_for_daemon_role(pg, c)
         assert res.returncode != 0 and problem in res.stderr, res.stderr

@@ -4,20 +4,11 @@ the invariants (never two schedulers, terms only grow, the cluster converges to 
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-
-
-def settle(cluster: Cluster, seconds: float) -> None:
-    """Let the cluster run, checking all along that at most one scheduler lives."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        live = cluster.live_instances()
-        assert len(live) <= 1, f"two schedulers alive: {live}"
-        time.sleep(0.05)
+from tests.support.helpers import settle
 
 
 def test_all_start_at_once(cluster: Cluster) -> None:

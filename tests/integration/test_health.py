@@ -9,10 +9,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from test_failover import settle
-
-from localcluster.cluster import Cluster, free_udp_port
+from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from localcluster.ports import free_udp_port
+from tests.support.helpers import settle
 
 
 def with_health(cluster: Cluster, health: dict[str, Any] | None = None, per_node: bool = False) -> None:

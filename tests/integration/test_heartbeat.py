@@ -10,13 +10,14 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support.heartbeat_wire import encode
-from test_failover import settle
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.heartbeat_wire import encode
+from tests.support.helpers import settle
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def hb_cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
         c.stop_all()
 
 
-def node_row(cluster: Cluster, name: str) -> dict:
+def node_row(cluster: Cluster, name: str) -> dict[str, Any]:
     return next(n for n in cluster.status()["nodes"] if n["node_id"] == name)
 
 

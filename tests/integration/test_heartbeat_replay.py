@@ -7,12 +7,12 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
-
-from support.heartbeat_wire import encode
-from test_failover import settle
+from typing import Any
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from tests.support.heartbeat_wire import encode
+from tests.support.helpers import settle
 
 
 def incarnation(c: Cluster, node: str) -> int:
@@ -24,7 +24,7 @@ def incarnation(c: Cluster, node: str) -> int:
     )
 
 
-def node_row(c: Cluster, name: str) -> dict:
+def node_row(c: Cluster, name: str) -> dict[str, Any]:
     return next(n for n in c.status()["nodes"] if n["node_id"] == name)
 
 
@@ -67,7 +67,7 @@ def test_heartbeats_of_a_restarted_peers_earlier_life_are_replays(pg: PgServer, 
                     ("127.0.0.1", c.udp_ports["node-b"]),
                 )
 
-        def counted() -> dict | None:
+        def counted() -> dict[str, Any] | None:
             row = node_row(c, "node-b")
             hb = row["counters"].get("heartbeat", {})
             return row if hb.get("dropped", {}).get("replayed", 0) >= 10 else None

@@ -8,16 +8,17 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
 
 # What a managed process can find: its environment and identity (written by itself), then it
 # becomes `sleep`, whose open descriptors the test reads from /proc (a shell opens its own
@@ -54,7 +55,7 @@ def spy_cluster(pg: PgServer, tmp_path: Path, process: dict[str, object]) -> tup
         heartbeats=True,
         extra={"metrics": {"listen": f"127.0.0.1:{metrics_port}"}},
     )
-    proc = {"name": "scheduler", "command": ["/bin/sh", "-c", SPY, "spy", str(out)]}
+    proc: dict[str, Any] = {"name": "scheduler", "command": ["/bin/sh", "-c", SPY, "spy", str(out)]}
     proc.update(process)
     for node in c.nodes.values():
         cfg = json.loads(node.config.read_text())
@@ -69,12 +70,6 @@ def spy_cluster(pg: PgServer, tmp_path: Path, process: dict[str, object]) -> tup
         "AF_UNRELATED_SECRET": "x",
     }
     return c, out
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_file(path: Path, timeout: float = 20.0) -> str:

@@ -9,13 +9,14 @@ import json
 import signal
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 from localcluster.cluster import Cluster
-from localcluster.pgserver import PgServer, free_port
+from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
+from tests.support.helpers import http_get
 
 JOB_TABLE = """
 CREATE TABLE job (
@@ -167,11 +168,6 @@ def test_a_failing_takeover_is_recorded_and_the_scheduler_starts_anyway(pg: PgSe
         c.stop_all()
 
 
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        return str(r.read().decode())
-
-
 def test_role_change_hooks_run_in_order_and_a_hanging_one_delays_nothing(
     pg: PgServer, tmp_path: Path
 ) -> None:
@@ -180,7 +176,7 @@ def test_role_change_hooks_run_in_order_and_a_hanging_one_delays_nothing(
     hooks_dir.mkdir()
     script_a, out_a = make_hook(hooks_dir, "node-a")
     script_b, out_b = make_hook(hooks_dir, "node-b")
-    port_b = free_port()
+    port_b = free_tcp_port()
     rewrite(c, "node-a", hooks={"on_role_change": {"command": [str(script_a), "ok"]}})
     # node-b's hook hangs every time; its timeout is long against a failover.
     rewrite(
@@ -228,7 +224,8 @@ def test_role_change_hooks_run_in_order_and_a_hanging_one_delays_nothing(
             15,
             "node-b's hook_timeout event",
         )
-        text = scrape(port_b)
+        status, text = http_get(port_b, "/metrics", timeout=5)
+        assert status == 200, text
         assert 'airflow_failover_hook_runs_total{hook="on_role_change",outcome="timeout"} 1' in text, [
             ln for ln in text.splitlines() if "hook" in ln
         ]

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_tcp_port, http_get
 from prometheus_client.parser import text_string_to_metric_families
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
+from tests.support.helpers import http_get
 
 
 def scrape(port: int) -> dict[str, Any]:

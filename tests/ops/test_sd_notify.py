@@ -10,10 +10,9 @@ import json
 import signal
 from pathlib import Path
 
-from conftest import NotifySocket, start_under_systemd_env
-
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from tests.ops.systemd_notify import NotifySocket, start_under_systemd_env
 
 
 def test_ready_status_watchdog_reload_stopping(
@@ -24,7 +23,7 @@ def test_ready_status_watchdog_reload_stopping(
     proc = start_under_systemd_env(
         daemon_binary(), node.config, notify_socket.path, node.log, watchdog_usec=1_000_000
     )
-    node.proc = proc  # type: ignore[assignment]
+    node.proc = proc
     try:
         ready = notify_socket.wait_for("READY", 15, "1")
         # READY carries the first status; a lone node wins the lease at once.
@@ -89,7 +88,7 @@ def test_standby_status_names_the_active_and_no_pings_for_another_pid(
         env_proc = start_under_systemd_env(
             daemon_binary(), node.config, notify_socket.path, node.log, watchdog_usec=None
         )
-        node.proc = env_proc  # type: ignore[assignment]
+        node.proc = env_proc
         ready = notify_socket.wait_for("READY", 15, "1")
         assert ready["STATUS"].startswith("standby; node-a is active in term"), ready
         later = notify_socket.drain(1.5)
@@ -109,7 +108,7 @@ def test_status_line_shows_the_pause_and_a_dead_holder_loudly(
         c.start(["node-a"])
         c.wait_active()
         node = c.nodes["node-b"]
-        node.proc = start_under_systemd_env(  # type: ignore[assignment]
+        node.proc = start_under_systemd_env(
             daemon_binary(), node.config, notify_socket.path, node.log, watchdog_usec=None
         )
         notify_socket.wait_for("READY", 15, "1")

@@ -14,8 +14,8 @@ import pytest
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from tests.support.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "config" / "airflow-failover.service"
 
 

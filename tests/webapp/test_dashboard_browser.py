@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import TEST_PASSWORD, TEST_USER, Dashboard, commands, sql_rows
 from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
@@ -23,6 +22,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.helpers import sql_rows
+from tests.webapp.dashboard_harness import TEST_PASSWORD, TEST_USER, Dashboard, commands
 
 
 def text_of(drv: WebDriver, id_: str) -> str:

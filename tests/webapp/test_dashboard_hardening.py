@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
+from tests.support.helpers import REPO
 from webapp.db import Event
 from webapp.figures import timeline_figure
 

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import TEST_PASSWORD, TEST_USER, commands
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.webapp.dashboard_harness import TEST_PASSWORD, TEST_USER, commands
 from webapp.app import create_app
 from webapp.auth import Users, hash_password
 from webapp.db import Pool

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import psycopg2
 import psycopg2.errors
 import pytest
-from conftest import commands, grant_for_cluster, sql_rows
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.helpers import sql_rows
+from tests.webapp.dashboard_harness import commands, grant_for_cluster
 from webapp.db import Pool, Queries
 
 

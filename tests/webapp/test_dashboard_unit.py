@@ -15,10 +15,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TEST_PASSWORD, grant_for_cluster
 
 from localcluster.cluster import Cluster
-from localcluster.pgserver import PgServer, free_port
+from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
+from tests.support.helpers import REPO
+from tests.webapp.dashboard_harness import TEST_PASSWORD, grant_for_cluster
 
 UNIT = REPO / "config" / "airflow-failover-dashboard.service"
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -57,7 +59,7 @@ def test_exec_start_serves_the_dashboard(
     text = UNIT.read_text().replace("\\\n", " ")
     exec_start = next(ln.split("=", 1)[1] for ln in text.splitlines() if ln.startswith("ExecStart="))
     argv = shlex.split(exec_start)
-    port = free_port()
+    port = free_tcp_port()
     argv[0] = str(GUNICORN)
     argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
     grant_for_cluster(pg, dashboard_role, shared_cluster.name)
