@@ -19,26 +19,15 @@ def can_login(pg: PgServer, role: str) -> bool:
     return pg.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{role}'") == "t"
 
 
+def psql_as(pg: PgServer, role: str, sql: str) -> list[str]:
+    """psql's argv for one statement as `role`, connecting over 127.0.0.1."""
+    connect = ["-h", "127.0.0.1", "-p", str(pg.port), "-U", role, "-d", "postgres"]
+    return [str(pg.bindir / "psql"), "-X", *connect, "-c", sql]
+
+
 def try_connect(pg: PgServer, role: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            str(pg.bindir / "psql"),
-            "-X",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(pg.port),
-            "-U",
-            role,
-            "-d",
-            "postgres",
-            "-c",
-            "SELECT 1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
+        psql_as(pg, role, "SELECT 1"), capture_output=True, text=True, timeout=20, check=False
     )
 
 
@@ -49,20 +38,7 @@ def test_winner_fences_the_other_roles(tmp_path: Path) -> None:
         cluster = Cluster(pg, tmp_path / "c", extra={"fencing": {"database_roles": ROLES}})
         # A session of node-b's role that is open before anyone wins: it must be ended.
         held = subprocess.Popen(
-            [
-                str(pg.bindir / "psql"),
-                "-X",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(pg.port),
-                "-U",
-                "sched_b",
-                "-d",
-                "postgres",
-                "-c",
-                "SELECT pg_sleep(60)",
-            ],
+            psql_as(pg, "sched_b", "SELECT pg_sleep(60)"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
