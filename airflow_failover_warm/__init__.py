@@ -87,7 +87,7 @@ def parse_go(line: bytes) -> int:
     text = line.decode("ascii", errors="replace").strip()
     if not text.startswith(GO_PREFIX):
         raise ProtocolError(f"expected 'go <term>', got {text[:80]!r}")
-    term = text[len(GO_PREFIX):].strip()
+    term = text[len(GO_PREFIX) :].strip()
     if not term.isdigit() or int(term) <= 0:
         raise ProtocolError(f"bad term in {text[:80]!r}")
     return int(term)
@@ -119,32 +119,37 @@ def run_airflow(command: str, args: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
-        print(f"usage: python -m airflow_failover_warm {{{'|'.join(COMMANDS)}}} "
-              "[airflow options...]", file=sys.stderr)
+        print(
+            f"usage: python -m airflow_failover_warm {{{'|'.join(COMMANDS)}}} [airflow options...]",
+            file=sys.stderr,
+        )
         return 2
     command, args = argv[0], argv[1:]
     fd_text = os.environ.get("AIRFLOW_FAILOVER_WARM_FD")
     if not fd_text:
         return run_airflow(command, args)  # a cold start: nothing to wait for
     if not fd_text.isdigit():
-        print(f"airflow_failover_warm: AIRFLOW_FAILOVER_WARM_FD must be a descriptor number, "
-              f"got {fd_text!r}", file=sys.stderr)
+        print(
+            f"airflow_failover_warm: AIRFLOW_FAILOVER_WARM_FD must be a descriptor number, got {fd_text!r}",
+            file=sys.stderr,
+        )
         return 2
     _title(f"airflow-failover-warm {command} (waiting for go)")
     took = warm_up(command)
-    print(f"airflow_failover_warm: {command} warm after {took:.2f} s of imports; waiting for go",
-          file=sys.stderr, flush=True)
+    print(
+        f"airflow_failover_warm: {command} warm after {took:.2f} s of imports; waiting for go",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         term = wait_for_go(int(fd_text))
     except ProtocolError as e:
         print(f"airflow_failover_warm: {e}; exiting", file=sys.stderr)
         return 2
     if term is None:
-        print("airflow_failover_warm: the daemon closed the channel before go; exiting",
-              file=sys.stderr)
+        print("airflow_failover_warm: the daemon closed the channel before go; exiting", file=sys.stderr)
         return 0
     os.environ["AIRFLOW_FAILOVER_TERM"] = str(term)
     os.environ.pop("AIRFLOW_FAILOVER_WARM_FD", None)
-    print(f"airflow_failover_warm: go in term {term}: running airflow {command}",
-          file=sys.stderr, flush=True)
+    print(f"airflow_failover_warm: go in term {term}: running airflow {command}", file=sys.stderr, flush=True)
     return run_airflow(command, args)

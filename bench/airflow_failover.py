@@ -74,8 +74,7 @@ NAN = float("nan")
 
 def _job_heartbeat(site: Site, node: str, after: Any) -> dict[str, Any] | None:
     for j in site.scheduler_jobs():
-        if (j["hostname"] == node and j["start_date"] > after
-                and j["latest_heartbeat"] > j["start_date"]):
+        if j["hostname"] == node and j["start_date"] > after and j["latest_heartbeat"] > j["start_date"]:
             return j
     return None
 
@@ -86,17 +85,25 @@ def trial(site: Site, config: str, fault: str, rerun_timeout: float) -> dict[str
         t0 = site.db_now()
         pair.start(["node-a"])
         wait_for(lambda: pair.active() == "node-a", 60, "node-a active", diagnose=pair.diagnose)
-        wait_for(lambda: _job_heartbeat(site, "node-a", t0), 180,
-                 "node-a's scheduler to heartbeat", diagnose=pair.diagnose)
+        wait_for(
+            lambda: _job_heartbeat(site, "node-a", t0),
+            180,
+            "node-a's scheduler to heartbeat",
+            diagnose=pair.diagnose,
+        )
         pair.start(["node-b"])
         if config == "takeover+warm":
-            wait_for(lambda: any(e["node_id"] == "node-b" and e["kind"] == "warm_ready"
-                                 for e in pair.events()), 120, "node-b's warm scheduler",
-                     diagnose=pair.diagnose)
+            wait_for(
+                lambda: any(e["node_id"] == "node-b" and e["kind"] == "warm_ready" for e in pair.events()),
+                120,
+                "node-b's warm scheduler",
+                diagnose=pair.diagnose,
+            )
         run_id = f"bench-{config}-{fault}-{uuid.uuid4().hex[:6]}"
         site.trigger(run_id)
-        victim = wait_for(lambda: running_task(site, run_id), 240, f"a task body of {run_id}",
-                          diagnose=pair.diagnose)
+        victim = wait_for(
+            lambda: running_task(site, run_id), 240, f"a task body of {run_id}", diagnose=pair.diagnose
+        )
         t_fault = site.db_now()
         if fault == "kill9":
             pair.kill9("node-a")
@@ -107,28 +114,53 @@ def trial(site: Site, config: str, fault: str, rerun_timeout: float) -> dict[str
             return (ts - t_fault).total_seconds() if ts is not None else NAN
 
         job = pair.wait_scheduler_job("node-b", t_fault, 120)
-        hb = wait_for(lambda: _job_heartbeat(site, "node-b", t_fault), 120,
-                      "node-b's first heartbeat", every=0.05, diagnose=pair.diagnose)
+        hb = wait_for(
+            lambda: _job_heartbeat(site, "node-b", t_fault),
+            120,
+            "node-b's first heartbeat",
+            every=0.05,
+            diagnose=pair.diagnose,
+        )
 
         def rerun() -> Any:
-            starts = [t["start_date"] for t in site.task_instances(run_id)
-                      if t["task_id"] == victim["task_id"] and t["hostname"] == "node-b"
-                      and t["start_date"] is not None]
+            starts = [
+                t["start_date"]
+                for t in site.task_instances(run_id)
+                if t["task_id"] == victim["task_id"]
+                and t["hostname"] == "node-b"
+                and t["start_date"] is not None
+            ]
             return min(starts) if starts else None
 
-        rerun_at = wait_for(rerun, rerun_timeout, f"{victim['task_id']} to run on node-b",
-                            every=0.1, diagnose=pair.diagnose)
-        wait_for(lambda: site.dag_run_state(run_id) in ("success", "failed"), 300,
-                 f"{run_id} to finish", every=0.5, diagnose=pair.diagnose)
+        rerun_at = wait_for(
+            rerun, rerun_timeout, f"{victim['task_id']} to run on node-b", every=0.1, diagnose=pair.diagnose
+        )
+        wait_for(
+            lambda: site.dag_run_state(run_id) in ("success", "failed"),
+            300,
+            f"{run_id} to finish",
+            every=0.5,
+            diagnose=pair.diagnose,
+        )
         end = site.query("SELECT end_date, state FROM dag_run WHERE run_id = %s", (run_id,))[0]
         won = [e for e in pair.events() if e["kind"] == "became_active" and e["node_id"] == "node-b"]
         lease_s = (datetime.fromisoformat(won[-1]["at"]) - t_fault).total_seconds() if won else NAN
         overlaps = overlapping_tries(site.task_instances(run_id))
-        r = {"lease_s": lease_s, "job_row_s": since(job["start_date"]),
-             "heartbeat_s": since(hb["latest_heartbeat"]), "task_rerun_s": since(rerun_at),
-             "run_done_s": since(end[0]), "overlaps": float(len(overlaps))}
-        print(f"{config:9} {fault:9} " + " ".join(f"{k} {r[k]:7.2f}" for k, _ in COLS)
-              + f" run {end[1]} overlaps {len(overlaps)}", file=sys.stderr, flush=True)
+        r = {
+            "lease_s": lease_s,
+            "job_row_s": since(job["start_date"]),
+            "heartbeat_s": since(hb["latest_heartbeat"]),
+            "task_rerun_s": since(rerun_at),
+            "run_done_s": since(end[0]),
+            "overlaps": float(len(overlaps)),
+        }
+        print(
+            f"{config:9} {fault:9} "
+            + " ".join(f"{k} {r[k]:7.2f}" for k, _ in COLS)
+            + f" run {end[1]} overlaps {len(overlaps)}",
+            file=sys.stderr,
+            flush=True,
+        )
         return r
     finally:
         leftover = pair.stop()
@@ -146,19 +178,25 @@ def fmt(v: float) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=5,
-                    help="trials per fault with the takeover step (with and without warm standby)")
-    ap.add_argument("--baseline-trials", type=int, default=1,
-                    help="trials per fault of today's behaviour (each waits ~300 s); 0 skips it")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--trials",
+        type=int,
+        default=5,
+        help="trials per fault with the takeover step (with and without warm standby)",
+    )
+    ap.add_argument(
+        "--baseline-trials",
+        type=int,
+        default=1,
+        help="trials per fault of today's behaviour (each waits ~300 s); 0 skips it",
+    )
     ap.add_argument("--task-seconds", type=float, default=8.0)
-    ap.add_argument("--faults", default=",".join(FAULTS),
-                    help="comma-separated subset of kill9,host_loss")
-    ap.add_argument("--configs", default=",".join(CONFIGS),
-                    help="comma-separated subset of " + ",".join(CONFIGS))
-    ap.add_argument("--json", type=Path,
-                    help="write the medians of the full configuration (takeover+warm)")
+    ap.add_argument("--faults", default=",".join(FAULTS), help="comma-separated subset of kill9,host_loss")
+    ap.add_argument(
+        "--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS)
+    )
+    ap.add_argument("--json", type=Path, help="write the medians of the full configuration (takeover+warm)")
     args = ap.parse_args()
     faults = [f for f in args.faults.split(",") if f]
     unknown = sorted(set(faults) - set(FAULTS))
@@ -170,14 +208,21 @@ def main() -> int:
         ap.error(f"--configs: unknown {unknown}; choose from {list(CONFIGS)}")
     daemon_binary()
     load = os.getloadavg()
-    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"{os.cpu_count()} cores", file=sys.stderr)
+    print(
+        f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} cores",
+        file=sys.stderr,
+    )
 
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="af-airflow-bench-") as tmp, PgServer() as pg:
         # Airflow's defaults throughout: no lowered orphan interval or health threshold.
-        site = Site(pg, Path(tmp) / "site", task_seconds=args.task_seconds,
-                    orphan_threshold_s=None, orphan_check_s=None)
+        site = Site(
+            pg,
+            Path(tmp) / "site",
+            task_seconds=args.task_seconds,
+            orphan_threshold_s=None,
+            orphan_check_s=None,
+        )
         try:
             t0 = time.monotonic()
             site.migrate()
@@ -191,22 +236,21 @@ def main() -> int:
         finally:
             site.stop()
 
-    print("| fault | configuration | trials | " + " | ".join(t for _, t in COLS)
-          + " | overlapping tries |")
+    print("| fault | configuration | trials | " + " | ".join(t for _, t in COLS) + " | overlapping tries |")
     print("|---|---|---:|" + "---:|" * (len(COLS) + 1))
     for fault in faults:
         for config in CONFIGS:
             rs = results.get((config, fault), [])
             if not rs:
-                print(f"| {fault} | {config} | 0 | " + " | ".join("skipped" for _ in COLS)
-                      + " | |")
+                print(f"| {fault} | {config} | 0 | " + " | ".join("skipped" for _ in COLS) + " | |")
                 continue
-            print(f"| {fault} | {config} | {len(rs)} | "
-                  + " | ".join(fmt(median(rs, k)) for k, _ in COLS)
-                  + f" | {int(sum(r['overlaps'] for r in rs))} |")
+            print(
+                f"| {fault} | {config} | {len(rs)} | "
+                + " | ".join(fmt(median(rs, k)) for k, _ in COLS)
+                + f" | {int(sum(r['overlaps'] for r in rs))} |"
+            )
     if args.json:
-        out = {f: {k: median(results.get(("takeover+warm", f), []), k) for k, _ in COLS}
-               for f in faults}
+        out = {f: {k: median(results.get(("takeover+warm", f), []), k) for k, _ in COLS} for f in faults}
         args.json.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

@@ -58,8 +58,7 @@ def table(results: dict[str, list[Trial]], fencing: bool) -> str:
     for key, trials in results.items():
         f = FAULTS[key]
         if trials and all(t.skipped for t in trials):
-            lines.append(f"| {f.label} | 0 | skipped | | | | | {f.baseline} | "
-                         f"{trials[0].skipped} |")
+            lines.append(f"| {f.label} | 0 | skipped | | | | | {f.baseline} | {trials[0].skipped} |")
             continue
         done = [t for t in trials if not t.skipped]
         s = summarize(done)
@@ -79,8 +78,10 @@ def table(results: dict[str, list[Trial]], fencing: bool) -> str:
         if bad:
             notes.append(f"{s['problems']} trial(s) with problems: {bad[0][:160]}")
         stale = f"{s['stale']}" + ("" if fencing else " (no fencing)")
-        lines.append(f"| {f.label} | {s['trials']} | {med} | {worst} | {s['overlap']} | {stale} "
-                     f"| {s['false']} | {f.baseline} | {'; '.join(notes)} |")
+        lines.append(
+            f"| {f.label} | {s['trials']} | {med} | {worst} | {s['overlap']} | {stale} "
+            f"| {s['false']} | {f.baseline} | {'; '.join(notes)} |"
+        )
     return "\n".join(lines)
 
 
@@ -99,8 +100,7 @@ def sweep(env: ChaosEnv, ttls: list[int], args: argparse.Namespace) -> tuple[str
     loss and jitter once for --netem-seconds, statements per second at rest."""
     rows: list[dict[str, Any]] = []
     for ttl in ttls:
-        opts = Options(netem_seconds=args.netem_seconds, udp_cut_seconds=args.udp_cut_seconds,
-                       ttl_ms=ttl)
+        opts = Options(netem_seconds=args.netem_seconds, udp_cut_seconds=args.udp_cut_seconds, ttl_ms=ttl)
         row: dict[str, Any] = {"ttl_ms": ttl, "loads": []}
         for key in ("sigstop", "host_cut"):
             trials = []
@@ -108,28 +108,35 @@ def sweep(env: ChaosEnv, ttls: list[int], args: argparse.Namespace) -> tuple[str
                 t = run_trial(env, key, opts)
                 trials.append(t)
                 row["loads"].append(load())
-                print(f"  ttl {ttl} {key} {n + 1}/{args.trials}: failover {fmt_s(t.failover_s)}"
-                      f", overlap {t.overlap}, stale {t.stale_writes} (load {load()})"
-                      f"{', PROBLEMS ' + str(t.problems[:2]) if t.problems else ''}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  ttl {ttl} {key} {n + 1}/{args.trials}: failover {fmt_s(t.failover_s)}"
+                    f", overlap {t.overlap}, stale {t.stale_writes} (load {load()})"
+                    f"{', PROBLEMS ' + str(t.problems[:2]) if t.problems else ''}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             row[key] = trials
         t = run_trial(env, "netem", opts)
         row["netem"] = [t]
         row["netem_load"] = load()
-        print(f"  ttl {ttl} netem {args.netem_seconds:.0f} s: false {t.false_failover}, "
-              f"restarts {t.restarts}, freezes {t.freezes}, overlap {t.overlap} (load {load()})"
-              f"{', PROBLEMS ' + str(t.problems[:2]) if t.problems else ''}",
-              file=sys.stderr, flush=True)
+        print(
+            f"  ttl {ttl} netem {args.netem_seconds:.0f} s: false {t.false_failover}, "
+            f"restarts {t.restarts}, freezes {t.freezes}, overlap {t.overlap} (load {load()})"
+            f"{', PROBLEMS ' + str(t.problems[:2]) if t.problems else ''}",
+            file=sys.stderr,
+            flush=True,
+        )
         row["rest"] = statements_at_rest(env, opts, args.rest_seconds)
         row["rest_load"] = load()
-        print(f"  ttl {ttl} at rest: {row['rest']} statements/s (load {load()})",
-              file=sys.stderr, flush=True)
+        print(f"  ttl {ttl} at rest: {row['rest']} statements/s (load {load()})", file=sys.stderr, flush=True)
         rows.append(row)
     lines = [
-        ("| ttl_ms | renew / fence margin (ms) | frozen (SIGSTOP): median / worst | cut off: "
-         "median / worst | overlaps | stale writes | loss+jitter: minutes | false failovers "
-         "| needless restarts | freezes (thawed in place) "
-         "| statements/s per node at rest (active; standbys) | load (1 min) |"),
+        (
+            "| ttl_ms | renew / fence margin (ms) | frozen (SIGSTOP): median / worst | cut off: "
+            "median / worst | overlaps | stale writes | loss+jitter: minutes | false failovers "
+            "| needless restarts | freezes (thawed in place) "
+            "| statements/s per node at rest (active; standbys) | load (1 min) |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -145,7 +152,8 @@ def sweep(env: ChaosEnv, ttls: list[int], args: argparse.Namespace) -> tuple[str
             f"{fmt_s(cu['worst'])} ({cu['trials']}) | {sum(t.overlap for t in every)} "
             f"| {sum(t.stale_writes for t in every)} | {args.netem_seconds / 60:.0f} "
             f"| {ne['false']} | {ne['restarts']} | {ne['freezes']} | {rest} "
-            f"| {loads[0]:.1f}–{loads[-1]:.1f} |")
+            f"| {loads[0]:.1f}–{loads[-1]:.1f} |"
+        )
     return "\n".join(lines), rows
 
 
@@ -153,78 +161,143 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--faults", default=",".join(FAULTS), help="comma list of " + ",".join(FAULTS))
-    ap.add_argument("--netem-seconds", type=float, default=180.0,
-                    help="how long loss and jitter last per trial (default 180)")
+    ap.add_argument(
+        "--netem-seconds",
+        type=float,
+        default=180.0,
+        help="how long loss and jitter last per trial (default 180)",
+    )
     ap.add_argument("--udp-cut-seconds", type=float, default=15.0)
     ap.add_argument("--json", help="also write every trial to this file")
-    ap.add_argument("--sweep-ttl", help="comma list of lease.ttl_ms values: per TTL, host loss "
-                    "(frozen, cut off) --trials times, loss and jitter once, statements at rest")
-    ap.add_argument("--ttl-ms", type=int,
-                    help="run the faults at this ttl_ms (the rest derived); default: the "
-                    "daemon's defaults")
-    ap.add_argument("--rest-seconds", type=float, default=30.0,
-                    help="how long statements are counted at rest in a sweep (default 30)")
+    ap.add_argument(
+        "--sweep-ttl",
+        help="comma list of lease.ttl_ms values: per TTL, host loss "
+        "(frozen, cut off) --trials times, loss and jitter once, statements at rest",
+    )
+    ap.add_argument(
+        "--ttl-ms",
+        type=int,
+        help="run the faults at this ttl_ms (the rest derived); default: the daemon's defaults",
+    )
+    ap.add_argument(
+        "--rest-seconds",
+        type=float,
+        default=30.0,
+        help="how long statements are counted at rest in a sweep (default 30)",
+    )
     args = ap.parse_args()
     reason = why_unavailable()
     if reason:
         print(f"bench/chaos.py: {reason}", file=sys.stderr)
         return 2
     cleanup_leftovers()
-    opts = Options(netem_seconds=args.netem_seconds, udp_cut_seconds=args.udp_cut_seconds,
-                   ttl_ms=args.ttl_ms)
+    opts = Options(netem_seconds=args.netem_seconds, udp_cut_seconds=args.udp_cut_seconds, ttl_ms=args.ttl_ms)
     results: dict[str, list[Trial]] = {}
     began = time.monotonic()
     env = ChaosEnv.create()
     if args.sweep_ttl:
         try:
-            print(f"database fencing: {'on' if env.fencing else 'off: ' + env.fencing_why}; "
-                  f"load {load()}", file=sys.stderr)
+            print(
+                f"database fencing: {'on' if env.fencing else 'off: ' + env.fencing_why}; load {load()}",
+                file=sys.stderr,
+            )
             text, rows = sweep(env, [int(x) for x in args.sweep_ttl.split(",")], args)
         finally:
             env.close()
         print(f"\n{text}\n")
-        print(f"sweep in {(time.monotonic() - began) / 60:.1f} min; {args.trials} trials per "
-              f"host-loss fault; loss/jitter {args.netem_seconds:.0f} s per TTL; load at the end "
-              f"{load()}")
+        print(
+            f"sweep in {(time.monotonic() - began) / 60:.1f} min; {args.trials} trials per "
+            f"host-loss fault; loss/jitter {args.netem_seconds:.0f} s per TTL; load at the end "
+            f"{load()}"
+        )
         if args.json:
-            Path(args.json).write_text(json.dumps([
-                {**{k: v for k, v in r.items() if k not in ("sigstop", "host_cut", "netem")},
-                 **{k: [{"failover_s": t.failover_s, "overlap": t.overlap,
-                         "stale_writes": t.stale_writes, "false_failover": t.false_failover,
-                         "restarts": t.restarts, "problems": t.problems} for t in r[k]]
-                    for k in ("sigstop", "host_cut", "netem")}} for r in rows], indent=1))
-        return 1 if any(t.problems for r in rows for k in ("sigstop", "host_cut", "netem")
-                        for t in r[k]) else 0
+            Path(args.json).write_text(
+                json.dumps(
+                    [
+                        {
+                            **{k: v for k, v in r.items() if k not in ("sigstop", "host_cut", "netem")},
+                            **{
+                                k: [
+                                    {
+                                        "failover_s": t.failover_s,
+                                        "overlap": t.overlap,
+                                        "stale_writes": t.stale_writes,
+                                        "false_failover": t.false_failover,
+                                        "restarts": t.restarts,
+                                        "problems": t.problems,
+                                    }
+                                    for t in r[k]
+                                ]
+                                for k in ("sigstop", "host_cut", "netem")
+                            },
+                        }
+                        for r in rows
+                    ],
+                    indent=1,
+                )
+            )
+        return (
+            1 if any(t.problems for r in rows for k in ("sigstop", "host_cut", "netem") for t in r[k]) else 0
+        )
     try:
-        print(f"database fencing: {'on' if env.fencing else 'off: ' + env.fencing_why}",
-              file=sys.stderr)
+        print(f"database fencing: {'on' if env.fencing else 'off: ' + env.fencing_why}", file=sys.stderr)
         for key in args.faults.split(","):
             results[key] = []
             for n in range(args.trials):
                 t = run_trial(env, key, opts)
                 results[key].append(t)
-                print(f"  {key} {n + 1}/{args.trials}: failover {fmt_s(t.failover_s)}, "
-                      f"overlap {t.overlap}, stale {t.stale_writes}, false {t.false_failover}, "
-                      f"restarts {t.restarts}, freezes {t.freezes}"
-                      f"{', SKIPPED ' + t.skipped if t.skipped else ''}"
-                      f"{', PROBLEMS ' + str(t.problems[:2]) if t.problems else ''} "
-                      f"({t.seconds:.0f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"  {key} {n + 1}/{args.trials}: failover {fmt_s(t.failover_s)}, "
+                    f"overlap {t.overlap}, stale {t.stale_writes}, false {t.false_failover}, "
+                    f"restarts {t.restarts}, freezes {t.freezes}"
+                    f"{', SKIPPED ' + t.skipped if t.skipped else ''}"
+                    f"{', PROBLEMS ' + str(t.problems[:2]) if t.problems else ''} "
+                    f"({t.seconds:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if t.skipped:
                     break
         fencing = env.fencing
     finally:
         env.close()
     print(f"\n{table(results, fencing)}\n")
-    print(f"{sum(len(v) for v in results.values())} trials in "
-          f"{(time.monotonic() - began) / 60:.1f} min; database fencing "
-          f"{'on' if fencing else 'off'}; loss/jitter {args.netem_seconds:.0f} s per trial; "
-          f"ttl_ms {args.ttl_ms or 'default'}; load at the end {load()}")
+    print(
+        f"{sum(len(v) for v in results.values())} trials in "
+        f"{(time.monotonic() - began) / 60:.1f} min; database fencing "
+        f"{'on' if fencing else 'off'}; loss/jitter {args.netem_seconds:.0f} s per trial; "
+        f"ttl_ms {args.ttl_ms or 'default'}; load at the end {load()}"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {k: [{**{f: getattr(t, f) for f in ("fault", "failover_s", "overlap", "stale_writes",
-                                                 "false_failover", "converged", "restarts",
-                                                 "woke_ms", "skipped", "seconds")},
-                  "problems": t.problems} for t in v] for k, v in results.items()}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    k: [
+                        {
+                            **{
+                                f: getattr(t, f)
+                                for f in (
+                                    "fault",
+                                    "failover_s",
+                                    "overlap",
+                                    "stale_writes",
+                                    "false_failover",
+                                    "converged",
+                                    "restarts",
+                                    "woke_ms",
+                                    "skipped",
+                                    "seconds",
+                                )
+                            },
+                            "problems": t.problems,
+                        }
+                        for t in v
+                    ]
+                    for k, v in results.items()
+                },
+                indent=1,
+            )
+        )
     bad = any(t.problems for v in results.values() for t in v)
     return 1 if bad else 0
 

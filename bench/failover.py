@@ -26,8 +26,9 @@ from localcluster.pgserver import PgServer
 from localcluster.procfs import guard_of
 
 
-def new_start_after(cluster: Cluster, t0: float, node: str | None = None,
-                    other_than: str | None = None) -> float | None:
+def new_start_after(
+    cluster: Cluster, t0: float, node: str | None = None, other_than: str | None = None
+) -> float | None:
     for inst in cluster.instances():
         if inst.start > t0 and (node is None or inst.node == node) and inst.node != other_than:
             return inst.start
@@ -111,16 +112,16 @@ FAULTS: dict[str, tuple[str, Fault]] = {
 
 def db_load(pg: PgServer, root: Path, seconds: float, heartbeats: bool) -> dict[str, float]:
     """Statements per second each node sends at rest, from the daemons' own counters."""
-    c = Cluster(pg, root / f"load-{heartbeats}-{time.monotonic_ns()}", heartbeats=heartbeats,
-                lease_defaults=True)
+    c = Cluster(
+        pg, root / f"load-{heartbeats}-{time.monotonic_ns()}", heartbeats=heartbeats, lease_defaults=True
+    )
     try:
         c.start()
         active = c.wait_active(timeout=30)
         time.sleep(3)
 
         def counts() -> dict[str, int]:
-            return {n["node_id"]: n["counters"].get("db_statements", 0)
-                    for n in c.status()["nodes"]}
+            return {n["node_id"]: n["counters"].get("db_statements", 0) for n in c.status()["nodes"]}
 
         a, t0 = counts(), time.monotonic()
         time.sleep(seconds)
@@ -133,15 +134,13 @@ def db_load(pg: PgServer, root: Path, seconds: float, heartbeats: bool) -> dict[
 
 
 def trial(pg: PgServer, root: Path, fault: Fault, n: int, heartbeats: bool) -> tuple[float, bool]:
-    c = Cluster(pg, root / f"t{n}-{time.monotonic_ns()}", heartbeats=heartbeats,
-                lease_defaults=True)
+    c = Cluster(pg, root / f"t{n}-{time.monotonic_ns()}", heartbeats=heartbeats, lease_defaults=True)
     try:
         c.start()
         active = c.wait_active(timeout=30)
         time.sleep(1.0)
         t0, node, other = fault(c, active, pg)
-        start = c.wait_for(lambda: new_start_after(c, t0, node, other), 60, "next scheduler",
-                           every=0.01)
+        start = c.wait_for(lambda: new_start_after(c, t0, node, other), 60, "next scheduler", every=0.01)
         time.sleep(0.5)
         overlap = False
         try:
@@ -160,16 +159,24 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--faults", default=",".join(FAULTS), help="comma list of " + ",".join(FAULTS))
-    ap.add_argument("--load-seconds", type=float, default=10,
-                    help="measure database statements/s at rest for this long (0: skip)")
+    ap.add_argument(
+        "--load-seconds",
+        type=float,
+        default=10,
+        help="measure database statements/s at rest for this long (0: skip)",
+    )
     args = ap.parse_args()
     loads: list[tuple[str, dict[str, float]]] = []
     rows = []
     with tempfile.TemporaryDirectory(prefix="af-bench-") as tmp, PgServer() as pg:
         if args.load_seconds > 0:
             for hb in (False, True):
-                loads.append(("heartbeats on" if hb else "database only",
-                              db_load(pg, Path(tmp), args.load_seconds, hb)))
+                loads.append(
+                    (
+                        "heartbeats on" if hb else "database only",
+                        db_load(pg, Path(tmp), args.load_seconds, hb),
+                    )
+                )
         for key in args.faults.split(","):
             label, fault = FAULTS[key]
             times, overlaps = [], 0
@@ -177,8 +184,7 @@ def main() -> int:
                 dt, overlap = trial(pg, Path(tmp), fault, n, key.startswith("hb-"))
                 times.append(dt)
                 overlaps += overlap
-                print(f"  {key} trial {n + 1}/{args.trials}: {dt * 1000:.0f} ms", file=sys.stderr,
-                      flush=True)
+                print(f"  {key} trial {n + 1}/{args.trials}: {dt * 1000:.0f} ms", file=sys.stderr, flush=True)
             rows.append((label, len(times), statistics.median(times), max(times), overlaps))
     print("\n| fault | trials | fault → next scheduler start, median | worst | overlaps |")
     print("|---|---|---|---|---|")

@@ -19,12 +19,7 @@ from pathlib import Path
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from localcluster.ports import free_tcp_port
 
 
 def probe(port: int, timeout: float) -> float | None:
@@ -76,9 +71,11 @@ def main() -> int:
                 ok = sorted(t for t in times if t is not None)
                 if ok:
                     p99 = ok[min(len(ok) - 1, int(len(ok) * 0.99))]
-                    print(f"| {n} | {len(times)} | {len(ok)} | "
-                          f"{statistics.median(ok) * 1000:.1f} ms | {p99 * 1000:.1f} ms | "
-                          f"{ok[-1] * 1000:.1f} ms |")
+                    print(
+                        f"| {n} | {len(times)} | {len(ok)} | "
+                        f"{statistics.median(ok) * 1000:.1f} ms | {p99 * 1000:.1f} ms | "
+                        f"{ok[-1] * 1000:.1f} ms |"
+                    )
                 else:
                     print(f"| {n} | {len(times)} | 0 | - | - | - |")
         finally:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
 from localcluster.procfs import guard_of, stat_fields
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -76,14 +76,19 @@ def pss_by_mapping(pid: int) -> dict[str, int]:
 
 # What a guard linked against libpq alone would not map: libpqxx, logging, metrics, systemd and
 # the libraries only they pull in (libsystemd's compression and crypto chain).
-SHEDDABLE = ("libpqxx", "libspdlog", "libfmt", "libprometheus-cpp", "libsystemd", "liblzma",
-             "libzstd", "liblz4", "libgcrypt", "libgpg-error", "libcap.")
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+SHEDDABLE = (
+    "libpqxx",
+    "libspdlog",
+    "libfmt",
+    "libprometheus-cpp",
+    "libsystemd",
+    "liblzma",
+    "libzstd",
+    "liblz4",
+    "libgcrypt",
+    "libgpg-error",
+    "libcap.",
+)
 
 
 def measure(duration: float, nodes: int, warmup: float) -> dict[str, Any]:
@@ -126,20 +131,31 @@ def measure(duration: float, nodes: int, warmup: float) -> dict[str, Any]:
             rows = {}
             for k, p in pids.items():
                 used = (cpu_ticks(p) - start[k]) / TICK
-                rows[k] = {"pid": p, "rss_kb": status_kb(p, "VmRSS"), "peak_rss_kb": peak[k],
-                           "anon_kb": status_kb(p, "RssAnon"), "file_kb": status_kb(p, "RssFile"),
-                           "pss_kb": pss_kb(p), "cpu_pct": 100.0 * used / wall,
-                           "threads": threads(p)}
+                rows[k] = {
+                    "pid": p,
+                    "rss_kb": status_kb(p, "VmRSS"),
+                    "peak_rss_kb": peak[k],
+                    "anon_kb": status_kb(p, "RssAnon"),
+                    "file_kb": status_kb(p, "RssFile"),
+                    "pss_kb": pss_kb(p),
+                    "cpu_pct": 100.0 * used / wall,
+                    "threads": threads(p),
+                }
             guard = pids.get("active guard")
             if guard:
                 maps = pss_by_mapping(guard)
-                rows_shed = {k: v for k, v in maps.items()
-                             if any(Path(k).name.startswith(p) for p in SHEDDABLE)}
+                rows_shed = {
+                    k: v for k, v in maps.items() if any(Path(k).name.startswith(p) for p in SHEDDABLE)
+                }
             assert c.active() == active, "the active changed during the measurement"
             c.assert_no_overlap()
-            return {"duration_s": round(wall, 1), "nodes": nodes, "rows": rows,
-                    "guard_maps": maps if guard else {},
-                    "guard_sheddable": rows_shed if guard else {}}
+            return {
+                "duration_s": round(wall, 1),
+                "nodes": nodes,
+                "rows": rows,
+                "guard_maps": maps if guard else {},
+                "guard_sheddable": rows_shed if guard else {},
+            }
         finally:
             c.stop_all()
 
@@ -154,10 +170,14 @@ def main() -> int:
     r = measure(args.duration, args.nodes, args.warmup)
     if args.json:
         print(json.dumps(r, indent=2))
-    print(f"{r['nodes']} daemons, heartbeats every 200 ms, /metrics scraped every 15 s, "
-          f"{r['duration_s']} s at rest:\n")
-    print("| process | VmRSS (MB) | peak VmRSS | of it private (RssAnon) | of it shared libs "
-          "(RssFile) | PSS (MB) | CPU (% of one core) | threads |")
+    print(
+        f"{r['nodes']} daemons, heartbeats every 200 ms, /metrics scraped every 15 s, "
+        f"{r['duration_s']} s at rest:\n"
+    )
+    print(
+        "| process | VmRSS (MB) | peak VmRSS | of it private (RssAnon) | of it shared libs "
+        "(RssFile) | PSS (MB) | CPU (% of one core) | threads |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     ok = True
     rows = dict(r["rows"])
@@ -165,32 +185,43 @@ def main() -> int:
         d, g = rows.get(role), rows.get(f"{role} guard")
         if d and g:
             rows[f"**{role}: daemon + guard**"] = {
-                k: d[k] + g[k] for k in ("rss_kb", "peak_rss_kb", "anon_kb", "file_kb", "pss_kb",
-                                          "cpu_pct", "threads")}
+                k: d[k] + g[k]
+                for k in ("rss_kb", "peak_rss_kb", "anon_kb", "file_kb", "pss_kb", "cpu_pct", "threads")
+            }
             ok &= d["pss_kb"] + g["pss_kb"] <= PSS_TARGET_KB
         else:
             ok = False
             print(f"no guard found for the {role} daemon", file=sys.stderr)
     for k, row in rows.items():
-        print(f"| {k} | {row['rss_kb'] / 1024:.1f} | {row['peak_rss_kb'] / 1024:.1f} | "
-              f"{row['anon_kb'] / 1024:.1f} | {row['file_kb'] / 1024:.1f} | "
-              f"{row['pss_kb'] / 1024:.1f} | {row['cpu_pct']:.2f} | {row['threads']} |")
+        print(
+            f"| {k} | {row['rss_kb'] / 1024:.1f} | {row['peak_rss_kb'] / 1024:.1f} | "
+            f"{row['anon_kb'] / 1024:.1f} | {row['file_kb'] / 1024:.1f} | "
+            f"{row['pss_kb'] / 1024:.1f} | {row['cpu_pct']:.2f} | {row['threads']} |"
+        )
         if k in ("active", "standby"):
             ok &= row["cpu_pct"] < CPU_TARGET_PCT
-    print(f"\ntargets: daemon + guard PSS <= {PSS_TARGET_KB // 1024} MB per node, daemon CPU < "
-          f"{CPU_TARGET_PCT} % of one core: {'met' if ok else 'MISSED'}")
+    print(
+        f"\ntargets: daemon + guard PSS <= {PSS_TARGET_KB // 1024} MB per node, daemon CPU < "
+        f"{CPU_TARGET_PCT} % of one core: {'met' if ok else 'MISSED'}"
+    )
     shed = r["guard_sheddable"]
     if shed:
-        print(f"\nthe active's guard maps {len(shed)} libraries a libpq-only guard would not: "
-              f"{sum(shed.values()) / 1024:.2f} MB of its PSS ("
-              + ", ".join(f"{Path(k).name} {v} kB" for k, v in
-                          sorted(shed.items(), key=lambda kv: -kv[1])) + ")")
+        print(
+            f"\nthe active's guard maps {len(shed)} libraries a libpq-only guard would not: "
+            f"{sum(shed.values()) / 1024:.2f} MB of its PSS ("
+            + ", ".join(f"{Path(k).name} {v} kB" for k, v in sorted(shed.items(), key=lambda kv: -kv[1]))
+            + ")"
+        )
         own = {Path(k).name: v for k, v in r["guard_maps"].items()}
-        print("its largest PSS shares: " + ", ".join(
-            f"{k} {v} kB" for k, v in sorted(own.items(), key=lambda kv: -kv[1])[:8]))
-    print("VmRSS counts every resident page of the shared libraries mapped (libpq's chain: "
-          "OpenSSL, GnuTLS through LDAP, Kerberos), which every libpq client on the host shares; "
-          "RssAnon is the daemon's own memory, PSS its fair share of the total.")
+        print(
+            "its largest PSS shares: "
+            + ", ".join(f"{k} {v} kB" for k, v in sorted(own.items(), key=lambda kv: -kv[1])[:8])
+        )
+    print(
+        "VmRSS counts every resident page of the shared libraries mapped (libpq's chain: "
+        "OpenSSL, GnuTLS through LDAP, Kerberos), which every libpq client on the host shares; "
+        "RssAnon is the daemon's own memory, PSS its fair share of the total."
+    )
     return 0 if ok else 1
 
 

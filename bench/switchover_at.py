@@ -62,10 +62,13 @@ def main() -> int:
         finally:
             c.stop_all()
     print()
-    print(f"fired after its time: median {statistics.median(late):.1f} ms, "
-          f"max {max(late):.1f} ms over {len(late)} rounds (database clock)")
-    print(f"new active after its time: median {statistics.median(handover):.1f} ms, "
-          f"max {max(handover):.1f} ms")
+    print(
+        f"fired after its time: median {statistics.median(late):.1f} ms, "
+        f"max {max(late):.1f} ms over {len(late)} rounds (database clock)"
+    )
+    print(
+        f"new active after its time: median {statistics.median(handover):.1f} ms, max {max(handover):.1f} ms"
+    )
     return 0 if max(late) < 1000 else 1
 
 

@@ -48,8 +48,7 @@ class TakeoverPair(Pair):
                 proc["warm"] = {"max_age_s": 3600}
         if self.db_roles:
             cfg["fencing"] = {"database_roles": self.db_roles}
-            url = self.site.pg.url(self.site.dbname, user=self.db_roles[name],
-                                   driver="postgresql+psycopg2")
+            url = self.site.pg.url(self.site.dbname, user=self.db_roles[name], driver="postgresql+psycopg2")
             for proc in cfg["processes"]:
                 proc["env"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
         return cfg
@@ -62,8 +61,13 @@ def running_task(site: Site, run_id: str) -> dict[str, Any] | None:
     for ti in site.task_instances(run_id):
         key = (ti["task_id"], ti["try_number"])
         started = any((r["task_id"], r["try"]) == key and r["ev"] == "start" for r in recs)
-        if (ti["source"] == "current" and ti["state"] == "running" and ti["task_id"] != "step_1"
-                and started and key not in ended):
+        if (
+            ti["source"] == "current"
+            and ti["state"] == "running"
+            and ti["task_id"] != "step_1"
+            and started
+            and key not in ended
+        ):
             return ti
     return None
 
@@ -114,7 +118,7 @@ def overlapping_tries(tis: list[dict[str, Any]]) -> list[tuple[str, int, str, in
     tries = sorted((t for t in tis if t["start_date"] is not None), key=lambda t: t["start_date"])
     out = []
     for i, a in enumerate(tries):
-        for b in tries[i + 1:]:
+        for b in tries[i + 1 :]:
             if a["end_date"] is None or b["start_date"] < a["end_date"]:
                 out.append((a["task_id"], a["try_number"], b["task_id"], b["try_number"]))
     return out

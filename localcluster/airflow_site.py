@@ -33,8 +33,9 @@ from typing import Any
 
 import psycopg2
 
-from .cluster import daemon_binary, free_udp_port
-from .pgserver import PgServer, free_port
+from .cluster import daemon_binary
+from .pgserver import PgServer
+from .ports import free_tcp_port, free_udp_port
 from .procfs import proc_stat
 from .procs import spawn
 
@@ -55,9 +56,7 @@ def venv_bin() -> Path:
 def airflow_exe() -> Path:
     exe = venv_bin() / "airflow"
     if not exe.exists():
-        raise RuntimeError(
-            f"{exe} missing: source scripts/lib/python-env.sh && ensure_python_env"
-        )
+        raise RuntimeError(f"{exe} missing: source scripts/lib/python-env.sh && ensure_python_env")
     return exe
 
 
@@ -84,9 +83,7 @@ def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
 def cmdline(pid: int) -> list[str]:
     try:
         return [
-            a.decode(errors="replace")
-            for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if a
+            a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a
         ]
     except OSError:
         return []
@@ -145,9 +142,7 @@ def wait_for(
             return last
         time.sleep(every)
     extra = diagnose() if diagnose else ""
-    raise AssertionError(
-        f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{extra}"
-    )
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{extra}")
 
 
 def tail(path: Path, lines: int = 25) -> str:
@@ -166,7 +161,7 @@ class Site:
     root: Path
     dbname: str = "airflow_e2e"
     task_seconds: float = 3.0
-    api_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_tcp_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     dag_files: tuple[Path, ...] = (DEMO_DAG,)
     executor: str = "LocalExecutor"
@@ -200,9 +195,7 @@ class Site:
         env["PYTHONPATH"] = str(REPO)
         env.update(
             AIRFLOW_HOME=str(self.home),
-            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.pg.url(
-                self.dbname, driver="postgresql+psycopg2"
-            ),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.pg.url(self.dbname, driver="postgresql+psycopg2"),
             AIRFLOW__CORE__EXECUTOR=self.executor,
             AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__CORE__DAGS_FOLDER=str(self.dags),
@@ -229,22 +222,16 @@ class Site:
         # task instances of scheduler jobs whose heartbeat is older than the threshold, in a
         # check that runs every orphaned_tasks_check_interval (300 s by default).
         if self.orphan_threshold_s is not None:
-            env["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD"] = str(
-                self.orphan_threshold_s
-            )
+            env["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD"] = str(self.orphan_threshold_s)
         if self.orphan_check_s is not None:
-            env["AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"] = str(
-                self.orphan_check_s
-            )
+            env["AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"] = str(self.orphan_check_s)
         env.update(self.extra_env)
         if extra:
             env.update(extra)
         return env
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def airflow(
-        self, *args: str, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
+    def airflow(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         res = subprocess.run(
             [str(airflow_exe()), *args],
             env=self.env(),
@@ -266,9 +253,7 @@ class Site:
             self.pg.create_database(self.dbname)
         self.airflow("db", "migrate", timeout=300)
 
-    def spawn(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = spawn(argv, env or self.env(), self.logs / f"{name}.log", cwd=self.root)
         self.procs[name] = proc
         return proc
@@ -317,9 +302,7 @@ class Site:
 
         def dag_parsed() -> bool:
             self.check_shared_alive()
-            return bool(
-                self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (dag_id,))
-            )
+            return bool(self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (dag_id,)))
 
         wait_for(
             dag_parsed,
@@ -344,9 +327,7 @@ class Site:
     def check_shared_alive(self) -> None:
         for name, proc in self.procs.items():
             if proc.poll() is not None:
-                raise AssertionError(
-                    f"{name} exited with {proc.returncode}\n{self.diagnose()}"
-                )
+                raise AssertionError(f"{name} exited with {proc.returncode}\n{self.diagnose()}")
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -397,11 +378,7 @@ class Site:
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def live_scheduler_jobs(self, max_age_s: float = 15.0) -> list[dict[str, Any]]:
-        return [
-            j
-            for j in self.scheduler_jobs()
-            if j["state"] == "running" and float(j["age_s"]) < max_age_s
-        ]
+        return [j for j in self.scheduler_jobs() if j["state"] == "running" and float(j["age_s"]) < max_age_s]
 
     def trigger(self, run_id: str) -> None:
         self.airflow("dags", "trigger", DAG_ID, "--run-id", run_id)
@@ -439,16 +416,12 @@ class Site:
         path = self.demo_dir / "records.jsonl"
         if not path.exists():
             return []
-        return [
-            json.loads(line) for line in path.read_text().splitlines() if line.strip()
-        ]
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def diagnose(self) -> str:
         parts = [tail(self.logs / f"{name}.log") for name in self.procs]
         try:
-            parts.append(
-                "--- scheduler jobs\n" + "\n".join(map(str, self.scheduler_jobs()))
-            )
+            parts.append("--- scheduler jobs\n" + "\n".join(map(str, self.scheduler_jobs())))
         except Exception as e:  # noqa: BLE001 - diagnosis must not raise
             parts.append(f"--- scheduler jobs: {e}")
         return "\n".join(parts)
@@ -505,10 +478,8 @@ class Pair:
             "env": {
                 **site_env,
                 # Distinct per "host" on this one machine.
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(
-                    free_port()
-                ),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_tcp_port()),
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_tcp_port()),
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
             },
             "stop_timeout_ms": self.stop_timeout_ms,
@@ -519,9 +490,7 @@ class Pair:
                 k: v
                 for k, v in self.site.env().items()
                 if k.startswith(("AIRFLOW", "XETRA", "AWS_", "PYTHONPATH"))
-                and not k.startswith(
-                    "AIRFLOW_FAILOVER_"
-                )  # the daemon's own, passed by it
+                and not k.startswith("AIRFLOW_FAILOVER_")  # the daemon's own, passed by it
             }
             proc["env"] = {**af_env, **proc["env"]}
             procs += [
@@ -536,7 +505,7 @@ class Pair:
                     "command": [str(airflow_exe()), "triggerer"],
                     "env": {
                         **af_env,
-                        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_tcp_port()),
                     },
                     "stop_timeout_ms": 10000,
                 },
@@ -573,9 +542,7 @@ class Pair:
         return {
             "heartbeat": {
                 "listen": f"127.0.0.1:{self.udp_ports[name]}",
-                "peers": {
-                    n: f"127.0.0.1:{p}" for n, p in self.udp_ports.items() if n != name
-                },
+                "peers": {n: f"127.0.0.1:{p}" for n, p in self.udp_ports.items() if n != name},
                 "interval_ms": 200,
                 "secret_file": str(self.secret_file),
             }
@@ -625,9 +592,7 @@ class Pair:
         return leftover
 
     # -- state -------------------------------------------------------------------------------------
-    def cli(
-        self, *args: str, node: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, node: str | None = None) -> subprocess.CompletedProcess[str]:
         cfg = self.nodes[node or self.names[0]].config
         return subprocess.run(
             [str(daemon_binary()), *args, "--config", str(cfg)],
@@ -671,15 +636,11 @@ class Pair:
             )
         except Exception as e:  # noqa: BLE001 - diagnosis must not raise
             parts.append(f"--- status/events: {e}")
-        parts.append(
-            f"--- scheduler process-group leaders: {scheduler_leaders(self.cluster)}"
-        )
+        parts.append(f"--- scheduler process-group leaders: {scheduler_leaders(self.cluster)}")
         parts.append(self.site.diagnose())
         return "\n".join(parts)
 
-    def wait_scheduler_job(
-        self, node: str, after: Any, timeout: float
-    ) -> dict[str, Any]:
+    def wait_scheduler_job(self, node: str, after: Any, timeout: float) -> dict[str, Any]:
         """A running SchedulerJob row of ``node`` that started after ``after`` (DB time)."""
 
         def pred() -> dict[str, Any] | None:

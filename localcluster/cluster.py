@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .pgserver import PgServer
+from .ports import free_udp_port
 from .procfs import alive, cmdline
 from .procs import spawn
 
@@ -24,19 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 STANDIN = REPO / "scripts" / "standin-scheduler"
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def daemon_binary() -> Path:
     env = os.environ.get("AIRFLOW_FAILOVER_BIN")
     path = Path(env) if env else REPO / "build" / "airflow-failover"
     if not path.exists():
-        raise RuntimeError(
-            f"{path} not built: run scripts/test.sh or cmake --build build"
-        )
+        raise RuntimeError(f"{path} not built: run scripts/test.sh or cmake --build build")
     return path
 
 
@@ -89,15 +81,11 @@ class Cluster:
         self.secret_file = self.workdir / "heartbeat.key"
         self.secret_file.write_bytes(self.key + b"\n")
         self.secret_file.chmod(0o600)
-        self.udp_ports = {
-            f"node-{chr(ord('a') + i)}": free_udp_port() for i in range(self.size)
-        }
+        self.udp_ports = {f"node-{chr(ord('a') + i)}": free_udp_port() for i in range(self.size)}
         for i in range(self.size):
             name = f"node-{chr(ord('a') + i)}"
             cfg = self.workdir / f"{name}.json"
-            node = Node(
-                name, cfg, self.workdir / f"{name}.log", self.workdir / f"crash-{name}"
-            )
+            node = Node(name, cfg, self.workdir / f"{name}.log", self.workdir / f"crash-{name}")
             cfg.write_text(json.dumps(self.config_for(node), indent=2))
             self.nodes[name] = node
 
@@ -130,11 +118,7 @@ class Cluster:
         if self.heartbeats:
             cfg["heartbeat"] = {
                 "listen": f"127.0.0.1:{self.udp_ports[node.name]}",
-                "peers": {
-                    n: f"127.0.0.1:{p}"
-                    for n, p in self.udp_ports.items()
-                    if n != node.name
-                },
+                "peers": {n: f"127.0.0.1:{p}" for n, p in self.udp_ports.items() if n != node.name},
                 "interval_ms": 200,
                 "secret_file": str(self.secret_file),
             }
@@ -196,18 +180,14 @@ class Cluster:
         """The node running a scheduler per the stand-in records and the lease, or None."""
         return self.status().get("active")
 
-    def wait_for(
-        self, pred: Any, timeout: float, what: str, every: float = 0.05
-    ) -> Any:
+    def wait_for(self, pred: Any, timeout: float, what: str, every: float = 0.05) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = pred()
             if value:
                 return value
             time.sleep(every)
-        raise AssertionError(
-            f"timed out after {timeout}s waiting for {what}\n{self.diagnose()}"
-        )
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.diagnose()}")
 
     def wait_active(self, timeout: float = 15.0, other_than: str | None = None) -> str:
         def pred() -> str | None:
@@ -217,9 +197,7 @@ class Cluster:
                 return act
             return None
 
-        return str(
-            self.wait_for(pred, timeout, f"an active node other than {other_than}")
-        )
+        return str(self.wait_for(pred, timeout, f"an active node other than {other_than}"))
 
     def records(self) -> list[dict[str, Any]]:
         if not self.standin_log.exists():
@@ -238,9 +216,7 @@ class Cluster:
             key = (r["node"], r["term"], r["pid"])
             inst = lives.get(key)
             if inst is None:
-                inst = lives[key] = Instance(
-                    r["node"], r["term"], r["pid"], r["mono"], r["mono"]
-                )
+                inst = lives[key] = Instance(r["node"], r["term"], r["pid"], r["mono"], r["mono"])
             inst.end = max(inst.end, r["mono"])
             if r["ev"] == "stop":
                 inst.stopped_cleanly = True
@@ -268,9 +244,7 @@ class Cluster:
         from the records (each life ends at its last record, so a gap shorter than a tick could
         hide from this second check, not from the first)."""
         overlaps = [r for r in self.records() if r["ev"] == "overlap"]
-        assert not overlaps, (
-            f"two schedulers alive at once: {overlaps}\n{self.diagnose()}"
-        )
+        assert not overlaps, f"two schedulers alive at once: {overlaps}\n{self.diagnose()}"
         lives = self.instances()
         for a, b in itertools.pairwise(lives):
             assert b.start > a.end, (

@@ -103,15 +103,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="print the view without clearing the screen (logs)",
     )
-    ap.add_argument(
-        "--summary", type=Path, help="write a JSON summary here when the demo stops"
-    )
-    ap.add_argument(
-        "--no-dashboard", action="store_true", help="do not start the web dashboard"
-    )
-    ap.add_argument(
-        "--days", type=int, default=3, help="trading days of sample data (default 3)"
-    )
+    ap.add_argument("--summary", type=Path, help="write a JSON summary here when the demo stops")
+    ap.add_argument("--no-dashboard", action="store_true", help="do not start the web dashboard")
+    ap.add_argument("--days", type=int, default=3, help="trading days of sample data (default 3)")
     ap.add_argument(
         "--tickers",
         type=int,
@@ -144,17 +138,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    demo: StandinDemo | AirflowDemo = (StandinDemo if args.standin else AirflowDemo)(
-        args, workdir
-    )
+    demo: StandinDemo | AirflowDemo = (StandinDemo if args.standin else AirflowDemo)(args, workdir)
     try:
         demo.run(deadline)
     except Stopped:
         pass
     finally:
-        signal.signal(
-            signal.SIGINT, signal.SIG_IGN
-        )  # a second Ctrl-C must not cut the teardown
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the teardown
         print("\n==> stopping everything", flush=True)
         summary = demo.summary()
         for name, step in demo.teardown_steps():
@@ -175,11 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 def sleep_until(deadline: float | None, seconds: float) -> None:
     if deadline is not None and time.monotonic() >= deadline:
         raise Stopped("duration")
-    time.sleep(
-        seconds
-        if deadline is None
-        else max(0.0, min(seconds, deadline - time.monotonic()))
-    )
+    time.sleep(seconds if deadline is None else max(0.0, min(seconds, deadline - time.monotonic())))
     if deadline is not None and time.monotonic() >= deadline:
         raise Stopped("duration")
 
@@ -238,19 +224,13 @@ class Dashboard:
         self.proc: subprocess.Popen[bytes] | None = None
         self.note = ""
 
-    def start(
-        self, pg: PgServer, dbname: str, cluster: str, prices_ddl: str | None = None
-    ) -> None:
+    def start(self, pg: PgServer, dbname: str, cluster: str, prices_ddl: str | None = None) -> None:
         import importlib.util
 
         if importlib.util.find_spec("dash") is None:
-            self.note = (
-                "dashboard: not started (no dash in this Python; run scripts/demo.sh)"
-            )
+            self.note = "dashboard: not started (no dash in this Python; run scripts/demo.sh)"
             return
-        if (
-            prices_ddl
-        ):  # the role may read the prices table only if it exists when granted
+        if prices_ddl:  # the role may read the prices table only if it exists when granted
             pg.psql(prices_ddl, dbname=dbname)
         # Its own least-privilege role, allowed to send terminate for this cluster only.
         webapp = [sys.executable, "-m", "webapp"]
@@ -313,9 +293,7 @@ class StandinDemo:
             heartbeats=True,
             name="demo",
         )
-        say(
-            f"starting {self.args.nodes} daemons managing a stand-in scheduler (logs in {self.workdir})"
-        )
+        say(f"starting {self.args.nodes} daemons managing a stand-in scheduler (logs in {self.workdir})")
         self.cluster.start()
         if not self.args.no_dashboard:
             self.wait_schema()
@@ -327,22 +305,16 @@ class StandinDemo:
     def wait_schema(self) -> None:
         assert self.pg is not None
         deadline = time.monotonic() + 30  # the daemons create the schema as they start
-        while (
-            self.pg.psql("SELECT to_regclass('airflow_failover.commands') IS NOT NULL")
-            != "t"
-        ):
+        while self.pg.psql("SELECT to_regclass('airflow_failover.commands') IS NOT NULL") != "t":
             if time.monotonic() > deadline:
-                raise RuntimeError(
-                    "the daemons created no schema within 30 s (see the node logs)"
-                )
+                raise RuntimeError("the daemons created no schema within 30 s (see the node logs)")
             time.sleep(0.2)
 
     def show(self) -> None:
         assert self.cluster is not None
         text, _ = daemon_status(self.cluster.nodes["node-a"].config)
         lines = [
-            time.strftime("%H:%M:%S")
-            + "  airflow-failover demo, stand-in scheduler (Ctrl-C to stop)",
+            time.strftime("%H:%M:%S") + "  airflow-failover demo, stand-in scheduler (Ctrl-C to stop)",
             "",
         ]
         lines += text.splitlines()
@@ -362,9 +334,7 @@ class StandinDemo:
         return None
 
     def teardown_steps(self) -> list[tuple[str, Callable[[], object]]]:
-        steps: list[tuple[str, Callable[[], object]]] = [
-            ("the dashboard", self.dashboard.stop)
-        ]
+        steps: list[tuple[str, Callable[[], object]]] = [("the dashboard", self.dashboard.stop)]
         if self.cluster is not None:
             steps.append(("the daemons", self.cluster.stop_all))
         if self.pg is not None:
@@ -596,8 +566,7 @@ class AirflowDemo:
                 if node.proc is not None and node.proc.poll() is not None:
                     tail = node.log.read_text(errors="replace").splitlines()[-5:]
                     raise RuntimeError(
-                        f"{node.name}'s daemon exited with {node.proc.returncode}:\n"
-                        + "\n".join(tail)
+                        f"{node.name}'s daemon exited with {node.proc.returncode}:\n" + "\n".join(tail)
                     )
             if time.monotonic() > deadline:
                 raise RuntimeError(
@@ -607,11 +576,7 @@ class AirflowDemo:
 
     # -- while it runs ---------------------------------------------------------------------------
     def observe(self) -> None:
-        if (
-            "scheduler_s" not in self.timings
-            and self.site is not None
-            and self.site.live_scheduler_jobs()
-        ):
+        if "scheduler_s" not in self.timings and self.site is not None and self.site.live_scheduler_jobs():
             self.timings["scheduler_s"] = self.say.elapsed()
         if "first_prices_s" not in self.timings and self.price_rows() > 0:
             self.timings["first_prices_s"] = self.say.elapsed()
@@ -730,9 +695,7 @@ class AirflowDemo:
             lines.append(f"(database not readable: {e})")
         if self.worker is not None:
             alive = self.worker.poll() is None
-            lines.append(
-                f"celery worker-1: {'running, pid ' + str(self.worker.pid) if alive else 'EXITED'}"
-            )
+            lines.append(f"celery worker-1: {'running, pid ' + str(self.worker.pid) if alive else 'EXITED'}")
         lines += [
             "",
             *self.dashboard.lines(),
@@ -753,27 +716,16 @@ class AirflowDemo:
     def _summary(self) -> dict[str, Any]:
         assert self.site is not None and self.pair is not None
         failovers = failovers_from_events(self.pair.events())
-        first_failover = (
-            datetime.fromisoformat(str(failovers[0]["at"])) if failovers else None
-        )
-        runs = self.site.query(
-            "SELECT state, end_date FROM dag_run WHERE dag_id = %s", (DAG_ID,)
-        )
+        first_failover = datetime.fromisoformat(str(failovers[0]["at"])) if failovers else None
+        runs = self.site.query("SELECT state, end_date FROM dag_run WHERE dag_id = %s", (DAG_ID,))
         counts = {"success": 0, "failed": 0, "running": 0, "success_after_failover": 0}
         for state, end in runs:
             if state in counts:
                 counts[state] += 1
-            if (
-                state == "success"
-                and first_failover is not None
-                and end is not None
-                and end > first_failover
-            ):
+            if state == "success" and first_failover is not None and end is not None and end > first_failover:
                 counts["success_after_failover"] += 1
         overlaps = self.watcher.stop() if self.watcher is not None else []
-        jobs = self.site.query(
-            "SELECT hostname, job_type, state, start_date FROM job ORDER BY id"
-        )
+        jobs = self.site.query("SELECT hostname, job_type, state, start_date FROM job ORDER BY id")
         return {
             "airflow_version": version("apache-airflow"),
             "executor": "CeleryExecutor" if self.celery else "LocalExecutor",
@@ -790,8 +742,7 @@ class AirflowDemo:
                 if jt == "SchedulerJob"
             ],
             "tasks_across_failovers": [
-                self.tasks_across(datetime.fromisoformat(str(f["at"])))
-                for f in failovers
+                self.tasks_across(datetime.fromisoformat(str(f["at"]))) for f in failovers
             ],
             "timings_s": {k: round(v, 1) for k, v in self.timings.items()},
             "workdir": str(self.workdir),

@@ -11,35 +11,26 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from .ports import free_tcp_port
 
 
 def _pg_bindir() -> Path:
     for cmd in ("pg_config",):
         exe = shutil.which(cmd)
         if exe:
-            out = subprocess.run(
-                [exe, "--bindir"], capture_output=True, text=True, check=False
-            )
+            out = subprocess.run([exe, "--bindir"], capture_output=True, text=True, check=False)
             cand = Path(out.stdout.strip())
             if (cand / "initdb").exists():
                 return cand
     hits = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not hits:
-        raise RuntimeError(
-            "PostgreSQL server binaries not found (apt-get install postgresql)"
-        )
+        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
     return Path(hits[-1]).parent
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PgServer:
@@ -47,7 +38,7 @@ class PgServer:
 
     def __init__(self, base_dir: str | None = None, port: int | None = None) -> None:
         self.bindir = _pg_bindir()
-        self.port = port or free_port()
+        self.port = port or free_tcp_port()
         self.root = Path(tempfile.mkdtemp(prefix="af-pg-", dir=base_dir))
         self.datadir = self.root / "data"
         self.logfile = self.root / "postgres.log"
@@ -63,9 +54,7 @@ class PgServer:
         cmd = self._as_user + [str(self.bindir / args[0]), *args[1:]]
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}"
-            )
+            raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
 
     def init(self) -> None:
         self._run(
@@ -105,9 +94,7 @@ class PgServer:
         return self
 
     def stop(self, mode: str = "fast") -> None:
-        self._run(
-            "pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "30", "stop"
-        )
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "30", "stop")
 
     def destroy(self) -> None:
         try:

@@ -116,14 +116,10 @@ def wait_port(
                 return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(
-        f"{what} not listening on {host}:{port} after {timeout:.0f} s{_tail(log)}"
-    )
+    raise RuntimeError(f"{what} not listening on {host}:{port} after {timeout:.0f} s{_tail(log)}")
 
 
 def _tail(log: Path | None, lines: int = 15) -> str:
     if log is None or not log.exists():
         return ""
-    return f"\n--- {log} (tail)\n" + "\n".join(
-        log.read_text(errors="replace").splitlines()[-lines:]
-    )
+    return f"\n--- {log} (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])

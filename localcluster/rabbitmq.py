@@ -14,20 +14,16 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .pgserver import free_port
+from .ports import free_tcp_port
 from .procs import spawn, stop, wait_port
 
 
 def _server_script() -> Path:
     # The /usr/sbin wrapper switches to the rabbitmq user and its system-wide data dir; the
     # script below it runs the broker as whoever calls it, with the paths we give it.
-    hits = sorted(
-        glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server")
-    )
+    hits = sorted(glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server"))
     if not hits:
-        raise RuntimeError(
-            "rabbitmq-server is not installed (scripts/demo.sh installs it with apt)"
-        )
+        raise RuntimeError("rabbitmq-server is not installed (scripts/demo.sh installs it with apt)")
     return Path(hits[-1])
 
 
@@ -35,7 +31,7 @@ def _server_script() -> Path:
 class RabbitMQ:
     workdir: Path
     env: dict[str, str]
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=free_tcp_port)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -46,7 +42,7 @@ class RabbitMQ:
         root = self.workdir / "rabbitmq"
         root.mkdir(parents=True, exist_ok=True)
         (root / "enabled_plugins").write_text("[].\n")
-        epmd_port, dist_port = free_port(), free_port()
+        epmd_port, dist_port = free_tcp_port(), free_tcp_port()
         env = {
             **self.env,
             "HOME": str(root),  # the Erlang cookie is written here

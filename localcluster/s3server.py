@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .pgserver import free_port
+from .ports import free_tcp_port
 from .procs import spawn, stop, wait_port
 
 PUBLIC_BUCKET = "deutsche-boerse-xetra-pds"
@@ -28,7 +28,7 @@ REGION = "eu-central-1"
 class S3Server:
     workdir: Path
     env: dict[str, str]
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=free_tcp_port)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -38,13 +38,9 @@ class S3Server:
     def start(self) -> S3Server:
         moto = Path(sys.executable).parent / "moto_server"
         if not moto.exists():
-            raise RuntimeError(
-                f"{moto} missing: the venv lacks moto[server] (run scripts/demo.sh)"
-            )
+            raise RuntimeError(f"{moto} missing: the venv lacks moto[server] (run scripts/demo.sh)")
         log = self.workdir / "s3.log"
-        self.proc = spawn(
-            [str(moto), "-H", "127.0.0.1", "-p", str(self.port)], self.env, log
-        )
+        self.proc = spawn([str(moto), "-H", "127.0.0.1", "-p", str(self.port)], self.env, log)
         wait_port("127.0.0.1", self.port, 60, "the moto S3 server", self.proc, log)
         return self
 
@@ -60,9 +56,7 @@ class S3Server:
         )
 
     def create_bucket(self, name: str) -> None:
-        self.client().create_bucket(
-            Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        self.client().create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
 
     def upload_tree(self, root: Path, bucket: str) -> int:
         """Uploads every file below ``root`` with its relative path as the key; returns the count."""

@@ -32,9 +32,7 @@ class TryWatcher(threading.Thread):
         self.conninfo = conninfo
         self.dag_id = dag_id
         self.every = every
-        self.seen: dict[
-            TiKey, dict[int, tuple[int, int]]
-        ] = {}  # key -> try -> (pid, starttime)
+        self.seen: dict[TiKey, dict[int, tuple[int, int]]] = {}  # key -> try -> (pid, starttime)
         self.overlaps: list[dict[str, Any]] = []
         self._halt = threading.Event()
 
@@ -65,18 +63,12 @@ class TryWatcher(threading.Thread):
             for dag_id, run_id, task_id, map_index, try_number, pid in cur.fetchall():
                 st = start_time(pid)
                 if st is not None:
-                    self.seen.setdefault(
-                        (dag_id, run_id, task_id, map_index), {}
-                    ).setdefault(try_number, (pid, st))
+                    self.seen.setdefault((dag_id, run_id, task_id, map_index), {}).setdefault(
+                        try_number, (pid, st)
+                    )
         for key, tries in self.seen.items():
-            live = sorted(
-                t
-                for t, (pid, st) in tries.items()
-                if alive(pid) and start_time(pid) == st
-            )
-            if len(live) > 1 and not any(
-                o["key"] == list(key) and o["tries"] == live for o in self.overlaps
-            ):
+            live = sorted(t for t, (pid, st) in tries.items() if alive(pid) and start_time(pid) == st)
+            if len(live) > 1 and not any(o["key"] == list(key) and o["tries"] == live for o in self.overlaps):
                 self.overlaps.append({"key": list(key), "tries": live})
 
     def stop(self) -> list[dict[str, Any]]:

@@ -24,8 +24,9 @@ else
 fi
 
 if [ "$PY" != python3 ]; then
-    step "ruff and mypy (settings in pyproject.toml)"
+    step "ruff check, ruff format --check and mypy (settings in pyproject.toml)"
     .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
     .venv/bin/mypy
 fi
 
@@ -49,7 +50,7 @@ step "fuzzing the heartbeat decoder (libFuzzer, 20 s)"
 AF_TARGET=heartbeat_fuzz build_daemon build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DAF_FUZZ=ON \
     -DAF_BUILD_TESTS=OFF
 corpus=$(mktemp -d)
-PYTHONPATH=tests "${PY:-python3}" tests/fuzz/seed_heartbeat.py "$corpus"
+"${PY:-python3}" -m tests.fuzz.seed_heartbeat "$corpus"
 if ! build-fuzz/heartbeat_fuzz -max_total_time=20 "$corpus" >"$corpus.log" 2>&1; then
     tail -40 "$corpus.log"
     echo "fuzzer found a crash (input saved in $PWD/crash-*)" >&2

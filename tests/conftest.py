@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from localcluster.pgserver import PgServer
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.helpers import REPO
 
 
 @pytest.fixture(scope="session")

@@ -49,26 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from stdin instead of prompting",
     )
-    gr = sub.add_parser(
-        "grant-role", help="create/refresh the dashboard's database role"
-    )
+    gr = sub.add_parser("grant-role", help="create/refresh the dashboard's database role")
     gr.add_argument("--role", default="af_dashboard")
     gr.add_argument(
         "--cluster",
         default=os.environ.get("AF_DASHBOARD_CLUSTER"),
         help="the only cluster the role may send terminate to [env AF_DASHBOARD_CLUSTER]",
     )
-    gr.add_argument(
-        "--conninfo", help="as a role allowed to grant [env AF_DASHBOARD_CONNINFO]"
-    )
+    gr.add_argument("--conninfo", help="as a role allowed to grant [env AF_DASHBOARD_CONNINFO]")
     gr.add_argument(
         "--schema",
         default=os.environ.get("AF_DASHBOARD_SCHEMA") or settings_mod.DEFAULT_SCHEMA,
     )
     gr.add_argument(
         "--prices-table",
-        default=os.environ.get("AF_DASHBOARD_PRICES_TABLE")
-        or settings_mod.DEFAULT_PRICES_TABLE,
+        default=os.environ.get("AF_DASHBOARD_PRICES_TABLE") or settings_mod.DEFAULT_PRICES_TABLE,
     )
     gr.add_argument(
         "--print",
@@ -95,8 +90,7 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     users = app.server.extensions["af_dashboard"]["users"]
     if not users.enabled:
         print(
-            "python -m webapp: no users configured (--users-file or --password-file): "
-            "terminate is disabled",
+            "python -m webapp: no users configured (--users-file or --password-file): terminate is disabled",
             file=sys.stderr,
         )
     print(f"dashboard for cluster {s.cluster} on http://{s.host}:{s.port}/", flush=True)
@@ -193,9 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help")):
         args.insert(0, "serve")
     ns = build_parser().parse_args(args)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if ns.command == "hash-password":
         return cmd_hash_password(ns)
     if ns.command == "grant-role":

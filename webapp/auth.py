@@ -40,8 +40,7 @@ def parse_users(text: str, source: str = "users file") -> dict[str, str]:
         user, sep, hashed = line.partition(":")
         if not sep or not user or not hashed.startswith("pbkdf2:"):
             raise ValueError(
-                f"{source}:{n}: expected `user:pbkdf2:...` (python -m webapp "
-                "hash-password makes one)"
+                f"{source}:{n}: expected `user:pbkdf2:...` (python -m webapp hash-password makes one)"
             )
         users[user] = hashed
     return users
@@ -68,16 +67,12 @@ class Users:
             )
         hashes: dict[str, str] = {}
         if users_file is not None:
-            hashes.update(
-                parse_users(users_file.read_text(encoding="utf-8"), str(users_file))
-            )
+            hashes.update(parse_users(users_file.read_text(encoding="utf-8"), str(users_file)))
         if password_file is not None:
             lines = password_file.read_text(encoding="utf-8").splitlines()
             password = lines[0] if lines else ""
             if not password:
-                raise ValueError(
-                    f"{password_file}: empty; the first line is the password"
-                )
+                raise ValueError(f"{password_file}: empty; the first line is the password")
             if ":" in user or not user:
                 raise ValueError(f"--user: not a user name: {user!r}")
             hashes[user] = hash_password(password)
@@ -93,9 +88,7 @@ class Users:
         for name, hashed in self.hashes.items():  # no early exit on the name
             if hmac.compare_digest(name.encode(), user.encode()):
                 found = hashed
-        ok = check_password_hash(
-            found or self._dummy, password
-        )  # compare_digest inside
+        ok = check_password_hash(found or self._dummy, password)  # compare_digest inside
         return ok and found is not None
 
 
@@ -140,9 +133,7 @@ class Throttle:
                 q.pop()
 
 
-def attempt_login(
-    users: Users, throttle: Throttle, key: str, user: str, password: str
-) -> str:
+def attempt_login(users: Users, throttle: Throttle, key: str, user: str, password: str) -> str:
     """ "ok", "wrong" or "throttled"; the password is checked only within the budget."""
     if not throttle.begin(key):
         return "throttled"

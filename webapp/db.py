@@ -88,9 +88,7 @@ class Pool:
             pass
 
     @contextmanager
-    def connection(
-        self, timeout_s: float = 10.0
-    ) -> Iterator[psycopg2.extensions.connection]:
+    def connection(self, timeout_s: float = 10.0) -> Iterator[psycopg2.extensions.connection]:
         if not self._slots.acquire(timeout=timeout_s):
             raise DatabaseUnavailable("no free database connection")
         conn: psycopg2.extensions.connection | None = None
@@ -190,9 +188,7 @@ class Queries:
     def panel(self, stale_after_ms: int) -> dict[str, Any]:
         """The cluster panel: one statement, one round trip."""
         with self.pool.connection() as conn, conn.cursor() as cur:
-            cur.execute(
-                self._panel, {"cluster": self.cluster, "stale_after_ms": stale_after_ms}
-            )
+            cur.execute(self._panel, {"cluster": self.cluster, "stale_after_ms": stale_after_ms})
             row = cur.fetchone()
         assert row is not None
         value = row[0]
@@ -215,17 +211,13 @@ class Queries:
     def events(self, limit: int = 500) -> list[Event]:
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute(self._events, {"cluster": self.cluster, "limit": limit})
-            return [
-                Event(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5])
-                for r in cur.fetchall()
-            ]
+            return [Event(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5]) for r in cur.fetchall()]
 
     def prices_available(self) -> bool:
         """Whether the prices table exists and this role may read it."""
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute(
-                "SELECT to_regclass(%s) IS NOT NULL"
-                " AND has_table_privilege(to_regclass(%s), 'SELECT')",
+                "SELECT to_regclass(%s) IS NOT NULL AND has_table_privilege(to_regclass(%s), 'SELECT')",
                 (self.prices_table, self.prices_table),
             )
             row = cur.fetchone()

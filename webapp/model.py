@@ -117,30 +117,19 @@ def takeovers(events: Sequence[EventLike]) -> list[Takeover]:
             prev = e
             continue
         p = prev
-        tenure = [
-            x
-            for x in events
-            if x.node_id == p.node_id and x.term == p.term and x.at <= e.at
-        ]
+        tenure = [x for x in events if x.node_id == p.node_id and x.term == p.term and x.at <= e.at]
         last = max(tenure, key=lambda x: x.at) if tenure else p
         kinds = {x.kind: x for x in tenure}
         cause = next((k for k in CAUSES if k in kinds), None)
         if cause is None:
-            why = (
-                f"{p.node_id} recorded no end of term {p.term}: its lease expired "
-                f"(daemon or host lost?)"
-            )
+            why = f"{p.node_id} recorded no end of term {p.term}: its lease expired (daemon or host lost?)"
         elif cause in ("released", "stepped_down"):
             why = f"{p.node_id} released the lease"
         else:
             detail = kinds[cause].detail
             why = f"{p.node_id}: {cause}" + (f" ({detail})" if detail else "")
         gap = (e.at - last.at).total_seconds() * 1000.0
-        out.append(
-            Takeover(
-                e.at, e.node_id, e.term, p.node_id, p.term, last.kind, last.at, gap, why
-            )
-        )
+        out.append(Takeover(e.at, e.node_id, e.term, p.node_id, p.term, last.kind, last.at, gap, why))
         prev = e
     return out
 

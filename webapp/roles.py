@@ -14,9 +14,7 @@ def policy_name(role: str) -> str:
     return f"dashboard_terminate_{role}"[:63]
 
 
-def role_sql(
-    role: str, schema: str, cluster: str, prices_table: str = "xetra_daily_price"
-) -> sql.Composed:
+def role_sql(role: str, schema: str, cluster: str, prices_table: str = "xetra_daily_price") -> sql.Composed:
     return sql.SQL(sql_text("dashboard_role")).format(
         role=sql.Identifier(role),
         schema=sql.Identifier(schema),
@@ -57,9 +55,7 @@ def grant_dashboard_role(
         if create:
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
             if cur.fetchone() is None:
-                cur.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role))
-                )
+                cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
         cur.execute(role_sql(role, schema, cluster, prices_table))
 
 

@@ -72,9 +72,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         help=f"the daemons' schema [env AF_DASHBOARD_SCHEMA; default {DEFAULT_SCHEMA}]",
     )
     ap.add_argument("--cluster", help="cluster name [env AF_DASHBOARD_CLUSTER]")
-    ap.add_argument(
-        "--host", help=f"listen address [env AF_DASHBOARD_HOST; default {DEFAULT_HOST}]"
-    )
+    ap.add_argument("--host", help=f"listen address [env AF_DASHBOARD_HOST; default {DEFAULT_HOST}]")
     ap.add_argument(
         "--port",
         type=int,
@@ -121,9 +119,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         help="mark the session cookie Secure (HTTPS only); auto: yes unless --host is a "
         "loopback address [default auto]",
     )
-    ap.add_argument(
-        "--debug", action="store_true", help="Dash debug mode (development only)"
-    )
+    ap.add_argument("--debug", action="store_true", help="Dash debug mode (development only)")
 
 
 def _node_config(path: str) -> dict[str, Any]:
@@ -148,9 +144,7 @@ def from_args(ns: argparse.Namespace) -> Settings:
         )
     if not cluster:
         raise ValueError("no cluster: give --cluster, AF_DASHBOARD_CLUSTER or --config")
-    schema = (
-        ns.schema or _env("AF_DASHBOARD_SCHEMA") or db.get("schema") or DEFAULT_SCHEMA
-    )
+    schema = ns.schema or _env("AF_DASHBOARD_SCHEMA") or db.get("schema") or DEFAULT_SCHEMA
 
     stale = ns.stale_after_ms
     if stale is None and node:
@@ -171,9 +165,7 @@ def from_args(ns: argparse.Namespace) -> Settings:
         schema=str(schema),
         host=host,
         port=int(ns.port or _env("AF_DASHBOARD_PORT") or DEFAULT_PORT),
-        prices_table=ns.prices_table
-        or _env("AF_DASHBOARD_PRICES_TABLE")
-        or DEFAULT_PRICES_TABLE,
+        prices_table=ns.prices_table or _env("AF_DASHBOARD_PRICES_TABLE") or DEFAULT_PRICES_TABLE,
         stale_after_ms=int(stale if stale is not None else DEFAULT_STALE_AFTER_MS),
         users_file=Path(users_file) if users_file else None,
         password_file=Path(password_file) if password_file else None,

@@ -35,9 +35,7 @@ def build(s: settings_mod.Settings) -> Dash:
     except BaseException:
         pool.close()
         raise
-    return create_app(
-        s, users=users, secret_key=os.environ.get("AF_DASHBOARD_SECRET_KEY"), pool=pool
-    )
+    return create_app(s, users=users, secret_key=os.environ.get("AF_DASHBOARD_SECRET_KEY"), pool=pool)
 
 
 def create(argv: str | None = None) -> flask.Flask:
@@ -45,9 +43,7 @@ def create(argv: str | None = None) -> flask.Flask:
     AF_DASHBOARD_* environment."""
     ap = argparse.ArgumentParser(prog="webapp.wsgi")
     settings_mod.add_arguments(ap)
-    words = shlex.split(
-        argv if argv is not None else os.environ.get("AF_DASHBOARD_ARGS", "")
-    )
+    words = shlex.split(argv if argv is not None else os.environ.get("AF_DASHBOARD_ARGS", ""))
     app = build(settings_mod.from_args(ap.parse_args(words)))
     server: flask.Flask = app.server
     return server

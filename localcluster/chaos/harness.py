@@ -39,9 +39,11 @@ from .netns import (
 HERE = Path(__file__).resolve().parent
 STANDIN = HERE / "standin_writer.py"
 ROLES = {node: "chaos_" + node.replace("-", "_") for node in NODE_IPS}
-FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-                 "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-                 "/usr/local/lib/faketime/libfaketime.so.1"]
+FAKETIME_LIBS = [
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+]
 CLOCK_OFFSET_S = 300  # the offset host's wall clock runs five minutes ahead
 DEFAULT_TTL_MS = 3000  # the daemon's lease.ttl_ms default (src/config), for the waits below
 
@@ -49,11 +51,13 @@ DEFAULT_TTL_MS = 3000  # the daemon's lease.ttl_ms default (src/config), for the
 def standin_python() -> str:
     """An interpreter with psycopg2: this one, else the repository's venv."""
     for py in (sys.executable, str(REPO / ".venv" / "bin" / "python")):
-        if Path(py).exists() and subprocess.run([py, "-c", "import psycopg2"],
-                                                capture_output=True, check=False).returncode == 0:
+        if (
+            Path(py).exists()
+            and subprocess.run([py, "-c", "import psycopg2"], capture_output=True, check=False).returncode
+            == 0
+        ):
             return py
-    raise RuntimeError("no Python with psycopg2: source scripts/lib/python-env.sh; "
-                       "ensure_python_env")
+    raise RuntimeError("no Python with psycopg2: source scripts/lib/python-env.sh; ensure_python_env")
 
 
 # -- PostgreSQL on the db host ----------------------------------------------------------------
@@ -82,10 +86,29 @@ class NsPgServer(PgServer):
 
     def psql(self, sql: str, dbname: str = "postgres") -> str:
         res = subprocess.run(
-            [str(self.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-             "-h", str(self.root), "-p", str(self.port), "-U", "postgres", "-d", dbname,
-             "-c", sql],
-            capture_output=True, text=True, check=False, timeout=30,
+            [
+                str(self.bindir / "psql"),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.root),
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                dbname,
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
         )
         if res.returncode != 0:
             raise RuntimeError(f"psql failed: {res.stderr.strip()}")
@@ -109,10 +132,10 @@ CREATE INDEX IF NOT EXISTS chaos_writes_cluster_term ON chaos_writes (cluster, t
 def setup_database(pg: NsPgServer) -> None:
     pg.psql(SCHEMA_SQL)
     for role in ROLES.values():
-        pg.psql(f"DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object "
-                f"THEN NULL; END $$")
-        pg.psql(f"GRANT INSERT ON chaos_writes TO {role}; "
-                f"GRANT USAGE ON SEQUENCE chaos_writes_id_seq TO {role}")
+        pg.psql(f"DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        pg.psql(
+            f"GRANT INSERT ON chaos_writes TO {role}; GRANT USAGE ON SEQUENCE chaos_writes_id_seq TO {role}"
+        )
 
 
 def reset_roles(pg: NsPgServer) -> None:
@@ -139,8 +162,7 @@ def snapshot_binary(dest: Path) -> Path:
     while True:
         try:
             shutil.copy2(src, dest)
-            res = subprocess.run([str(dest), "--version"], capture_output=True, check=False,
-                                 timeout=10)
+            res = subprocess.run([str(dest), "--version"], capture_output=True, check=False, timeout=10)
             if res.returncode == 0:
                 return dest
         except OSError:
@@ -154,20 +176,28 @@ def detect_fencing(workdir: Path, binary: Path) -> tuple[bool, str]:
     """(True, "") when `airflow-failover check-config` accepts the fencing section; otherwise
     (False, why), and the stale-write check only reports instead of asserting."""
     cfg = {
-        "cluster": "probe", "node_id": "node-a",
+        "cluster": "probe",
+        "node_id": "node-a",
         "database": {"conninfo": f"host={DB_IP} dbname=postgres user=postgres"},
         "processes": [{"name": "scheduler", "command": ["true"]}],
         "fencing": fencing_config(),
     }
     path = workdir / "fencing-probe.json"
     path.write_text(json.dumps(cfg))
-    res = subprocess.run([str(binary), "check-config", "--config", str(path)],
-                         capture_output=True, text=True, check=False, timeout=30)
+    res = subprocess.run(
+        [str(binary), "check-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
     if res.returncode == 0:
         return True, ""
     msg = (res.stderr or res.stdout).strip().splitlines()
-    return False, ("`airflow-failover check-config` refuses the fencing section "
-                   f"{json.dumps(fencing_config())}: {msg[-1] if msg else res.returncode}")
+    return False, (
+        "`airflow-failover check-config` refuses the fencing section "
+        f"{json.dumps(fencing_config())}: {msg[-1] if msg else res.returncode}"
+    )
 
 
 def detect_faketime(net: Net) -> tuple[str | None, str]:
@@ -176,23 +206,31 @@ def detect_faketime(net: Net) -> tuple[str | None, str]:
     if lib is None:
         return None, "libfaketime is not installed (Debian: apt-get install faketime)"
     env = faketime_env(lib)
-    res = subprocess.run(net.cmd("node-a", "date", "+%s"), env={**os.environ, **env},
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        net.cmd("node-a", "date", "+%s"),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     try:
         skew = int(res.stdout.strip()) - time.time()
     except ValueError:
         return None, f"libfaketime does not work here: {res.stderr.strip()}"
     if abs(skew - CLOCK_OFFSET_S) > 5:
-        return None, (f"libfaketime loaded but the clock is off by {skew:.0f} s, not "
-                      f"{CLOCK_OFFSET_S} s")
+        return None, (f"libfaketime loaded but the clock is off by {skew:.0f} s, not {CLOCK_OFFSET_S} s")
     return lib, ""
 
 
 def faketime_env(lib: str) -> dict[str, str]:
     # Only the wall clock moves: a host's monotonic and boot clocks have no offset to compare
     # (each host has its own), and the daemon's deadlines run on CLOCK_BOOTTIME.
-    return {"LD_PRELOAD": lib, "FAKETIME": f"+{CLOCK_OFFSET_S}",
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1"}
+    return {
+        "LD_PRELOAD": lib,
+        "FAKETIME": f"+{CLOCK_OFFSET_S}",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "FAKETIME_NO_CACHE": "1",
+    }
 
 
 # -- the environment one run shares ------------------------------------------------------------
@@ -255,11 +293,16 @@ class ChaosCluster(Cluster):
         self.heartbeats = True
         super().__post_init__()
         self.observer = self.workdir / "observer.json"
-        self.observer.write_text(json.dumps({
-            "cluster": self.name, "node_id": "observer",
-            "database": {"conninfo": self.env.pg.local_conninfo()},
-            "processes": [{"name": "scheduler", "command": ["true"]}],
-        }))
+        self.observer.write_text(
+            json.dumps(
+                {
+                    "cluster": self.name,
+                    "node_id": "observer",
+                    "database": {"conninfo": self.env.pg.local_conninfo()},
+                    "processes": [{"name": "scheduler", "command": ["true"]}],
+                }
+            )
+        )
         self.fifo = self.workdir / "start.fifo"
 
     def config_for(self, node: Node) -> dict[str, Any]:
@@ -268,22 +311,27 @@ class ChaosCluster(Cluster):
             "cluster": self.name,
             "node_id": node.name,
             "database": {"conninfo": self.env.pg.conninfo()},
-            "processes": [{
-                "name": "scheduler",
-                "command": [self.env.python, str(STANDIN)],
-                "env": {
-                    "STANDIN_LOG": str(self.standin_log),
-                    "STANDIN_TICK_MS": str(self.tick_ms),
-                    "STANDIN_LOCK": str(self.lock_file),
-                    "STANDIN_DB": self.env.pg.conninfo(user=ROLES[node.name]),
-                    "STANDIN_CLUSTER": self.name,
-                    "STANDIN_WRITE_MS": str(self.write_ms),
-                    "LD_PRELOAD": "",  # the stand-in's records use the real clocks
-                },
-                "stop_timeout_ms": self.stop_timeout_ms,
-            }],
-            "supervision": {"restart_backoff_initial_ms": 200, "crash_loop_limit": 3,
-                            "crash_loop_window_ms": 30000},
+            "processes": [
+                {
+                    "name": "scheduler",
+                    "command": [self.env.python, str(STANDIN)],
+                    "env": {
+                        "STANDIN_LOG": str(self.standin_log),
+                        "STANDIN_TICK_MS": str(self.tick_ms),
+                        "STANDIN_LOCK": str(self.lock_file),
+                        "STANDIN_DB": self.env.pg.conninfo(user=ROLES[node.name]),
+                        "STANDIN_CLUSTER": self.name,
+                        "STANDIN_WRITE_MS": str(self.write_ms),
+                        "LD_PRELOAD": "",  # the stand-in's records use the real clocks
+                    },
+                    "stop_timeout_ms": self.stop_timeout_ms,
+                }
+            ],
+            "supervision": {
+                "restart_backoff_initial_ms": 200,
+                "crash_loop_limit": 3,
+                "crash_loop_window_ms": 30000,
+            },
             "heartbeat": {
                 "listen": f"{NODE_IPS[node.name]}:{HB_PORT}",
                 "peers": {n: f"{ip}:{HB_PORT}" for n, ip in NODE_IPS.items() if n != node.name},
@@ -300,8 +348,12 @@ class ChaosCluster(Cluster):
         return cfg
 
     # -- processes ------------------------------------------------------------------------------
-    def start(self, names: list[str] | None = None, barrier: bool = False,  # type: ignore[override]
-              faketime: set[str] | None = None) -> float | None:
+    def start(  # type: ignore[override]
+        self,
+        names: list[str] | None = None,
+        barrier: bool = False,
+        faketime: set[str] | None = None,
+    ) -> float | None:
         """Starts the daemons in their hosts' namespaces. With barrier, every daemon first
         blocks opening a FIFO; opening it for writing releases them all in the same instant.
         Returns that instant (CLOCK_MONOTONIC) with barrier, else None."""
@@ -324,11 +376,16 @@ class ChaosCluster(Cluster):
             else:
                 self.faketime_nodes.discard(name)
             with open(node.log, "ab") as log:
-                node.proc = subprocess.Popen(self.env.net.cmd(name, *argv), stdout=log,
-                                             stderr=subprocess.STDOUT, start_new_session=True,
-                                             env=env)
+                node.proc = subprocess.Popen(
+                    self.env.net.cmd(name, *argv),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env=env,
+                )
         if not barrier:
             return None
+
         # wait until every shell sits in open() of the FIFO, then release them together
         def parked(name: str) -> bool:
             proc = self.nodes[name].proc
@@ -364,8 +421,13 @@ class ChaosCluster(Cluster):
     def cli(self, *args: str, node: str = "observer") -> subprocess.CompletedProcess[str]:
         """Runs the CLI in the root namespace through the Unix socket: never partitioned."""
         assert self.env is not None
-        return subprocess.run([str(self.env.binary), *args, "--config", str(self.observer)],
-                              capture_output=True, text=True, timeout=30, check=False)
+        return subprocess.run(
+            [str(self.env.binary), *args, "--config", str(self.observer)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
 
     def status(self) -> dict[str, Any]:
         res = self.cli("status", "--json")
@@ -417,14 +479,17 @@ class ChaosCluster(Cluster):
         for line in out.splitlines():
             node, term, n, late = line.split("|")
             total += int(n)
-            detail.append(f"{n} rows by {node} in term {term}, the last {late} ms after a "
-                          "newer term's first row")
+            detail.append(
+                f"{n} rows by {node} in term {term}, the last {late} ms after a newer term's first row"
+            )
         return total, detail
 
     def write_counts(self) -> dict[int, int]:
         assert self.env is not None
-        out = self.env.pg.psql(f"SELECT term, count(*) FROM chaos_writes WHERE cluster = "
-                               f"'{self.name}' GROUP BY term ORDER BY term")
+        out = self.env.pg.psql(
+            f"SELECT term, count(*) FROM chaos_writes WHERE cluster = "
+            f"'{self.name}' GROUP BY term ORDER BY term"
+        )
         return {int(t): int(n) for t, n in (ln.split("|") for ln in out.splitlines())}
 
 
@@ -464,8 +529,9 @@ class Options:
 
 
 def _takeover(c: ChaosCluster, t: Trial, t0: float, old: str, timeout: float = 30) -> None:
-    start = c.wait_for(lambda: c.next_start(t0, other_than=old), timeout,
-                  f"a scheduler on a node other than {old}")
+    start = c.wait_for(
+        lambda: c.next_start(t0, other_than=old), timeout, f"a scheduler on a node other than {old}"
+    )
     t.failover_s = float(start) - t0
 
 
@@ -501,8 +567,11 @@ def fault_sigstop(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
-    c.wait_for(lambda: not [i for i in c.live_instances() if i.node == active], 10,
-          f"{active}'s stand-in to be killed after it woke")
+    c.wait_for(
+        lambda: not [i for i in c.live_instances() if i.node == active],
+        10,
+        f"{active}'s stand-in to be killed after it woke",
+    )
 
 
 def fault_db_cut(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
@@ -548,8 +617,11 @@ def fault_netem(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
         kind = c.env.net.impair(loss_pct=5, delay_ms=100, jitter_ms=100)
     except NetnsUnavailable as e:
         raise Skip(str(e)) from e
-    t.notes.append("impaired by tc netem" if kind == "netem" else
-                   "impaired by the NFQUEUE delayer (this kernel has no netem)")
+    t.notes.append(
+        "impaired by tc netem"
+        if kind == "netem"
+        else "impaired by the NFQUEUE delayer (this kernel has no netem)"
+    )
     try:
         bad = c.watch(o.netem_seconds)
         if bad:
@@ -639,23 +711,50 @@ class Fault:
 
 
 BASE_S = "12.5 s / 15.0 s"  # 10 s of silence + a 5 s poll phase: median / worst (analytic)
-FAULTS: dict[str, Fault] = {f.key: f for f in [
-    Fault("kill9", "kill -9 of the active daemon", fault_kill9, True, BASE_S),
-    Fault("sigstop", "SIGSTOP of the active host > TTL, then SIGCONT", fault_sigstop, True,
-          BASE_S),
-    Fault("db_cut", "active host cut from PostgreSQL only", fault_db_cut, True,
-          "never (heartbeats still flow): no working scheduler until healed"),
-    Fault("udp_cut", "UDP between scheduler hosts cut", fault_udp_cut, False,
-          "false failover after 12.5 s / 15.0 s, then two schedulers"),
-    Fault("host_cut", "active host cut off (all traffic)", fault_host_cut, True, BASE_S),
-    Fault("netem", "5 % loss, 100 ms jitter on every link", fault_netem, False,
-          "none (10 s of total silence is needed)"),
-    Fault("pg_restart", "PostgreSQL restarted (2 s down)", fault_pg_restart, False,
-          "not affected (no database lease)"),
-    Fault("clock", "one host's wall clock +5 min", fault_clock, True, BASE_S),
-    Fault("simultaneous", "all daemons started at the same instant", fault_simultaneous, False,
-          "n/a (static roles)"),
-]}
+FAULTS: dict[str, Fault] = {
+    f.key: f
+    for f in [
+        Fault("kill9", "kill -9 of the active daemon", fault_kill9, True, BASE_S),
+        Fault("sigstop", "SIGSTOP of the active host > TTL, then SIGCONT", fault_sigstop, True, BASE_S),
+        Fault(
+            "db_cut",
+            "active host cut from PostgreSQL only",
+            fault_db_cut,
+            True,
+            "never (heartbeats still flow): no working scheduler until healed",
+        ),
+        Fault(
+            "udp_cut",
+            "UDP between scheduler hosts cut",
+            fault_udp_cut,
+            False,
+            "false failover after 12.5 s / 15.0 s, then two schedulers",
+        ),
+        Fault("host_cut", "active host cut off (all traffic)", fault_host_cut, True, BASE_S),
+        Fault(
+            "netem",
+            "5 % loss, 100 ms jitter on every link",
+            fault_netem,
+            False,
+            "none (10 s of total silence is needed)",
+        ),
+        Fault(
+            "pg_restart",
+            "PostgreSQL restarted (2 s down)",
+            fault_pg_restart,
+            False,
+            "not affected (no database lease)",
+        ),
+        Fault("clock", "one host's wall clock +5 min", fault_clock, True, BASE_S),
+        Fault(
+            "simultaneous",
+            "all daemons started at the same instant",
+            fault_simultaneous,
+            False,
+            "n/a (static roles)",
+        ),
+    ]
+}
 
 
 def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
@@ -704,11 +803,14 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
             t.freezes = sum(1 for e in c.events_since(first) if e["kind"] == "processes_frozen")
             if won or moved or term1 != term0:
                 t.false_failover = True
-                t.problems.append(f"false failover: term {term0} -> {term1}, won "
-                                  f"{[(e['node_id'], e['term']) for e in won]}")
+                t.problems.append(
+                    f"false failover: term {term0} -> {term1}, won {[(e['node_id'], e['term']) for e in won]}"
+                )
             if t.restarts:
-                t.notes.append(f"{t.restarts} needless scheduler restart(s) in place on {active} "
-                               f"(term {term0} kept): no renewal confirmed before the local deadline")
+                t.notes.append(
+                    f"{t.restarts} needless scheduler restart(s) in place on {active} "
+                    f"(term {term0} kept): no renewal confirmed before the local deadline"
+                )
         if key == "pg_restart" and t.failover_s == 0.0 and c.status().get("term") != term0:
             t.notes.append("the term changed although the scheduler was not interrupted")
         check_overlap(c, t)
@@ -723,8 +825,7 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
             if env.fencing:
                 t.problems.append("stale writes with database fencing on: " + "; ".join(detail))
             else:
-                t.notes.append("stale writes (database fencing not available): "
-                               + "; ".join(detail))
+                t.notes.append("stale writes (database fencing not available): " + "; ".join(detail))
         if not c.write_counts():
             t.problems.append("the stand-ins wrote no rows at all")
         if t.problems:
@@ -739,9 +840,13 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
 
 
 def new_cluster(env: ChaosEnv, label: str, opts: Options) -> ChaosCluster:
-    return ChaosCluster(env.pg, env.workdir / f"{label}-{uuid.uuid4().hex[:6]}", env=env,
-                        ttl_ms=opts.ttl_ms or DEFAULT_TTL_MS,
-                        lease_ttl_only=opts.ttl_ms is not None)
+    return ChaosCluster(
+        env.pg,
+        env.workdir / f"{label}-{uuid.uuid4().hex[:6]}",
+        env=env,
+        ttl_ms=opts.ttl_ms or DEFAULT_TTL_MS,
+        lease_ttl_only=opts.ttl_ms is not None,
+    )
 
 
 def statements_at_rest(env: ChaosEnv, opts: Options, seconds: float = 30.0) -> dict[str, float]:
@@ -756,16 +861,19 @@ def statements_at_rest(env: ChaosEnv, opts: Options, seconds: float = 30.0) -> d
         time.sleep(5)  # past the start-up statements (migrations, registration, fencing)
 
         def counts() -> dict[str, int]:
-            return {n["node_id"]: int((n.get("counters") or {}).get("db_statements", 0))
-                    for n in c.status().get("nodes", [])}
+            return {
+                n["node_id"]: int((n.get("counters") or {}).get("db_statements", 0))
+                for n in c.status().get("nodes", [])
+            }
 
         a, t_a = counts(), time.monotonic()
         time.sleep(seconds)
         b, t_b = counts(), time.monotonic()
         # the counters are published with the node row (every status_interval): the span is
         # the sampling one, good to about a second in `seconds`
-        return {(n + " (active)" if n == active else n): (b[n] - a.get(n, 0)) / (t_b - t_a)
-                for n in sorted(b)}
+        return {
+            (n + " (active)" if n == active else n): (b[n] - a.get(n, 0)) / (t_b - t_a) for n in sorted(b)
+        }
     finally:
         c.stop_all()
 
@@ -775,8 +883,11 @@ def check_fenced_roles(c: ChaosCluster, t: Trial) -> None:
     role is refused at login (what its stale scheduler would hit on reconnecting)."""
     assert c.env is not None
     active = c.active()
-    out = c.env.pg.psql("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ("
-                        + ", ".join(f"'{r}'" for r in ROLES.values()) + ")")
+    out = c.env.pg.psql(
+        "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ("
+        + ", ".join(f"'{r}'" for r in ROLES.values())
+        + ")"
+    )
     can = {name: flag == "t" for name, flag in (ln.split("|") for ln in out.splitlines())}
     want = {ROLES[n]: n == active for n in ROLES}
     if can != want:
@@ -784,13 +895,30 @@ def check_fenced_roles(c: ChaosCluster, t: Trial) -> None:
         return
     deposed = next(r for n, r in ROLES.items() if n != active)
     res = subprocess.run(
-        [str(c.env.pg.bindir / "psql"), "-X", "-h", str(c.env.pg.root), "-p", str(PG_PORT),
-         "-U", deposed, "-d", "postgres", "-c",
-         f"INSERT INTO chaos_writes (cluster, node, term) VALUES ('{c.name}-probe', 'x', 0)"],
-        capture_output=True, text=True, check=False, timeout=30)
+        [
+            str(c.env.pg.bindir / "psql"),
+            "-X",
+            "-h",
+            str(c.env.pg.root),
+            "-p",
+            str(PG_PORT),
+            "-U",
+            deposed,
+            "-d",
+            "postgres",
+            "-c",
+            f"INSERT INTO chaos_writes (cluster, node, term) VALUES ('{c.name}-probe', 'x', 0)",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
     if res.returncode == 0 or "not permitted to log in" not in res.stderr:
-        t.problems.append(f"fencing: a write as deposed role {deposed} was not refused at "
-                          f"login: rc {res.returncode} {res.stderr.strip()}")
+        t.problems.append(
+            f"fencing: a write as deposed role {deposed} was not refused at "
+            f"login: rc {res.returncode} {res.stderr.strip()}"
+        )
 
 
 def check_overlap(c: ChaosCluster, t: Trial) -> None:
@@ -803,26 +931,36 @@ def check_overlap(c: ChaosCluster, t: Trial) -> None:
     lives = c.instances()
     for r in (r for r in c.records() if r["ev"] == "overlap"):
         # a frozen stand-in leaves no record while frozen: it lived at least until the thaw
-        holders = {i.pid for i in lives if i.pid != r["pid"] and i.start <= r["mono"] <= (
-            max(i.end, t.t_resume) if i.pid in t.frozen_pids else i.end)}
+        holders = {
+            i.pid
+            for i in lives
+            if i.pid != r["pid"]
+            and i.start <= r["mono"] <= (max(i.end, t.t_resume) if i.pid in t.frozen_pids else i.end)
+        }
         if not holders or not holders <= t.frozen_pids:
             t.overlap = True
-            t.problems.append(f"two schedulers alive at once: {r['node']} (term {r['term']}) "
-                              f"found the lock taken at {r['mono']:.3f}")
+            t.problems.append(
+                f"two schedulers alive at once: {r['node']} (term {r['term']}) "
+                f"found the lock taken at {r['mono']:.3f}"
+            )
     awake = [i for i in lives if i.pid not in t.frozen_pids]
     for a, b in itertools.pairwise(awake):
         if b.start <= a.end:
             t.overlap = True
-            t.problems.append(f"{b.node} (term {b.term}) started at {b.start:.3f} before "
-                              f"{a.node} (term {a.term}) ended at {a.end:.3f}")
+            t.problems.append(
+                f"{b.node} (term {b.term}) started at {b.start:.3f} before "
+                f"{a.node} (term {a.term}) ended at {a.end:.3f}"
+            )
     for i in (i for i in lives if i.pid in t.frozen_pids):
         t.woke_ms = max(0.0, (i.end - t.t_resume) * 1000) if t.t_resume else None
         if t.woke_ms is not None and t.woke_ms > 1000:
             t.overlap = True
             t.problems.append(f"the frozen host's stand-in ran {t.woke_ms:.0f} ms after waking")
         if t.woke_ms is not None:
-            t.notes.append(f"the frozen host's stand-in ran {t.woke_ms:.1f} ms after waking "
-                           "(it was alive, stopped, while its successor started)")
+            t.notes.append(
+                f"the frozen host's stand-in ran {t.woke_ms:.1f} ms after waking "
+                "(it was alive, stopped, while its successor started)"
+            )
 
 
 def summarize(trials: list[Trial]) -> dict[str, Any]:

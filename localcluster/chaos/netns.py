@@ -72,12 +72,12 @@ def why_unavailable() -> str | None:
         res = _run(["ip", "-n", probe, "link", "add", "br0", "type", "bridge"], check=False)
         if res.returncode != 0:
             return f"cannot create a bridge in a namespace: {res.stderr.strip()}"
-        res = _run(["ip", "-n", probe, "link", "add", "v0", "type", "veth", "peer", "name", "v1"],
-                   check=False)
+        res = _run(
+            ["ip", "-n", probe, "link", "add", "v0", "type", "veth", "peer", "name", "v1"], check=False
+        )
         if res.returncode != 0:
             return f"cannot create a veth pair: {res.stderr.strip()}"
-        res = _run(["ip", "netns", "exec", probe, "iptables", "-w", "-L", "OUTPUT", "-n"],
-                   check=False)
+        res = _run(["ip", "netns", "exec", probe, "iptables", "-w", "-L", "OUTPUT", "-n"], check=False)
         if res.returncode != 0:
             return f"iptables does not work inside a namespace: {res.stderr.strip()}"
     finally:
@@ -172,8 +172,24 @@ class Net:
             for host, ns in self.hosts.items():
                 port = "p-" + (host if host == "db" else host[-1])
                 _run(["ip", "netns", "add", ns])
-                _run(["ip", "link", "add", "name", "eth0", "netns", ns, "type", "veth",
-                      "peer", "name", port, "netns", self.switch])
+                _run(
+                    [
+                        "ip",
+                        "link",
+                        "add",
+                        "name",
+                        "eth0",
+                        "netns",
+                        ns,
+                        "type",
+                        "veth",
+                        "peer",
+                        "name",
+                        port,
+                        "netns",
+                        self.switch,
+                    ]
+                )
                 _run(["ip", "-n", self.switch, "link", "set", port, "master", "br0", "up"])
                 _run(["ip", "-n", ns, "addr", "add", f"{self.ips[host]}/24", "dev", "eth0"])
                 _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
@@ -218,10 +234,8 @@ class Net:
 
     # -- partitions (silent drops, as a failed switch or a firewall would do) --------------------
     def cut_from_db(self, host: str) -> None:
-        self.iptables(host, "-A", "OUTPUT", "-p", "tcp", "-d", DB_IP, "--dport", str(PG_PORT),
-                      "-j", "DROP")
-        self.iptables(host, "-A", "INPUT", "-p", "tcp", "-s", DB_IP, "--sport", str(PG_PORT),
-                      "-j", "DROP")
+        self.iptables(host, "-A", "OUTPUT", "-p", "tcp", "-d", DB_IP, "--dport", str(PG_PORT), "-j", "DROP")
+        self.iptables(host, "-A", "INPUT", "-p", "tcp", "-s", DB_IP, "--sport", str(PG_PORT), "-j", "DROP")
 
     def cut_udp_between_nodes(self) -> None:
         for node in NODE_IPS:
@@ -234,18 +248,47 @@ class Net:
 
     # -- loss and jitter on every link -----------------------------------------------------------
     def netem_available(self) -> str | None:
-        """"netem" or "nfqueue" (the fallback), or None when neither works here."""
+        """ "netem" or "nfqueue" (the fallback), or None when neither works here."""
         host = "db"
-        res = self.run(host, "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "1ms",
-                       check=False) if shutil.which("tc") else None
+        res = (
+            self.run(host, "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "1ms", check=False)
+            if shutil.which("tc")
+            else None
+        )
         if res is not None and res.returncode == 0:
             self.run(host, "tc", "qdisc", "del", "dev", "eth0", "root", check=False)
             return "netem"
-        res = self.run(host, "iptables", "-w", "-A", "OUTPUT", "-o", "eth0", "-j", "NFQUEUE",
-                       "--queue-num", "9", "--queue-bypass", check=False)
+        res = self.run(
+            host,
+            "iptables",
+            "-w",
+            "-A",
+            "OUTPUT",
+            "-o",
+            "eth0",
+            "-j",
+            "NFQUEUE",
+            "--queue-num",
+            "9",
+            "--queue-bypass",
+            check=False,
+        )
         if res.returncode == 0:
-            self.run(host, "iptables", "-w", "-D", "OUTPUT", "-o", "eth0", "-j", "NFQUEUE",
-                     "--queue-num", "9", "--queue-bypass", check=False)
+            self.run(
+                host,
+                "iptables",
+                "-w",
+                "-D",
+                "OUTPUT",
+                "-o",
+                "eth0",
+                "-j",
+                "NFQUEUE",
+                "--queue-num",
+                "9",
+                "--queue-bypass",
+                check=False,
+            )
             return "nfqueue"
         return None
 
@@ -258,17 +301,44 @@ class Net:
         self.netem_kind = kind
         for host in self.hosts:
             if kind == "netem":
-                self.run(host, "tc", "qdisc", "add", "dev", "eth0", "root", "netem",
-                         "delay", f"{delay_ms}ms", f"{jitter_ms}ms", "loss", f"{loss_pct}%",
-                         "limit", "100000")
+                self.run(
+                    host,
+                    "tc",
+                    "qdisc",
+                    "add",
+                    "dev",
+                    "eth0",
+                    "root",
+                    "netem",
+                    "delay",
+                    f"{delay_ms}ms",
+                    f"{jitter_ms}ms",
+                    "loss",
+                    f"{loss_pct}%",
+                    "limit",
+                    "100000",
+                )
             else:
                 stats = self.run_dir / f"nfq-{host}.json"
                 proc = subprocess.Popen(
-                    self.cmd(host, sys.executable, str(Path(__file__).with_name("nfq_delay.py")),
-                             "--queue", "0", "--loss", str(loss_pct / 100),
-                             "--delay-ms", str(delay_ms), "--jitter-ms", str(jitter_ms),
-                             "--stats", str(stats)),
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                    self.cmd(
+                        host,
+                        sys.executable,
+                        str(Path(__file__).with_name("nfq_delay.py")),
+                        "--queue",
+                        "0",
+                        "--loss",
+                        str(loss_pct / 100),
+                        "--delay-ms",
+                        str(delay_ms),
+                        "--jitter-ms",
+                        str(jitter_ms),
+                        "--stats",
+                        str(stats),
+                    ),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )
                 assert proc.stdout is not None
                 line = proc.stdout.readline().decode(errors="replace").strip()
                 if line != "ready":
@@ -276,8 +346,9 @@ class Net:
                     proc.wait()
                     raise NetnsUnavailable(f"NFQUEUE delayer failed on {host}: {line}")
                 self._delayers.append(proc)
-                self.iptables(host, "-A", "OUTPUT", "-o", "eth0", "-j", "NFQUEUE",
-                              "--queue-num", "0", "--queue-bypass")
+                self.iptables(
+                    host, "-A", "OUTPUT", "-o", "eth0", "-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"
+                )
         return kind
 
     def unimpair(self) -> dict[str, dict[str, int]]:
@@ -288,8 +359,21 @@ class Net:
         stats: dict[str, dict[str, int]] = {}
         if self.netem_kind == "nfqueue":
             for host in self.hosts:
-                self.run(host, "iptables", "-w", "-D", "OUTPUT", "-o", "eth0", "-j", "NFQUEUE",
-                         "--queue-num", "0", "--queue-bypass", check=False)
+                self.run(
+                    host,
+                    "iptables",
+                    "-w",
+                    "-D",
+                    "OUTPUT",
+                    "-o",
+                    "eth0",
+                    "-j",
+                    "NFQUEUE",
+                    "--queue-num",
+                    "0",
+                    "--queue-bypass",
+                    check=False,
+                )
             self.stop_delayers()
             for host in self.hosts:
                 f = self.run_dir / f"nfq-{host}.json"

@@ -67,8 +67,7 @@ class Queue:
         self.seq += 1
         nfgen = struct.pack("=BBH", socket.AF_UNSPEC, 0, socket.htons(self.num))
         body = nfgen + attrs
-        hdr = struct.pack("=IHHII", 16 + len(body), (NFNL_SUBSYS_QUEUE << 8) | msg_type, flags,
-                          self.seq, 0)
+        hdr = struct.pack("=IHHII", 16 + len(body), (NFNL_SUBSYS_QUEUE << 8) | msg_type, flags, self.seq, 0)
         self.sock.send(hdr + body)
 
     def _ack(self) -> None:
@@ -80,20 +79,23 @@ class Queue:
                 raise OSError(-err, f"nfnetlink_queue config refused: errno {-err}")
 
     def bind(self) -> None:
-        self._send(NFQNL_MSG_CONFIG,
-                   _attr(NFQA_CFG_CMD, struct.pack("=BBH", NFQNL_CFG_CMD_BIND, 0, 0)),
-                   NLM_F_REQUEST | NLM_F_ACK)
+        self._send(
+            NFQNL_MSG_CONFIG,
+            _attr(NFQA_CFG_CMD, struct.pack("=BBH", NFQNL_CFG_CMD_BIND, 0, 0)),
+            NLM_F_REQUEST | NLM_F_ACK,
+        )
         self._ack()
-        attrs = (_attr(NFQA_CFG_PARAMS, struct.pack("!IB", 0, NFQNL_COPY_META))
-                 + _attr(NFQA_CFG_QUEUE_MAXLEN, struct.pack("!I", 65536))
-                 + _attr(NFQA_CFG_FLAGS, struct.pack("!I", NFQA_CFG_F_FAIL_OPEN))
-                 + _attr(NFQA_CFG_MASK, struct.pack("!I", NFQA_CFG_F_FAIL_OPEN)))
+        attrs = (
+            _attr(NFQA_CFG_PARAMS, struct.pack("!IB", 0, NFQNL_COPY_META))
+            + _attr(NFQA_CFG_QUEUE_MAXLEN, struct.pack("!I", 65536))
+            + _attr(NFQA_CFG_FLAGS, struct.pack("!I", NFQA_CFG_F_FAIL_OPEN))
+            + _attr(NFQA_CFG_MASK, struct.pack("!I", NFQA_CFG_F_FAIL_OPEN))
+        )
         self._send(NFQNL_MSG_CONFIG, attrs, NLM_F_REQUEST | NLM_F_ACK)
         self._ack()
 
     def verdict(self, packet_id: int, verdict: int) -> None:
-        self._send(NFQNL_MSG_VERDICT, _attr(NFQA_VERDICT_HDR,
-                                            struct.pack("!II", verdict, packet_id)))
+        self._send(NFQNL_MSG_VERDICT, _attr(NFQA_VERDICT_HDR, struct.pack("!II", verdict, packet_id)))
 
     def packets(self) -> list[int]:
         """Reads what is waiting; returns the ids of queued packets."""

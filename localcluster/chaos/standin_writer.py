@@ -46,8 +46,15 @@ last_error = [""]
 
 
 def emit(ev: str, **extra: object) -> None:
-    rec = {"ev": ev, "node": NODE, "term": TERM, "pid": os.getpid(), "mono": time.monotonic(),
-           "wall": time.time(), **extra}
+    rec = {
+        "ev": ev,
+        "node": NODE,
+        "term": TERM,
+        "pid": os.getpid(),
+        "mono": time.monotonic(),
+        "wall": time.time(),
+        **extra,
+    }
     if _fd is not None:
         os.write(_fd, (json.dumps(rec) + "\n").encode())  # one O_APPEND write: no interleaving
 
@@ -59,14 +66,14 @@ def writer() -> None:
     while True:
         try:
             if conn is None:
-                conn = psycopg2.connect(DB, connect_timeout=2,
-                                        options="-c statement_timeout=2000")
+                conn = psycopg2.connect(DB, connect_timeout=2, options="-c statement_timeout=2000")
                 conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute(
                     "INSERT INTO chaos_writes (cluster, node, term, pid, host_wall) "
                     "VALUES (%s, %s, %s, %s, %s)",
-                    (CLUSTER, NODE, TERM, os.getpid(), time.time()))
+                    (CLUSTER, NODE, TERM, os.getpid(), time.time()),
+                )
             counts["written"] += 1
             time.sleep(WRITE)
         except Exception as e:  # noqa: BLE001 - every failure is a denied write, then retry

@@ -24,16 +24,17 @@ from typing import Any
 
 import pytest
 
+from localcluster.airflow_faults import running_task
 from localcluster.airflow_site import (
     REPO,
     Pair,
     Site,
     cmdline,
-    daemon_binary,
     scheduler_leaders,
     session_pids,
     wait_for,
 )
+from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 
 pytestmark = pytest.mark.slow
@@ -116,24 +117,8 @@ def test_kill9_of_active_daemon_mid_task_moves_scheduler_and_run_succeeds(
         # Kill while the body of a task (not the first) of the run is running on the active node:
         # Airflow marks a task instance running before its body starts, so wait for the body's
         # own start record.
-        def running_task() -> dict[str, Any] | None:
-            recs = [r for r in site.demo_records() if r["run_id"] == run_id]
-            ended = {(r["task_id"], r["try"]) for r in recs if r["ev"] == "end"}
-            for ti in site.task_instances(run_id):
-                key = (ti["task_id"], ti["try_number"])
-                started = any((r["task_id"], r["try"]) == key and r["ev"] == "start" for r in recs)
-                if (
-                    ti["source"] == "current"
-                    and ti["state"] == "running"
-                    and ti["task_id"] != "step_1"
-                    and started
-                    and key not in ended
-                ):
-                    return ti
-            return None
-
         victim = wait_for(
-            running_task,
+            lambda: running_task(site, run_id),
             180,
             f"the body of a task of {run_id} (after step_1) running",
             diagnose=pair.diagnose,

@@ -26,7 +26,8 @@ from localcluster.airflow_faults import (
     overlapping_tries,
     running_task,
 )
-from localcluster.airflow_site import Pair, Site, daemon_binary, wait_for
+from localcluster.airflow_site import Pair, Site, wait_for
+from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 
 pytestmark = pytest.mark.slow
@@ -68,38 +69,58 @@ def make_pair(site: Site, hooks: dict[str, Any] | None = None) -> TakeoverPair:
     return TakeoverPair(site, hooks=hooks)
 
 
-def check_run(site: Site, pair: Pair, run_id: str, victim: dict[str, Any], t_fault: datetime,
-              first: str, other: str) -> float:
+def check_run(
+    site: Site, pair: Pair, run_id: str, victim: dict[str, Any], t_fault: datetime, first: str, other: str
+) -> float:
     """The run succeeds, no tries overlap, the victim ran again on `other` within the bound;
     returns the seconds from the fault to that new try's start."""
     state = wait_for(
         lambda: site.dag_run_state(run_id) in ("success", "failed") and site.dag_run_state(run_id),
-        240, f"dag run {run_id} to finish", every=1, diagnose=pair.diagnose)
+        240,
+        f"dag run {run_id} to finish",
+        every=1,
+        diagnose=pair.diagnose,
+    )
     tis = site.task_instances(run_id)
     report = "\n".join(map(str, tis)) + "\n" + pair.diagnose()
     assert state == "success", f"dag run {run_id} ended {state}\n{report}"
     assert overlapping_tries(tis) == [], f"tries overlapped\n{report}"
     recs = [r for r in site.demo_records() if r["run_id"] == run_id]
     assert not [r for r in recs if r["ev"] == "overlap"], f"two task bodies at once: {recs}"
-    rerun = [t for t in tis if t["task_id"] == victim["task_id"] and t["hostname"] == other
-             and t["start_date"] is not None]
+    rerun = [
+        t
+        for t in tis
+        if t["task_id"] == victim["task_id"] and t["hostname"] == other and t["start_date"] is not None
+    ]
     assert rerun, f"{victim['task_id']} never ran on {other}\n{report}"
     rerun_s = (min(t["start_date"] for t in rerun) - t_fault).total_seconds()
     assert rerun_s <= RERUN_WITHIN_S, (
-        f"{victim['task_id']} ran again on {other} only {rerun_s:.1f} s after the fault\n{report}")
-    return rerun_s
+        f"{victim['task_id']} ran again on {other} only {rerun_s:.1f} s after the fault\n{report}"
+    )
+    return float(rerun_s)
 
 
 def takeover_event(pair: Pair, node: str) -> dict[str, Any]:
-    return dict(wait_for(
-        lambda: next((e for e in pair.events()
-                      if e["node_id"] == node and e["kind"] in ("takeover", "takeover_failed")),
-                     None),
-        30, f"{node}'s takeover event", diagnose=pair.diagnose))
+    return dict(
+        wait_for(
+            lambda: next(
+                (
+                    e
+                    for e in pair.events()
+                    if e["node_id"] == node and e["kind"] in ("takeover", "takeover_failed")
+                ),
+                None,
+            ),
+            30,
+            f"{node}'s takeover event",
+            diagnose=pair.diagnose,
+        )
+    )
 
 
 def test_kill9_mid_task_reruns_on_the_other_node_within_30s_at_airflow_defaults(
-        site: Site, tmp_path: Path) -> None:
+    site: Site, tmp_path: Path
+) -> None:
     hook_out = tmp_path / "hooks.jsonl"
     script = tmp_path / "hook.py"
     script.write_text(HOOK.format(python=sys.executable, out=str(hook_out)))
@@ -112,8 +133,12 @@ def test_kill9_mid_task_reruns_on_the_other_node_within_30s_at_airflow_defaults(
         pair.start(["node-b"])
         run_id = f"takeover-kill9-{uuid.uuid4().hex[:6]}"
         site.trigger(run_id)
-        victim = wait_for(lambda: running_task(site, run_id), 180,
-                          f"a task body of {run_id} running", diagnose=pair.diagnose)
+        victim = wait_for(
+            lambda: running_task(site, run_id),
+            180,
+            f"a task body of {run_id} running",
+            diagnose=pair.diagnose,
+        )
         assert victim["hostname"] == "node-a"
         t_kill = site.db_now()
         pair.kill9("node-a")
@@ -129,22 +154,32 @@ def test_kill9_mid_task_reruns_on_the_other_node_within_30s_at_airflow_defaults(
         # (term 2, previous holder node-a), which hangs: the new scheduler and the task's rerun
         # came long before its 30 s timeout.
         recs = [json.loads(x) for x in hook_out.read_text().splitlines()]
-        seq = [(r["AIRFLOW_FAILOVER_NODE"], r["AIRFLOW_FAILOVER_ACTION"],
-                r["AIRFLOW_FAILOVER_ROLE"], r["AIRFLOW_FAILOVER_TERM"],
-                r["AIRFLOW_FAILOVER_PREVIOUS_HOLDER"]) for r in recs]
-        assert seq[:2] == [("node-a", "promote", "active", "1", ""),
-                           ("node-b", "promote", "active", "2", "node-a")], seq
+        seq = [
+            (
+                r["AIRFLOW_FAILOVER_NODE"],
+                r["AIRFLOW_FAILOVER_ACTION"],
+                r["AIRFLOW_FAILOVER_ROLE"],
+                r["AIRFLOW_FAILOVER_TERM"],
+                r["AIRFLOW_FAILOVER_PREVIOUS_HOLDER"],
+            )
+            for r in recs
+        ]
+        assert seq[:2] == [
+            ("node-a", "promote", "active", "1", ""),
+            ("node-b", "promote", "active", "2", "node-a"),
+        ], seq
         assert all(r["AIRFLOW_FAILOVER_CLUSTER"] == pair.cluster for r in recs)
         job_s = (job["start_date"] - t_kill).total_seconds()
         assert job_s < 30, f"new SchedulerJob {job_s:.1f} s after the kill: held up by the hook?"
-        print(f"\nkill -9 mid-task: SchedulerJob of node-b at {job_s:.2f} s, "
-              f"{victim['task_id']} ran again at {rerun_s:.2f} s; {ev['detail']}")
+        print(
+            f"\nkill -9 mid-task: SchedulerJob of node-b at {job_s:.2f} s, "
+            f"{victim['task_id']} ran again at {rerun_s:.2f} s; {ev['detail']}"
+        )
     finally:
         assert pair.stop() == []
 
 
-def test_host_loss_mid_task_reruns_on_the_other_node_within_30s_at_airflow_defaults(
-        site: Site) -> None:
+def test_host_loss_mid_task_reruns_on_the_other_node_within_30s_at_airflow_defaults(site: Site) -> None:
     pair = make_pair(site)
     try:
         pair.start(["node-a"])
@@ -153,8 +188,12 @@ def test_host_loss_mid_task_reruns_on_the_other_node_within_30s_at_airflow_defau
         pair.start(["node-b"])
         run_id = f"takeover-host-{uuid.uuid4().hex[:6]}"
         site.trigger(run_id)
-        victim = wait_for(lambda: running_task(site, run_id), 180,
-                          f"a task body of {run_id} running", diagnose=pair.diagnose)
+        victim = wait_for(
+            lambda: running_task(site, run_id),
+            180,
+            f"a task body of {run_id} running",
+            diagnose=pair.diagnose,
+        )
         t_loss = site.db_now()
         host_loss(pair, "node-a")
         job = pair.wait_scheduler_job("node-b", t_loss, 60)
@@ -162,7 +201,9 @@ def test_host_loss_mid_task_reruns_on_the_other_node_within_30s_at_airflow_defau
         assert ev["kind"] == "takeover" and "node-a" in ev["detail"], ev
         rerun_s = check_run(site, pair, run_id, victim, t_loss, "node-a", "node-b")
         job_s = (job["start_date"] - t_loss).total_seconds()
-        print(f"\nhost loss mid-task: SchedulerJob of node-b at {job_s:.2f} s, "
-              f"{victim['task_id']} ran again at {rerun_s:.2f} s; {ev['detail']}")
+        print(
+            f"\nhost loss mid-task: SchedulerJob of node-b at {job_s:.2f} s, "
+            f"{victim['task_id']} ran again at {rerun_s:.2f} s; {ev['detail']}"
+        )
     finally:
         assert pair.stop() == []

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from localcluster.airflow_faults import TakeoverPair, overlapping_tries, running_task
-from localcluster.airflow_site import Site, daemon_binary, scheduler_leaders, wait_for
+from localcluster.airflow_site import Site, scheduler_leaders, wait_for
+from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 
 pytestmark = pytest.mark.slow
@@ -37,8 +38,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         for role in ROLES.values():
             pg.psql(f"CREATE ROLE {role} LOGIN")
             pg.psql(f"GRANT pg_read_all_data, pg_write_all_data TO {role}")
-        s = Site(pg, tmp_path_factory.mktemp("airflow-warm"), dbname="airflow_warm",
-                 task_seconds=10.0, orphan_threshold_s=None, orphan_check_s=None)
+        s = Site(
+            pg,
+            tmp_path_factory.mktemp("airflow-warm"),
+            dbname="airflow_warm",
+            task_seconds=10.0,
+            orphan_threshold_s=None,
+            orphan_check_s=None,
+        )
         env = s.env()
         assert "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL" not in env
         assert "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD" not in env
@@ -47,8 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 def sessions_of(site: Site, role: str) -> int:
-    return int(site.query("SELECT count(*) FROM pg_stat_activity WHERE usename = %s",
-                          (role,))[0][0])
+    return int(site.query("SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,))[0][0])
 
 
 def server_log_mentions(pg: PgServer, role: str) -> list[str]:
@@ -64,15 +70,24 @@ def test_warm_standby_does_nothing_before_go_then_takes_over_after_kill9(site: S
         pair.wait_scheduler_job("node-a", None, 120)
         pair.start(["node-b"])
         # node-b is a fenced standby: its role may not log in; its warm scheduler gets ready.
-        wait_for(lambda: any(e["node_id"] == "node-b" and e["kind"] == "warm_ready"
-                             for e in pair.events()), 120, "node-b's warm scheduler ready",
-                 diagnose=pair.diagnose)
-        assert site.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
-                          (ROLES["node-b"],))[0][0] is False
+        wait_for(
+            lambda: any(e["node_id"] == "node-b" and e["kind"] == "warm_ready" for e in pair.events()),
+            120,
+            "node-b's warm scheduler ready",
+            diagnose=pair.diagnose,
+        )
+        assert (
+            site.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (ROLES["node-b"],))[0][0]
+            is False
+        )
         run_id = f"warm-kill9-{uuid.uuid4().hex[:6]}"
         site.trigger(run_id)
-        victim = wait_for(lambda: running_task(site, run_id), 180,
-                          f"a task body of {run_id} running", diagnose=pair.diagnose)
+        victim = wait_for(
+            lambda: running_task(site, run_id),
+            180,
+            f"a task body of {run_id} running",
+            diagnose=pair.diagnose,
+        )
         assert victim["hostname"] == "node-a"
         # Watch the warm standby for a while: no job row, no session, no login attempt, and it is
         # no scheduler (its process title says it waits).
@@ -88,19 +103,24 @@ def test_warm_standby_does_nothing_before_go_then_takes_over_after_kill9(site: S
         t_kill = site.db_now()
         pair.kill9("node-a")
         job = pair.wait_scheduler_job("node-b", t_kill, 60)
-        started = [e for e in pair.events()
-                   if e["node_id"] == "node-b" and e["kind"] == "process_started"]
+        started = [e for e in pair.events() if e["node_id"] == "node-b" and e["kind"] == "process_started"]
         assert started and "warm standby: sent go" in started[-1]["detail"], started
         state = wait_for(
-            lambda: site.dag_run_state(run_id) in ("success", "failed")
-            and site.dag_run_state(run_id), 240, f"dag run {run_id} to finish", every=1,
-            diagnose=pair.diagnose)
+            lambda: site.dag_run_state(run_id) in ("success", "failed") and site.dag_run_state(run_id),
+            240,
+            f"dag run {run_id} to finish",
+            every=1,
+            diagnose=pair.diagnose,
+        )
         tis = site.task_instances(run_id)
         report = "\n".join(map(str, tis)) + "\n" + pair.diagnose()
         assert state == "success", report
         assert overlapping_tries(tis) == [], report
-        rerun = [t["start_date"] for t in tis if t["task_id"] == victim["task_id"]
-                 and t["hostname"] == "node-b" and t["start_date"] is not None]
+        rerun = [
+            t["start_date"]
+            for t in tis
+            if t["task_id"] == victim["task_id"] and t["hostname"] == "node-b" and t["start_date"] is not None
+        ]
         assert rerun, report
         rerun_s = (min(rerun) - t_kill).total_seconds()
         assert rerun_s <= RERUN_WITHIN_S, report
@@ -111,7 +131,9 @@ def test_warm_standby_does_nothing_before_go_then_takes_over_after_kill9(site: S
         b_recs = [r for r in site.demo_records() if r["run_id"] == run_id and r["node"] == "node-b"]
         assert b_recs and {r["term"] for r in b_recs} == {str(term_b)}, (term_b, b_recs)
         job_s = (job["start_date"] - t_kill).total_seconds()
-        print(f"\nwarm standby, kill -9 mid-task: SchedulerJob of node-b at {job_s:.2f} s, "
-              f"{victim['task_id']} ran again at {rerun_s:.2f} s")
+        print(
+            f"\nwarm standby, kill -9 mid-task: SchedulerJob of node-b at {job_s:.2f} s, "
+            f"{victim['task_id']} ran again at {rerun_s:.2f} s"
+        )
     finally:
         assert pair.stop() == []

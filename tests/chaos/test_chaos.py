@@ -29,8 +29,9 @@ def test_fault(chaos_env: ChaosEnv, key: str) -> None:
     t = run_trial(chaos_env, key, opts)
     if t.skipped:
         pytest.skip(f"{key}: {t.skipped}")
-    print(f"{key}: failover {t.failover_s}, stale {t.stale_writes}, restarts {t.restarts}, "
-          f"notes {t.notes[:3]}")
+    print(
+        f"{key}: failover {t.failover_s}, stale {t.stale_writes}, restarts {t.restarts}, notes {t.notes[:3]}"
+    )
     assert not t.problems, "\n".join(t.problems + t.notes)
     assert t.converged
     if FAULTS[key].failover_due:
@@ -38,8 +39,10 @@ def test_fault(chaos_env: ChaosEnv, key: str) -> None:
     if t.failover_s is not None:
         assert t.failover_s <= BOUND_S.get(key, 8.0), f"{key} took {t.failover_s:.2f} s"
     if t.restarts:
-        warnings.warn(f"{key}: {t.restarts} needless in-place scheduler restart(s): "
-                      + "; ".join(t.notes[:2]), stacklevel=1)
+        warnings.warn(
+            f"{key}: {t.restarts} needless in-place scheduler restart(s): " + "; ".join(t.notes[:2]),
+            stacklevel=1,
+        )
 
 
 def test_database_fencing_is_checked(chaos_env: ChaosEnv) -> None:
@@ -51,15 +54,23 @@ def test_database_fencing_is_checked(chaos_env: ChaosEnv) -> None:
 def test_stale_write_checker_counts_late_rows(chaos_env: ChaosEnv) -> None:
     """The checker itself, on rows with known database times: term 1 writes before and after
     term 2's first row; only the one after counts."""
-    c = ChaosCluster(chaos_env.pg, chaos_env.workdir / f"checker-{uuid.uuid4().hex[:6]}",
-                     env=chaos_env)
+    c = ChaosCluster(chaos_env.pg, chaos_env.workdir / f"checker-{uuid.uuid4().hex[:6]}", env=chaos_env)
     pg = chaos_env.pg
-    rows = [("node-a", 1, 0), ("node-a", 1, 10), ("node-b", 2, 20), ("node-a", 1, 30),
-            ("node-b", 2, 40), ("node-c", 3, 50), ("node-b", 2, 60), ("node-b", 2, 70)]
+    rows = [
+        ("node-a", 1, 0),
+        ("node-a", 1, 10),
+        ("node-b", 2, 20),
+        ("node-a", 1, 30),
+        ("node-b", 2, 40),
+        ("node-c", 3, 50),
+        ("node-b", 2, 60),
+        ("node-b", 2, 70),
+    ]
     base = time.time()
-    pg.psql("INSERT INTO chaos_writes (cluster, node, term, at) VALUES " + ", ".join(
-        f"('{c.name}', '{n}', {tm}, to_timestamp({base} + {ms} / 1000.0))"
-        for n, tm, ms in rows))
+    pg.psql(
+        "INSERT INTO chaos_writes (cluster, node, term, at) VALUES "
+        + ", ".join(f"('{c.name}', '{n}', {tm}, to_timestamp({base} + {ms} / 1000.0))" for n, tm, ms in rows)
+    )
     total, detail = c.stale_writes()
     assert total == 3, detail
     assert any("node-a in term 1" in d and "10 ms" in d for d in detail), detail

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from localcluster.cluster import REPO
-from localcluster.pgserver import free_port
+from localcluster.ports import free_tcp_port
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ class DemoRun:
     def __init__(self, tmp: Path, *args: str) -> None:
         self.tmp = tmp
         self.summary_file = tmp / "summary.json"
-        env = dict(os.environ, AF_DEMO_DIR=str(tmp), AF_DASHBOARD_PORT=str(free_port()))
+        env = dict(os.environ, AF_DEMO_DIR=str(tmp), AF_DASHBOARD_PORT=str(free_tcp_port()))
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -85,10 +85,7 @@ class DemoRun:
             if pred():
                 return
             time.sleep(0.5)
-        pytest.fail(
-            f"waited {timeout:.0f}s for {what}; demo output:\n"
-            + "\n".join(self.lines[-60:])
-        )
+        pytest.fail(f"waited {timeout:.0f}s for {what}; demo output:\n" + "\n".join(self.lines[-60:]))
 
     def finish(self) -> dict[str, Any]:
         try:
@@ -96,10 +93,7 @@ class DemoRun:
         except subprocess.TimeoutExpired:
             self.proc.send_signal(signal.SIGINT)
             self.proc.wait(timeout=120)
-            pytest.fail(
-                "the demo outlived --duration by 4 minutes:\n"
-                + "\n".join(self.lines[-40:])
-            )
+            pytest.fail("the demo outlived --duration by 4 minutes:\n" + "\n".join(self.lines[-40:]))
         self._reader.join(timeout=10)
         out = "\n".join(self.lines)
         assert self.proc.returncode == 0, out[-4000:]
@@ -117,9 +111,7 @@ def leftover_processes(tmp: Path) -> list[str]:
             continue
         try:
             if mark in (entry / "environ").read_bytes():
-                found.append(
-                    f"{entry.name}: {(entry / 'cmdline').read_bytes()[:120]!r}"
-                )
+                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:120]!r}")
         except OSError:
             continue
     return found
@@ -142,7 +134,7 @@ def check_common(summary: dict[str, Any], victim: str) -> dict[str, Any]:
     assert summary["airflow_version"].startswith("3."), summary
     failovers = summary["failovers"]
     assert failovers and failovers[0]["from"] == victim, failovers
-    first = failovers[0]
+    first: dict[str, Any] = failovers[0]
     assert first["to"] != victim and first["term"] >= 2
     at = datetime.fromisoformat(first["at"])
     new_jobs = [
@@ -150,16 +142,12 @@ def check_common(summary: dict[str, Any], victim: str) -> dict[str, Any]:
         for j in summary["scheduler_jobs"]
         if j["hostname"] == first["to"] and datetime.fromisoformat(j["start_date"]) > at
     ]
-    assert new_jobs, (
-        f"no SchedulerJob of {first['to']} after the failover: {summary['scheduler_jobs']}"
-    )
+    assert new_jobs, f"no SchedulerJob of {first['to']} after the failover: {summary['scheduler_jobs']}"
     runs = summary["dag_runs"]
     assert runs["success"] >= 1 and runs["success_after_failover"] >= 1, runs
     assert runs["failed"] == 0, runs
     assert summary["price_rows"] > 0
-    assert summary["tries_watched"] > 0, (
-        "the overlap watcher saw no running try: it proved nothing"
-    )
+    assert summary["tries_watched"] > 0, "the overlap watcher saw no running try: it proved nothing"
     assert summary["task_overlaps"] == 0, summary["task_overlap_details"]
     return first
 
@@ -199,6 +187,4 @@ def test_celery_demo_task_on_worker_survives_scheduler_failover(tmp_path: Path) 
         # own end (a weekend day's ingest skips), never killed and never run again.
         assert (t["try_number"], t["final_try_number"]) == (1, 1), t
         assert t["final_state"] in ("success", "skipped"), t
-    assert any(
-        t["task_id"] == "transform" and t["final_state"] == "success" for t in on_worker
-    ), across
+    assert any(t["task_id"] == "transform" and t["final_state"] == "success" for t in on_worker), across

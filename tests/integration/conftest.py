@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from localcluster.cluster import Cluster, daemon_binary
+from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _built() -> None:
-    daemon_binary()  # fails early with a clear message when the binary is missing
+from tests.support.helpers import daemon_built  # noqa: F401  (autouse: the daemon must be built)
 
 
 @pytest.fixture
@@ -34,8 +30,7 @@ def two(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
         assert c.wait_active() == "node-a"
         c.start(["node-b"])
         c.wait_for(
-            lambda: {n["node_id"]: n["role"] for n in c.status()["nodes"]}.get("node-b")
-            == "standby",
+            lambda: {n["node_id"]: n["role"] for n in c.status()["nodes"]}.get("node-b") == "standby",
             10,
             "node-b to report standby",
         )

@@ -11,13 +11,19 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from localcluster.cluster import daemon_binary, free_udp_port
-from localcluster.pgserver import free_port
+from localcluster.cluster import daemon_binary
+from localcluster.ports import free_tcp_port, free_udp_port
 
 
 def check(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(daemon_binary()), "check-config", "--config", str(path)],
-                          capture_output=True, text=True, timeout=30, check=False, env=env)
+    return subprocess.run(
+        [str(daemon_binary()), "check-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=env,
+    )
 
 
 def config(tmp_path: Path, secret: Path, **over: Any) -> Path:
@@ -29,7 +35,7 @@ def config(tmp_path: Path, secret: Path, **over: Any) -> Path:
                                   "interval_ms": 5000, "failure_threshold": 3}}],
         "heartbeat": {"listen": f"127.0.0.1:{free_udp_port()}",
                       "peers": {"n2": "127.0.0.1:9"}, "secret_file": str(secret)},
-        "metrics": {"listen": f"127.0.0.1:{free_port()}"},
+        "metrics": {"listen": f"127.0.0.1:{free_tcp_port()}"},
     }  # fmt: skip
     cfg.update(over)
     path = tmp_path / "c.json"
@@ -116,9 +122,8 @@ def test_commands_must_be_found_and_urls_must_parse(tmp_path: Path) -> None:
     res = check(config(tmp_path, secret_file(tmp_path), processes=procs), env)
     assert res.returncode == 2
     err = res.stderr
-    assert ("processes[0].command: airflow-no-such-binary is not found on PATH (/usr/bin:/bin)"
-            in err), err
-    assert "processes[0].health.url: \"http://:99999/health\" is not a URL" in err, err
+    assert "processes[0].command: airflow-no-such-binary is not found on PATH (/usr/bin:/bin)" in err, err
+    assert 'processes[0].health.url: "http://:99999/health" is not a URL' in err, err
     assert "processes[1].command: ./bin/triggerer does not exist or is not executable" in err
     assert "processes[1].health.command: no-such-probe is not found on PATH" in err
     # Found relative to the process's cwd once it exists:

@@ -8,17 +8,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from localcluster.cluster import Cluster, daemon_binary
-from localcluster.pgserver import PgServer, free_port
+from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(daemon_binary()), *args], capture_output=True, text=True,
-                          timeout=30, check=False)
+    return subprocess.run(
+        [str(daemon_binary()), *args], capture_output=True, text=True, timeout=30, check=False
+    )
 
 
 def write_config(path: Path, **over: object) -> Path:
     cfg: dict[str, object] = {
-        "cluster": "cli", "node_id": "n1",
+        "cluster": "cli",
+        "node_id": "n1",
         "database": {"conninfo": "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2"},
         "processes": [{"name": "scheduler", "command": ["true"]}],
     }
@@ -57,9 +60,10 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_status_unreachable_database_exits_2(tmp_path: Path) -> None:
-    port = free_port()
-    cfg = write_config(tmp_path / "c.json",
-                       database={"conninfo": f"host=127.0.0.1 port={port} dbname=x user=x"})
+    port = free_tcp_port()
+    cfg = write_config(
+        tmp_path / "c.json", database={"conninfo": f"host=127.0.0.1 port={port} dbname=x user=x"}
+    )
     res = run("status", "--json", "--config", str(cfg))
     assert res.returncode == 2
     out = json.loads(res.stdout)
@@ -91,8 +95,9 @@ def test_status_with_active_exits_0_and_shows_nodes(cluster: Cluster) -> None:
 
 def test_concurrent_init_db_is_safe(tmp_path: Path) -> None:
     with PgServer() as own:
-        cfg = write_config(tmp_path / "c.json", database={"conninfo": own.conninfo(),
-                                                          "schema": "af_concurrent"})
+        cfg = write_config(
+            tmp_path / "c.json", database={"conninfo": own.conninfo(), "schema": "af_concurrent"}
+        )
         with ThreadPoolExecutor(6) as ex:
             results = list(ex.map(lambda _: run("init-db", "--config", str(cfg)), range(6)))
         assert all(r.returncode == 0 for r in results), [r.stderr for r in results]

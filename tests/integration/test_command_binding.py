@@ -7,16 +7,16 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from test_failover import settle
-
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.helpers import settle
 
 
 def command_rows(c: Cluster) -> list[tuple[str, str]]:
     out = c.pg.psql(
         "SELECT kind || '|' || coalesce(result, '') FROM airflow_failover.commands "
-        f"WHERE cluster = '{c.name}' ORDER BY id")
+        f"WHERE cluster = '{c.name}' ORDER BY id"
+    )
     return [tuple(line.split("|", 1)) for line in out.splitlines() if line]  # type: ignore[misc]
 
 
@@ -38,7 +38,8 @@ def test_a_terminate_for_a_lost_node_is_stale_not_run_by_the_next_holder(
             f" SELECT '{c.name}', 'terminate', NULL, 'dashboard:operator'"
             " FROM airflow_failover.lease"
             f" WHERE cluster = '{c.name}' AND holder = 'node-a' AND term = {term}"
-            " AND expires_at > clock_timestamp()")
+            " AND expires_at > clock_timestamp()"
+        )
         assert len(command_rows(c)) == 1, "the lease expired before the insert: too slow"
         # node-b takes over when node-a's lease expires ...
         assert c.wait_active(timeout=15, other_than="node-a") == "node-b"
@@ -48,7 +49,8 @@ def test_a_terminate_for_a_lost_node_is_stale_not_run_by_the_next_holder(
         settle(c, 4)
         live = c.live_instances()
         assert [(i.node, i.pid) for i in live] == [("node-b", first[0].pid)], (
-            f"node-b's scheduler was killed: {live}\n{c.diagnose()}")
+            f"node-b's scheduler was killed: {live}\n{c.diagnose()}"
+        )
         assert c.status()["active"] == "node-b"
         ((kind, result),) = command_rows(c)
         assert kind == "terminate"
@@ -73,11 +75,13 @@ def test_switchover_reports_a_stale_command(pg: PgServer, tmp_path: Path) -> Non
         term = c.status()["term"]
         c.pg.psql(
             "INSERT INTO airflow_failover.commands (cluster, kind, requested_by, for_holder,"
-            f" for_term) VALUES ('{c.name}', 'switchover', 'test', '{active}', {term - 1})")
+            f" for_term) VALUES ('{c.name}', 'switchover', 'test', '{active}', {term - 1})"
+        )
         c.wait_for(lambda: command_rows(c) and command_rows(c)[0][1], 10, "the row closed")
         ((_, result),) = command_rows(c)
-        assert result == (f"stale: meant for {active} in term {term - 1}, but {active} holds "
-                          f"the lease in term {term}")
+        assert result == (
+            f"stale: meant for {active} in term {term - 1}, but {active} holds the lease in term {term}"
+        )
         assert c.status()["active"] == active and c.status()["term"] == term
     finally:
         c.stop_all()

@@ -8,10 +8,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from test_failover import settle
-
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.helpers import settle
 
 ROLES = {"node-a": "sched_a", "node-b": "sched_b", "node-c": "sched_c"}
 
@@ -20,10 +19,16 @@ def can_login(pg: PgServer, role: str) -> bool:
     return pg.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{role}'") == "t"
 
 
+def psql_as(pg: PgServer, role: str, sql: str) -> list[str]:
+    """psql's argv for one statement as `role`, connecting over 127.0.0.1."""
+    connect = ["-h", "127.0.0.1", "-p", str(pg.port), "-U", role, "-d", "postgres"]
+    return [str(pg.bindir / "psql"), "-X", *connect, "-c", sql]
+
+
 def try_connect(pg: PgServer, role: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(pg.bindir / "psql"), "-X", "-h", "127.0.0.1", "-p", str(pg.port),
-                           "-U", role, "-d", "postgres", "-c", "SELECT 1"],
-                          capture_output=True, text=True, timeout=20, check=False)
+    return subprocess.run(
+        psql_as(pg, role, "SELECT 1"), capture_output=True, text=True, timeout=20, check=False
+    )
 
 
 def test_winner_fences_the_other_roles(tmp_path: Path) -> None:
@@ -32,10 +37,12 @@ def test_winner_fences_the_other_roles(tmp_path: Path) -> None:
             pg.psql(f"CREATE ROLE {role} LOGIN")
         cluster = Cluster(pg, tmp_path / "c", extra={"fencing": {"database_roles": ROLES}})
         # A session of node-b's role that is open before anyone wins: it must be ended.
-        held = subprocess.Popen([str(pg.bindir / "psql"), "-X", "-h", "127.0.0.1", "-p",
-                                 str(pg.port), "-U", "sched_b", "-d", "postgres", "-c",
-                                 "SELECT pg_sleep(60)"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        held = subprocess.Popen(
+            psql_as(pg, "sched_b", "SELECT pg_sleep(60)"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             cluster.start()
             first = cluster.wait_active()
@@ -63,8 +70,9 @@ def test_winner_fences_the_other_roles(tmp_path: Path) -> None:
 
 
 def test_fencing_config_must_name_this_node(pg: PgServer, tmp_path: Path) -> None:
-    cluster = Cluster(pg, tmp_path / "c", size=1,
-                      extra={"fencing": {"database_roles": {"node-z": "sched_z"}}})
+    cluster = Cluster(
+        pg, tmp_path / "c", size=1, extra={"fencing": {"database_roles": {"node-z": "sched_z"}}}
+    )
     res = cluster.cli("check-config")
     assert res.returncode == 2 and "must name a role for this node (node-a)" in res.stderr
     cfg = json.loads(cluster.nodes["node-a"].config.read_text())

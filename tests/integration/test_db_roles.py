@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_failover import settle
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from tests.support.helpers import settle
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="running Airflow as another user needs root")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="running Airflow as another user needs root")
 
 ROLES = {"node-a": "sched_a", "node-b": "sched_b"}
 PASSWORDS = {"af_daemon": "pw-daemon", "sched_a": "pw-a", "sched_b": "pw-b"}
@@ -56,15 +55,21 @@ exec sleep 600
 """
 
 
+def init_db_for_daemon_role(pg: PgServer, c: Cluster) -> subprocess.CompletedProcess[str]:
+    """`init-db --daemon-role af_daemon` as the administrator (superuser), for node-a's config."""
+    argv = [str(daemon_binary()), "init-db", "--config", str(c.nodes["node-a"].config)]
+    argv += ["--conninfo", pg.conninfo(), "--daemon-role", "af_daemon"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+
 @pytest.fixture
 def scram_pg() -> Iterator[PgServer]:
     """A PostgreSQL where every role but postgres logs in with a password (scram)."""
     pg = PgServer()
     pg.init()
     (pg.datadir / "pg_hba.conf").write_text(
-        "local all all trust\n"
-        "host all postgres 127.0.0.1/32 trust\n"
-        "host all all 127.0.0.1/32 scram-sha-256\n")
+        "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+    )
     pg.start()
     try:
         pg.psql("CREATE ROLE af_daemon LOGIN PASSWORD 'pw-daemon'")  # no CREATEROLE
@@ -79,8 +84,7 @@ def can_login(pg: PgServer, role: str) -> bool:
     return pg.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{role}'") == "t"
 
 
-def test_a_dag_cannot_write_the_lease_with_what_it_finds(scram_pg: PgServer,
-                                                         tmp_path: Path) -> None:
+def test_a_dag_cannot_write_the_lease_with_what_it_finds(scram_pg: PgServer, tmp_path: Path) -> None:
     pg = scram_pg
     out = Path(tempfile.mkdtemp(prefix="af-dag-"))
     out.chmod(0o777)
@@ -92,33 +96,48 @@ def test_a_dag_cannot_write_the_lease_with_what_it_finds(scram_pg: PgServer,
     for name, node in c.nodes.items():
         cfg = json.loads(node.config.read_text())
         cfg["database"]["conninfo"] = daemon_conninfo
-        airflow_db = (f"host=127.0.0.1 port={pg.port} dbname=postgres user={ROLES[name]} "
-                      f"password={PASSWORDS[ROLES[name]]} connect_timeout=5")
-        cfg["processes"] = [{
-            "name": "scheduler", "user": "nobody",
-            "command": ["/bin/sh", "-c", DAG, "dag", str(out), str(pg.bindir / "psql"),
-                        str(pg.port), str(pgpass)],
-            "env": {"AIRFLOW_DB": airflow_db},
-        }]
+        airflow_db = (
+            f"host=127.0.0.1 port={pg.port} dbname=postgres user={ROLES[name]} "
+            f"password={PASSWORDS[ROLES[name]]} connect_timeout=5"
+        )
+        cfg["processes"] = [
+            {
+                "name": "scheduler",
+                "user": "nobody",
+                "command": [
+                    "/bin/sh",
+                    "-c",
+                    DAG,
+                    "dag",
+                    str(out),
+                    str(pg.bindir / "psql"),
+                    str(pg.port),
+                    str(pgpass),
+                ],
+                "env": {"AIRFLOW_DB": airflow_db},
+            }
+        ]
         node.config.write_text(json.dumps(cfg))
     c.daemon_env = {**os.environ, "PGPASSFILE": str(pgpass), "PGPASSWORD": "pw-daemon"}
     # The administrator prepares the schema for the daemon's role.
-    res = subprocess.run(
-        [str(daemon_binary()), "init-db", "--config", str(c.nodes["node-a"].config),
-         "--conninfo", pg.conninfo(), "--daemon-role", "af_daemon"],
-        capture_output=True, text=True, timeout=30, check=False)
+    res = init_db_for_daemon_role(pg, c)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "EXECUTE granted to af_daemon only" in res.stdout
     try:
         c.start(["node-a"])
         deadline_s = 60
-        c.wait_for(lambda: (out / "res").exists() and "done" in (out / "res").read_text(),
-                   deadline_s, "the DAG's attempts")
+        c.wait_for(
+            lambda: (out / "res").exists() and "done" in (out / "res").read_text(),
+            deadline_s,
+            "the DAG's attempts",
+        )
         results = (out / "res").read_text().split("\n")
         c.start(["node-b"])
         settle(c, 1)
-        lease = pg.psql("SELECT holder || ' ' || term || ' ' || (expires_at = 'infinity') "
-                        f"FROM airflow_failover.lease WHERE cluster = '{c.name}'")
+        lease = pg.psql(
+            "SELECT holder || ' ' || term || ' ' || (expires_at = 'infinity') "
+            f"FROM airflow_failover.lease WHERE cluster = '{c.name}'"
+        )
         logins = (can_login(pg, "sched_a"), can_login(pg, "sched_b"))
         kinds = [e["kind"] for e in c.events()]
     finally:
@@ -139,10 +158,7 @@ def test_a_dag_cannot_write_the_lease_with_what_it_finds(scram_pg: PgServer,
 def test_events_refuse_truncate_even_by_the_owner(scram_pg: PgServer, tmp_path: Path) -> None:
     pg = scram_pg
     c = Cluster(pg, tmp_path / "cluster", size=1)
-    res = subprocess.run(
-        [str(daemon_binary()), "init-db", "--config", str(c.nodes["node-a"].config),
-         "--conninfo", pg.conninfo(), "--daemon-role", "af_daemon"],
-        capture_output=True, text=True, timeout=30, check=False)
+    res = init_db_for_daemon_role(pg, c)
     assert res.returncode == 0, res.stderr
     with pytest.raises(RuntimeError, match="append-only"):
         pg.psql("SET ROLE af_daemon; TRUNCATE airflow_failover.events")
@@ -154,12 +170,10 @@ def test_init_db_refuses_a_superuser_or_the_daemons_role_as_airflow_role(
     scram_pg: PgServer, tmp_path: Path
 ) -> None:
     pg = scram_pg
-    for roles, problem in (({"node-a": "postgres"}, "is a superuser"),
-                           ({"node-a": "af_daemon"}, "is the daemon's own role")):
-        c = Cluster(pg, tmp_path / f"c{len(problem)}", size=1,
-                    extra={"fencing": {"database_roles": roles}})
-        res = subprocess.run(
-            [str(daemon_binary()), "init-db", "--config", str(c.nodes["node-a"].config),
-             "--conninfo", pg.conninfo(), "--daemon-role", "af_daemon"],
-            capture_output=True, text=True, timeout=30, check=False)
+    for roles, problem in (
+        ({"node-a": "postgres"}, "is a superuser"),
+        ({"node-a": "af_daemon"}, "is the daemon's own role"),
+    ):
+        c = Cluster(pg, tmp_path / f"c{len(problem)}", size=1, extra={"fencing": {"database_roles": roles}})
+        res = init_db_for_daemon_role(pg, c)
         assert res.returncode != 0 and problem in res.stderr, res.stderr

@@ -11,15 +11,7 @@ from pathlib import Path
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
 from localcluster.procfs import proc_stat
-
-
-def settle(cluster: Cluster, seconds: float) -> None:
-    """Let the cluster run, checking all along that at most one scheduler lives."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        live = cluster.live_instances()
-        assert len(live) <= 1, f"two schedulers alive: {live}"
-        time.sleep(0.05)
+from tests.support.helpers import settle
 
 
 def test_all_start_at_once(cluster: Cluster) -> None:
@@ -84,8 +76,13 @@ def test_scheduler_crash_once_restarts_in_place(cluster: Cluster) -> None:
     cluster.wait_for(lambda: any(r["ev"] == "crash" for r in cluster.records()), 10, "a crash")
     crash.unlink()
     cluster.wait_for(
-        lambda: len([i for i in cluster.live_instances() if i.node == first]) == 1
-        and len([i for i in cluster.instances() if i.node == first]) >= 2, 10, "a restart")
+        lambda: (
+            len([i for i in cluster.live_instances() if i.node == first]) == 1
+            and len([i for i in cluster.instances() if i.node == first]) >= 2
+        ),
+        10,
+        "a restart",
+    )
     assert cluster.active() == first
     assert cluster.status()["term"] == term, "a restart in place keeps the term"
     kinds = [e["kind"] for e in cluster.events() if e["node_id"] == first]

@@ -9,14 +9,13 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from test_failover import settle
-
-from localcluster.cluster import Cluster, free_udp_port
+from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from localcluster.ports import free_udp_port
+from tests.support.helpers import settle
 
 
-def with_health(cluster: Cluster, health: dict[str, Any] | None = None,
-                per_node: bool = False) -> None:
+def with_health(cluster: Cluster, health: dict[str, Any] | None = None, per_node: bool = False) -> None:
     """Rewrites the node configs with a health check on the scheduler."""
     import json
 
@@ -26,9 +25,14 @@ def with_health(cluster: Cluster, health: dict[str, Any] | None = None,
         if per_node:
             port = free_udp_port()  # a free port number; TCP on loopback is as free in practice
             proc["env"]["STANDIN_HTTP_PORT"] = str(port)
-            proc["health"] = {"type": "http", "url": f"http://127.0.0.1:{port}/health",
-                              "interval_ms": 300, "timeout_ms": 200, "failure_threshold": 3,
-                              "start_period_ms": 5000}
+            proc["health"] = {
+                "type": "http",
+                "url": f"http://127.0.0.1:{port}/health",
+                "interval_ms": 300,
+                "timeout_ms": 200,
+                "failure_threshold": 3,
+                "start_period_ms": 5000,
+            }
         else:
             proc["health"] = health
         node.config.write_text(json.dumps(cfg))
@@ -42,8 +46,7 @@ def test_check_config_accepts_and_rejects_health(pg: PgServer, tmp_path: Path) -
     with_health(cluster, {"type": "tcp"})
     res = cluster.cli("check-config")
     assert res.returncode == 2 and 'processes[0].health.type: must be "airflow-db"' in res.stderr
-    with_health(cluster, {"type": "command", "command": ["true"], "interval_ms": 1000,
-                          "timeout_ms": 2000})
+    with_health(cluster, {"type": "command", "command": ["true"], "interval_ms": 1000, "timeout_ms": 2000})
     res = cluster.cli("check-config")
     assert res.returncode == 2 and "timeout_ms: must not exceed" in res.stderr
 
@@ -56,16 +59,28 @@ def test_frozen_scheduler_is_restarted_in_place(pg: PgServer, tmp_path: Path) ->
         active = cluster.wait_active()
         term = cluster.status()["term"]
         cluster.wait_for(
-            lambda: any(p.get("health", {}) and p["health"]["state"] == "healthy"
-                        for n in cluster.status()["nodes"] if n["node_id"] == active
-                        for p in n["processes"]), 10, "the check to pass once")
+            lambda: any(
+                p.get("health", {}) and p["health"]["state"] == "healthy"
+                for n in cluster.status()["nodes"]
+                if n["node_id"] == active
+                for p in n["processes"]
+            ),
+            10,
+            "the check to pass once",
+        )
         frozen = cluster.live_instances()[0]
         os.kill(frozen.pid, signal.SIGSTOP)  # alive, but hung
-        cluster.wait_for(lambda: any(e["kind"] == "health_failed" for e in cluster.events()),
-                         15, "health_failed")
-        cluster.wait_for(lambda: [i.node for i in cluster.live_instances()] == [active]
-                         and cluster.live_instances()[0].pid != frozen.pid, 15,
-                         "a new scheduler on the same node")
+        cluster.wait_for(
+            lambda: any(e["kind"] == "health_failed" for e in cluster.events()), 15, "health_failed"
+        )
+        cluster.wait_for(
+            lambda: (
+                [i.node for i in cluster.live_instances()] == [active]
+                and cluster.live_instances()[0].pid != frozen.pid
+            ),
+            15,
+            "a new scheduler on the same node",
+        )
         assert cluster.status()["term"] == term, "restarted in place, same term"
         kinds = [e["kind"] for e in cluster.events() if e["node_id"] == active]
         assert "restart_scheduled" in kinds
@@ -84,8 +99,13 @@ def test_failing_command_check_hands_over(pg: PgServer, tmp_path: Path) -> None:
         cfg = cluster.config_for(node)
         cfg["processes"][0]["env"]["STANDIN_CRASH_FILE"] = str(tmp_path / "never")
         cfg["processes"][0]["health"] = {
-            "type": "command", "command": ["/bin/sh", "-c", f"test ! -e {node.crash_file}"],
-            "interval_ms": 200, "timeout_ms": 150, "failure_threshold": 2, "start_period_ms": 0}
+            "type": "command",
+            "command": ["/bin/sh", "-c", f"test ! -e {node.crash_file}"],
+            "interval_ms": 200,
+            "timeout_ms": 150,
+            "failure_threshold": 2,
+            "start_period_ms": 0,
+        }
         node.config.write_text(json.dumps(cfg))
     try:
         cluster.start()
@@ -116,13 +136,17 @@ def test_sighup_reloads_health_limits_and_refuses_the_rest(pg: PgServer, tmp_pat
         cfg["processes"][0]["health"]["failure_threshold"] = 7
         node.config.write_text(json.dumps(cfg))
         cluster.signal("node-a", signal.SIGHUP)
-        cluster.wait_for(lambda: "health-check limits reloaded" in node.log.read_text(), 10,
-                         "the reload to be logged")
+        cluster.wait_for(
+            lambda: "health-check limits reloaded" in node.log.read_text(), 10, "the reload to be logged"
+        )
         cfg["processes"][0]["health"]["url"] = "http://127.0.0.1:1/other"
         node.config.write_text(json.dumps(cfg))
         cluster.signal("node-a", signal.SIGHUP)
-        cluster.wait_for(lambda: "only failure_threshold, interval_ms and start_period_ms"
-                         in node.log.read_text(), 10, "the refusal to be logged")
+        cluster.wait_for(
+            lambda: "only failure_threshold, interval_ms and start_period_ms" in node.log.read_text(),
+            10,
+            "the refusal to be logged",
+        )
         time.sleep(0.5)
         assert cluster.active() == "node-a", "a reload must not disturb the election"
     finally:

@@ -10,26 +10,28 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support.heartbeat_wire import encode
-from test_failover import settle
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.heartbeat_wire import encode
+from tests.support.helpers import settle
 
 
 @pytest.fixture
 def hb_cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(pg, tmp_path / "cluster", heartbeats=True,
-                priorities={"node-a": 100, "node-b": 100, "node-c": 200})
+    c = Cluster(
+        pg, tmp_path / "cluster", heartbeats=True, priorities={"node-a": 100, "node-b": 100, "node-c": 200}
+    )
     try:
         yield c
     finally:
         c.stop_all()
 
 
-def node_row(cluster: Cluster, name: str) -> dict:
+def node_row(cluster: Cluster, name: str) -> dict[str, Any]:
     return next(n for n in cluster.status()["nodes"] if n["node_id"] == name)
 
 
@@ -68,8 +70,9 @@ def test_bad_datagrams_are_dropped_counted_and_change_nothing(hb_cluster: Cluste
     key = hb_cluster.key
     cl = hb_cluster.name
     sender = "node-a" if target != "node-a" else "node-b"
-    good = encode(cluster=cl, node=sender, key=key, incarnation=1, seq=1, role=1, term=999,
-                  flags=1)  # claims "active, releasing" in a huge term: must change nothing
+    good = encode(
+        cluster=cl, node=sender, key=key, incarnation=1, seq=1, role=1, term=999, flags=1
+    )  # claims "active, releasing" in a huge term: must change nothing
     cases = {
         "bad_mac": encode(cluster=cl, node=sender, key=b"x" * 64, role=1, term=999, flags=1),
         "malformed": good[:20],

@@ -7,29 +7,29 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
-
-from support.heartbeat_wire import encode
-from test_failover import settle
+from typing import Any
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from tests.support.heartbeat_wire import encode
+from tests.support.helpers import settle
 
 
 def incarnation(c: Cluster, node: str) -> int:
-    return int(c.pg.psql(
-        "SELECT incarnation FROM airflow_failover.nodes "
-        f"WHERE cluster = '{c.name}' AND node_id = '{node}'"))
+    return int(
+        c.pg.psql(
+            "SELECT incarnation FROM airflow_failover.nodes "
+            f"WHERE cluster = '{c.name}' AND node_id = '{node}'"
+        )
+    )
 
 
-def node_row(c: Cluster, name: str) -> dict:
+def node_row(c: Cluster, name: str) -> dict[str, Any]:
     return next(n for n in c.status()["nodes"] if n["node_id"] == name)
 
 
-def test_heartbeats_of_a_restarted_peers_earlier_life_are_replays(
-    pg: PgServer, tmp_path: Path
-) -> None:
-    c = Cluster(pg, tmp_path / "cluster", size=2, heartbeats=True,
-                priorities={"node-a": 200, "node-b": 100})
+def test_heartbeats_of_a_restarted_peers_earlier_life_are_replays(pg: PgServer, tmp_path: Path) -> None:
+    c = Cluster(pg, tmp_path / "cluster", size=2, heartbeats=True, priorities={"node-a": 200, "node-b": 100})
     try:
         c.start()
         c.wait_active()
@@ -54,12 +54,20 @@ def test_heartbeats_of_a_restarted_peers_earlier_life_are_replays(
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for seq in range(10_000, 10_010):
                 s.sendto(
-                    encode(cluster=c.name, node="node-a", key=c.key, incarnation=captured_life,
-                           seq=seq, role=0, priority=200, flags=0x02 | 0x04),
+                    encode(
+                        cluster=c.name,
+                        node="node-a",
+                        key=c.key,
+                        incarnation=captured_life,
+                        seq=seq,
+                        role=0,
+                        priority=200,
+                        flags=0x02 | 0x04,
+                    ),
                     ("127.0.0.1", c.udp_ports["node-b"]),
                 )
 
-        def counted() -> dict | None:
+        def counted() -> dict[str, Any] | None:
             row = node_row(c, "node-b")
             hb = row["counters"].get("heartbeat", {})
             return row if hb.get("dropped", {}).get("replayed", 0) >= 10 else None
@@ -78,7 +86,11 @@ def test_a_key_file_others_can_read_stops_the_start(pg: PgServer, tmp_path: Path
         try:
             res = subprocess.run(
                 [str(daemon_binary()), "run", "--config", str(c.nodes["node-a"].config)],
-                capture_output=True, text=True, timeout=10, check=False)
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             raise AssertionError(f"the daemon ran with a key file of mode {mode:04o}") from None
         assert res.returncode != 0
@@ -94,7 +106,11 @@ def test_a_key_path_that_is_a_directory_is_named_not_a_crash(pg: PgServer, tmp_p
     c.secret_file.mkdir(mode=0o700)
     res = subprocess.run(
         [str(daemon_binary()), "run", "--config", str(c.nodes["node-a"].config)],
-        capture_output=True, text=True, timeout=10, check=False)
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
     assert res.returncode != 0
     assert "heartbeat.secret_file" in res.stderr and "not a regular file" in res.stderr, res.stderr
     assert "basic_filebuf" not in res.stderr

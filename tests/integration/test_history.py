@@ -16,7 +16,10 @@ from localcluster.cluster import Cluster, daemon_binary
 def history(cluster: Cluster, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(daemon_binary()), "history", "--config", str(cluster.nodes["node-a"].config), *extra],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
 
@@ -46,13 +49,23 @@ def test_history_names_how_each_term_ended(cluster: Cluster) -> None:
     events = cluster.events()
     starts = {e["term"]: e for e in events if e["kind"] == "became_active"}
     for t, nxt in itertools.pairwise(terms):
-        ends = [e for e in events if e["node_id"] == t["holder"] and e["term"] == t["term"]
-                and e["kind"] in ("released", "daemon_died")]
+        ends = [
+            e
+            for e in events
+            if e["node_id"] == t["holder"]
+            and e["term"] == t["term"]
+            and e["kind"] in ("released", "daemon_died")
+        ]
         assert ends and t["end"] is not None and not t["gap_is_upper_bound"], (t, ends)
         # The daemon records its release right after committing it, so the next node can win
         # and record first: such a gap reads 0, never negative.
-        expected_ms = max(0.0, (datetime.fromisoformat(starts[nxt["term"]]["at"])
-                                - datetime.fromisoformat(ends[-1]["at"])).total_seconds() * 1000)
+        expected_ms = max(
+            0.0,
+            (
+                datetime.fromisoformat(starts[nxt["term"]]["at"]) - datetime.fromisoformat(ends[-1]["at"])
+            ).total_seconds()
+            * 1000,
+        )
         assert abs(t["gap_ms"] - expected_ms) < 1.0, (t, expected_ms)
     assert terms[3]["end"] is None
 

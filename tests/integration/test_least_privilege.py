@@ -8,16 +8,17 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
 
 # What a managed process can find: its environment and identity (written by itself), then it
 # becomes `sleep`, whose open descriptors the test reads from /proc (a shell opens its own
@@ -47,9 +48,14 @@ def spy_cluster(pg: PgServer, tmp_path: Path, process: dict[str, object]) -> tup
     out = Path(tempfile.mkdtemp(prefix="af-spy-"))
     out.chmod(0o777)
     metrics_port = free_tcp_port()
-    c = Cluster(pg, tmp_path / "cluster", size=2, heartbeats=True,
-                extra={"metrics": {"listen": f"127.0.0.1:{metrics_port}"}})
-    proc = {"name": "scheduler", "command": ["/bin/sh", "-c", SPY, "spy", str(out)]}
+    c = Cluster(
+        pg,
+        tmp_path / "cluster",
+        size=2,
+        heartbeats=True,
+        extra={"metrics": {"listen": f"127.0.0.1:{metrics_port}"}},
+    )
+    proc: dict[str, Any] = {"name": "scheduler", "command": ["/bin/sh", "-c", SPY, "spy", str(out)]}
     proc.update(process)
     for node in c.nodes.values():
         cfg = json.loads(node.config.read_text())
@@ -64,12 +70,6 @@ def spy_cluster(pg: PgServer, tmp_path: Path, process: dict[str, object]) -> tup
         "AF_UNRELATED_SECRET": "x",
     }
     return c, out
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_file(path: Path, timeout: float = 20.0) -> str:
@@ -146,8 +146,10 @@ exec sleep 600
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
-                    reason="needs root and setpriv to start the daemon as the packaged unit does")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"),
+    reason="needs root and setpriv to start the daemon as the packaged unit does",
+)
 def test_a_non_root_daemon_with_the_units_capabilities(pg: PgServer) -> None:
     """As the packaged unit runs it: a non-root daemon with CAP_SETUID, CAP_SETGID and CAP_KILL
     (ambient). It runs one process as another user, one as itself; neither keeps a capability."""
@@ -159,8 +161,11 @@ def test_a_non_root_daemon_with_the_units_capabilities(pg: PgServer) -> None:
         node = c.nodes["node-a"]
         cfg = json.loads(node.config.read_text())
         cfg["processes"] = [
-            {"name": "other-user", "user": "daemon",
-             "command": ["/bin/sh", "-c", CAPS_SPY, "spy", str(work), "other"]},
+            {
+                "name": "other-user",
+                "user": "daemon",
+                "command": ["/bin/sh", "-c", CAPS_SPY, "spy", str(work), "other"],
+            },
             {"name": "same-user", "command": ["/bin/sh", "-c", CAPS_SPY, "spy", str(work), "same"]},
         ]
         node.config.write_text(json.dumps(cfg))
@@ -168,10 +173,22 @@ def test_a_non_root_daemon_with_the_units_capabilities(pg: PgServer) -> None:
         caps = "+kill,+setuid,+setgid"
         with open(node.log, "ab") as log:  # the daemon keeps its own descriptor
             node.proc = subprocess.Popen(
-                ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                 f"--inh-caps={caps}", f"--ambient-caps={caps}", str(daemon_binary()), "run",
-                 "--config", str(node.config)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    "setpriv",
+                    "--reuid=nobody",
+                    "--regid=nogroup",
+                    "--clear-groups",
+                    f"--inh-caps={caps}",
+                    f"--ambient-caps={caps}",
+                    str(daemon_binary()),
+                    "run",
+                    "--config",
+                    str(node.config),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             other = wait_file(work / "other", 30)
             same = wait_file(work / "same", 30)

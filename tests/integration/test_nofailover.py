@@ -23,8 +23,9 @@ def test_nofailover_node_never_becomes_active(pg: PgServer, tmp_path: Path) -> N
         assert cluster.wait_active() == "node-a"
         # node-b is alive and heard, with its own role.
         cluster.wait_for(
-            lambda: {n["node_id"]: n["role"] for n in cluster.status()["nodes"]}.get("node-b")
-            == "nofailover",
+            lambda: (
+                {n["node_id"]: n["role"] for n in cluster.status()["nodes"]}.get("node-b") == "nofailover"
+            ),
             10,
             "node-b's row to read nofailover",
         )

@@ -9,13 +9,14 @@ import json
 import signal
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 from localcluster.cluster import Cluster
-from localcluster.pgserver import PgServer, free_port
+from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
+from tests.support.helpers import http_get
 
 JOB_TABLE = """
 CREATE TABLE job (
@@ -80,8 +81,9 @@ def events(cluster: Cluster, node: str | None = None) -> list[dict[str, Any]]:
 
 
 def jobs(pg: PgServer, db: str) -> dict[int, tuple[str, str, str, bool]]:
-    out = pg.psql("SELECT id, hostname, job_type, state, end_date IS NOT NULL FROM job ORDER BY id",
-                  dbname=db)
+    out = pg.psql(
+        "SELECT id, hostname, job_type, state, end_date IS NOT NULL FROM job ORDER BY id", dbname=db
+    )
     rows: dict[int, tuple[str, str, str, bool]] = {}
     for line in out.splitlines():
         i, host, jt, state, ended = line.split("|")
@@ -90,30 +92,39 @@ def jobs(pg: PgServer, db: str) -> dict[int, tuple[str, str, str, bool]]:
 
 
 def test_kill9_takeover_closes_out_the_dead_nodes_running_jobs_before_the_new_start(
-        pg: PgServer, tmp_path: Path) -> None:
+    pg: PgServer, tmp_path: Path
+) -> None:
     db = airflow_db(pg)
     c = Cluster(pg, tmp_path / "cluster", size=2)
     # The stand-in's command names no Airflow subcommand, so the default would be SchedulerJob
     # only: list all three to check each is closed out.
-    airflow = {"conninfo": pg.conninfo(db),
-               "hostnames": {"node-a": "host-a.example", "node-b": "host-b.example"},
-               "takeover": {"job_types": ["SchedulerJob", "DagProcessorJob", "TriggererJob"]}}
+    airflow = {
+        "conninfo": pg.conninfo(db),
+        "hostnames": {"node-a": "host-a.example", "node-b": "host-b.example"},
+        "takeover": {"job_types": ["SchedulerJob", "DagProcessorJob", "TriggererJob"]},
+    }
     for n in c.nodes:
         rewrite(c, n, airflow=airflow)
     try:
         c.start(["node-a"])
         assert c.wait_active() == "node-a"
         # What node-a's Airflow left behind, and rows that must not be touched.
-        pg.psql("""INSERT INTO job (state, job_type, hostname, start_date, latest_heartbeat) VALUES
+        pg.psql(
+            """INSERT INTO job (state, job_type, hostname, start_date, latest_heartbeat) VALUES
             ('running', 'SchedulerJob',    'host-a.example', now(), now()),
             ('running', 'DagProcessorJob', 'host-a.example', now(), now()),
             ('running', 'TriggererJob',    'host-a.example', now(), now()),
             ('success', 'SchedulerJob',    'host-a.example', now(), now()),
             ('running', 'SchedulerJob',    'host-c.example', now(), now()),
-            ('running', 'SchedulerJob',    'host-a.example.other', now(), now())""", dbname=db)
+            ('running', 'SchedulerJob',    'host-a.example.other', now(), now())""",
+            dbname=db,
+        )
         c.start(["node-b"])
-        c.wait_for(lambda: any(e["kind"] == "became_active" for e in events(c, "node-a")), 10,
-                   "node-a's became_active event")
+        c.wait_for(
+            lambda: any(e["kind"] == "became_active" for e in events(c, "node-a")),
+            10,
+            "node-a's became_active event",
+        )
         c.signal("node-a", signal.SIGKILL)
         assert c.wait_active(other_than="node-a") == "node-b"
         rows = jobs(pg, db)
@@ -137,13 +148,11 @@ def test_kill9_takeover_closes_out_the_dead_nodes_running_jobs_before_the_new_st
         c.stop_all()
 
 
-def test_a_failing_takeover_is_recorded_and_the_scheduler_starts_anyway(
-        pg: PgServer, tmp_path: Path) -> None:
+def test_a_failing_takeover_is_recorded_and_the_scheduler_starts_anyway(pg: PgServer, tmp_path: Path) -> None:
     db = "nojob_" + uuid.uuid4().hex[:8]
     pg.create_database(db)  # no job table: the UPDATE fails
     c = Cluster(pg, tmp_path / "cluster", size=2)
-    airflow = {"conninfo": pg.conninfo(db),
-               "hostnames": {"node-a": "host-a", "node-b": "host-b"}}
+    airflow = {"conninfo": pg.conninfo(db), "hostnames": {"node-a": "host-a", "node-b": "host-b"}}
     for n in c.nodes:
         rewrite(c, n, airflow=airflow)
     try:
@@ -159,24 +168,23 @@ def test_a_failing_takeover_is_recorded_and_the_scheduler_starts_anyway(
         c.stop_all()
 
 
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        return str(r.read().decode())
-
-
 def test_role_change_hooks_run_in_order_and_a_hanging_one_delays_nothing(
-        pg: PgServer, tmp_path: Path) -> None:
+    pg: PgServer, tmp_path: Path
+) -> None:
     c = Cluster(pg, tmp_path / "cluster", size=2)
     hooks_dir = tmp_path / "hooks"
     hooks_dir.mkdir()
     script_a, out_a = make_hook(hooks_dir, "node-a")
     script_b, out_b = make_hook(hooks_dir, "node-b")
-    port_b = free_port()
+    port_b = free_tcp_port()
     rewrite(c, "node-a", hooks={"on_role_change": {"command": [str(script_a), "ok"]}})
     # node-b's hook hangs every time; its timeout is long against a failover.
-    rewrite(c, "node-b", hooks={"on_role_change": {"command": [str(script_b), "hang"],
-                                                   "timeout_ms": 3000}},
-            metrics={"listen": f"127.0.0.1:{port_b}"})
+    rewrite(
+        c,
+        "node-b",
+        hooks={"on_role_change": {"command": [str(script_b), "hang"], "timeout_ms": 3000}},
+        metrics={"listen": f"127.0.0.1:{port_b}"},
+    )
     try:
         c.start(["node-a"])
         assert c.wait_active() == "node-a"
@@ -189,11 +197,13 @@ def test_role_change_hooks_run_in_order_and_a_hanging_one_delays_nothing(
         assert c.wait_active(other_than="node-a") == "node-b"
         b_start = next(i for i in c.instances() if i.node == "node-b").start
         # node-a: promote in term 1, then demote to stopped in term 1 on the graceful stop.
-        recs_a = c.wait_for(lambda: len(hook_records(out_a)) >= 2 and hook_records(out_a), 10,
-                            "node-a's demote hook")
-        assert [(r["AIRFLOW_FAILOVER_ACTION"], r["AIRFLOW_FAILOVER_ROLE"],
-                 r["AIRFLOW_FAILOVER_TERM"]) for r in recs_a] == [
-            ("promote", "active", "1"), ("demote", "stopped", "1")], recs_a
+        recs_a = c.wait_for(
+            lambda: len(hook_records(out_a)) >= 2 and hook_records(out_a), 10, "node-a's demote hook"
+        )
+        assert [
+            (r["AIRFLOW_FAILOVER_ACTION"], r["AIRFLOW_FAILOVER_ROLE"], r["AIRFLOW_FAILOVER_TERM"])
+            for r in recs_a
+        ] == [("promote", "active", "1"), ("demote", "stopped", "1")], recs_a
         for r in recs_a:
             assert r["AIRFLOW_FAILOVER_CLUSTER"] == c.name
             assert r["AIRFLOW_FAILOVER_NODE"] == "node-a"
@@ -209,24 +219,27 @@ def test_role_change_hooks_run_in_order_and_a_hanging_one_delays_nothing(
         # 3 s timeout after the hand-over began.
         assert b_start - kill_at < 2.0, f"node-b started {b_start - kill_at:.2f} s after SIGTERM"
         # The hang is cut at its timeout, logged as an event and counted.
-        c.wait_for(lambda: any(e["kind"] == "hook_timeout" for e in events(c, "node-b")), 15,
-                   "node-b's hook_timeout event")
-        text = scrape(port_b)
-        assert ('airflow_failover_hook_runs_total{hook="on_role_change",outcome="timeout"} 1'
-                in text), [ln for ln in text.splitlines() if "hook" in ln]
+        c.wait_for(
+            lambda: any(e["kind"] == "hook_timeout" for e in events(c, "node-b")),
+            15,
+            "node-b's hook_timeout event",
+        )
+        status, text = http_get(port_b, "/metrics", timeout=5)
+        assert status == 200, text
+        assert 'airflow_failover_hook_runs_total{hook="on_role_change",outcome="timeout"} 1' in text, [
+            ln for ln in text.splitlines() if "hook" in ln
+        ]
         assert c.active() == "node-b"
     finally:
         c.stop_all()
 
 
-def test_a_node_that_always_vetoes_leaves_the_lease_to_the_others(
-        pg: PgServer, tmp_path: Path) -> None:
+def test_a_node_that_always_vetoes_leaves_the_lease_to_the_others(pg: PgServer, tmp_path: Path) -> None:
     c = Cluster(pg, tmp_path / "cluster", size=2, priorities={"node-a": 200})
     hooks_dir = tmp_path / "hooks"
     hooks_dir.mkdir()
     script, out = make_hook(hooks_dir, "veto")
-    rewrite(c, "node-a", hooks={"pre_promote": {"command": [str(script), "veto"],
-                                                "timeout_ms": 2000}})
+    rewrite(c, "node-a", hooks={"pre_promote": {"command": [str(script), "veto"], "timeout_ms": 2000}})
     try:
         # Alone, the vetoing node never starts a scheduler, and keeps asking (once per cooldown,
         # 2 x ttl = 6 s) in case the reason for the veto went away.

@@ -48,8 +48,7 @@ os.execv({standin!r}, [{standin!r}])
 def make_cluster(pg: PgServer, tmp: Path, warm: dict[str, Any]) -> tuple[Cluster, Path]:
     log = tmp / "warm.jsonl"
     launcher = tmp / "warm-launcher"
-    launcher.write_text(LAUNCHER.format(python=sys.executable, log=str(log),
-                                        standin=str(STANDIN)))
+    launcher.write_text(LAUNCHER.format(python=sys.executable, log=str(log), standin=str(STANDIN)))
     launcher.chmod(launcher.stat().st_mode | stat.S_IXUSR)
     c = Cluster(pg, tmp / "c", size=2)
     for node in c.nodes.values():
@@ -74,6 +73,7 @@ def alive(pid: int) -> bool:
 
 def warm_of(c: Cluster, log: Path, node: str, after: int = 0) -> dict[str, Any]:
     """The node's newest warm copy that said ready, with a pid above `after` in record order."""
+
     def pred() -> dict[str, Any] | None:
         ws = [r for r in records(log) if r["ev"] == "warm" and r["node"] == node]
         ws = ws[after:]
@@ -81,6 +81,7 @@ def warm_of(c: Cluster, log: Path, node: str, after: int = 0) -> dict[str, Any]:
             return None
         ready = [e for e in c.events() if e["node_id"] == node and e["kind"] == "warm_ready"]
         return ws[-1] if len(ready) > after else None
+
     return dict(c.wait_for(pred, 30, f"a warm copy on {node}"))
 
 
@@ -104,15 +105,20 @@ def test_warm_copy_waits_then_takes_over_with_the_term(pg: PgServer, tmp_path: P
         c.signal("node-a", signal.SIGKILL)
         c.wait_exit("node-a")
         assert c.wait_active(other_than="node-a") == "node-b"
-        go = c.wait_for(lambda: next((r for r in records(log) if r["ev"] == "go"
-                                      and r["node"] == "node-b"), None), 15, "go on node-b")
+        go = c.wait_for(
+            lambda: next((r for r in records(log) if r["ev"] == "go" and r["node"] == "node-b"), None),
+            15,
+            "go on node-b",
+        )
         term = int(go["line"].split()[1])
         assert go["pid"] == w["pid"], "go reached another process than the warm copy"
-        inst = c.wait_for(lambda: next((i for i in c.live_instances() if i.node == "node-b"),
-                                       None), 15, "the stand-in on node-b")
+        inst = c.wait_for(
+            lambda: next((i for i in c.live_instances() if i.node == "node-b"), None),
+            15,
+            "the stand-in on node-b",
+        )
         assert inst.term == term and term >= 2, (inst, term)
-        started = [e for e in c.events() if e["node_id"] == "node-b"
-                   and e["kind"] == "process_started"]
+        started = [e for e in c.events() if e["node_id"] == "node-b" and e["kind"] == "process_started"]
         assert "warm standby: sent go" in started[-1]["detail"], started
         c.assert_no_overlap()
         c.assert_terms_grow()
@@ -136,7 +142,8 @@ def test_warm_copy_exits_when_its_daemon_dies(pg: PgServer, tmp_path: Path) -> N
 
 
 def test_warm_copy_is_replaced_on_sighup_and_when_a_watched_path_changes(
-        pg: PgServer, tmp_path: Path) -> None:
+    pg: PgServer, tmp_path: Path
+) -> None:
     watched = tmp_path / "venv-lib"
     watched.mkdir()
     c, log = make_cluster(pg, tmp_path, {"watch_paths": [str(watched)]})
@@ -175,9 +182,20 @@ def test_warm_copy_is_replaced_after_its_max_age(pg: PgServer, tmp_path: Path) -
         c.start(["node-b"])
         w1 = warm_of(c, log, "node-b")
         t0 = time.monotonic()
-        w2 = dict(c.wait_for(
-            lambda: next((r for r in records(log) if r["ev"] == "warm" and r["node"] == "node-b"
-                          and r["pid"] != w1["pid"]), None), 20, "a second warm copy"))
+        w2 = dict(
+            c.wait_for(
+                lambda: next(
+                    (
+                        r
+                        for r in records(log)
+                        if r["ev"] == "warm" and r["node"] == "node-b" and r["pid"] != w1["pid"]
+                    ),
+                    None,
+                ),
+                20,
+                "a second warm copy",
+            )
+        )
         # Replaced at 10 s of age (the copy started up to a second before we saw it ready).
         assert 8.0 <= w2["mono"] - w1["mono"] <= 14.0, (w1, w2, time.monotonic() - t0)
         replaced = [e["detail"] for e in c.events() if e["kind"] == "warm_replaced"]

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_tcp_port, http_get
 from prometheus_client.parser import text_string_to_metric_families
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
+from tests.support.helpers import http_get
 
 
 def scrape(port: int) -> dict[str, Any]:
@@ -74,8 +75,7 @@ def test_metrics_follow_a_switchover(metrics_cluster: Cluster) -> None:
         assert m["airflow_failover_database_connected"] == 1
         assert m["airflow_failover_loop_healthy"] == 1
         node = first if m is a else other
-        info = [k for k in m if k.startswith(f"airflow_failover_info{{cluster={c.name},"
-                                             f"node={node},version=")]
+        info = [k for k in m if k.startswith(f"airflow_failover_info{{cluster={c.name},node={node},version=")]
         assert len(info) == 1 and m[info[0]] == 1, info
 
     # /healthz: both loops healthy; /healthz/active only on the active.
@@ -128,12 +128,21 @@ def test_http_edges_and_a_stopped_loop(metrics_cluster: Cluster) -> None:
 
 def test_metrics_listen_is_checked(tmp_path: Path, pg: PgServer) -> None:
     def check(metrics: Any) -> subprocess.CompletedProcess[str]:
-        cfg = {"cluster": "c", "node_id": "n", "database": {"conninfo": pg.conninfo()},
-               "processes": [{"name": "p", "command": ["true"]}], "metrics": metrics}
+        cfg = {
+            "cluster": "c",
+            "node_id": "n",
+            "database": {"conninfo": pg.conninfo()},
+            "processes": [{"name": "p", "command": ["true"]}],
+            "metrics": metrics,
+        }
         path = tmp_path / "c.json"
         path.write_text(json.dumps(cfg))
-        return subprocess.run([str(daemon_binary()), "check-config", "--config", str(path)],
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [str(daemon_binary()), "check-config", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     assert check({"listen": "127.0.0.1:9464"}).returncode == 0
     res = check({"listen": "localhost:9464"})
@@ -147,15 +156,23 @@ def test_metrics_listen_is_checked(tmp_path: Path, pg: PgServer) -> None:
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     cfg_port = busy.getsockname()[1]
-    cfg = {"cluster": "c" + str(free_tcp_port()), "node_id": "n",
-           "database": {"conninfo": pg.conninfo()},
-           "processes": [{"name": "p", "command": ["sleep", "60"]}],
-           "metrics": {"listen": f"127.0.0.1:{cfg_port}"}}
+    cfg = {
+        "cluster": "c" + str(free_tcp_port()),
+        "node_id": "n",
+        "database": {"conninfo": pg.conninfo()},
+        "processes": [{"name": "p", "command": ["sleep", "60"]}],
+        "metrics": {"listen": f"127.0.0.1:{cfg_port}"},
+    }
     path = tmp_path / "busy.json"
     path.write_text(json.dumps(cfg))
     try:
-        res = subprocess.run([str(daemon_binary()), "run", "--config", str(path)],
-                             capture_output=True, text=True, timeout=20, check=False)
+        res = subprocess.run(
+            [str(daemon_binary()), "run", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
     finally:
         busy.close()
     assert res.returncode != 0
@@ -223,6 +240,7 @@ def test_pause_is_loud_on_every_node_when_the_holder_dies(metrics_cluster: Clust
     c.start(["node-b"])
     paused = "airflow_failover_cluster_paused"
     active = "airflow_failover_cluster_active_nodes"
+
     def listening() -> bool:
         try:
             return http_get(ports["node-b"], "/healthz")[0] == 200

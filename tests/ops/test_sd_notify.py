@@ -10,25 +10,25 @@ import json
 import signal
 from pathlib import Path
 
-from conftest import NotifySocket, start_under_systemd_env
-
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from tests.ops.systemd_notify import NotifySocket, start_under_systemd_env
 
 
-def test_ready_status_watchdog_reload_stopping(pg: PgServer, tmp_path: Path,
-                                              notify_socket: NotifySocket) -> None:
+def test_ready_status_watchdog_reload_stopping(
+    pg: PgServer, tmp_path: Path, notify_socket: NotifySocket
+) -> None:
     c = Cluster(pg, tmp_path / "cluster", size=1)
     node = c.nodes["node-a"]
-    proc = start_under_systemd_env(daemon_binary(), node.config, notify_socket.path, node.log,
-                                   watchdog_usec=1_000_000)
-    node.proc = proc  # type: ignore[assignment]
+    proc = start_under_systemd_env(
+        daemon_binary(), node.config, notify_socket.path, node.log, watchdog_usec=1_000_000
+    )
+    node.proc = proc
     try:
         ready = notify_socket.wait_for("READY", 15, "1")
         # READY carries the first status; a lone node wins the lease at once.
         first_status = ready.get("STATUS", "")
-        status = notify_socket.wait_for("STATUS", 10) if "active in term" not in first_status \
-            else ready
+        status = notify_socket.wait_for("STATUS", 10) if "active in term" not in first_status else ready
         while "active in term" not in status["STATUS"]:
             status = notify_socket.wait_for("STATUS", 10)
         assert status["STATUS"].startswith("active in term 1")
@@ -77,16 +77,18 @@ def test_ready_status_watchdog_reload_stopping(pg: PgServer, tmp_path: Path,
 
 
 def test_standby_status_names_the_active_and_no_pings_for_another_pid(
-        pg: PgServer, tmp_path: Path, notify_socket: NotifySocket) -> None:
+    pg: PgServer, tmp_path: Path, notify_socket: NotifySocket
+) -> None:
     c = Cluster(pg, tmp_path / "cluster", size=2)
     try:
         c.start(["node-a"])
         c.wait_active()
         node = c.nodes["node-b"]
         # WATCHDOG_USEC without WATCHDOG_PID naming us: the watchdog is someone else's.
-        env_proc = start_under_systemd_env(daemon_binary(), node.config, notify_socket.path,
-                                           node.log, watchdog_usec=None)
-        node.proc = env_proc  # type: ignore[assignment]
+        env_proc = start_under_systemd_env(
+            daemon_binary(), node.config, notify_socket.path, node.log, watchdog_usec=None
+        )
+        node.proc = env_proc
         ready = notify_socket.wait_for("READY", 15, "1")
         assert ready["STATUS"].startswith("standby; node-a is active in term"), ready
         later = notify_socket.drain(1.5)
@@ -96,7 +98,8 @@ def test_standby_status_names_the_active_and_no_pings_for_another_pid(
 
 
 def test_status_line_shows_the_pause_and_a_dead_holder_loudly(
-        pg: PgServer, tmp_path: Path, notify_socket: NotifySocket) -> None:
+    pg: PgServer, tmp_path: Path, notify_socket: NotifySocket
+) -> None:
     """Maintenance mode in STATUS= (issue 17), on a standby without heartbeats: it does not poll
     the lease while paused, so it must learn the holder from the pause reads to tell "node-a is
     active" (more than a TTL later) from "nobody is"."""
@@ -105,8 +108,9 @@ def test_status_line_shows_the_pause_and_a_dead_holder_loudly(
         c.start(["node-a"])
         c.wait_active()
         node = c.nodes["node-b"]
-        node.proc = start_under_systemd_env(  # type: ignore[assignment]
-            daemon_binary(), node.config, notify_socket.path, node.log, watchdog_usec=None)
+        node.proc = start_under_systemd_env(
+            daemon_binary(), node.config, notify_socket.path, node.log, watchdog_usec=None
+        )
         notify_socket.wait_for("READY", 15, "1")
         assert c.cli("pause", "--reason", "deploy").returncode == 0
         status = notify_socket.wait_for("STATUS", 10)

@@ -14,8 +14,8 @@ import pytest
 
 from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
+from tests.support.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "config" / "airflow-failover.service"
 
 
@@ -33,8 +33,9 @@ def verify(unit_text: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     installed path does not exist here; verify checks that it is executable)."""
     path = tmp / "airflow-failover.service"
     path.write_text(unit_text.replace("/usr/bin/airflow-failover", str(daemon_binary())))
-    return subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True,
-                          text=True, check=False)
+    return subprocess.run(
+        ["systemd-analyze", "verify", str(path)], capture_output=True, text=True, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +72,13 @@ def test_unit_says_what_the_service_needs() -> None:
     assert watchdog * 1000 >= 2 * 3000, "WatchdogSec below two default lease TTLs"
     families = set(d["RestrictAddressFamilies"][0].split())
     assert {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"} <= families
-    for key in ("NoNewPrivileges", "PrivateTmp", "ProtectKernelTunables", "ProtectKernelModules",
-                "ProtectControlGroups"):
+    for key in (
+        "NoNewPrivileges",
+        "PrivateTmp",
+        "ProtectKernelTunables",
+        "ProtectKernelModules",
+        "ProtectControlGroups",
+    ):
         assert d[key] == ["yes"], key
     assert d["ProtectSystem"][0] in ("full", "strict")
 
@@ -80,8 +86,12 @@ def test_unit_says_what_the_service_needs() -> None:
 def test_unit_security_exposure_is_low(analyze: None, tmp_path: Path) -> None:
     path = tmp_path / "airflow-failover.service"
     path.write_text(UNIT.read_text().replace("/usr/bin/airflow-failover", str(daemon_binary())))
-    res = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(path)],
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", res.stdout)
     assert m, res.stdout[-500:] + res.stderr
     assert float(m.group(1)) <= 3.0, res.stdout[-300:]
@@ -93,8 +103,13 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (build / "CPackConfig.cmake").exists():
         pytest.skip(f"{build} has no CPackConfig.cmake (configure it with cmake)")
     out = tmp_path_factory.mktemp("deb")
-    res = subprocess.run(["cpack", "--config", str(build / "CPackConfig.cmake"), "-B", str(out)],
-                         capture_output=True, text=True, check=False, timeout=300)
+    res = subprocess.run(
+        ["cpack", "--config", str(build / "CPackConfig.cmake"), "-B", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     debs = list(out.glob("airflow-failover_*.deb"))
     assert len(debs) == 1, list(out.iterdir())
@@ -102,20 +117,20 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_deb_contents(deb: Path, tmp_path: Path) -> None:
-    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True,
-                             check=True).stdout
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
     files = {line.split()[-1] for line in listing.splitlines()}
-    for f in ("./usr/bin/airflow-failover", "./usr/lib/systemd/system/airflow-failover.service",
-              "./etc/airflow-failover/config.json",
-              "./usr/share/doc/airflow-failover/airflow-failover.json",
-              "./usr/share/doc/airflow-failover/warm-standby.md",
-              "./usr/share/airflow-failover/python/airflow_failover_warm/__init__.py"):
+    for f in (
+        "./usr/bin/airflow-failover",
+        "./usr/lib/systemd/system/airflow-failover.service",
+        "./etc/airflow-failover/config.json",
+        "./usr/share/doc/airflow-failover/airflow-failover.json",
+        "./usr/share/doc/airflow-failover/warm-standby.md",
+        "./usr/share/airflow-failover/python/airflow_failover_warm/__init__.py",
+    ):
         assert f in files, f
-    info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True,
-                          check=True).stdout
+    info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True, check=True).stdout
     depends = next(line for line in info.splitlines() if line.startswith(" Depends:"))
-    for lib in ("libpqxx-6.4", "libspdlog1.10", "libsystemd0", "libprometheus-cpp-core1.0",
-                "adduser"):
+    for lib in ("libpqxx-6.4", "libspdlog1.10", "libsystemd0", "libprometheus-cpp-core1.0", "adduser"):
         assert lib in depends, depends
     ctl = tmp_path / "control"
     subprocess.run(["dpkg-deb", "-e", str(deb), str(ctl)], check=True)
@@ -129,26 +144,37 @@ def test_deb_contents(deb: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     unit = (root / "usr/lib/systemd/system/airflow-failover.service").read_text()
-    assert "ExecStart=/usr/bin/airflow-failover run --config /etc/airflow-failover/config.json" \
-        in unit
+    assert "ExecStart=/usr/bin/airflow-failover run --config /etc/airflow-failover/config.json" in unit
     binary = root / "usr/bin/airflow-failover"
-    assert subprocess.run([str(binary), "--version"], capture_output=True, text=True,
-                          check=True).stdout.strip()
-    res = subprocess.run([str(binary), "check-config", "--syntax-only", "--config",
-                          str(root / "etc/airflow-failover/config.json")],
-                         capture_output=True, text=True, check=False)
+    assert subprocess.run(
+        [str(binary), "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    res = subprocess.run(
+        [
+            str(binary),
+            "check-config",
+            "--syntax-only",
+            "--config",
+            str(root / "etc/airflow-failover/config.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     # On this host the template is not ready to run: check-config says why, by key.
-    res = subprocess.run([str(binary), "check-config", "--config",
-                          str(root / "etc/airflow-failover/config.json")],
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [str(binary), "check-config", "--config", str(root / "etc/airflow-failover/config.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 2
     assert "heartbeat.secret_file:" in res.stderr, res.stderr
 
 
 def test_json_logs_stay_valid_with_quotes(pg: PgServer, tmp_path: Path) -> None:
-    c = Cluster(pg, tmp_path / "cluster", size=1,
-                extra={"log": {"level": "info", "format": "json"}})
+    c = Cluster(pg, tmp_path / "cluster", size=1, extra={"log": {"level": "info", "format": "json"}})
     node = c.nodes["node-a"]
     cfg = json.loads(node.config.read_text())
     # A command that cannot start: its path, with quotes and a backslash, ends up in messages.
@@ -156,9 +182,14 @@ def test_json_logs_stay_valid_with_quotes(pg: PgServer, tmp_path: Path) -> None:
     node.config.write_text(json.dumps(cfg))
     try:
         c.start()
-        c.wait_for(lambda: '"quoted' in node.log.read_text(errors="replace")
-                   or "quoted" in node.log.read_text(errors="replace"), 15,
-                   "the failing command in the log")
+        c.wait_for(
+            lambda: (
+                '"quoted' in node.log.read_text(errors="replace")
+                or "quoted" in node.log.read_text(errors="replace")
+            ),
+            15,
+            "the failing command in the log",
+        )
     finally:
         c.stop_all()
     lines = [ln for ln in node.log.read_text().splitlines() if ln.strip()]

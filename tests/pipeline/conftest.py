@@ -8,23 +8,23 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from localcluster.pgserver import PgServer, free_port
+from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
 from pipeline.xetra.generate import SampleSummary, generate
-
-REPO = Path(__file__).resolve().parents[2]
-
-SAMPLE_START = date(2019, 1, 3)  # Thursday: Thu, Fri trade; Sat is header-only
-SAMPLE_DAYS = 3
-SAMPLE_TICKERS = 8
-SAMPLE_SEED = 42
-SAMPLE_MALFORMED = 9  # per trading day: every malformed kind appears
+from tests.pipeline.xetra_sample import (
+    SAMPLE_DAYS,
+    SAMPLE_MALFORMED,
+    SAMPLE_SEED,
+    SAMPLE_START,
+    SAMPLE_TICKERS,
+)
+from tests.support.helpers import REPO
 
 
 def load_spark_job() -> ModuleType:
@@ -74,7 +74,7 @@ def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1 with fake credentials in the environment."""
     from moto.server import ThreadedMotoServer
 
-    port = free_port()
+    port = free_tcp_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     saved = {

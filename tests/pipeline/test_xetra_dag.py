@@ -12,13 +12,13 @@ from typing import Any
 
 import psycopg2
 import pytest
-from conftest import REPO
 
 from localcluster.pgserver import PgServer
 from pipeline.xetra import reference
 from pipeline.xetra.generate import SampleSummary
 from pipeline.xetra.load import fetch_day
 from pipeline.xetra.storage import PUBLIC_PDS_BUCKET, LocalStorage, S3Storage
+from tests.support.helpers import REPO
 
 DAG_FILE = REPO / "dags" / "xetra_daily.py"
 BACKFILL_FILE = REPO / "dags" / "xetra_backfill.py"

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SAMPLE_MALFORMED, SAMPLE_START, SAMPLE_TICKERS
 
 from pipeline.xetra import pds
 from pipeline.xetra.generate import (
@@ -22,6 +21,8 @@ from pipeline.xetra.generate import (
     make_instruments,
 )
 from pipeline.xetra.reference import parse_line
+from tests.pipeline.xetra_sample import SAMPLE_MALFORMED, SAMPLE_START, SAMPLE_TICKERS
+from tests.support.helpers import REPO
 
 XETR_HEADER = ",".join(pds.XETR_COLUMNS)
 

@@ -45,7 +45,7 @@ def _rows(day: date, n: int, bump: float = 0.0) -> list[tuple[Any, ...]]:
 def _table(conn: psycopg2.extensions.connection) -> list[tuple[Any, ...]]:
     with conn, conn.cursor() as cur:
         cur.execute("SELECT * FROM xetra_daily_price ORDER BY trade_date, isin")
-        return cur.fetchall()
+        return list(cur.fetchall())
 
 
 def test_twice_gives_the_same_table(conn: psycopg2.extensions.connection) -> None:

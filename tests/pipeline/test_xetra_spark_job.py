@@ -356,7 +356,7 @@ def test_cli_exit_code_and_counts_when_refused(tmp_path: Path) -> None:
 
 
 def spark_job_path() -> Path:
-    from conftest import REPO
+    from tests.support.helpers import REPO
 
     return REPO / "spark" / "xetra_daily_job.py"
 

@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from pipeline.xetra.generate import SampleSummary
 from pipeline.xetra.storage import (
@@ -24,6 +23,7 @@ from pipeline.xetra.storage import (
     copy_prefix,
     open_storage,
 )
+from tests.support.helpers import REPO
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -15,22 +15,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 
 from localcluster.cluster import Cluster, daemon_binary
-from localcluster.pgserver import PgServer, free_port
-
-REPO = Path(__file__).resolve().parents[2]
+from localcluster.pgserver import PgServer
+from localcluster.ports import free_tcp_port
+from tests.support.helpers import REPO, daemon_built  # noqa: F401  (autouse: the daemon must be built)
+from tests.webapp.dashboard_harness import TEST_PASSWORD, TEST_USER, Dashboard, grant_for_cluster
 
 ARTIFACTS = REPO / "build" / "artifacts" / "dashboard"
-TEST_USER = "tester"
-TEST_PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _built() -> None:
-    daemon_binary()
 
 
 def start_cluster(pg: PgServer, workdir: Path) -> Cluster:
@@ -55,46 +48,13 @@ def cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
-def shared_cluster(
-    pg: PgServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+def shared_cluster(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One running cluster for a module's read-only tests."""
     c = start_cluster(pg, tmp_path_factory.mktemp("cluster"))
     try:
         yield c
     finally:
         c.stop_all()
-
-
-def sql_rows(pg: PgServer, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows of a query as the superuser (the tests' view of the database)."""
-    conn = psycopg2.connect(pg.conninfo())
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return list(cur.fetchall()) if cur.description else []
-    finally:
-        conn.close()
-
-
-def commands(pg: PgServer, cluster: str) -> list[dict[str, Any]]:
-    rows = sql_rows(
-        pg,
-        "SELECT id, kind, target, requested_by, taken_by, taken_at, done_at, result"
-        " FROM airflow_failover.commands WHERE cluster = %s ORDER BY id",
-        cluster,
-    )
-    keys = (
-        "id",
-        "kind",
-        "target",
-        "requested_by",
-        "taken_by",
-        "taken_at",
-        "done_at",
-        "result",
-    )
-    return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 @pytest.fixture(scope="session")
@@ -124,46 +84,14 @@ def dashboard_role(pg: PgServer) -> str:
     return "af_dashboard"
 
 
-def grant_for_cluster(pg: PgServer, role: str, cluster: str) -> None:
-    """(Re)grants the dashboard role, its terminate policy naming `cluster`."""
-    from webapp.roles import grant_dashboard_role
-
-    conn = psycopg2.connect(pg.conninfo())
-    try:
-        grant_dashboard_role(conn, role, "airflow_failover", cluster)
-    finally:
-        conn.close()
-
-
-class Dashboard:
-    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-        self.proc = proc
-        self.url = url
-        self.log = log
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture
 def start_dashboard(pg: PgServer, tmp_path: Path) -> Iterator[Callable[..., Dashboard]]:
     """Starts `python -m webapp` against a cluster (granting the dashboard role terminate
     for that cluster); stopped at the end of the test."""
     started: list[Dashboard] = []
 
-    def start(
-        conninfo: str, cluster: str, *extra: str, password: bool = True
-    ) -> Dashboard:
-        port = free_port()
+    def start(conninfo: str, cluster: str, *extra: str, password: bool = True) -> Dashboard:
+        port = free_tcp_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AF_DASHBOARD_")}
         if "user=af_dashboard" in conninfo:
             grant_for_cluster(pg, "af_dashboard", cluster)
@@ -184,9 +112,7 @@ def start_dashboard(pg: PgServer, tmp_path: Path) -> Iterator[Callable[..., Dash
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise AssertionError(
-                    f"dashboard exited {proc.returncode}:\n{d.output()}"
-                )
+                raise AssertionError(f"dashboard exited {proc.returncode}:\n{d.output()}")
             try:
                 with urllib.request.urlopen(d.url, timeout=2) as r:
                     if r.status == 200:
@@ -204,9 +130,7 @@ def _chromium() -> tuple[str, str]:
     browser = shutil.which("chromium") or "/usr/bin/chromium"
     driver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
     if not (Path(browser).exists() and Path(driver).exists()):
-        pytest.skip(
-            "Debian chromium + chromium-driver not installed (scripts/lib/deps.sh)"
-        )
+        pytest.skip("Debian chromium + chromium-driver not installed (scripts/lib/deps.sh)")
     return browser, driver
 
 
@@ -227,9 +151,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     ):  # fmt: skip
         opts.add_argument(flag)
     drv = webdriver.Chrome(
-        service=Service(
-            executable_path=driver, log_output=str(tmp_path / "chromedriver.log")
-        ),
+        service=Service(executable_path=driver, log_output=str(tmp_path / "chromedriver.log")),
         options=opts,
     )
     drv.set_page_load_timeout(30)

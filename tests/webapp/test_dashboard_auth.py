@@ -17,9 +17,7 @@ from webapp.auth import Throttle, Users, attempt_login, hash_password, parse_use
 
 def test_users_file_and_check(tmp_path: Path) -> None:
     f = tmp_path / "users"
-    f.write_text(
-        f"# operators\n\nalice:{hash_password('s3cret')}\nbob:{hash_password('pw')}\n"
-    )
+    f.write_text(f"# operators\n\nalice:{hash_password('s3cret')}\nbob:{hash_password('pw')}\n")
     users = Users.load(f, env={})
     assert users.enabled
     assert users.check("alice", "s3cret")
@@ -55,9 +53,7 @@ def test_bad_users_file_lines() -> None:
         parse_users("nocolon\n")
 
 
-def test_hash_password_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_hash_password_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("hunter2\n"))
     assert cli.main(["hash-password", "alice", "--password-stdin"]) == 0
     line = capsys.readouterr().out.strip()
@@ -99,9 +95,7 @@ def parse(*args: str) -> settings.Settings:
     return settings.from_args(ap.parse_args(list(args)))
 
 
-def test_settings_from_node_config(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_settings_from_node_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for k in list(__import__("os").environ):
         if k.startswith("AF_DASHBOARD_"):
             monkeypatch.delenv(k)
@@ -120,8 +114,7 @@ def test_settings_from_node_config(
     )  # fmt: skip
     assert (s.host, s.port) == ("127.0.0.1", 8050)
     monkeypatch.setenv("AF_DASHBOARD_PORT", "9000")
-    s = parse("--config", str(cfg), "--cluster", "other", "--stale-after-ms", "100",
-              "--conninfo", "x")
+    s = parse("--config", str(cfg), "--cluster", "other", "--stale-after-ms", "100", "--conninfo", "x")
     assert (s.cluster, s.port, s.stale_after_ms) == ("other", 9000, 100)
     with pytest.raises(ValueError, match="no database"):
         parse("--cluster", "x")
@@ -132,10 +125,7 @@ def test_help_runs(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert (
-        "hash-password" in out
-        and "AF_DASHBOARD_PASSWORD_FILE" in out[out.index("commands") :]
-    )
+    assert "hash-password" in out and "AF_DASHBOARD_PASSWORD_FILE" in out[out.index("commands") :]
 
 
 def test_secure_cookies_off_loopback_and_trusted_proxies() -> None:

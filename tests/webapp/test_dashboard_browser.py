@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import TEST_PASSWORD, TEST_USER, Dashboard, commands, sql_rows
 from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
@@ -23,15 +22,15 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.helpers import sql_rows
+from tests.webapp.dashboard_harness import TEST_PASSWORD, TEST_USER, Dashboard, commands
 
 
 def text_of(drv: WebDriver, id_: str) -> str:
     return str(drv.find_element(By.ID, id_).text)
 
 
-def wait_text(
-    drv: WebDriver, id_: str, pred: Callable[[str], bool], timeout: float = 20
-) -> str:
+def wait_text(drv: WebDriver, id_: str, pred: Callable[[str], bool], timeout: float = 20) -> str:
     seen: list[str] = []
 
     def check(d: WebDriver) -> str | None:
@@ -113,9 +112,7 @@ def test_login_terminate_confirm_fails_over(
     wait = WebDriverWait(browser, 20, poll_frequency=0.1)
     # A wrong password is refused.
     browser.find_element(By.ID, "login-open").click()
-    wait.until(ec.visibility_of_element_located((By.ID, "login-user"))).send_keys(
-        TEST_USER
-    )
+    wait.until(ec.visibility_of_element_located((By.ID, "login-user"))).send_keys(TEST_USER)
     browser.find_element(By.ID, "login-password").send_keys("wrong")
     browser.find_element(By.ID, "login-submit").click()
     wait_text(browser, "login-error", lambda t: "wrong" in t)
@@ -151,9 +148,7 @@ def test_login_terminate_confirm_fails_over(
     )
 
     # The daemon executes it: another node becomes active, in the page and in `status`.
-    second = wait_text(
-        browser, "active-node", lambda t: t not in (first, "none", ""), 30
-    )
+    second = wait_text(browser, "active-node", lambda t: t not in (first, "none", ""), 30)
     shot(browser, artifacts, "04-after-failover")
     assert cluster.wait_active(other_than=first) == second
     assert cluster.status()["term"] > term

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
-from webapp.app import timeline_figure
+from tests.support.helpers import REPO
 from webapp.db import Event
+from webapp.figures import timeline_figure
 
 MARKUP = '<img src=x onerror="alert(document.cookie)"><b>x</b>'
 
@@ -40,9 +40,14 @@ def serve(conninfo: str, cluster: str, timeout: float = 30) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.startswith("AF_DASHBOARD_")}
     try:
         return subprocess.run(
-            [sys.executable, "-m", "webapp", "--conninfo", conninfo, "--cluster", cluster,
-             "--port", "0"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+            [sys.executable, "-m", "webapp", "--conninfo", conninfo, "--cluster", cluster, "--port", "0"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"the dashboard started and served: {e.stdout!r}") from None
 
@@ -56,15 +61,28 @@ def test_dashboard_refuses_a_superuser(pg: PgServer) -> None:
 def test_dashboard_refuses_the_schema_owners_role(pg: PgServer, tmp_path: Path) -> None:
     """Attack: the dashboard started with the daemons' own role (the schema's owner)."""
     db = pg.create_database("dash_owner")
-    pg.psql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'af_owner')"
-            " THEN CREATE ROLE af_owner LOGIN; END IF; END $$")
+    pg.psql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'af_owner')"
+        " THEN CREATE ROLE af_owner LOGIN; END IF; END $$"
+    )
     cfg = tmp_path / "init.json"
-    cfg.write_text(json.dumps({"cluster": "c", "node_id": "n",
-                               "database": {"conninfo": pg.conninfo(db)},
-                               "processes": [{"name": "p", "command": ["true"]}]}))
-    res = subprocess.run([str(daemon_binary()), "init-db", "--config", str(cfg),
-                          "--daemon-role", "af_owner"],
-                         capture_output=True, text=True, timeout=30, check=False)
+    cfg.write_text(
+        json.dumps(
+            {
+                "cluster": "c",
+                "node_id": "n",
+                "database": {"conninfo": pg.conninfo(db)},
+                "processes": [{"name": "p", "command": ["true"]}],
+            }
+        )
+    )
+    res = subprocess.run(
+        [str(daemon_binary()), "init-db", "--config", str(cfg), "--daemon-role", "af_owner"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     res = serve(pg.conninfo(db, user="af_owner"), "c")
     assert res.returncode == 2, res.stdout + res.stderr
@@ -76,9 +94,23 @@ def test_dashboard_starts_with_its_own_role(pg: PgServer, dashboard_role: str, r
     """The check lets the least-privilege role through (it serves until stopped)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AF_DASHBOARD_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webapp", "--conninfo", pg.conninfo(user=role), "--cluster",
-         "c", "--port", "0"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "webapp",
+            "--conninfo",
+            pg.conninfo(user=role),
+            "--cluster",
+            "c",
+            "--port",
+            "0",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         with pytest.raises(subprocess.TimeoutExpired):
             proc.wait(timeout=8)

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import TEST_PASSWORD, TEST_USER, commands
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.webapp.dashboard_harness import TEST_PASSWORD, TEST_USER, commands
 from webapp.app import create_app
 from webapp.auth import Users, hash_password
 from webapp.db import Pool
@@ -78,9 +78,7 @@ def login(client: Any, user: str, password: str) -> dict[str, Any]:
 def client(pg: PgServer, dashboard_role: str, shared_cluster: Cluster) -> Iterator[Any]:
     s = Settings(conninfo=pg.conninfo(user=dashboard_role), cluster=shared_cluster.name)
     pool = Pool(s.conninfo, size=1)
-    app = create_app(
-        s, users=Users({TEST_USER: hash_password(TEST_PASSWORD)}), pool=pool
-    )
+    app = create_app(s, users=Users({TEST_USER: hash_password(TEST_PASSWORD)}), pool=pool)
     try:
         yield app.server.test_client()
     finally:
@@ -102,13 +100,8 @@ def test_forged_terminate_without_login_is_refused(
     assert out["terminate-result"]["children"] == "log in first"
     assert commands(pg, shared_cluster.name) == []
     # a wrong password does not open the door either
-    assert (
-        login(client, TEST_USER, "nope")["login-error"]["children"]
-        == "wrong user or password"
-    )
-    assert confirm(client, st["active"], st["term"])["terminate-result"][
-        "children"
-    ] == ("log in first")
+    assert login(client, TEST_USER, "nope")["login-error"]["children"] == "wrong user or password"
+    assert confirm(client, st["active"], st["term"])["terminate-result"]["children"] == ("log in first")
     assert commands(pg, shared_cluster.name) == []
 
 
@@ -116,9 +109,7 @@ def test_logged_in_confirm_for_a_stale_view_is_not_sent(
     pg: PgServer, client: Any, shared_cluster: Cluster
 ) -> None:
     st = shared_cluster.status()
-    assert login(client, TEST_USER, TEST_PASSWORD)["auth"]["data"] == {
-        "user": TEST_USER
-    }
+    assert login(client, TEST_USER, TEST_PASSWORD)["auth"]["data"] == {"user": TEST_USER}
     out = confirm(client, st["active"], st["term"] - 1)  # the user saw an older term
     assert out["terminate-result"]["children"].startswith("not sent")
     out = confirm(client, "node-z", st["term"])
@@ -144,8 +135,7 @@ def test_parallel_logins_get_no_more_guesses_than_the_limit(
     app = make_app(pg, dashboard_role, shared_cluster.name)
     try:
         with ThreadPoolExecutor(max_workers=40) as pool:
-            answers = list(pool.map(
-                lambda i: login_error(app.server.test_client(), f"guess-{i}"), range(40)))
+            answers = list(pool.map(lambda i: login_error(app.server.test_client(), f"guess-{i}"), range(40)))
         assert answers.count("wrong user or password") == 10, answers
         assert answers.count("too many failed logins; wait a few minutes") == 30
     finally:

@@ -98,13 +98,8 @@ def test_node_health() -> None:
     running = [{"name": "scheduler", "pid": 42, "running": True}]
     assert model.node_health(node(), "node-b").level == "ok"
     assert model.node_health(node(stale=True), "node-b").label.startswith("stale")
-    assert (
-        model.node_health(node(role="active", processes=running), "node-a").level
-        == "ok"
-    )
-    assert (
-        model.node_health(node(role="active", processes=running), None).level == "bad"
-    )
+    assert model.node_health(node(role="active", processes=running), "node-a").level == "ok"
+    assert model.node_health(node(role="active", processes=running), None).level == "bad"
     assert model.node_health(node(role="active"), "node-a").level == "warn"
 
 
@@ -122,14 +117,10 @@ def test_formatting() -> None:
         "node-c": {"heard": False, "age_ms": 5100, "role": "standby", "term": 0},
         "node-d": {"heard": False},
     }
-    assert model.peers_text(heartbeats) == (
-        "node-b (120 ms), node-c (silent 5.1 s), node-d (never heard)"
-    )
+    assert model.peers_text(heartbeats) == ("node-b (120 ms), node-c (silent 5.1 s), node-d (never heard)")
     assert model.fmt_ms(None) == "-" and model.fmt_ms(2849) == "2.8 s"
     assert model.fmt_ms(3.64) == "3.6 ms" and model.fmt_ms(250) == "250 ms"
-    assert (
-        model.category("fenced") == "fencing" and model.category("new_kind") == "other"
-    )
+    assert model.category("fenced") == "fencing" and model.category("new_kind") == "other"
 
 
 def test_choose_ticker() -> None:

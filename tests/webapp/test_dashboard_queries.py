@@ -8,10 +8,10 @@ from datetime import date
 
 import psycopg2
 import pytest
-from conftest import sql_rows
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.helpers import sql_rows
 from webapp import model
 from webapp.db import Pool, Queries
 

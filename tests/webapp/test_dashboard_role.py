@@ -7,17 +7,16 @@ from collections.abc import Iterator
 import psycopg2
 import psycopg2.errors
 import pytest
-from conftest import commands, grant_for_cluster, sql_rows
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from tests.support.helpers import sql_rows
+from tests.webapp.dashboard_harness import commands, grant_for_cluster
 from webapp.db import Pool, Queries
 
 
 @pytest.fixture
-def as_role(
-    pg: PgServer, dashboard_role: str
-) -> Iterator[psycopg2.extensions.connection]:
+def as_role(pg: PgServer, dashboard_role: str) -> Iterator[psycopg2.extensions.connection]:
     grant_for_cluster(pg, dashboard_role, "role-test")
     conn = psycopg2.connect(pg.conninfo(user=dashboard_role))
     conn.autocommit = True
@@ -55,9 +54,7 @@ def test_role_cannot(as_role: psycopg2.extensions.connection, stmt: str) -> None
         run(as_role, stmt)
 
 
-def test_role_reads_state_and_inserts_commands(
-    pg: PgServer, as_role: psycopg2.extensions.connection
-) -> None:
+def test_role_reads_state_and_inserts_commands(pg: PgServer, as_role: psycopg2.extensions.connection) -> None:
     for table in ("lease", "nodes", "events"):
         run(as_role, f"SELECT count(*) FROM airflow_failover.{table}")
     run(as_role, "INSERT INTO airflow_failover.commands (cluster, kind, target, requested_by)"
@@ -81,9 +78,7 @@ def test_role_inserts_only_terminate_for_its_cluster(
                      f" VALUES ('{cluster}', '{kind}', 'dashboard:test')")  # fmt: skip
 
 
-def test_queries_work_as_the_role(
-    pg: PgServer, dashboard_role: str, cluster: Cluster
-) -> None:
+def test_queries_work_as_the_role(pg: PgServer, dashboard_role: str, cluster: Cluster) -> None:
     """The whole dashboard works with the least privilege: panel, events, terminate."""
     grant_for_cluster(pg, dashboard_role, cluster.name)
     pool = Pool(pg.conninfo(user=dashboard_role), size=1)
@@ -94,9 +89,7 @@ def test_queries_work_as_the_role(
         assert q.events()
         assert q.tickers() == []  # no prices table in this database
         assert not q.request_terminate("dashboard:t", "node-x", panel["term"])
-        assert not q.request_terminate(
-            "dashboard:t", panel["active"], panel["term"] - 1
-        )
+        assert not q.request_terminate("dashboard:t", panel["active"], panel["term"] - 1)
         assert commands(pg, cluster.name) == []
         assert q.request_terminate("dashboard:t", panel["active"], panel["term"])
         (row,) = commands(pg, cluster.name)
@@ -133,9 +126,7 @@ def test_prices_table_granted_when_present(pg: PgServer, dashboard_role: str) ->
             run(role_conn, "DELETE FROM xetra_daily_price")
     finally:
         role_conn.close()
-    assert sql_rows(
-        pg, "SELECT rolsuper FROM pg_roles WHERE rolname = %s", dashboard_role
-    ) == [(False,)]
+    assert sql_rows(pg, "SELECT rolsuper FROM pg_roles WHERE rolname = %s", dashboard_role) == [(False,)]
 
 
 def test_role_reads_only_its_clusters_pause_and_cannot_write_it(
