@@ -21,7 +21,7 @@ def read_event_kinds(path: Path = DEF_FILE) -> dict[str, tuple[str, str]]:
             continue
         m = _ENTRY.match(line)
         if not m:
-            raise ValueError(f"{path}:{n}: not an AF_EVENT_KIND(kind, \"category\", \"meaning\") line")
+            raise ValueError(f'{path}:{n}: not an AF_EVENT_KIND(kind, "category", "meaning") line')
         if m[1] in kinds:
             raise ValueError(f"{path}:{n}: {m[1]} is listed twice")
         kinds[m[1]] = (m[2], m[3])

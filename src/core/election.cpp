@@ -41,13 +41,10 @@ const char* to_string(ProcState s) {
 }
 
 Duration ElectionConfig::fence_lead() const {
-    Duration longest{0};
-    for (const auto& p : processes)
-        longest = std::max(longest, p.stop_timeout);
-    // Never wait for a graceful stop longer than half of what is left after the margin, so a
-    // renewal that recovers in the first half does not cost a restart.
-    const Duration half = (ttl - fence_margin) / 2;
-    return std::max(std::min(longest, half), 2 * kill_grace);
+    // Half of what is left after the margin: a renewal that is late by more than that is
+    // probably in trouble, so the processes stop making decisions (frozen), but the other half
+    // is still there for it to arrive, and then they go on where they were.
+    return std::max((ttl - fence_margin) / 2, 2 * kill_grace);
 }
 
 Election::Election(ElectionConfig cfg, std::string node_id)
@@ -87,9 +84,17 @@ bool Election::holding() const {
     return term_.id != 0 && !term_.lease_lost && now_ < term_.deadline;
 }
 
-bool Election::want_processes() const {
+bool Election::may_run() const {
     return holding() && !term_.giving_up && !stopping_ && !gated() &&
-           !(paused() && pause_.stop_processes) && now_ < term_.deadline - cfg_.fence_lead();
+           !(paused() && pause_.stop_processes);
+}
+
+bool Election::renewal_late() const {
+    return now_ >= term_.deadline - cfg_.fence_lead();
+}
+
+bool Election::want_processes() const {
+    return may_run() && !renewal_late();
 }
 
 void Election::note(EventKind kind, std::string detail) {
@@ -123,6 +128,7 @@ void Election::enforce_deadline() {
         emit(act::kill_process{name});
         p.state = ProcState::stopping;
         p.killed = true;
+        p.frozen = false;  // SIGKILL ends a stopped process too
         killed_any = true;
     }
     if (killed_any && !term_.fenced && !term_.lease_lost) {

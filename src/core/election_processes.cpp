@@ -22,6 +22,7 @@ void Election::on(const ev::process_exited& e) {
     const ProcState was = p.state;
     p.state = ProcState::stopped;
     p.killed = false;
+    p.frozen = false;
     p.kill_at = TimePoint::max();
     const bool unhealthy = p.count_as_crash;
     p.count_as_crash = false;
@@ -66,6 +67,11 @@ void Election::on(const ev::process_unhealthy& e) {
              e.name + ": " + e.why + "; not killed: the cluster is paused");
         return;
     }
+    if (it->second.frozen) {
+        // We froze it ourselves while a renewal is late: a check that timed out says nothing.
+        note(EventKind::health_ignored, e.name + ": " + e.why + "; not killed: frozen by us");
+        return;
+    }
     Proc& p = it->second;
     note(EventKind::health_failed, e.name + ": " + e.why + "; killing it");
     emit(act::kill_process{e.name});
@@ -76,6 +82,13 @@ void Election::on(const ev::process_unhealthy& e) {
 
 void Election::reconcile_processes() {
     const bool want = want_processes();
+    // Only the renewal is late: freeze rather than stop. A late renewal that then arrives costs
+    // a pause instead of a restart; one that does not ends in the kill at the deadline.
+    const bool freeze = !want && may_run();
+    std::string frozen, thawed;
+    auto add = [](std::string& list, const std::string& name) {
+        list += (list.empty() ? "" : ", ") + name;
+    };
     for (auto& [name, p] : procs_) {
         switch (p.state) {
             case ProcState::stopped:
@@ -88,7 +101,15 @@ void Election::reconcile_processes() {
                 }
                 break;
             case ProcState::running:
-                if (!want) {
+                if (want && p.frozen) {
+                    emit(act::thaw_process{name});
+                    p.frozen = false;
+                    add(thawed, name);
+                } else if (freeze && !p.frozen) {
+                    emit(act::freeze_process{name});
+                    p.frozen = true;
+                    add(frozen, name);
+                } else if (!want && !freeze) {
                     // The stop timeout is the process's own; the lease deadline is enforced
                     // separately (enforce_deadline), against the deadline as renewals move it.
                     const TimePoint kill_at = holding() ? now_ + p.policy.stop_timeout : now_;
@@ -99,7 +120,10 @@ void Election::reconcile_processes() {
                         p.killed = true;
                     } else {
                         emit(act::stop_process{name});
+                        if (p.frozen)  // the SIGTERM waits in the stopped process until SIGCONT
+                            emit(act::thaw_process{name});
                     }
+                    p.frozen = false;
                 }
                 break;
             case ProcState::stopping:
@@ -110,6 +134,14 @@ void Election::reconcile_processes() {
                 break;
         }
     }
+    if (!frozen.empty())
+        note(EventKind::processes_frozen,
+             frozen + ": no renewal confirmed for " +
+                 std::to_string((cfg_.ttl - cfg_.fence_margin).count() / 2) +
+                 " ms; killed at the deadline unless one arrives");
+    if (!thawed.empty())
+        note(EventKind::processes_thawed,
+             thawed + ": the renewal arrived; going on where they were");
 }
 
 }  // namespace af::core

@@ -58,6 +58,7 @@ void Election::on(const ev::process_terminate& e) {
     emit(act::kill_process{e.name});
     p.state = ProcState::stopping;
     p.killed = true;
+    p.frozen = false;
     hand_over();
     note(EventKind::terminate_requested,
          "killed " + e.name + " on request of " + e.requested_by + "; handing the lease over");

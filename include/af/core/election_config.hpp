@@ -88,7 +88,7 @@ struct ElectionConfig : LeaseTimings, SupervisionPolicy, Candidacy {
     }
 
     /// Once less than this is left on the local lease deadline and no renewal has succeeded, the
-    /// processes are asked to stop gracefully, so that they are dead before the deadline.
+    /// processes are frozen (SIGSTOP) until a renewal arrives (thaw) or the deadline (kill).
     Duration fence_lead() const;
 };
 
