@@ -25,6 +25,11 @@ TimePoint at(long long ms) {
 
 ElectionConfig gated(bool takeover, bool pre_promote, bool role_hook = false) {
     ElectionConfig c;
+    // The timings these tests were written for, not the shipped defaults.
+    c.ttl = Duration{3000};
+    c.renew_interval = Duration{500};
+    c.fence_margin = Duration{300};
+    c.poll_interval = Duration{500};
     c.processes = {{"scheduler", Duration{500}}};
     if (takeover)
         c.takeover = Duration{2000};

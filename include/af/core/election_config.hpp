@@ -13,12 +13,14 @@ namespace af::core {
 // copies them whole.
 
 /// The lease timings (config "lease"). Unset intervals follow ttl_ms in the config parser
-/// (docs/design.md, "Timings from ttl_ms"); these are the values at the default TTL.
+/// (docs/design.md, "Timings from ttl_ms"); these are the values of that rule at the default TTL,
+/// 1300: the shortest TTL with a host-loss failover under 1.5 s and no false failover or restart
+/// under 5 % loss and 100 ms jitter (docs/chaos.md, "TTL sweep").
 struct LeaseTimings {
-    Duration ttl{3000};            ///< lease length on the database clock
-    Duration renew_interval{500};  ///< how often the active renews
-    Duration fence_margin{300};    ///< kept back from the TTL for clock-rate error and kill time
-    Duration poll_interval{500};   ///< how often a standby tries the lease
+    Duration ttl{1300};            ///< lease length on the database clock
+    Duration renew_interval{216};  ///< how often the active renews
+    Duration fence_margin{130};    ///< kept back from the TTL for clock-rate error and kill time
+    Duration poll_interval{216};   ///< how often a standby tries the lease
     bool operator==(const LeaseTimings&) const = default;
 };
 
