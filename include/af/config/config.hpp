@@ -62,6 +62,8 @@ struct HealthConfig {
     std::variant<AirflowDbHealth, HttpHealth, CommandHealth> check;
 
     HealthKind kind() const { return static_cast<HealthKind>(check.index()); }
+    /// The config spelling of kind(), as logs and `status` show it.
+    const char* type() const { return to_string(kind()); }
     bool operator==(const HealthConfig&) const = default;
 };
 
