@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from .event_kinds import CATEGORY_OF_KIND
+
 
 class EventLike(Protocol):
     @property
@@ -23,26 +25,7 @@ class EventLike(Protocol):
 
 
 # -- events ------------------------------------------------------------------------------------
-CATEGORY_OF_KIND: dict[str, str] = {
-    "became_active": "active",
-    "stepped_down": "hand-over",
-    "released": "hand-over",
-    "release_noop": "hand-over",
-    "daemon_died": "hand-over",
-    "process_started": "process",
-    "process_stopped": "process",
-    "process_exited": "restart",
-    "restart_scheduled": "restart",
-    "crash_loop": "restart",
-    "fenced": "fencing",
-    "lease_lost": "fencing",
-    "renew_failing": "fencing",
-    "processes_frozen": "fencing",
-    "processes_thawed": "process",
-    "release_failed": "fencing",
-    "terminate_requested": "terminate",
-    "command_stale": "terminate",
-}
+# The daemon's list of kinds, with each one's category (include/af/core/event_kinds.def).
 CATEGORY_COLOR: dict[str, str] = {
     "active": "#2e7d32",
     "hand-over": "#1565c0",

@@ -72,9 +72,10 @@ int cmd_check_config(const config::Config& c, bool host_checks) {
         std::cout << ")\n";
         if (p.health) {
             const auto& h = *p.health;
-            std::cout << "    health " << h.type << (h.type == "http" ? " " + h.url : std::string())
-                      << ": every " << ms(h.interval) << ", timeout " << ms(h.timeout)
-                      << ", killed after " << h.failure_threshold
+            const auto* http = std::get_if<config::HttpHealth>(&h.check);
+            std::cout << "    health " << config::to_string(h.kind())
+                      << (http ? " " + http->url : std::string()) << ": every " << ms(h.interval)
+                      << ", timeout " << ms(h.timeout) << ", killed after " << h.failure_threshold
                       << " failures in a row (at the earliest "
                       << ms(h.interval * h.failure_threshold) << "), start period "
                       << ms(h.start_period) << "\n";

@@ -11,8 +11,10 @@
 
 #include "af/cli/check_config_cmd.hpp"
 #include "af/cli/cli_common.hpp"
+#include "af/cli/cluster_cmds.hpp"
 #include "af/cli/operator_cmds.hpp"
 #include "af/config/config.hpp"
+#include "af/core/command_kind.hpp"
 #include "af/daemon/daemon.hpp"
 #include "af/db/cluster_view.hpp"
 #include "af/db/command_sql.hpp"
@@ -172,84 +174,6 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
     return a;
 }
 
-std::string age_text(std::int64_t ms) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
-    return buf;
-}
-
-int cmd_status(const config::Config& c, bool json) {
-    db::ClusterView v;
-    OperatorState ops;
-    try {
-        auto conn =
-            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
-        v = db::read_cluster(*conn, c.database.schema, c.cluster);
-        ops = read_operator_state(*conn, c, v.active.has_value());
-    } catch (const std::exception& e) {
-        if (json)
-            std::cout << nlohmann::json{{"cluster", c.cluster},
-                                        {"active", nullptr},
-                                        {"term", nullptr},
-                                        {"nodes", nlohmann::json::array()},
-                                        {"error", e.what()}}
-                             .dump()
-                      << "\n";
-        std::cerr << "airflow-failover status: cannot read the cluster state: " << e.what() << "\n";
-        return k_exit_unknown;
-    }
-    db::mark_stale(v, stale_after_ms(c));
-    if (json) {
-        nlohmann::json j = v.to_json();
-        j.update(ops.json);
-        std::cout << j.dump() << "\n";
-    } else {
-        std::printf("cluster %s: ", v.cluster.c_str());
-        if (v.active)
-            std::printf("active %s, term %lld, lease %s left\n", v.active->c_str(),
-                        static_cast<long long>(v.term), age_text(v.lease_remaining_ms).c_str());
-        else
-            std::printf("NO ACTIVE NODE (term %lld)\n", static_cast<long long>(v.term));
-        std::printf("%s", ops.text.c_str());
-        std::printf("  %-16s %-9s %-6s %-9s %s\n", "NODE", "ROLE", "TERM", "SEEN", "PROCESSES");
-        // Printed after the node table: what each node hears of the others.
-        std::string matrix;
-        for (const auto& n : v.nodes) {
-            if (n.peers.empty())
-                continue;
-            matrix += "  " + n.node_id + " hears:";
-            for (const auto& [peer, p] : n.peers.items()) {
-                matrix += " " + peer + "=";
-                if (p.value("heard", false))
-                    matrix += std::to_string(p.value("age_ms", 0)) + "ms";
-                else
-                    matrix += p.contains("age_ms")
-                                  ? "SILENT(" + age_text(p.value("age_ms", 0)) + ")"
-                                  : "NEVER";
-            }
-            matrix += "\n";
-        }
-        for (const auto& n : v.nodes) {
-            std::string procs;
-            for (const auto& p : n.processes) {
-                if (!procs.empty())
-                    procs += ", ";
-                procs += p.value("name", "?");
-                procs += p["pid"].is_null() ? "=-" : "=" + std::to_string(p["pid"].get<long>());
-            }
-            // A row that stopped changing belongs to a dead or cut-off daemon: its role is history.
-            const std::string note = n.stale ? "  (last role " + n.role + "; not heard from)" : "";
-            std::printf("  %-16s %-9s %-6lld %-9s %s%s\n", n.node_id.c_str(),
-                        n.stale ? "stale" : n.role.c_str(), static_cast<long long>(n.term),
-                        (age_text(n.last_seen_age_ms) + " ago").c_str(),
-                        procs.empty() ? "-" : procs.c_str(), note.c_str());
-        }
-        if (!matrix.empty())
-            std::printf("heartbeats:\n%s", matrix.c_str());
-    }
-    return v.active ? k_exit_healthy : k_exit_no_active;
-}
-
 int cmd_switchover(const config::Config& c, const std::optional<std::string>& to,
                    double timeout_s) {
     try {
@@ -284,8 +208,9 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
         const auto started = std::chrono::steady_clock::now();
         // Meant for the active the operator is told about: should another node take over
         // before it is carried out, the command is closed as stale, not run by the newcomer.
-        const std::int64_t id = commands.insert(*conn, "switchover", to, requester(),
-                                                db::CommandTarget{*before.active, before.term});
+        const std::int64_t id =
+            commands.insert(*conn, std::string(to_string(core::CommandKind::switchover)), to,
+                            requester(), db::CommandTarget{*before.active, before.term});
         std::cout << "switchover requested (command " << id << "): " << *before.active << " (term "
                   << before.term << ") -> " << to.value_or("the best standby") << "\n";
         const auto deadline = started + std::chrono::duration<double>(timeout_s);
@@ -319,115 +244,6 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
         return k_exit_no_active;
     } catch (const std::exception& e) {
         std::cerr << "airflow-failover switchover: " << e.what() << "\n";
-        return k_exit_unknown;
-    }
-}
-
-int cmd_history(const config::Config& c, bool json, int limit) {
-    std::vector<history::Term> terms;
-    try {
-        auto conn =
-            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
-        terms = history::term_history(
-            db::read_history_events(*conn, c.database.schema, c.cluster, limit));
-    } catch (const std::exception& e) {
-        std::cerr << "airflow-failover history: cannot read the events: " << e.what() << "\n";
-        return k_exit_unknown;
-    }
-    if (json) {
-        auto arr = nlohmann::json::array();
-        for (const auto& t : terms)
-            arr.push_back(history::to_json(t));
-        std::cout << nlohmann::json{{"cluster", c.cluster}, {"terms", arr}}.dump() << "\n";
-        return 0;
-    }
-    if (terms.empty()) {
-        std::cout << "cluster " << c.cluster << ": no term recorded yet\n";
-        return 0;
-    }
-    std::printf("%-6s %-16s %-24s %-24s %-12s %s\n", "TERM", "HOLDER", "START (UTC)", "END",
-                "ENDED", "GAP");
-    for (const auto& t : terms) {
-        std::string gap = "-";
-        if (t.gap_ms) {
-            char buf[48];
-            std::snprintf(buf, sizeof buf, "%s%.0f ms", t.gap_is_upper_bound ? "<= " : "",
-                          *t.gap_ms);
-            gap = buf;
-        }
-        std::printf("%-6lld %-16s %-24s %-24s %-12s %s\n", static_cast<long long>(t.term),
-                    t.holder.c_str(), t.start.c_str(), t.end ? t.end->c_str() : "-",
-                    t.ended.c_str(), gap.c_str());
-    }
-    return 0;
-}
-
-int cmd_init_db(const config::Config& c, const Args& a) {
-    try {
-        auto conn = db::open_connection(a.conninfo.value_or(c.database.conninfo),
-                                        c.database.connect_timeout, Duration{30000});
-        const std::string& schema = c.database.schema;
-        if (!a.daemon_role) {
-            const int n = db::migrate(*conn, schema);
-            std::cout << "schema " << schema << ": applied " << n
-                      << " migration(s), now at version " << db::latest_schema_version() << "\n";
-            if (!c.fence_roles.empty())
-                std::cout << "fencing: without --daemon-role the daemon fences directly and "
-                             "needs CREATEROLE; run init-db as an administrator with "
-                             "--daemon-role to give it a fencing function instead\n";
-            return 0;
-        }
-        const std::string& role = *a.daemon_role;
-        {
-            pqxx::nontransaction tx(*conn);
-            const auto r = tx.exec_params(
-                "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = $1", role);
-            if (r.empty())
-                throw std::runtime_error("--daemon-role: no role named " + role);
-            if (r[0][0].as<bool>() || r[0][1].as<bool>())
-                std::cerr << "warning: role " << role
-                          << " is a superuser or has CREATEROLE; the daemon needs neither\n";
-            // The daemon owns its schema (created here, by the administrator, so the daemon
-            // needs no CREATE on the database); its objects are created as it.
-            tx.exec("CREATE SCHEMA IF NOT EXISTS " + db::quoted(schema) + " AUTHORIZATION " +
-                    tx.quote_name(role));
-            tx.exec("SET ROLE " + tx.quote_name(role));
-        }
-        const int n = db::migrate(*conn, schema);
-        {
-            pqxx::nontransaction tx(*conn);
-            tx.exec("RESET ROLE");
-            // Nobody else uses the schema unless granted (the dashboard: webapp grant-role).
-            tx.exec("REVOKE ALL ON SCHEMA " + db::quoted(schema) + " FROM PUBLIC");
-            for (const auto& [node, airflow_role] : c.fence_roles) {
-                const auto exists =
-                    tx.exec_params("SELECT 1 FROM pg_roles WHERE rolname = $1", airflow_role);
-                if (exists.empty()) {
-                    std::cerr << "warning: fencing.database_roles." << node << ": no role named "
-                              << airflow_role << " yet\n";
-                    continue;
-                }
-                // Airflow's roles (which DAG code can use) get nothing on the daemon's schema.
-                const std::string r = tx.quote_name(airflow_role);
-                tx.exec("REVOKE ALL ON ALL TABLES IN SCHEMA " + db::quoted(schema) + " FROM " + r);
-                tx.exec("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + db::quoted(schema) + " FROM " +
-                        r);
-                tx.exec("REVOKE ALL ON SCHEMA " + db::quoted(schema) + " FROM " + r);
-            }
-        }
-        std::cout << "schema " << schema << " (owner " << role << "): applied " << n
-                  << " migration(s), now at version " << db::latest_schema_version() << "\n";
-        if (!c.fence_roles.empty()) {
-            db::install_fencing(*conn, schema, c.cluster, c.fence_roles, role);
-            std::cout << "fencing: " << schema << "." << db::fencing_function(c.cluster)
-                      << " may change LOGIN of";
-            for (const auto& [node, r] : c.fence_roles)
-                std::cout << " " << r;
-            std::cout << " for the lease holder; EXECUTE granted to " << role << " only\n";
-        }
-        return 0;
-    } catch (const std::exception& e) {
-        std::cerr << "airflow-failover init-db: " << e.what() << "\n";
         return k_exit_unknown;
     }
 }
@@ -480,7 +296,7 @@ int main(const std::vector<std::string>& argv) {
     if (cmd == "status")
         return cmd_status(cfg, args->json);
     if (cmd == "init-db")
-        return cmd_init_db(cfg, *args);
+        return cmd_init_db(cfg, args->conninfo, args->daemon_role);
     if (cmd == "history")
         return cmd_history(cfg, args->json, args->limit);
     if (cmd == "pause" || cmd == "resume" || cmd == "switchover")

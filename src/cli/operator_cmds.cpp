@@ -6,6 +6,7 @@
 
 #include "af/cli/cli.hpp"
 #include "af/cli/cli_common.hpp"
+#include "af/core/event_kind.hpp"
 #include "af/db/cluster_view.hpp"
 #include "af/db/connection.hpp"
 #include "af/db/migrations.hpp"
@@ -39,12 +40,13 @@ std::string pause_line(const db::Pause& p) {
     return s;
 }
 
-void record(pqxx::connection& conn, const config::Config& c, const std::string& kind,
+void record(pqxx::connection& conn, const config::Config& c, core::EventKind kind,
             const std::string& detail) {
     // Recorded under the node whose config the CLI used; the detail names the operator and the
     // holder's term. Term 0: the row is the operator's, not part of any holder's term, so
     // `history` never reads it as that holder's last sign of life.
-    db::StateSql(c.database.schema, c.cluster, c.node_id).record(conn, kind, detail, 0);
+    db::StateSql(c.database.schema, c.cluster, c.node_id)
+        .record(conn, std::string(to_string(kind)), detail, 0);
 }
 
 }  // namespace
@@ -55,7 +57,7 @@ int cmd_pause(const config::Config& c, bool stop_processes, const std::string& r
         auto conn = open_migrated(c);
         const db::Pause p = db::set_pause(*conn, c.database.schema, c.cluster, requester(), reason,
                                           stop_processes, expires_ms);
-        record(*conn, c, "paused", pause_line(p));
+        record(*conn, c, core::EventKind::paused, pause_line(p));
         std::cout << "cluster " << c.cluster << " " << pause_line(p) << "\n"
                   << "no standby takes over and no process is restarted or killed for its "
                      "health until `airflow-failover resume`"
@@ -79,7 +81,7 @@ int cmd_resume(const config::Config& c) {
             return 0;
         }
         const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
-        record(*conn, c, "resumed",
+        record(*conn, c, core::EventKind::resumed,
                "resumed by " + requester() + " (was " + pause_line(*was) + ")");
         std::cout << "cluster " << c.cluster << " resumed (was " << pause_line(*was) << ")\n";
         if (!v.active)

@@ -176,10 +176,12 @@ std::vector<std::string> preflight(const config::Config& c) {
         const auto& p = c.processes[i];
         const std::string key = "processes[" + std::to_string(i) + "]";
         check_command(out, key + ".command", p.command, p.cwd);
-        if (p.health && p.health->type == "command")
-            check_command(out, key + ".health.command", p.health->command, std::nullopt);
-        if (p.health && p.health->type == "http")
-            if (auto why = http_url_problem(p.health->url); !why.empty())
+        if (!p.health)
+            continue;
+        if (const auto* cmd = std::get_if<config::CommandHealth>(&p.health->check))
+            check_command(out, key + ".health.command", cmd->command, std::nullopt);
+        if (const auto* http = std::get_if<config::HttpHealth>(&p.health->check))
+            if (auto why = http_url_problem(http->url); !why.empty())
                 out.push_back(key + ".health.url: " + why);
     }
     if (c.hooks.on_role_change)

@@ -33,15 +33,15 @@ bool Election::want_warm(const Proc& p) const {
     // gates (takeover, pre_promote), so the go can follow them. Nothing else does.
     if (!p.policy.warm || stopping_ || cfg_.nofailover || p.state != ProcState::stopped)
         return false;
-    return term_ == 0 || (holding() && !giving_up_);
+    return term_.id == 0 || (holding() && !term_.giving_up);
 }
 
 bool Election::start_warm(const std::string& name, Proc& p) {
     if (p.warm != WarmState::ready)
         return false;
-    emit(act::warm_go{name, term_});
+    emit(act::warm_go{name, term_.id});
     p.warm = WarmState::none;  // it is the running process now, no longer a warm copy
-    note("process_started", name + " (warm standby: sent go)");
+    note(EventKind::process_started, name + " (warm standby: sent go)");
     return true;
 }
 
@@ -51,7 +51,7 @@ void Election::on(const ev::warm_ready& e) {
         return;
     it->second.warm = WarmState::ready;
     it->second.warm_failures = 0;
-    note("warm_ready", e.name + " is warm: imports done, waiting for go");
+    note(EventKind::warm_ready, e.name + " is warm: imports done, waiting for go");
 }
 
 void Election::on(const ev::warm_exited& e) {
@@ -66,12 +66,9 @@ void Election::on(const ev::warm_exited& e) {
     // It ended on its own (a crash, a failed import): try again later, backing off like a
     // crashing process, so a broken launcher does not spin.
     ++p.warm_failures;
-    Duration d = cfg_.restart_backoff_initial;
-    for (std::size_t i = 1; i < p.warm_failures && d < cfg_.restart_backoff_max; ++i)
-        d *= 2;
-    d = std::min(d, cfg_.restart_backoff_max);
+    const Duration d = restart_backoff(cfg_, p.warm_failures);
     p.warm_retry_at = now_ + d;
-    note("warm_exited",
+    note(EventKind::warm_exited,
          e.name + " (warm) " + e.how + "; a new one in " + std::to_string(d.count()) + " ms");
 }
 
@@ -84,7 +81,7 @@ void Election::on(const ev::warm_stale& e) {
         return;
     emit(act::warm_stop{e.name});
     p.warm = WarmState::stopping;
-    note("warm_replaced", e.name + " (warm): " + e.why);
+    note(EventKind::warm_replaced, e.name + " (warm): " + e.why);
 }
 
 void Election::reconcile_warm() {
@@ -98,7 +95,7 @@ void Election::reconcile_warm() {
             p.warm = WarmState::stopping;
             continue;
         }
-        if (!want || term_ != 0)
+        if (!want || term_.id != 0)
             continue;  // a new warm copy only on a standby
         if (p.warm == WarmState::none && now_ >= p.warm_retry_at) {
             emit(act::warm_start{name});
@@ -108,8 +105,9 @@ void Election::reconcile_warm() {
                    now_ >= p.warm_since + p.policy.warm_max_age) {
             emit(act::warm_stop{name});
             p.warm = WarmState::stopping;
-            note("warm_replaced", name + " (warm): older than its max age of " +
-                                      std::to_string(p.policy.warm_max_age.count() / 1000) + " s");
+            note(EventKind::warm_replaced,
+                 name + " (warm): older than its max age of " +
+                     std::to_string(p.policy.warm_max_age.count() / 1000) + " s");
         }
     }
 }
@@ -117,7 +115,7 @@ void Election::reconcile_warm() {
 TimePoint Election::next_warm_wakeup() const {
     TimePoint t = TimePoint::max();
     for (const auto& [name, p] : procs_) {
-        if (!want_warm(p) || term_ != 0)
+        if (!want_warm(p) || term_.id != 0)
             continue;
         TimePoint c = TimePoint::max();
         if (p.warm == WarmState::none)

@@ -12,7 +12,7 @@ void Election::on(const ev::paused& e) {
     // The expiry is counted on the database clock; here it becomes a local instant, read when
     // the row was, so it can only come a little late (by the read's latency), never early.
     pause_until_ = !e.on ? TimePoint{} : e.expires ? now_ + e.remaining : TimePoint::max();
-    if (was && !paused() && term_ == 0) {
+    if (was && !paused() && term_.id == 0) {
         // Resumed: a free lease is taken at once, best standby first, as after a release.
         watch_holder_.reset();
         next_acquire_ = now_ + cfg_.rank_delay * rank();
@@ -23,8 +23,9 @@ void Election::check_pause_expiry() {
     if (pause_.on && now_ >= pause_until_) {
         pause_ = ev::paused{};
         pause_until_ = TimePoint{};
-        note("pause_expired", "maintenance mode ended at its expiry; failover is on again");
-        if (term_ == 0) {
+        note(EventKind::pause_expired,
+             "maintenance mode ended at its expiry; failover is on again");
+        if (term_.id == 0) {
             watch_holder_.reset();
             next_acquire_ = now_ + cfg_.rank_delay * rank();
         }

@@ -81,8 +81,8 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
             [this](const net::Heartbeat& hb) {
                 feed(core::ev::peer_heartbeat{
                     .node = hb.node_id,
-                    .active = hb.role == 1,
-                    .standby = hb.role == 0,
+                    .active = hb.role == net::WireRole::active,
+                    .standby = hb.role == net::WireRole::standby,
                     .term = hb.term,
                     .priority = hb.priority,
                     .releasing = (hb.flags & net::Heartbeat::k_releasing) != 0,
@@ -118,7 +118,7 @@ Daemon::Daemon(config::Config cfg, std::string config_path)
 net::HeartbeatService::Snapshot Daemon::heartbeat_snapshot() const {
     net::HeartbeatService::Snapshot s;
     const core::Role role = core_.role();
-    s.role = role == core::Role::active ? 1 : role == core::Role::standby ? 0 : 2;
+    s.role = net::wire_role(role);
     s.term = core_.term();
     const bool db_ok = db_->connected();
     if (db_ok)
@@ -287,10 +287,10 @@ void Daemon::execute(const core::Action& action) {
             } else if constexpr (std::is_same_v<T, core::act::role_change>) {
                 // Queued, never awaited: fencing, takeover and release go on meanwhile.
                 on_role_change_->enqueue(
-                    hook_env("on_role_change", a.action, a.role, a.term, a.previous_holder),
-                    [this, what = a.action, term = a.term](const hooks::Outcome& o) {
-                        hook_done("on_role_change", what, term, o);
-                    });
+                    hook_env("on_role_change", to_string(a.action), to_string(a.role), a.term,
+                             a.previous_holder),
+                    [this, what = std::string(to_string(a.action)), term = a.term](
+                        const hooks::Outcome& o) { hook_done("on_role_change", what, term, o); });
             } else if constexpr (std::is_same_v<T, core::act::exit>) {
                 exit_code_ = a.code;
                 done_ = true;

@@ -135,8 +135,13 @@ AcquireOutcome LeaseSql::acquire(pqxx::connection& c, Duration ttl, std::int64_t
         tx.exec_params(acquire_sql_, cluster_, node_id_, static_cast<long long>(ttl.count()),
                        static_cast<long long>(min_term));
     AcquireOutcome o;
+    // The statement inserts the row or updates it, so it always returns one. No row means
+    // something outside this program hides it (a row-level security policy, a trigger): a
+    // failure to report, not a lost election (docs/design.md, "Errors").
     if (r.empty())
-        return o;  // cannot happen: the row exists once anyone tried
+        throw std::runtime_error("acquire returned no lease row for cluster " + cluster_ +
+                                 " (a row-level security policy or trigger on " + schema_ +
+                                 ".lease?)");
     o.won = r[0][0].as<bool>();
     o.term = r[0][1].as<std::int64_t>();
     if (!r[0][2].is_null())

@@ -20,8 +20,8 @@ namespace {
 
 class AirflowDbCheck final : public HealthCheck {
   public:
-    AirflowDbCheck(boost::asio::io_context& io, const config::HealthConfig& c)
-        : io_(io), cfg_(c), timer_(io) {
+    AirflowDbCheck(boost::asio::io_context& io, const config::AirflowDbHealth& c, Duration timeout)
+        : io_(io), cfg_(c), timeout_(timeout), timer_(io) {
         if (cfg_.hostname.empty()) {
             char buf[256] = {};
             gethostname(buf, sizeof buf - 1);
@@ -41,7 +41,7 @@ class AirflowDbCheck final : public HealthCheck {
     void run(std::chrono::system_clock::time_point started, Done done) override {
         const std::uint64_t gen = ++generation_;
         done_ = std::move(done);
-        timer_.expires_after(cfg_.timeout);
+        timer_.expires_after(timeout_);
         timer_.async_wait([this, gen](const boost::system::error_code& ec) {
             if (!ec)
                 complete(gen, false, "no answer from Airflow's database within the timeout");
@@ -83,7 +83,7 @@ class AirflowDbCheck final : public HealthCheck {
             std::string why;
             try {
                 if (!conn)
-                    conn = db::open_connection(cfg_.conninfo, Duration{2000}, cfg_.timeout);
+                    conn = db::open_connection(cfg_.conninfo, Duration{2000}, timeout_);
                 // Slack for the start: Airflow writes start_date from this host's clock a moment
                 // after we forked it; a job older than our process belongs to its predecessor.
                 const double since = std::chrono::duration<double>(req.started.time_since_epoch() -
@@ -112,7 +112,8 @@ class AirflowDbCheck final : public HealthCheck {
     }
 
     boost::asio::io_context& io_;
-    config::HealthConfig cfg_;
+    config::AirflowDbHealth cfg_;
+    Duration timeout_;
     boost::asio::steady_timer timer_;
     std::uint64_t generation_{0};
     Done done_;
@@ -125,9 +126,9 @@ class AirflowDbCheck final : public HealthCheck {
 
 }  // namespace
 
-std::unique_ptr<HealthCheck> make_airflow_db_check(boost::asio::io_context& io,
-                                                   const config::HealthConfig& c) {
-    return std::make_unique<AirflowDbCheck>(io, c);
+std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io,
+                                        const config::AirflowDbHealth& c, Duration timeout) {
+    return std::make_unique<AirflowDbCheck>(io, c, timeout);
 }
 
 }  // namespace af::health

@@ -13,8 +13,8 @@ namespace {
 
 class CommandCheck final : public HealthCheck {
   public:
-    CommandCheck(boost::asio::io_context& io, const config::HealthConfig& c)
-        : timer_(io), argv_(c.command), timeout_(c.timeout) {}
+    CommandCheck(boost::asio::io_context& io, const config::CommandHealth& c, Duration timeout)
+        : timer_(io), argv_(c.command), timeout_(timeout) {}
 
     void run(std::chrono::system_clock::time_point, Done done) override {
         done_ = std::move(done);
@@ -62,9 +62,9 @@ class CommandCheck final : public HealthCheck {
 
 }  // namespace
 
-std::unique_ptr<HealthCheck> make_command_check(boost::asio::io_context& io,
-                                                const config::HealthConfig& c) {
-    return std::make_unique<CommandCheck>(io, c);
+std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const config::CommandHealth& c,
+                                        Duration timeout) {
+    return std::make_unique<CommandCheck>(io, c, timeout);
 }
 
 }  // namespace af::health

@@ -94,8 +94,8 @@ struct Request : std::enable_shared_from_this<Request> {
 
 class HttpCheck final : public HealthCheck {
   public:
-    HttpCheck(boost::asio::io_context& io, const config::HealthConfig& c)
-        : io_(io), url_(parse(c.url)), timeout_(c.timeout) {}
+    HttpCheck(boost::asio::io_context& io, const config::HttpHealth& c, Duration timeout)
+        : io_(io), url_(parse(c.url)), timeout_(timeout) {}
     void run(std::chrono::system_clock::time_point, Done done) override {
         std::make_shared<Request>(io_, url_, std::move(done))->start(timeout_);
     }
@@ -108,9 +108,9 @@ class HttpCheck final : public HealthCheck {
 
 }  // namespace
 
-std::unique_ptr<HealthCheck> make_http_check(boost::asio::io_context& io,
-                                             const config::HealthConfig& c) {
-    return std::make_unique<HttpCheck>(io, c);
+std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const config::HttpHealth& c,
+                                        Duration timeout) {
+    return std::make_unique<HttpCheck>(io, c, timeout);
 }
 
 }  // namespace af::health

@@ -68,7 +68,7 @@ const char* to_string(DropReason r) {
 std::vector<std::uint8_t> encode(const Heartbeat& hb, const Key& key) {
     std::vector<std::uint8_t> out(k_magic, k_magic + 4);
     out.push_back(k_protocol_version);
-    out.push_back(hb.role);
+    out.push_back(static_cast<std::uint8_t>(hb.role));
     out.push_back(hb.priority);
     out.push_back(hb.flags);
     put_u64(out, hb.incarnation);
@@ -109,7 +109,11 @@ DecodeResult decode(std::span<const std::uint8_t> d, const Key& key, const std::
         return r;
     }
     Heartbeat hb;
-    hb.role = d[5];
+    if (d[5] > static_cast<std::uint8_t>(WireRole::stopping)) {
+        r.reason = DropReason::malformed;
+        return r;
+    }
+    hb.role = static_cast<WireRole>(d[5]);
     hb.priority = d[6];
     hb.flags = d[7];
     hb.incarnation = get_u64(&d[8]);
@@ -127,8 +131,7 @@ DecodeResult decode(std::span<const std::uint8_t> d, const Key& key, const std::
         pos += n;
         return true;
     };
-    if (!get_name(hb.cluster) || !get_name(hb.node_id) || pos != body || hb.role > 2 ||
-        hb.term < 0) {
+    if (!get_name(hb.cluster) || !get_name(hb.node_id) || pos != body || hb.term < 0) {
         r.reason = DropReason::malformed;
         return r;
     }
@@ -138,6 +141,24 @@ DecodeResult decode(std::span<const std::uint8_t> d, const Key& key, const std::
     }
     r.heartbeat = std::move(hb);
     return r;
+}
+
+const char* to_string(WireRole r) {
+    switch (r) {
+        case WireRole::standby:
+            return "standby";
+        case WireRole::active:
+            return "active";
+        case WireRole::stopping:
+            return "stopping";
+    }
+    return "?";
+}
+
+WireRole wire_role(core::Role r) {
+    return r == core::Role::active    ? WireRole::active
+           : r == core::Role::standby ? WireRole::standby
+                                      : WireRole::stopping;
 }
 
 }  // namespace af::net

@@ -209,10 +209,9 @@ nlohmann::json HeartbeatService::peers_view() const {
             continue;
         }
         const auto age = std::chrono::duration_cast<Duration>(now - p.last_heard);
-        static const char* roles[] = {"standby", "active", "stopping"};
         j[id] = {{"heard", age < silent_after},
                  {"age_ms", age.count()},
-                 {"role", roles[std::min<int>(p.last.role, 2)]},
+                 {"role", to_string(p.last.role)},
                  {"term", p.last.term}};
     }
     return j;

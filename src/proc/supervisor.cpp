@@ -142,7 +142,7 @@ void Supervisor::schedule_check(const std::string& name) {
                 h->last = why;
                 if (h->tracker.record(ok, boot_clock::now())) {
                     spdlog::warn("{} failed its {} health check {} times in a row: {}", name,
-                                 h->cfg.type, h->cfg.failure_threshold, why);
+                                 h->cfg.type(), h->cfg.failure_threshold, why);
                     if (on_unhealthy_)
                         on_unhealthy_(name, why);
                 }
@@ -232,7 +232,7 @@ nlohmann::json Supervisor::describe() const {
                        {"pid", c.pid > 0 ? nlohmann::json(c.pid) : nlohmann::json(nullptr)},
                        {"running", c.pid > 0 && !c.leader_reaped},
                        {"restarts", std::max(0, c.restarts)},
-                       {"health", c.health ? nlohmann::json{{"type", c.health->cfg.type},
+                       {"health", c.health ? nlohmann::json{{"type", c.health->cfg.type()},
                                                             {"state", c.health->tracker.state()},
                                                             {"last", c.health->last}}
                                            : nlohmann::json(nullptr)},

@@ -72,7 +72,7 @@ TEST(ConfigAirflow, HostnamesAloneTurnTheTakeoverOnWithDefaults) {
         << "only the scheduler runs under this daemon";
     EXPECT_EQ(c.airflow->takeover_timeout, 2000ms);
     EXPECT_TRUE(c.election().takeover);
-    EXPECT_EQ(c.election().takeover_timeout, 2000ms);
+    EXPECT_EQ(c.election().takeover, 2000ms);
 }
 
 TEST(ConfigAirflow, DefaultJobTypesAreThoseTheDaemonRuns) {
@@ -159,7 +159,7 @@ TEST(ConfigHooks, BothHooksAreReadWithTheirTimeouts) {
     ASSERT_TRUE(c.hooks.pre_promote.has_value());
     EXPECT_EQ(c.hooks.pre_promote->timeout, 800ms);
     EXPECT_TRUE(c.election().pre_promote);
-    EXPECT_EQ(c.election().pre_promote_timeout, 800ms);
+    EXPECT_EQ(c.election().pre_promote, 800ms);
     EXPECT_TRUE(c.election().role_change_hook);
 }
 

@@ -34,9 +34,9 @@ TEST(ConfigHeartbeat, DefaultsAndElectionSettings) {
     EXPECT_EQ(c.priority, 100);
     EXPECT_FALSE(c.failback);
     const auto e = c.election();
-    EXPECT_TRUE(e.heartbeats);
+    EXPECT_TRUE(e.heartbeats());
     EXPECT_EQ(e.miss_window(), 600ms);
-    EXPECT_EQ(e.slow_poll, 2000ms);
+    EXPECT_EQ(e.heartbeat->slow_poll, 2000ms);
 }
 
 TEST(ConfigHeartbeat, NoSectionMeansDatabaseOnly) {
@@ -44,7 +44,7 @@ TEST(ConfigHeartbeat, NoSectionMeansDatabaseOnly) {
     j.erase("heartbeat");
     const auto c = parse_config(j.dump());
     EXPECT_FALSE(c.heartbeat.has_value());
-    EXPECT_FALSE(c.election().heartbeats);
+    EXPECT_FALSE(c.election().heartbeats());
 }
 
 struct Bad {
@@ -132,6 +132,29 @@ TEST(ConfigHeartbeat, BadInputsNameTheKeyAndTheRule) {
     }
 }
 
+TEST(ConfigHeartbeat, EachHealthTypeParsesIntoItsOwnStruct) {
+    json j = base();
+    j["processes"][0]["health"] = {{"type", "http"}, {"url", "http://127.0.0.1:8974/health"}};
+    auto c = parse_config(j.dump());
+    ASSERT_EQ(c.processes[0].health->kind(), af::config::HealthKind::http);
+    EXPECT_EQ(std::get<af::config::HttpHealth>(c.processes[0].health->check).url,
+              "http://127.0.0.1:8974/health");
+    EXPECT_STREQ(af::config::to_string(c.processes[0].health->kind()), "http");
+    j["processes"][0]["health"] = {{"type", "command"}, {"command", {"true"}}};
+    c = parse_config(j.dump());
+    ASSERT_EQ(c.processes[0].health->kind(), af::config::HealthKind::command);
+    EXPECT_EQ(std::get<af::config::CommandHealth>(c.processes[0].health->check).command,
+              std::vector<std::string>{"true"});
+    // A key of another type is unknown here, not silently kept.
+    j["processes"][0]["health"] = {{"type", "command"}, {"command", {"true"}}, {"url", "http://x"}};
+    try {
+        parse_config(j.dump());
+        FAIL() << "url accepted on a command check";
+    } catch (const af::config::ConfigError& e) {
+        EXPECT_EQ(e.key(), "processes[0].health.url");
+    }
+}
+
 TEST(ConfigHeartbeat, HealthAndFencingParse) {
     json j = base();
     j["processes"][0]["health"] = {
@@ -139,11 +162,13 @@ TEST(ConfigHeartbeat, HealthAndFencingParse) {
     j["fencing"] = {{"database_roles", {{"sched-a", "sched_a"}, {"sched-b", "sched_b"}}}};
     const auto c = parse_config(j.dump());
     ASSERT_TRUE(c.processes[0].health.has_value());
-    const auto& h = *c.processes[0].health;
+    const auto& hc = *c.processes[0].health;
+    ASSERT_EQ(hc.kind(), af::config::HealthKind::airflow_db);
+    const auto& h = std::get<af::config::AirflowDbHealth>(hc.check);
     EXPECT_EQ(h.conninfo, "host=db1 dbname=airflow user=failover") << "defaults to the daemon's";
     EXPECT_EQ(h.job_type, "SchedulerJob");
     EXPECT_EQ(h.max_age, 15000ms);
-    EXPECT_EQ(h.failure_threshold, 3);
+    EXPECT_EQ(hc.failure_threshold, 3);
     EXPECT_EQ(c.fence_roles.at("sched-b"), "sched_b");
 }
 

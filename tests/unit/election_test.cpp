@@ -630,14 +630,19 @@ class Sim {
 
 // ---- helpers --------------------------------------------------------------------------------
 
+/// The timings these tests were written for (ttl 3000, renew 500, margin 300, poll 500), stated
+/// here rather than taken from the defaults, which follow the shipped TTL.
 ElectionConfig config_with(std::vector<ProcessPolicy> procs) {
     ElectionConfig c;
+    c.ttl = 3000ms;
+    c.renew_interval = 500ms;
+    c.fence_margin = 300ms;
+    c.poll_interval = 500ms;
     c.processes = std::move(procs);
     return c;
 }
 
-/// Defaults (ttl 3000, renew 500, margin 300, kill_grace 100) and one process with a short stop
-/// timeout, so that fence_lead() is the stop timeout (500 ms).
+/// Those timings (kill_grace 100) and one process with a short stop timeout.
 ElectionConfig one_proc() {
     return config_with({{"scheduler", 500ms}});
 }

@@ -25,7 +25,7 @@ Heartbeat sample() {
     hb.node_id = "sched-b";
     hb.incarnation = 0x0102030405060708ULL;
     hb.seq = 0x1112131415161718ULL;
-    hb.role = 1;
+    hb.role = af::net::WireRole::active;
     hb.priority = 200;
     hb.flags = Heartbeat::k_releasing | Heartbeat::k_healthy;
     hb.term = 0x7fff000011112222LL;
@@ -123,7 +123,7 @@ TEST(HeartbeatCodec, RejectsEachBadInputForItsReason) {
         {"role out of range",
          [] {
              Heartbeat hb = sample();
-             hb.role = 3;
+             hb.role = static_cast<af::net::WireRole>(3);
              return encode(hb, k_key);
          },
          DropReason::malformed},

@@ -26,7 +26,7 @@ using af::test::t;
 ElectionConfig hb_config(int priority) {
     ElectionConfig c;
     c.processes = {{"scheduler", 1000ms}};
-    c.heartbeats = true;
+    c.heartbeat = af::core::HeartbeatTimings{};
     c.priority = priority;
     return c;
 }

@@ -25,11 +25,16 @@ TimePoint at(long long ms) {
 
 ElectionConfig gated(bool takeover, bool pre_promote, bool role_hook = false) {
     ElectionConfig c;
+    // The timings these tests were written for, not the shipped defaults.
+    c.ttl = Duration{3000};
+    c.renew_interval = Duration{500};
+    c.fence_margin = Duration{300};
+    c.poll_interval = Duration{500};
     c.processes = {{"scheduler", Duration{500}}};
-    c.takeover = takeover;
-    c.takeover_timeout = Duration{2000};
-    c.pre_promote = pre_promote;
-    c.pre_promote_timeout = Duration{1500};
+    if (takeover)
+        c.takeover = Duration{2000};
+    if (pre_promote)
+        c.pre_promote = Duration{1500};
     c.role_change_hook = role_hook;
     c.handover_cooldown = Duration{6000};
     return c;
@@ -195,8 +200,8 @@ TEST(PromotionGates, RoleChangePromoteAfterTheGatesDemoteAfterTheRelease) {
     const Ready open = e.step(ev::takeover_result{8, true, "closed"}, at(30));
     const auto rc = all<act::role_change>(open);
     ASSERT_EQ(rc.size(), 1u);
-    EXPECT_EQ(rc[0].action, "promote");
-    EXPECT_EQ(rc[0].role, "active");
+    EXPECT_EQ(rc[0].action, af::core::RoleChange::promote);
+    EXPECT_EQ(rc[0].role, Role::active);
     EXPECT_EQ(rc[0].term, 8);
     EXPECT_EQ(rc[0].previous_holder, "other");
     // The promote comes before the start it announces.
@@ -216,8 +221,8 @@ TEST(PromotionGates, RoleChangePromoteAfterTheGatesDemoteAfterTheRelease) {
     const Ready rel = e.step(ev::release_result{8, true}, at(210));
     const auto d = all<act::role_change>(rel);
     ASSERT_EQ(d.size(), 1u);
-    EXPECT_EQ(d[0].action, "demote");
-    EXPECT_EQ(d[0].role, "stopped");
+    EXPECT_EQ(d[0].action, af::core::RoleChange::demote);
+    EXPECT_EQ(d[0].role, Role::stopped);
     EXPECT_EQ(d[0].term, 8);
 }
 

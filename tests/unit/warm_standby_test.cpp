@@ -120,7 +120,7 @@ TEST(WarmStandby, ACopyNotReadyYetIsStoppedAndTheProcessStartsCold) {
 
 TEST(WarmStandby, TheCopyWaitsThroughThePromotionGatesThenGetsGo) {
     ElectionConfig c = warm_cfg();
-    c.takeover = true;
+    c.takeover = Duration{2000};
     Election e = ready_standby(c);
     e.step(ev::tick{}, at(600));
     const Ready r = e.step(won(2, 600, "other"), at(610));
@@ -134,7 +134,7 @@ TEST(WarmStandby, TheCopyWaitsThroughThePromotionGatesThenGetsGo) {
 
 TEST(WarmStandby, AVetoedPromotionStopsTheCopyAndANewOneStartsOnceStandby) {
     ElectionConfig c = warm_cfg();
-    c.pre_promote = true;
+    c.pre_promote = Duration{10000};
     c.handover_cooldown = Duration{6000};
     Election e = ready_standby(c);
     e.step(ev::tick{}, at(600));

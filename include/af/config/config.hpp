@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "af/core/election_config.hpp"
@@ -22,23 +23,47 @@ class ConfigError : public std::runtime_error {
     std::string key_;
 };
 
-/// A health check beyond "the pid is alive" (Docker's semantics for the start period: failures
-/// in it do not count, a success ends it).
-struct HealthConfig {
-    std::string type;  ///< "airflow-db", "http" or "command"
-    Duration interval{5000};
-    Duration timeout{2000};
-    int failure_threshold{3};
-    Duration start_period{60000};
-    // airflow-db: Airflow's job table says this host's scheduler job heartbeats
+/// Which kind of health check a process has (the config's "type").
+enum class HealthKind { airflow_db, http, command };
+/// "airflow-db", "http", "command": the config spelling.
+const char* to_string(HealthKind k);
+/// The kind spelled `type` in the config, or nothing for an unknown spelling.
+std::optional<HealthKind> parse_health_kind(const std::string& type);
+
+/// airflow-db: Airflow's job table says this host's job of `job_type` heartbeats.
+struct AirflowDbHealth {
     std::string conninfo;  ///< Airflow's metadata database (default: database.conninfo)
     std::string job_type{"SchedulerJob"};
     std::string hostname;  ///< as Airflow records it (default: this host's name)
     Duration max_age{30000};
-    // http: GET, expect 2xx
+    bool operator==(const AirflowDbHealth&) const = default;
+};
+
+/// http: GET, expect 2xx.
+struct HttpHealth {
     std::string url;
-    // command: exit status 0
+    bool operator==(const HttpHealth&) const = default;
+};
+
+/// command: exit status 0.
+struct CommandHealth {
     std::vector<std::string> command;
+    bool operator==(const CommandHealth&) const = default;
+};
+
+/// A health check beyond "the pid is alive" (Docker's semantics for the start period: failures
+/// in it do not count, a success ends it). The timings are common; `check` is one struct per
+/// kind, so a check can only carry the fields of its own kind.
+struct HealthConfig {
+    Duration interval{5000};
+    Duration timeout{2000};
+    int failure_threshold{3};
+    Duration start_period{60000};
+    std::variant<AirflowDbHealth, HttpHealth, CommandHealth> check;
+
+    HealthKind kind() const { return static_cast<HealthKind>(check.index()); }
+    /// The config spelling of kind(), as logs and `status` show it.
+    const char* type() const { return to_string(kind()); }
     bool operator==(const HealthConfig&) const = default;
 };
 
@@ -78,33 +103,16 @@ struct DatabaseConfig {
     bool operator==(const DatabaseConfig&) const = default;
 };
 
-/// The defaults follow the rule for an unset timing (config.cpp, docs/design.md) from ttl 1300:
-/// the shortest TTL with a host-loss failover under 1.5 s and no false failover or restart
-/// under 5 % loss and 100 ms jitter (docs/chaos.md, "TTL sweep").
-struct LeaseConfig {
-    Duration ttl{1300};
-    Duration renew_interval{216};
-    Duration fence_margin{130};
-    Duration poll_interval{216};
-    bool operator==(const LeaseConfig&) const = default;
-};
+/// The lease and supervision sections are the core's structs, so each default is stated once
+/// (af/core/election_config.hpp).
+using LeaseConfig = core::LeaseTimings;
+using SupervisionConfig = core::SupervisionPolicy;
 
-struct SupervisionConfig {
-    Duration restart_backoff_initial{500};
-    Duration restart_backoff_max{10000};
-    int crash_loop_limit{5};
-    Duration crash_loop_window{60000};
-    Duration handover_cooldown{6000};
-    bool operator==(const SupervisionConfig&) const = default;
-};
-
-struct HeartbeatConfig {
+/// Peer heartbeats; the timings (interval, miss_count, slow_poll) are the core's.
+struct HeartbeatConfig : core::HeartbeatTimings {
     std::string listen_host;
     unsigned short listen_port{0};
     std::map<std::string, std::pair<std::string, unsigned short>> peers;  ///< node -> host, port
-    Duration interval{200};
-    int miss_count{3};
-    Duration slow_poll{2000};
     std::string secret_file;
     bool insecure{false};
     bool operator==(const HeartbeatConfig&) const = default;
@@ -152,7 +160,9 @@ struct HooksConfig {
     bool operator==(const HooksConfig&) const = default;
 };
 
-struct Config {
+/// The whole configuration. The candidacy keys (priority, failback, nofailover) are the core's
+/// struct, at the top level of the file.
+struct Config : core::Candidacy {
     std::string cluster;
     std::string node_id;
     DatabaseConfig database;
@@ -161,9 +171,6 @@ struct Config {
     std::vector<ProcessConfig> processes;
     LogConfig log;
     Duration status_interval{1000};  ///< how often the node row is refreshed
-    int priority{100};               ///< 0-255; higher takes a released lease first
-    bool failback{false};            ///< take the lease back from a lower-priority active
-    bool nofailover{false};          ///< never compete for the lease; report and heartbeat only
     std::optional<HeartbeatConfig> heartbeat;
     /// Database fencing: node id -> the PostgreSQL role its Airflow processes log in with. The
     /// winner of a term revokes LOGIN from the others' roles and ends their sessions first.
@@ -172,6 +179,8 @@ struct Config {
     std::optional<AirflowConfig> airflow;
     HooksConfig hooks;
 
+    /// The core's configuration: the shared sections copied whole, plus what the other
+    /// sections switch on (heartbeats, takeover, hooks).
     core::ElectionConfig election() const;
     bool operator==(const Config&) const = default;
 };

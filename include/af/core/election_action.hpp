@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "af/core/role.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::core {
@@ -55,7 +56,8 @@ struct arm_guard {
     TimePoint deadline{};
 };
 struct disarm_guard {};
-/// Append a row to the events table (and the log).
+/// Append a row to the events table (and the log). `kind` is on the list of event kinds
+/// (af/core/event_kinds.def); the core writes it as to_string(EventKind).
 struct record {
     std::string kind;
     std::string detail;
@@ -84,8 +86,8 @@ struct run_pre_promote {
 };
 /// Queue hooks.on_role_change (asynchronous, in order; nothing waits for it).
 struct role_change {
-    std::string action;  ///< "promote" or "demote"
-    std::string role;    ///< the new role: "active", "standby" or "stopped"
+    RoleChange action{RoleChange::promote};
+    Role role{Role::active};  ///< the new role: active, standby or stopped
     std::int64_t term{0};
     std::string previous_holder;  ///< promote: who held the term before ours ("" if none)
 };

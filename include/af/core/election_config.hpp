@@ -1,11 +1,55 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "af/util/boot_clock.hpp"
 
 namespace af::core {
+
+// The configuration's sections that the core takes as they are. Their defaults are stated here
+// and only here: config::Config holds the same structs (config.hpp), and Config::election()
+// copies them whole.
+
+/// The lease timings (config "lease"). Unset intervals follow ttl_ms in the config parser
+/// (docs/design.md, "Timings from ttl_ms"); these are the values of that rule at the default TTL,
+/// 1300: the shortest TTL with a host-loss failover under 1.5 s and no false failover or restart
+/// under 5 % loss and 100 ms jitter (docs/chaos.md, "TTL sweep").
+struct LeaseTimings {
+    Duration ttl{1300};            ///< lease length on the database clock
+    Duration renew_interval{216};  ///< how often the active renews
+    Duration fence_margin{130};    ///< kept back from the TTL for clock-rate error and kill time
+    Duration poll_interval{216};   ///< how often a standby tries the lease
+    bool operator==(const LeaseTimings&) const = default;
+};
+
+/// Restarts in place and crash-loop hand-over (config "supervision").
+struct SupervisionPolicy {
+    Duration restart_backoff_initial{500};
+    Duration restart_backoff_max{10000};
+    int crash_loop_limit{5};  ///< crashes within the window that trigger a hand-over
+    Duration crash_loop_window{60000};
+    /// After a hand-over, let others go first. The parser's default is 2 x lease.ttl_ms.
+    Duration handover_cooldown{6000};
+    bool operator==(const SupervisionPolicy&) const = default;
+};
+
+/// Who competes for the lease and who goes first (the config's top-level keys).
+struct Candidacy {
+    int priority{100};       ///< 0-255; higher goes first when the lease is handed over
+    bool failback{false};    ///< hand the lease to a returning higher-priority node
+    bool nofailover{false};  ///< never try the lease (patronictl's "nofailover" tag)
+    bool operator==(const Candidacy&) const = default;
+};
+
+/// Peer heartbeat timings (config "heartbeat").
+struct HeartbeatTimings {
+    Duration interval{200};
+    int miss_count{3};         ///< heartbeats missed before a peer counts as silent
+    Duration slow_poll{2000};  ///< standby poll while the active is heard
+    bool operator==(const HeartbeatTimings&) const = default;
+};
 
 /// What the election core needs to know about one managed process.
 struct ProcessPolicy {
@@ -16,47 +60,37 @@ struct ProcessPolicy {
     Duration warm_max_age{0};  ///< 0: never replaced for its age
 };
 
-/// Timings and limits of the election, already validated (see config/validate).
-struct ElectionConfig {
-    Duration ttl{3000};              ///< lease length on the database clock
-    Duration renew_interval{500};    ///< how often the active renews
-    Duration fence_margin{300};      ///< kept back from the TTL for clock-rate error and kill time
-    Duration poll_interval{500};     ///< how often a standby tries the lease
+/// Timings and limits of the election, already validated (config::Config::election()).
+struct ElectionConfig : LeaseTimings, SupervisionPolicy, Candidacy {
+    // The core's own constants: no config key sets them.
     Duration kill_grace{100};        ///< SIGKILL is sent this long before the local deadline
     Duration release_timeout{1000};  ///< give up waiting for a release reply after this
-    Duration restart_backoff_initial{500};
-    Duration restart_backoff_max{10000};
-    int crash_loop_limit{5};  ///< crashes within the window that trigger a hand-over
-    Duration crash_loop_window{60000};
-    Duration handover_cooldown{6000};  ///< after a crash-loop hand-over, let others go first
-    std::vector<ProcessPolicy> processes;
+    Duration rank_delay{100};        ///< per better-ranked standby, after a release
+    Duration failback_delay{5000};   ///< how long a failback target must be heard healthy first
 
-    int priority{100};       ///< higher goes first when the lease is handed over
-    bool heartbeats{false};  ///< peer heartbeats configured
-    Duration heartbeat_interval{200};
-    int miss_count{3};              ///< heartbeats missed before a peer counts as silent
-    Duration slow_poll{2000};       ///< standby poll while the active is heard
-    Duration rank_delay{100};       ///< per better-ranked standby, after a release
-    bool failback{false};           ///< hand the lease to a returning higher-priority node
-    bool nofailover{false};         ///< never try the lease (patronictl's "nofailover" tag)
-    Duration failback_delay{5000};  ///< how long it must be heard healthy first
+    std::vector<ProcessPolicy> processes;
+    /// Peer heartbeats configured (absent: the core hears no peers).
+    std::optional<HeartbeatTimings> heartbeat;
 
     // Promotion gates, between winning a term and starting the processes (docs/airflow.md).
     /// Close out the previous holder's Airflow jobs (airflow section): the core asks for it with
-    /// act::take_over and waits for ev::takeover_result, at most takeover_timeout.
-    bool takeover{false};
-    Duration takeover_timeout{2000};
+    /// act::take_over and waits for ev::takeover_result at most this long. Absent: no takeover.
+    std::optional<Duration> takeover;
     /// hooks.pre_promote: act::run_pre_promote, then ev::hook_result; a non-zero exit or no
-    /// answer within pre_promote_timeout vetoes the promotion (release, then handover_cooldown).
-    bool pre_promote{false};
-    Duration pre_promote_timeout{10000};
+    /// answer within this time vetoes the promotion (release, then handover_cooldown). Absent:
+    /// no hook.
+    std::optional<Duration> pre_promote;
     /// hooks.on_role_change configured: the core emits act::role_change on promote and demote.
     bool role_change_hook{false};
 
-    Duration miss_window() const { return heartbeat_interval * miss_count; }
+    bool heartbeats() const { return heartbeat.has_value(); }
+    /// Silence after which a peer counts as gone; meaningful only with heartbeats.
+    Duration miss_window() const {
+        return heartbeat ? heartbeat->interval * heartbeat->miss_count : Duration{0};
+    }
 
     /// Once less than this is left on the local lease deadline and no renewal has succeeded, the
-    /// processes are asked to stop gracefully, so that they are dead before the deadline.
+    /// processes are frozen (SIGSTOP) until a renewal arrives (thaw) or the deadline (kill).
     Duration fence_lead() const;
 };
 

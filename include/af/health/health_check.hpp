@@ -24,6 +24,16 @@ class HealthCheck {
     virtual bool on_reaped(pid_t, int) { return false; }
 };
 
+/// The check `c` describes (by its kind: c.check).
 std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const config::HealthConfig& c);
+
+// One per kind (airflow_db_check.cpp, http_check.cpp, command_check.cpp); `timeout` is the
+// configured one, within which run() calls done.
+std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io,
+                                        const config::AirflowDbHealth& c, Duration timeout);
+std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const config::HttpHealth& c,
+                                        Duration timeout);
+std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const config::CommandHealth& c,
+                                        Duration timeout);
 
 }  // namespace af::health

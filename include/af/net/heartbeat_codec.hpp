@@ -7,7 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "af/core/role.hpp"
+
 namespace af::net {
+
+/// The sender's role as one byte on the wire (docs/heartbeat-protocol.md); any other value is a
+/// malformed datagram.
+enum class WireRole : std::uint8_t { standby = 0, active = 1, stopping = 2 };
+const char* to_string(WireRole r);
+/// What a node in role `r` sends: the core's stopped, stopping and nofailover all go as stopping
+/// (not a candidate to hand over to, not the holder).
+WireRole wire_role(core::Role r);
 
 /// One peer heartbeat, as carried on the wire (docs/heartbeat-protocol.md has the layout).
 struct Heartbeat {
@@ -15,7 +25,7 @@ struct Heartbeat {
     std::string node_id;
     std::uint64_t incarnation{0};  ///< grows with every start of the sender
     std::uint64_t seq{0};          ///< grows with every datagram of one incarnation
-    std::uint8_t role{0};          ///< 0 standby, 1 active, 2 stopping
+    WireRole role{WireRole::standby};
     std::uint8_t priority{100};
     std::uint8_t flags{0};
     std::int64_t term{0};

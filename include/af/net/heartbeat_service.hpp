@@ -27,7 +27,7 @@ class HeartbeatService {
   public:
     /// What to put in the next datagram; asked at each send.
     struct Snapshot {
-        std::uint8_t role{0};
+        WireRole role{WireRole::standby};
         std::int64_t term{0};
         std::uint8_t flags{0};
         std::uint32_t lease_remaining_ms{0};

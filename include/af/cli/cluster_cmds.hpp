@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "af/config/config.hpp"
+
+namespace af::cli {
+
+/// "1.5s": an age in milliseconds as `status` and `switchover` print it.
+std::string age_text(std::int64_t ms);
+
+/// `status`: the active node, its term and lease, every node row and what each hears; exit
+/// k_exit_healthy, k_exit_no_active or k_exit_unknown (cli.hpp).
+int cmd_status(const config::Config& c, bool json);
+
+/// `history`: the last `limit` terms with how each ended and its takeover gap.
+int cmd_history(const config::Config& c, bool json, int limit);
+
+/// `init-db`: create or upgrade the schema, as `conninfo` (default: the config's) and, with
+/// `daemon_role`, owned by that role with a fencing function for it.
+int cmd_init_db(const config::Config& c, const std::optional<std::string>& conninfo,
+                const std::optional<std::string>& daemon_role);
+
+}  // namespace af::cli
