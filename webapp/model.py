@@ -37,6 +37,8 @@ CATEGORY_OF_KIND: dict[str, str] = {
     "fenced": "fencing",
     "lease_lost": "fencing",
     "renew_failing": "fencing",
+    "processes_frozen": "fencing",
+    "processes_thawed": "process",
     "release_failed": "fencing",
     "terminate_requested": "terminate",
     "command_stale": "terminate",

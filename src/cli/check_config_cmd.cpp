@@ -31,8 +31,9 @@ int cmd_check_config(const config::Config& c, bool host_checks) {
               << "  lease ttl " << ms(e.ttl) << ", renew every " << ms(e.renew_interval)
               << ", fence margin " << ms(e.fence_margin) << ", standby polls every "
               << ms(e.poll_interval) << "\n"
-              << "  on renewal trouble: SIGTERM " << ms(e.fence_lead())
-              << " before the local deadline, SIGKILL " << ms(e.kill_grace) << " before it\n";
+              << "  on renewal trouble: freeze (SIGSTOP) " << ms(e.fence_lead())
+              << " before the local deadline, thaw if a renewal arrives, SIGKILL "
+              << ms(e.kill_grace) << " before it\n";
     const auto rt = db::renew_timing(e.ttl, e.renew_interval, e.fence_margin);
     std::cout << "  renewals: 3 lanes, a copy after " << ms(rt.hedge_after)
               << " unanswered, statement and TCP timeout " << ms(rt.statement_timeout) << "\n";

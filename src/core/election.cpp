@@ -36,13 +36,10 @@ const char* to_string(ProcState s) {
 }
 
 Duration ElectionConfig::fence_lead() const {
-    Duration longest{0};
-    for (const auto& p : processes)
-        longest = std::max(longest, p.stop_timeout);
-    // Never wait for a graceful stop longer than half of what is left after the margin, so a
-    // renewal that recovers in the first half does not cost a restart.
-    const Duration half = (ttl - fence_margin) / 2;
-    return std::max(std::min(longest, half), 2 * kill_grace);
+    // Half of what is left after the margin: a renewal that is late by more than that is
+    // probably in trouble, so the processes stop making decisions (frozen), but the other half
+    // is still there for it to arrive, and then they go on where they were.
+    return std::max((ttl - fence_margin) / 2, 2 * kill_grace);
 }
 
 namespace {
@@ -97,9 +94,17 @@ bool Election::holding() const {
     return term_ != 0 && !lease_lost_ && now_ < lease_deadline_;
 }
 
-bool Election::want_processes() const {
+bool Election::may_run() const {
     return holding() && !giving_up_ && !stopping_ && !gated() &&
-           !(paused() && pause_.stop_processes) && now_ < lease_deadline_ - cfg_.fence_lead();
+           !(paused() && pause_.stop_processes);
+}
+
+bool Election::renewal_late() const {
+    return now_ >= lease_deadline_ - cfg_.fence_lead();
+}
+
+bool Election::want_processes() const {
+    return may_run() && !renewal_late();
 }
 
 void Election::note(std::string kind, std::string detail) {
@@ -133,6 +138,7 @@ void Election::enforce_deadline() {
         emit(act::kill_process{name});
         p.state = ProcState::stopping;
         p.killed = true;
+        p.frozen = false;  // SIGKILL ends a stopped process too
         killed_any = true;
     }
     if (killed_any && !fenced_ && !lease_lost_) {
@@ -380,6 +386,13 @@ void Election::on(const ev::peer_heartbeat& e) {
         p.qualifies_since = now_;
     if (e.releasing)
         on(ev::lease_hint{});
+    else if (term_ == 0 && !e.active && watch_holder_ == e.node) {
+        // The holder we watch says it is no longer active: it passed its deadline without a
+        // renewal (cut off from the database, say) and has killed its processes. Its lease is
+        // about to expire, so read it now rather than at the next slow poll.
+        watch_holder_.reset();
+        next_acquire_ = std::min(next_acquire_, now_);
+    }
 }
 
 void Election::check_failback() {
@@ -441,6 +454,7 @@ void Election::on(const ev::process_exited& e) {
     const ProcState was = p.state;
     p.state = ProcState::stopped;
     p.killed = false;
+    p.frozen = false;
     p.kill_at = TimePoint::max();
     const bool unhealthy = p.count_as_crash;
     p.count_as_crash = false;
@@ -493,6 +507,7 @@ void Election::on(const ev::process_terminate& e) {
     emit(act::kill_process{e.name});
     p.state = ProcState::stopping;
     p.killed = true;
+    p.frozen = false;
     giving_up_ = true;
     cooldown_until_ = now_ + cfg_.handover_cooldown;
     note("terminate_requested",
@@ -507,6 +522,11 @@ void Election::on(const ev::process_unhealthy& e) {
         return;
     if (paused()) {
         note("health_ignored", e.name + ": " + e.why + "; not killed: the cluster is paused");
+        return;
+    }
+    if (it->second.frozen) {
+        // We froze it ourselves while a renewal is late: a check that timed out says nothing.
+        note("health_ignored", e.name + ": " + e.why + "; not killed: frozen by us");
         return;
     }
     Proc& p = it->second;
@@ -608,6 +628,13 @@ void Election::reconcile() {
 
 void Election::reconcile_processes() {
     const bool want = want_processes();
+    // Only the renewal is late: freeze rather than stop. A late renewal that then arrives costs
+    // a pause instead of a restart; one that does not ends in the kill at the deadline.
+    const bool freeze = !want && may_run();
+    std::string frozen, thawed;
+    auto add = [](std::string& list, const std::string& name) {
+        list += (list.empty() ? "" : ", ") + name;
+    };
     for (auto& [name, p] : procs_) {
         switch (p.state) {
             case ProcState::stopped:
@@ -620,7 +647,15 @@ void Election::reconcile_processes() {
                 }
                 break;
             case ProcState::running:
-                if (!want) {
+                if (want && p.frozen) {
+                    emit(act::thaw_process{name});
+                    p.frozen = false;
+                    add(thawed, name);
+                } else if (freeze && !p.frozen) {
+                    emit(act::freeze_process{name});
+                    p.frozen = true;
+                    add(frozen, name);
+                } else if (!want && !freeze) {
                     // The stop timeout is the process's own; the lease deadline is enforced
                     // separately (enforce_deadline), against the deadline as renewals move it.
                     const TimePoint kill_at = holding() ? now_ + p.policy.stop_timeout : now_;
@@ -631,7 +666,10 @@ void Election::reconcile_processes() {
                         p.killed = true;
                     } else {
                         emit(act::stop_process{name});
+                        if (p.frozen)  // the SIGTERM waits in the stopped process until SIGCONT
+                            emit(act::thaw_process{name});
                     }
+                    p.frozen = false;
                 }
                 break;
             case ProcState::stopping:
@@ -642,6 +680,12 @@ void Election::reconcile_processes() {
                 break;
         }
     }
+    if (!frozen.empty())
+        note("processes_frozen", frozen + ": no renewal confirmed for " +
+                                     std::to_string((cfg_.ttl - cfg_.fence_margin).count() / 2) +
+                                     " ms; killed at the deadline unless one arrives");
+    if (!thawed.empty())
+        note("processes_thawed", thawed + ": the renewal arrived; going on where they were");
 }
 
 TimePoint Election::next_wakeup() const {

@@ -250,6 +250,12 @@ void Daemon::execute(const core::Action& action) {
             } else if constexpr (std::is_same_v<T, core::act::stop_process>) {
                 spdlog::info("stopping {} (SIGTERM to its process group)", a.name);
                 supervisor_.signal(a.name, SIGTERM);
+            } else if constexpr (std::is_same_v<T, core::act::freeze_process>) {
+                spdlog::warn("freezing {} (SIGSTOP to its session): a renewal is late", a.name);
+                supervisor_.signal(a.name, SIGSTOP);
+            } else if constexpr (std::is_same_v<T, core::act::thaw_process>) {
+                spdlog::info("thawing {} (SIGCONT to its session)", a.name);
+                supervisor_.signal(a.name, SIGCONT);
             } else if constexpr (std::is_same_v<T, core::act::kill_process>) {
                 spdlog::warn("killing {} (SIGKILL to its process group)", a.name);
                 supervisor_.signal(a.name, SIGKILL);

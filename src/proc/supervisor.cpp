@@ -115,9 +115,9 @@ void Supervisor::signal(const std::string& name, int sig) {
     auto it = children_.find(name);
     if (it == children_.end() || it->second.pid <= 0)
         return;
-    if (sig == SIGKILL) {
+    if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCONT) {
         // Everything it started: Airflow 3's task runners sit in process groups of their own.
-        proc::signal_session(it->second.pid, SIGKILL);
+        proc::signal_session(it->second.pid, sig);
         return;
     }
     // A graceful stop asks the process group; the scheduler stops its own task runners.

@@ -15,6 +15,7 @@
 //  - the intervals in which different nodes had live processes never overlap, and their terms
 //    grow in time order.
 #include "af/core/election.hpp"
+#include "ready_actions.hpp"
 
 #include <gtest/gtest.h>
 
@@ -140,6 +141,8 @@ struct SimProc {
     long long started{0};
     std::int64_t term{0};
     int gen{0};
+    bool frozen{false};        ///< SIGSTOPped: a SIGTERM waits until SIGCONT
+    bool term_pending{false};  ///< a SIGTERM arrived while frozen
 };
 
 struct Interval {
@@ -247,6 +250,8 @@ class Sim {
         if (!p.alive)
             return;
         p.alive = false;
+        p.frozen = false;
+        p.term_pending = false;
         intervals.push_back({i, name, p.term, p.started, now});
         const long long d = faults.on ? uniform(0, faults.sigchld_max) : 0;
         const int inc = n.incarnation;
@@ -442,6 +447,18 @@ class Sim {
             start(i, *st);
         } else if (const auto* sp = std::get_if<act::stop_process>(&a)) {
             sigterm(i, sp->name);
+        } else if (const auto* fz = std::get_if<act::freeze_process>(&a)) {
+            SimProc& p = n.procs[fz->name];
+            if (!p.alive)
+                fail(n.id + " froze " + fz->name + ", which is not running");
+            p.frozen = true;
+        } else if (const auto* th = std::get_if<act::thaw_process>(&a)) {
+            SimProc& p = n.procs[th->name];
+            p.frozen = false;
+            if (p.term_pending) {
+                p.term_pending = false;
+                sigterm(i, th->name);
+            }
         } else if (const auto* k = std::get_if<act::kill_process>(&a)) {
             die(i, k->name, "killed by signal 9");
         } else if (const auto* arm = std::get_if<act::arm_guard>(&a)) {
@@ -504,6 +521,10 @@ class Sim {
         SimProc& p = n.procs[name];
         if (!p.alive)
             return;
+        if (p.frozen) {
+            p.term_pending = true;
+            return;
+        }
         long long d = 0;
         if (auto it = n.sigterm_delay.find(name); it != n.sigterm_delay.end())
             d = it->second;
@@ -866,11 +887,12 @@ TEST(Election, LeaseLostKillsAtOnceWithoutReleaseThenStandby) {
 
 class RenewFailure : public ::testing::TestWithParam<Db> {};
 
-TEST_P(RenewFailure, StopAtFenceLeadKillAtKillGraceNothingAfterTheDeadline) {
+TEST_P(RenewFailure, FreezeAtFenceLeadKillAtKillGraceNothingAfterTheDeadline) {
     Sim sim(config_with({{"scheduler", 500ms}, {"triggerer", 500ms}}), 1);
-    ASSERT_EQ(sim.cfg().fence_lead(), 500ms);
-    sim.node(0).sigterm_delay["scheduler"] = -1;  // ignores SIGTERM
-    sim.node(0).sigterm_delay["triggerer"] = 50;  // stops gracefully
+    // Half of what the margin leaves, whatever the stop timeouts: nothing is stopped gracefully.
+    ASSERT_EQ(sim.cfg().fence_lead(), 1350ms);
+    sim.node(0).sigterm_delay["scheduler"] = -1;  // would ignore SIGTERM
+    sim.node(0).sigterm_delay["triggerer"] = 50;  // would stop gracefully
     sim.run_until(5010);
     ASSERT_EQ(sim.core(0).role(), Role::active);
     const long long db_expiry = sim.lease.expires_at;
@@ -885,19 +907,21 @@ TEST_P(RenewFailure, StopAtFenceLeadKillAtKillGraceNothingAfterTheDeadline) {
     // Renewals kept being tried until the deadline.
     EXPECT_GE(count_of<act::renew>(n0, 5011, deadline), 3u);
     EXPECT_TRUE(has_record(n0, "renew_failing"));
-    // SIGTERM at deadline - fence_lead, to both.
-    const auto stops = actions_of<act::stop_process>(n0);
-    ASSERT_EQ(stops.size(), 2u);
-    for (const auto& [t, s] : stops)
-        EXPECT_EQ(t, deadline - sim.cfg().fence_lead().count()) << s.name;
-    // SIGKILL at deadline - kill_grace to the one that ignored SIGTERM, and only to it.
+    // SIGSTOP at deadline - fence_lead, to both; no SIGTERM, no SIGCONT.
+    const auto freezes = actions_of<act::freeze_process>(n0);
+    ASSERT_EQ(freezes.size(), 2u);
+    for (const auto& [t, f] : freezes)
+        EXPECT_EQ(t, deadline - sim.cfg().fence_lead().count()) << f.name;
+    EXPECT_TRUE(has_record(n0, "processes_frozen"));
+    EXPECT_EQ(count_of<act::stop_process>(n0), 0u);
+    EXPECT_EQ(count_of<act::thaw_process>(n0), 0u);
+    // SIGKILL at deadline - kill_grace to both: a frozen process does not stop by itself.
     const auto kills = actions_of<act::kill_process>(n0);
-    ASSERT_EQ(kills.size(), 1u);
-    EXPECT_EQ(kills[0].second.name, "scheduler");
-    EXPECT_EQ(kills[0].first, deadline - sim.cfg().kill_grace.count());
+    ASSERT_EQ(kills.size(), 2u);
+    for (const auto& [t, k] : kills)
+        EXPECT_EQ(t, deadline - sim.cfg().kill_grace.count()) << k.name;
     // Nothing process-related at or after the deadline; all were dead before it.
     EXPECT_EQ(count_of<act::kill_process>(n0, deadline), 0u);
-    EXPECT_EQ(count_of<act::stop_process>(n0, deadline), 0u);
     EXPECT_EQ(count_of<act::start_process>(n0, 5011), 0u);
     ASSERT_EQ(sim.intervals.size(), 2u);
     for (const Interval& iv : sim.intervals) {
@@ -930,13 +954,15 @@ TEST_P(RenewFailure, RecoveryBeforeTheFencePointStopsNothing) {
     const long long deadline = ms_of(sim.core(0).lease_deadline());
     const long long fence_at = deadline - sim.cfg().fence_lead().count();
     sim.node(0).db = GetParam();
-    sim.run_until(fence_at - 600);
-    EXPECT_TRUE(has_record(sim.node(0), "renew_failing"));
+    // Renewals go out every 500 ms: the one sent at 6000 is the last before the fence point.
+    sim.run_until(fence_at - 360);
     sim.node(0).db = Db::answer;
     sim.run_until(20000);
     ASSERT_EQ(sim.failures(), 0);
     const SimNode& n0 = sim.node(0);
     SCOPED_TRACE(history(n0));
+    EXPECT_TRUE(has_record(n0, "renew_failing"));
+    EXPECT_EQ(count_of<act::freeze_process>(n0), 0u);
     EXPECT_EQ(count_of<act::stop_process>(n0), 0u);
     EXPECT_EQ(count_of<act::kill_process>(n0), 0u);
     EXPECT_EQ(count_of<act::start_process>(n0), 1u);
@@ -945,6 +971,79 @@ TEST_P(RenewFailure, RecoveryBeforeTheFencePointStopsNothing) {
     EXPECT_EQ(sim.core(0).role(), Role::active);
     EXPECT_EQ(sim.core(0).term(), 1);
     EXPECT_GT(sim.core(0).lease_deadline(), at(19000));
+}
+
+// A renewal that arrives after the freeze but before the kill costs a pause, not a restart: the
+// processes are thawed and go on in the same term (the chaos suite's "needless restarts").
+TEST_P(RenewFailure, RecoveryAfterTheFreezeThawsAndRestartsNothing) {
+    Sim sim(config_with({{"scheduler", 500ms}, {"triggerer", 500ms}}), 1);
+    sim.run_until(5010);
+    const long long deadline = ms_of(sim.core(0).lease_deadline());
+    const long long fence_at = deadline - sim.cfg().fence_lead().count();
+    sim.node(0).db = GetParam();
+    sim.run_until(deadline - 400);
+    sim.node(0).db = Db::answer;
+    sim.run_until(20000);
+    ASSERT_EQ(sim.failures(), 0);
+    const SimNode& n0 = sim.node(0);
+    SCOPED_TRACE(history(n0));
+    const auto freezes = actions_of<act::freeze_process>(n0);
+    const auto thaws = actions_of<act::thaw_process>(n0);
+    ASSERT_EQ(freezes.size(), 2u);
+    ASSERT_EQ(thaws.size(), 2u);
+    for (const auto& [t, f] : freezes)
+        EXPECT_EQ(t, fence_at) << f.name;
+    for (const auto& [t, th] : thaws) {
+        EXPECT_GT(t, deadline - 400) << th.name;
+        EXPECT_LT(t, deadline - sim.cfg().kill_grace.count()) << th.name;
+    }
+    EXPECT_TRUE(has_record(n0, "processes_frozen"));
+    EXPECT_TRUE(has_record(n0, "processes_thawed"));
+    EXPECT_EQ(count_of<act::stop_process>(n0), 0u);
+    EXPECT_EQ(count_of<act::kill_process>(n0), 0u);
+    EXPECT_EQ(count_of<act::start_process>(n0), 2u);  // the two first starts, nothing since
+    EXPECT_TRUE(sim.intervals.empty()) << "a process ended";
+    EXPECT_EQ(sim.core(0).term(), 1);
+    EXPECT_EQ(sim.core(0).process_state("scheduler"), ProcState::running);
+}
+
+// A stop that comes while the processes are frozen must reach them: SIGTERM, then SIGCONT so
+// that they can act on it (a stopped process does not run its handler).
+TEST_P(RenewFailure, AStopWhileFrozenSendsSigtermThenThaws) {
+    Sim sim(config_with({{"scheduler", 500ms}}), 1);
+    sim.node(0).sigterm_delay["scheduler"] = 50;
+    sim.run_until(5010);
+    const long long deadline = ms_of(sim.core(0).lease_deadline());
+    const long long fence_at = deadline - sim.cfg().fence_lead().count();
+    sim.node(0).db = GetParam();
+    sim.run_until(fence_at + 10);
+    ASSERT_EQ(count_of<act::freeze_process>(sim.node(0)), 1u);
+    const Ready r = sim.step(0, ev::stop_requested{"SIGTERM"});
+    std::vector<std::string> order;
+    for (const Action& a : r.actions)
+        if (std::holds_alternative<act::stop_process>(a) ||
+            std::holds_alternative<act::thaw_process>(a))
+            order.push_back(describe(a));
+    ASSERT_EQ(order.size(), 2u);
+    EXPECT_EQ(order[0], "stop(scheduler)");
+    EXPECT_EQ(order[1], "action#" + std::to_string(Action{act::thaw_process{}}.index()));
+    sim.run_until(fence_at + 200);
+    ASSERT_EQ(sim.failures(), 0);
+    ASSERT_EQ(sim.intervals.size(), 1u);
+    EXPECT_EQ(sim.intervals[0].end, fence_at + 10 + 50) << "the SIGTERM was not acted on";
+}
+
+TEST_P(RenewFailure, AHealthFailureWhileFrozenKillsNothing) {
+    Sim sim(one_proc(), 1);
+    sim.run_until(5010);
+    const long long deadline = ms_of(sim.core(0).lease_deadline());
+    const long long fence_at = deadline - sim.cfg().fence_lead().count();
+    sim.node(0).db = GetParam();
+    sim.run_until(fence_at + 10);
+    const Ready r = sim.step(0, ev::process_unhealthy{"scheduler", "health check timed out"});
+    EXPECT_TRUE(af::test::all<act::kill_process>(r).empty());
+    EXPECT_TRUE(af::test::has_record(r, "health_ignored"));
+    EXPECT_EQ(sim.core(0).process_state("scheduler"), ProcState::running);
 }
 
 INSTANTIATE_TEST_SUITE_P(NoAnswerAndDbFailure, RenewFailure, ::testing::Values(Db::drop, Db::fail),

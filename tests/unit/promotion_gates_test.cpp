@@ -96,6 +96,8 @@ TEST(PromotionGates, NoAnswerWithinTheTimeoutStartsAnywayAndALateAnswerIsIgnored
     e.step(ev::renew_result{true, 4, at(500)}, at(510));
     const Ready before = e.step(ev::tick{}, at(1999));
     EXPECT_TRUE(all<act::start_process>(before).empty());
+    // Keep the renewal on time (or the start waits for it, as it would on a late renewal).
+    e.step(ev::renew_result{true, 4, at(1999)}, at(1999));
     const Ready timeout = e.step(ev::tick{}, at(2000));
     EXPECT_TRUE(has_record(timeout, "takeover_failed"));
     EXPECT_EQ(all<act::start_process>(timeout).size(), 1u);

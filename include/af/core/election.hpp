@@ -57,6 +57,7 @@ class Election {
         ProcessPolicy policy;
         ProcState state{ProcState::stopped};
         bool killed{false};
+        bool frozen{false};          ///< SIGSTOPped by us while a renewal is late
         bool count_as_crash{false};  ///< killed for failing its health check
         TimePoint kill_at{TimePoint::max()};
         TimePoint restart_at{};
@@ -111,6 +112,8 @@ class Election {
 
     bool holding() const;  ///< have a term and the local deadline is ahead
     bool gated() const { return takeover_pending_ || pre_promote_pending_; }
+    bool may_run() const;       ///< holding and nothing but time stands in the way
+    bool renewal_late() const;  ///< past deadline - fence_lead: freeze, do not stop
     bool want_processes() const;
     bool all_stopped() const;
     void emit(Action a) { out_.actions.push_back(std::move(a)); }

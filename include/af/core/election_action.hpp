@@ -41,6 +41,14 @@ struct stop_process {
 struct kill_process {
     std::string name;
 };
+/// SIGSTOP to the process group: a renewal is late, and the processes must not go on deciding
+/// while the lease may be lost. They keep their state; thaw_process (SIGCONT) lets them go on.
+struct freeze_process {
+    std::string name;
+};
+struct thaw_process {
+    std::string name;
+};
 /// Tell the guard the deadline by which it must kill the process groups if not extended.
 struct arm_guard {
     std::int64_t term{0};
@@ -100,11 +108,11 @@ struct warm_stop {
 
 }  // namespace act
 
-using Action =
-    std::variant<act::try_acquire, act::renew, act::release, act::start_process, act::stop_process,
-                 act::kill_process, act::arm_guard, act::disarm_guard, act::record, act::exit,
-                 act::command_done, act::take_over, act::run_pre_promote, act::role_change,
-                 act::warm_start, act::warm_go, act::warm_stop>;
+using Action = std::variant<act::try_acquire, act::renew, act::release, act::start_process,
+                            act::stop_process, act::freeze_process, act::thaw_process,
+                            act::kill_process, act::arm_guard, act::disarm_guard, act::record,
+                            act::exit, act::command_done, act::take_over, act::run_pre_promote,
+                            act::role_change, act::warm_start, act::warm_go, act::warm_stop>;
 
 /// What one step of the core asks of the shell (etcd raft's Ready, in small).
 struct Ready {
