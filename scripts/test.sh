@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: installs what is missing, builds (warnings are errors), runs
-# the C++ unit tests, the same under AddressSanitizer + UBSan, and the pytest suites against a
-# real PostgreSQL that the tests start themselves. Idempotent; safe to run again.
+# the C++ unit tests, the same under AddressSanitizer + UBSan and under ThreadSanitizer, and the
+# pytest suites against a real PostgreSQL that the tests start themselves. Idempotent; safe to
+# run again.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh -k crash   pass extra arguments to pytest
@@ -45,6 +46,17 @@ build_daemon build-asan -DAF_WERROR=ON -DAF_SANITIZE=ON -DAF_BUILD_TESTS=ON \
 step "C++ unit tests under ASan+UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure --no-tests=error -j 2)
+
+# ThreadSanitizer over the unit-test binary (the job queues, the database worker's threads, the
+# daemon-level simulated tests): that target only, at -O1, in its own directory (TSan and ASan
+# cannot share a build). halt_on_error: the first race fails the stage.
+AF_TARGET=af_unit_tests build_daemon build-tsan -DAF_WERROR=ON -DAF_TSAN=ON -DAF_BUILD_TESTS=ON \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG"
+step "C++ unit tests under ThreadSanitizer"
+# setarch -R (no address randomisation for this one process): GCC 12's TSan runtime aborts with
+# "unexpected memory mapping" under the wider mmap randomisation of newer kernels.
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    setarch "$(uname -m)" -R build-tsan/af_unit_tests --gtest_brief=1
 
 step "fuzzing the heartbeat decoder (libFuzzer, 20 s)"
 AF_TARGET=heartbeat_fuzz build_daemon build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DAF_FUZZ=ON \

@@ -1,21 +1,18 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
-#include <variant>
 
 #include "af/core/election_event.hpp"
+#include "af/db/db_jobs.hpp"
+#include "af/db/node_report.hpp"
 #include "af/db/renew_lanes.hpp"
-#include "af/db/state_sql.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::db {
@@ -38,13 +35,17 @@ struct WorkerSettings {
     std::map<std::string, std::string> fence_roles;  ///< node -> database role (fencing)
 };
 
-/// Runs every database statement of the daemon on one thread with one connection (libpqxx's
-/// rule), so a slow or hung database never stalls the event loop that enforces the deadline.
-/// Results come back as election events through `sink`, called on the worker thread.
+/// Runs the daemon's database statements off the event loop, so a slow or hung database never
+/// stalls the loop that enforces the deadline. Two kinds of connection, each owned by one thread
+/// (libpqxx's rule) and fed by its own job queue (JobQueue, Mailbox):
+///   - the main connection: acquire, release, the node row, command results, the pause and
+///     commands polls, the event log, in the priorities of db_jobs.hpp;
+///   - the renewal lanes (RenewLanes): three connections that only renew.
+/// Results come back as election events through `sink`, called on the worker threads.
 ///
-/// Lease statements go before the node row and event inserts; queued duplicates of acquire,
-/// renew and publish are coalesced. While the connection is down, lease requests fail at once
-/// (the core decides what that means) and events are kept (up to a bound) until it is back.
+/// Queued duplicates of acquire and publish are merged. While the main connection is down,
+/// lease requests fail at once (the core decides what that means) and events are kept (up to a
+/// bound) until it is back.
 class DbWorker {
   public:
     using Sink = std::function<void(core::Event)>;
@@ -75,58 +76,34 @@ class DbWorker {
     std::uint64_t events_dropped() const;
 
   private:
-    struct Acquire {
-        std::int64_t min_term;
-    };
-
-    struct Release {
-        std::int64_t term;
-        std::string reserved_for;
-    };
-    struct Record {
-        std::string kind, detail;
-        std::int64_t term;
-    };
-    using LeaseOp = std::variant<Acquire, Release>;
+    struct Impl;  ///< the connection and its statements (db_worker_impl.hpp)
 
     void run();
     bool connect();
-    void execute(const LeaseOp& op);
-    void fail(const LeaseOp& op, const std::string& what);
     void lost(const std::string& what);
-    void wake();
-    void wait_for_work(Duration max_wait);
-    void check_commands();
-    void check_pause();  ///< reads the pause row and sends ev::paused (worker thread only)
+    /// A job that found no connection: fail it, keep it, or drop it, by its kind.
+    void unavailable(job::Inbox::Job& j, const std::string& what);
+    void execute(job::Acquire& j);
+    void execute(job::Release& j);
+    void execute(job::Publish& j);
+    void execute(job::FinishCommand& j);
+    void execute(job::CheckPause& j);
+    void execute(job::CheckCommands& j);
+    void execute(job::Record& j);
     bool fence(std::int64_t term);
 
     WorkerSettings s_;
     Sink sink_;
-    struct Impl;
     std::unique_ptr<Impl> impl_;
-
-    mutable std::mutex mu_;
-    std::deque<LeaseOp> lease_ops_;
-    std::optional<NodeReport> report_;
-    std::deque<Record> records_;
-    std::deque<std::pair<std::int64_t, std::string>> finished_;
-    bool active_{false};
-    bool commands_due_{false};
-    TimePoint next_command_check_{};
-    /// Worker-thread only: set by NOTIFY, and read again at least this often in case one is
-    /// missed (the acquire statement refuses while paused, so a late read never lets a
-    /// standby take over; it only delays what the holder does).
-    static constexpr Duration k_pause_check{2000};
-    bool pause_due_{false};
-    TimePoint next_pause_check_{};
+    job::Inbox inbox_;
+    /// Written by the loop thread (set_active), read by the worker before it looks for commands.
+    std::atomic<bool> active_{false};
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> statements_{0};
-    std::uint64_t dropped_{0};
+    mutable std::mutex mu_;  ///< guards the two below (written at each registration)
     std::int64_t incarnation_{0};
     std::map<std::string, std::int64_t> peer_incarnations_;
-    bool stopping_{false};
-    TimePoint drain_until_{TimePoint::max()};
-    int wake_fd_{-1};
+    std::mutex stop_mu_;  ///< stop() may be called twice (by the daemon, then the destructor)
     std::thread thread_;
     std::unique_ptr<RenewLanes> renewals_;
 };

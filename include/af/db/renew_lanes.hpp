@@ -1,20 +1,12 @@
 #pragma once
 
-#include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <pqxx/connection>
 #include <string>
-#include <thread>
 
 #include "af/core/election_event.hpp"
-#include "af/db/lane_schedule.hpp"
-#include "af/db/lease_sql.hpp"
 #include "af/db/renew_timing.hpp"
 #include "af/util/boot_clock.hpp"
 
@@ -26,18 +18,26 @@ namespace af::db {
 /// unanswered after timing.hedge_after is copied onto an idle lane (a hedge), so one lost
 /// segment does not cost a whole renewal interval; the first confirmation wins, each copy
 /// reporting its own send time. Connections open at the first renewal, so standbys hold none.
+///
+/// Each lane is fed like the main connection: its own job queue (Mailbox) holding the renewal
+/// to send and, behind it, the time to look for a renewal worth copying. Which lane gets what is
+/// the pure LaneSchedule, under one lock.
 class RenewLanes {
   public:
     using Sink = std::function<void(core::Event)>;
     struct Settings {
         std::string conninfo;
+        std::string schema;
+        std::string cluster;
+        std::string node_id;
         Duration connect_timeout{2000};
         Duration ttl{3000};
         RenewTiming timing{renew_timing(Duration{3000}, Duration{500}, Duration{300})};
     };
     static constexpr std::size_t k_lanes = 3;
 
-    RenewLanes(Settings s, LeaseSql lease, Sink sink, std::atomic<std::uint64_t>& statements);
+    /// `statements` counts the renewals sent (shared with DbWorker's count).
+    RenewLanes(Settings s, Sink sink, std::atomic<std::uint64_t>& statements);
     ~RenewLanes();
     RenewLanes(const RenewLanes&) = delete;
     RenewLanes& operator=(const RenewLanes&) = delete;
@@ -49,29 +49,8 @@ class RenewLanes {
     void renew(std::int64_t term);
 
   private:
-    struct Lane {
-        std::size_t index{0};
-        std::optional<std::int64_t> pending;
-        std::unique_ptr<pqxx::connection> conn;
-        TimePoint next_connect{};
-        Duration backoff{100};
-        std::thread thread;
-    };
-    void run(Lane& lane);
-    /// Sends one renewal on the lane's connection. The result goes to the sink unless a sibling
-    /// copy of the same renewal already decided (or is still out and will).
-    void send(Lane& lane, std::int64_t term);
-    void assign(const LaneSchedule::Send& s);
-
-    Settings s_;
-    LeaseSql lease_;
-    Sink sink_;
-    std::atomic<std::uint64_t>& statements_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stop_{false};
-    LaneSchedule schedule_;
-    std::array<Lane, k_lanes> lanes_;
+    struct Impl;  ///< the lanes, their connections and threads, the schedule (renew_lanes.cpp)
+    std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace af::db
