@@ -10,12 +10,15 @@
 namespace af::net {
 
 /// One peer heartbeat, as carried on the wire (docs/heartbeat-protocol.md has the layout).
+/// The sender's role, one byte on the wire (the core's stopped and nofailover send standby).
+enum class WireRole : std::uint8_t { standby = 0, active = 1, stopping = 2 };
+
 struct Heartbeat {
     std::string cluster;
     std::string node_id;
     std::uint64_t incarnation{0};  ///< grows with every start of the sender
     std::uint64_t seq{0};          ///< grows with every datagram of one incarnation
-    std::uint8_t role{0};          ///< 0 standby, 1 active, 2 stopping
+    std::uint8_t role{0};          ///< a WireRole: 0 standby, 1 active, 2 stopping
     std::uint8_t priority{100};
     std::uint8_t flags{0};
     std::int64_t term{0};
