@@ -69,6 +69,8 @@ def table(results: dict[str, list[Trial]], fencing: bool) -> str:
         notes = []
         if s["restarts"]:
             notes.append(f"{s['restarts']} needless in-place scheduler restarts (term kept)")
+        if s["freezes"]:
+            notes.append(f"{s['freezes']} freezes on a late renewal, each thawed in place")
         if s["woke_ms"] is not None:
             notes.append(f"frozen stand-in ran ≤ {s['woke_ms']:.1f} ms after waking")
         if key == "netem":
@@ -115,7 +117,7 @@ def sweep(env: ChaosEnv, ttls: list[int], args: argparse.Namespace) -> tuple[str
         row["netem"] = [t]
         row["netem_load"] = load()
         print(f"  ttl {ttl} netem {args.netem_seconds:.0f} s: false {t.false_failover}, "
-              f"restarts {t.restarts}, overlap {t.overlap} (load {load()})"
+              f"restarts {t.restarts}, freezes {t.freezes}, overlap {t.overlap} (load {load()})"
               f"{', PROBLEMS ' + str(t.problems[:2]) if t.problems else ''}",
               file=sys.stderr, flush=True)
         row["rest"] = statements_at_rest(env, opts, args.rest_seconds)
@@ -126,9 +128,9 @@ def sweep(env: ChaosEnv, ttls: list[int], args: argparse.Namespace) -> tuple[str
     lines = [
         ("| ttl_ms | renew / fence margin (ms) | frozen (SIGSTOP): median / worst | cut off: "
          "median / worst | overlaps | stale writes | loss+jitter: minutes | false failovers "
-         "| needless restarts | statements/s per node at rest (active; standbys) "
-         "| load (1 min) |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+         "| needless restarts | freezes (thawed in place) "
+         "| statements/s per node at rest (active; standbys) | load (1 min) |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         fr, cu, ne = summarize(r["sigstop"]), summarize(r["host_cut"]), summarize(r["netem"])
@@ -142,7 +144,8 @@ def sweep(env: ChaosEnv, ttls: list[int], args: argparse.Namespace) -> tuple[str
             f"{fmt_s(fr['worst'])} ({fr['trials']}) | {fmt_s(cu['median'])} / "
             f"{fmt_s(cu['worst'])} ({cu['trials']}) | {sum(t.overlap for t in every)} "
             f"| {sum(t.stale_writes for t in every)} | {args.netem_seconds / 60:.0f} "
-            f"| {ne['false']} | {ne['restarts']} | {rest} | {loads[0]:.1f}–{loads[-1]:.1f} |")
+            f"| {ne['false']} | {ne['restarts']} | {ne['freezes']} | {rest} "
+            f"| {loads[0]:.1f}–{loads[-1]:.1f} |")
     return "\n".join(lines), rows
 
 
@@ -202,7 +205,8 @@ def main() -> int:
                 results[key].append(t)
                 print(f"  {key} {n + 1}/{args.trials}: failover {fmt_s(t.failover_s)}, "
                       f"overlap {t.overlap}, stale {t.stale_writes}, false {t.false_failover}, "
-                      f"restarts {t.restarts}{', SKIPPED ' + t.skipped if t.skipped else ''}"
+                      f"restarts {t.restarts}, freezes {t.freezes}"
+                      f"{', SKIPPED ' + t.skipped if t.skipped else ''}"
                       f"{', PROBLEMS ' + str(t.problems[:2]) if t.problems else ''} "
                       f"({t.seconds:.0f} s)", file=sys.stderr, flush=True)
                 if t.skipped:

@@ -442,6 +442,7 @@ class Trial:
     skipped: str = ""
     seconds: float = 0.0
     restarts: int = 0  # schedulers restarted in place (same node, same term) with none due
+    freezes: int = 0  # late renewals that froze the scheduler (a pause, not a restart)
     frozen_pids: set[int] = field(default_factory=set)  # stand-ins of a frozen host
     t_resume: float = 0.0  # when the frozen host was continued
     woke_ms: float | None = None  # how long a deposed, frozen stand-in ran after waking
@@ -700,14 +701,14 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
             later = [i for i in c.instances() if i.start > t_fault]
             moved = [i for i in later if i.node != active or i.term != term0]
             t.restarts = len(later) - len(moved)
+            t.freezes = sum(1 for e in c.events_since(first) if e["kind"] == "processes_frozen")
             if won or moved or term1 != term0:
                 t.false_failover = True
                 t.problems.append(f"false failover: term {term0} -> {term1}, won "
                                   f"{[(e['node_id'], e['term']) for e in won]}")
             if t.restarts:
                 t.notes.append(f"{t.restarts} needless scheduler restart(s) in place on {active} "
-                               f"(term {term0} kept): renewals were late past the graceful-stop "
-                               "lead")
+                               f"(term {term0} kept): no renewal confirmed before the local deadline")
         if key == "pg_restart" and t.failover_s == 0.0 and c.status().get("term") != term0:
             t.notes.append("the term changed although the scheduler was not interrupted")
         check_overlap(c, t)
@@ -835,6 +836,7 @@ def summarize(trials: list[Trial]) -> dict[str, Any]:
         "stale_trials": sum(1 for t in trials if t.stale_writes),
         "false": sum(t.false_failover for t in trials),
         "restarts": sum(t.restarts for t in trials),
+        "freezes": sum(t.freezes for t in trials),
         "woke_ms": max((t.woke_ms for t in trials if t.woke_ms is not None), default=None),
         "problems": sum(1 for t in trials if t.problems),
     }

@@ -3,12 +3,14 @@ the invariants (never two schedulers, terms only grow, the cluster converges to 
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
+from localcluster.procfs import proc_stat
 
 
 def settle(cluster: Cluster, seconds: float) -> None:
@@ -143,5 +145,60 @@ def test_postgres_stopped_and_started(tmp_path: Path) -> None:
             cluster.assert_terms_grow()
             kinds = {e["kind"] for e in cluster.events()}
             assert "fenced" in kinds or "renew_failing" in kinds
+        finally:
+            cluster.stop_all()
+
+
+def postgres_pids(pg: PgServer) -> list[int]:
+    """The postmaster and every process it started."""
+    postmaster = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = proc_stat(int(entry.name))
+            if st is not None and st[1] == postmaster:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_late_renewal_freezes_the_scheduler_then_thaws_it_in_place(tmp_path: Path) -> None:
+    """PostgreSQL stalls (SIGSTOP) past the freeze point, half of ttl - margin, but not to the
+    deadline. The active freezes its scheduler's session, then thaws it when the renewal
+    arrives: the same process goes on in the same term; nothing is restarted or fenced."""
+    with PgServer() as own_pg:
+        cluster = Cluster(own_pg, tmp_path / "cluster")  # ttl 3000, renew 500: lead 1350 ms
+        try:
+            cluster.start()
+            first = cluster.wait_active()
+            settle(cluster, 1.5)
+            [standin] = cluster.live_instances()
+            term = standin.term
+            pids = postgres_pids(own_pg)
+            states: set[str] = set()
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                # Freeze point: 1350 ms after the last confirmed renewal was sent (0-500 ms
+                # before the stall); deadline 2700 ms after it: thaw within 1.8 s is in between.
+                end = time.monotonic() + 1.8
+                while time.monotonic() < end:
+                    st = proc_stat(standin.pid)
+                    if st is not None:
+                        states.add(st[0])
+                    time.sleep(0.02)
+            finally:
+                for pid in pids:
+                    os.kill(pid, signal.SIGCONT)
+            settle(cluster, 2)
+            kinds = [e["kind"] for e in cluster.events() if e["node_id"] == first]
+            assert "T" in states, f"the stand-in was never seen stopped: {states}"
+            assert "processes_frozen" in kinds and "processes_thawed" in kinds, kinds
+            assert "fenced" not in kinds and kinds.count("process_started") == 1, kinds
+            assert cluster.active() == first
+            live = cluster.live_instances()
+            assert [(i.pid, i.term) for i in live] == [(standin.pid, term)]
+            st = proc_stat(standin.pid)
+            assert st is not None and st[0] != "T", "the stand-in was left stopped"
+            cluster.assert_no_overlap()
         finally:
             cluster.stop_all()
