@@ -23,6 +23,20 @@ void two_nodes(SimCluster& c) {
     ASSERT_EQ(c.serving(), &c["n1"]);
 }
 
+TEST(DaemonFailover, ThreeNodesStartingAtOnceElectOne) {
+    SimCluster c;
+    for (const char* id : {"n1", "n2", "n3"})
+        c.add(id).start();
+    ASSERT_TRUE(c.run_until([&] { return c.serving() != nullptr; }));
+    c.clock.run_for(Duration{5000});
+    int active = 0;
+    for (auto& [id, n] : c.nodes)
+        active += n->active() ? 1 : 0;
+    EXPECT_EQ(active, 1);
+    EXPECT_EQ(c.db.won_terms.size(), 1u);
+    EXPECT_EQ(c.world.overlaps, 0);
+}
+
 TEST(DaemonFailover, StandbyTakesOverWhenTheActiveDaemonIsKilled) {
     SimCluster c;
     two_nodes(c);
@@ -88,6 +102,29 @@ TEST(DaemonFailover, HungRenewalsFenceBeforeTheLeaseExpiresOnTheDatabase) {
     ASSERT_TRUE(c.run_until([&] { return !n1.processes.alive("scheduler"); }));
     EXPECT_LE(c.clock.now(), c.db.expires);
     ASSERT_TRUE(c.run_until([&] { return c.serving() == &c["n2"]; }));
+    EXPECT_EQ(c.world.overlaps, 0);
+}
+
+TEST(DaemonFailover, ALateRenewalFreezesTheSchedulerAndItsArrivalThawsIt) {
+    SimCluster c;
+    two_nodes(c);
+    SimNode& n1 = c["n1"];
+    const std::int64_t term = c.db.term;
+    // With one renewal in flight at a time, the last confirmed one is up to two latencies old:
+    // past the freeze point (fence_lead before the deadline), not at the deadline.
+    n1.store.latency = n1.daemon->config().election().fence_lead() * 3 / 4;
+    ASSERT_TRUE(c.run_until([&] { return n1.processes.proc("scheduler").frozen; }));
+    n1.store.latency = Duration{2};
+    ASSERT_TRUE(c.run_until([&] { return !n1.processes.proc("scheduler").frozen; }));
+    c.clock.run_for(Duration{3000});
+    const auto& p = n1.processes.proc("scheduler");
+    EXPECT_TRUE(p.alive);
+    EXPECT_EQ(p.starts, 1);
+    EXPECT_EQ(p.kills, 0);
+    EXPECT_EQ(c.db.term, term);
+    EXPECT_TRUE(c.db.has_event("n1", "processes_frozen"));
+    EXPECT_TRUE(c.db.has_event("n1", "processes_thawed"));
+    EXPECT_EQ(c.serving(), &n1);
     EXPECT_EQ(c.world.overlaps, 0);
 }
 

@@ -45,8 +45,8 @@ class FakeLeaseStore : public ports::LeaseStore {
   public:
     enum class Mode { up, down, hang };
 
-    FakeLeaseStore(FakeDb& db, std::string node, Duration ttl, Duration latency = Duration{2})
-        : db_(db), node_(std::move(node)), ttl_(ttl), latency_(latency) {}
+    FakeLeaseStore(FakeDb& db, std::string node, Duration ttl, Duration answer_after = Duration{2})
+        : latency(answer_after), db_(db), node_(std::move(node)), ttl_(ttl) {}
 
     void start(ports::EventSink sink) override { sink_ = std::move(sink); }
     void stop(Duration) override {
@@ -112,6 +112,7 @@ class FakeLeaseStore : public ports::LeaseStore {
         return c;
     }
 
+    Duration latency;  ///< from sending a statement to its answer
     Mode mode{Mode::up};
     bool refuse_renewals{false};  ///< the compare-and-set fails: someone else has the lease
     int renewals{0};
@@ -133,7 +134,7 @@ class FakeLeaseStore : public ports::LeaseStore {
             deliver(core::ev::db_failure{op, term, "connection lost (fake)"});
             return;
         }
-        db_.clock.post(latency_, [this, result] {
+        db_.clock.post(latency, [this, result] {
             if (mode == Mode::up)  // the statement reached the database
                 deliver(result());
         });
@@ -148,7 +149,6 @@ class FakeLeaseStore : public ports::LeaseStore {
     FakeDb& db_;
     std::string node_;
     Duration ttl_;
-    Duration latency_;
     ports::EventSink sink_;
     bool stopped_{false};
 };
