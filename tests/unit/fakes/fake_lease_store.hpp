@@ -141,8 +141,8 @@ class FakeLeaseStore : public ports::LeaseStore {
     }
     void deliver(core::Event e) {
         db_.clock.post(Duration{0}, [this, e = std::move(e)] {
-            if (sink_)
-                sink_(e);
+            if (auto sink = sink_)  // a copy: the daemon may stop the store meanwhile
+                sink(e);
         });
     }
 
