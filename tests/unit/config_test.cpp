@@ -33,15 +33,15 @@ TEST(Config, MinimalConfigGetsTheDefaults) {
     EXPECT_EQ(c.database.conninfo, "host=db1 dbname=airflow user=failover");
     EXPECT_EQ(c.database.schema, "airflow_failover");
     EXPECT_EQ(c.database.connect_timeout, 2000ms);
-    EXPECT_EQ(c.lease.ttl, 3000ms);
-    EXPECT_EQ(c.lease.renew_interval, 500ms);
-    EXPECT_EQ(c.lease.fence_margin, 300ms);
-    EXPECT_EQ(c.lease.poll_interval, 500ms);
+    EXPECT_EQ(c.lease.ttl, 1300ms);
+    EXPECT_EQ(c.lease.renew_interval, 216ms);
+    EXPECT_EQ(c.lease.fence_margin, 130ms);
+    EXPECT_EQ(c.lease.poll_interval, 216ms);
     EXPECT_EQ(c.supervision.restart_backoff_initial, 500ms);
     EXPECT_EQ(c.supervision.restart_backoff_max, 10000ms);
     EXPECT_EQ(c.supervision.crash_loop_limit, 5);
     EXPECT_EQ(c.supervision.crash_loop_window, 60000ms);
-    EXPECT_EQ(c.supervision.handover_cooldown, 6000ms);
+    EXPECT_EQ(c.supervision.handover_cooldown, 2600ms);
     ASSERT_EQ(c.processes.size(), 1u);
     EXPECT_EQ(c.processes[0].name, "scheduler");
     EXPECT_EQ(c.processes[0].command, (std::vector<std::string>{"airflow", "scheduler"}));
@@ -252,7 +252,7 @@ std::vector<BadCase> bad_cases() {
          [](json& j) {
              j["lease"] = {{"renew_interval_ms", 1500}};
          },
-         "lease.renew_interval_ms", "must be at most a third of lease.ttl_ms (3000)"},
+         "lease.renew_interval_ms", "must be at most a third of lease.ttl_ms (1300)"},
         {"fence margin too big",
          [](json& j) {
              j["lease"] = {{"ttl_ms", 3000}, {"fence_margin_ms", 1001}};
