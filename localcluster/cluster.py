@@ -225,7 +225,9 @@ class Cluster:
         if not self.standin_log.exists():
             return []
         out = []
-        for line in self.standin_log.read_text().splitlines():
+        # The stand-ins append while we read: the last line may be half written (no newline
+        # yet). Only complete lines count; it is read whole next time.
+        for line in self.standin_log.read_text().split("\n")[:-1]:
             if line.strip():
                 out.append(json.loads(line))
         return out

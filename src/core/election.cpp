@@ -386,6 +386,13 @@ void Election::on(const ev::peer_heartbeat& e) {
         p.qualifies_since = now_;
     if (e.releasing)
         on(ev::lease_hint{});
+    else if (term_ == 0 && !e.active && watch_holder_ == e.node) {
+        // The holder we watch says it is no longer active: it passed its deadline without a
+        // renewal (cut off from the database, say) and has killed its processes. Its lease is
+        // about to expire, so read it now rather than at the next slow poll.
+        watch_holder_.reset();
+        next_acquire_ = std::min(next_acquire_, now_);
+    }
 }
 
 void Election::check_failback() {

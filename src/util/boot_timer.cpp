@@ -1,5 +1,6 @@
 #include "af/util/boot_timer.hpp"
 
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -19,19 +20,29 @@ int create() {
     return fd;
 }
 
+namespace {
+/// The raw system call, not libc's wrapper: an LD_PRELOADed time shim (libfaketime, which the
+/// chaos suite uses to move one host's wall clock) rewrites absolute timerfd instants as if they
+/// were on the shifted wall clock, whatever the timer's clock, and the timer then fires at once
+/// on every arming: the event loop spins. Nothing legitimate needs to intercept this call.
+int settime(int fd, int flags, const itimerspec& spec) {
+    return static_cast<int>(syscall(SYS_timerfd_settime, fd, flags, &spec, nullptr));
+}
+}  // namespace
+
 void arm_at(int fd, TimePoint at) {
     const auto ns = at.time_since_epoch().count();
     itimerspec spec{};
     // 0 disarms a timerfd: the earliest representable instant stands for "already due".
     spec.it_value.tv_sec = ns > 0 ? static_cast<time_t>(ns / 1000000000) : 0;
     spec.it_value.tv_nsec = ns > 0 ? static_cast<long>(ns % 1000000000) : 1;
-    if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, nullptr) != 0)
+    if (settime(fd, TFD_TIMER_ABSTIME, spec) != 0)
         throw std::system_error(errno, std::generic_category(), "timerfd_settime");
 }
 
 void disarm(int fd) {
     itimerspec spec{};
-    if (timerfd_settime(fd, 0, &spec, nullptr) != 0)
+    if (settime(fd, 0, spec) != 0)
         throw std::system_error(errno, std::generic_category(), "timerfd_settime (disarm)");
 }
 

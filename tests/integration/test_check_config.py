@@ -48,7 +48,10 @@ def test_a_good_config_prints_every_timing(tmp_path: Path) -> None:
     res = check(config(tmp_path, secret_file(tmp_path)))
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    assert "lease ttl 3000 ms" in out
+    # The defaults (no lease section): the rule at ttl 1300, and what a late renewal brings.
+    assert "lease ttl 1300 ms, renew every 216 ms, fence margin 130 ms" in out
+    assert "freeze (SIGSTOP) 585 ms before the local deadline" in out
+    assert "SIGKILL 100 ms before it" in out
     assert "heartbeats every 200 ms" in out and "silent after 3 missed (600 ms)" in out
     assert "metrics and health endpoints on http://127.0.0.1:" in out
     assert "health http http://127.0.0.1:8974/health: every 5000 ms" in out

@@ -64,6 +64,23 @@ TEST(PeerElection, StandbyPollsSlowlyWhileTheActiveIsHeardAndQuicklyWhenItGoesSi
     EXPECT_EQ(count<act::try_acquire>(r), 1);
 }
 
+// The active is cut off from the database only: its heartbeats still arrive, so the standby
+// polls slowly; but past its deadline it beats as a standby (it killed its processes), and the
+// standby reads the lease at once instead of at the next slow poll.
+TEST(PeerElection, TheWatchedHolderBeatingAsAStandbyMakesTheStandbyReadAtOnce) {
+    Election e(hb_config(100), "b");
+    ASSERT_EQ(count<act::try_acquire>(e.step(beat("a", true), t(1))), 1);
+    e.step(ev::acquire_result{false, 1, std::string("a"), 2900ms, t(1), "", false}, t(3));
+    EXPECT_EQ(count<act::try_acquire>(e.step(beat("a", true), t(200))), 0);
+    const Ready r = e.step(beat("a", false), t(400));
+    EXPECT_EQ(count<act::try_acquire>(r), 1) << "no read although the holder stopped being active";
+    // The lease has not expired yet: the answer names the time left, and the next try is then.
+    const Ready lost =
+        e.step(ev::acquire_result{false, 1, std::string("a"), 120ms, t(400), "", false}, t(402));
+    EXPECT_LE(lost.next_wakeup, t(402) + 130ms);
+    EXPECT_EQ(count<act::try_acquire>(e.step(ev::tick{}, t(532))), 1);
+}
+
 TEST(PeerElection, TheBestStandbyGoesFirstAfterARelease) {
     Election low(hb_config(100), "b");
     Election high(hb_config(200), "c");
