@@ -15,7 +15,7 @@
 #include "af/cli/operator_cmds.hpp"
 #include "af/config/config.hpp"
 #include "af/core/command_kind.hpp"
-#include "af/daemon/daemon.hpp"
+#include "af/daemon/run_daemon.hpp"
 #include "af/db/cluster_view.hpp"
 #include "af/db/command_sql.hpp"
 #include "af/db/connection.hpp"
@@ -302,8 +302,7 @@ int main(const std::vector<std::string>& argv) {
     if (cmd == "pause" || cmd == "resume" || cmd == "switchover")
         return operator_command(cfg, *args);
     setup_logging(cfg.log.level, cfg.log.format, cfg.node_id);
-    daemon::Daemon d(std::move(cfg), args->config);
-    return d.run();
+    return daemon::run_daemon(std::move(cfg), args->config);
 }
 
 }  // namespace af::cli

@@ -187,32 +187,51 @@ void HeartbeatService::do_receive() {
         });
 }
 
-nlohmann::json HeartbeatService::counters() const {
-    nlohmann::json drops = nlohmann::json::object();
+HeartbeatService::Counters HeartbeatService::counts() const {
+    Counters c{.sent = sent_, .received = received_, .send_errors = send_errors_, .dropped = {}};
     for (auto reason : k_all_drop_reasons) {
         auto it = dropped_.find(reason);
-        drops[to_string(reason)] = it == dropped_.end() ? 0 : it->second;
+        c.dropped[to_string(reason)] = it == dropped_.end() ? 0 : it->second;
     }
-    return {{"sent", sent_},
-            {"received", received_},
-            {"send_errors", send_errors_},
-            {"dropped", drops}};
+    return c;
+}
+
+nlohmann::json HeartbeatService::counters() const {
+    const Counters c = counts();
+    return {{"sent", c.sent},
+            {"received", c.received},
+            {"send_errors", c.send_errors},
+            {"dropped", c.dropped}};
+}
+
+std::map<std::string, HeartbeatService::PeerView> HeartbeatService::peers() const {
+    std::map<std::string, PeerView> out;
+    const TimePoint now = boot_clock::now();
+    const Duration silent_after = cfg_.interval * cfg_.miss_count;
+    for (const auto& [id, p] : tracker_.peers()) {
+        PeerView& v = out[id];
+        if (!p.heard)
+            continue;
+        const auto age = std::chrono::duration_cast<Duration>(now - p.last_heard);
+        v.heard = age < silent_after;
+        v.age = age;
+        v.role = p.last.role;
+        v.term = p.last.term;
+    }
+    return out;
 }
 
 nlohmann::json HeartbeatService::peers_view() const {
     nlohmann::json j = nlohmann::json::object();
-    const TimePoint now = boot_clock::now();
-    const Duration silent_after = cfg_.interval * cfg_.miss_count;
-    for (const auto& [id, p] : tracker_.peers()) {
-        if (!p.heard) {
+    for (const auto& [id, p] : peers()) {
+        if (!p.age) {
             j[id] = {{"heard", false}};
             continue;
         }
-        const auto age = std::chrono::duration_cast<Duration>(now - p.last_heard);
-        j[id] = {{"heard", age < silent_after},
-                 {"age_ms", age.count()},
-                 {"role", to_string(p.last.role)},
-                 {"term", p.last.term}};
+        j[id] = {{"heard", p.heard},
+                 {"age_ms", p.age->count()},
+                 {"role", to_string(p.role)},
+                 {"term", p.term}};
     }
     return j;
 }

@@ -1,104 +1,127 @@
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "af/airflow/takeover_worker.hpp"
 #include "af/config/config.hpp"
 #include "af/core/election.hpp"
-#include "af/db/db_worker.hpp"
-#include "af/guard/guard_link.hpp"
-#include "af/hooks/hook_runner.hpp"
-#include "af/metrics/http_server.hpp"
-#include "af/metrics/metrics.hpp"
-#include "af/net/heartbeat_service.hpp"
-#include "af/proc/supervisor.hpp"
-#include "af/proc/warm_pool.hpp"
-#include "af/util/boot_clock.hpp"
-#include "af/util/boot_timer.hpp"
+#include "af/daemon/status_view.hpp"
+#include "af/ports/clock.hpp"
+#include "af/ports/command_source.hpp"
+#include "af/ports/guard.hpp"
+#include "af/ports/lease_store.hpp"
+#include "af/ports/process_control.hpp"
+
+namespace af::airflow {
+class TakeoverWorker;
+}
+namespace af::hooks {
+class HookRunner;
+struct Outcome;
+}  // namespace af::hooks
+namespace af::metrics {
+class Metrics;
+}
+namespace af::net {
+class HeartbeatService;
+}
 
 namespace af::daemon {
 
-/// The imperative shell around the election core: one io_context, one timer for the core's
-/// next wake-up, signals, the database worker, the supervisor and the guard.
+/// The five ports the daemon talks through (include/af/ports): production adapters over
+/// PostgreSQL, fork/exec and the boot clock (src/adapters, wired by run_daemon), in-memory
+/// fakes in the daemon-level tests (tests/unit/fakes).
+struct Ports {
+    ports::Clock& clock;
+    ports::LeaseStore& lease;
+    ports::CommandSource& commands;
+    ports::ProcessControl& processes;
+    ports::Guard& guard;
+};
+
+/// Optional parts, each off when null: heartbeats, metrics, hooks, the Airflow takeover, the
+/// systemd notifications and the loop check.
+struct Extras {
+    net::HeartbeatService* heartbeat{nullptr};
+    metrics::Metrics* metrics{nullptr};
+    hooks::HookRunner* on_role_change{nullptr};
+    hooks::HookRunner* pre_promote{nullptr};
+    airflow::TakeoverWorker* takeover{nullptr};
+    std::function<void(const std::string&)> notify;  ///< sd_notify(3) state lines
+    Duration loop_interval{0};                       ///< the loop check's period (0: no check)
+    bool watchdog{false};           ///< ping WATCHDOG=1 after each loop check on time
+    std::function<void()> on_done;  ///< the exit: close what the runner owns (signals, HTTP)
+};
+
+/// The imperative shell around the election core, a thin executor of its Ready: events from
+/// the ports go into Election::step with the clock's time, and the actions that come out are
+/// carried out on the ports, in order.
 ///
-///   signals ─┐           ┌─> Supervisor (fork/exec, SIGTERM/SIGKILL to groups, reap)
-///   timer ───┼─> Election::step(event, now) ─> actions ─┼─> DbWorker (lease SQL, events)
-///   DbWorker ┘   (pure)                                 └─> GuardLink (deadline, groups)
+///   LeaseStore, CommandSource,  ─┐                       ┌─> LeaseStore, CommandSource
+///   ProcessControl, timers,      ├─> Election::step ─────┼─> ProcessControl, Guard
+///   signals (via the runner)    ─┘   (pure)              └─> hooks, takeover, heartbeat
 class Daemon {
   public:
-    Daemon(config::Config cfg, std::string config_path);
+    Daemon(config::Config cfg, Ports ports, Extras extras = {});
     ~Daemon();
-    /// Runs until stopped; returns the process exit code.
-    int run();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    /// Starts the guard and the store, then steps the core for the first time.
+    void start();
+    /// One event from a port: one step of the core, its actions carried out.
+    void feed(const core::Event& e);
+    /// SIGTERM or SIGINT: hand over and exit.
+    void stop_requested(const std::string& signal_name);
+    /// SIGCONT: resumed after a stop; the core checks its deadline before anything else.
+    void resumed();
+    /// SIGHUP: applies what is safe of the configuration `load` returns (it may throw).
+    void reload(const std::function<config::Config()>& load);
+
+    bool done() const { return done_; }
+    int exit_code() const { return exit_code_; }
+    const StatusView& status() const { return view_; }
+    const config::Config& config() const { return cfg_; }
 
   private:
-    using Timer = BootTimer;  // waits on the boot clock itself: deadlines hold across suspend
-
-    void feed(const core::Event& e);
     void execute(const core::Action& a);
-    void await_signal();
-    void reap();
-    void sync_guard_groups();
-    void reload();
-    void arm_timer(TimePoint at);
-    void publish();
-    void schedule_publish();
-    net::HeartbeatService::Snapshot heartbeat_snapshot() const;
-    // Operations (systemd notifications, watchdog, metrics): see docs/operations.md.
-    void observe(const core::Event& e);
-    void check_loop(TimePoint due);
-    bool loop_healthy() const;
-    std::string status_words() const;
-    std::string plain_status_words() const;  ///< without maintenance mode
-    void update_status();
-    metrics::Snapshot metrics_snapshot() const;
-    metrics::HttpServer::Response healthz(bool need_active) const;
-    // Promotion gates and hooks (docs/airflow.md).
-    std::map<std::string, std::string> hook_env(const std::string& hook, const std::string& action,
-                                                const std::string& role, std::int64_t term,
-                                                const std::string& previous_holder) const;
+    void execute_process(const core::Action& a);  // daemon_processes.cpp
+    void start_process(const std::string& name, std::int64_t term, bool warm);
+    void execute_gate(const core::Action& a);  // daemon_gates.cpp
     void hook_done(const std::string& hook, const std::string& action, std::int64_t term,
                    const hooks::Outcome& o);
-    // Warm standby (daemon_warm.cpp, docs/warm-standby.md).
-    void make_warm_pool();
-    /// Starts `name` in `term`: by sending go to its warm copy when `warm`, else (or when
-    /// that copy is gone) by spawning it.
-    void start_process(const std::string& name, std::int64_t term, bool warm);
-    void execute_warm(const core::Action& a);
+    void observe(const core::Event& e);  // daemon_observe.cpp
+    void refresh_view();
+    void notify_status(const core::Event& e);
+    void arm_wakeup(TimePoint at);
+    void check_loop(TimePoint due);
+    void publish();
+    void schedule_publish();
+    void sync_guard_groups();
+    void finish(int code);
+    void notify(const std::string& state) const {
+        if (x_.notify)
+            x_.notify(state);
+    }
 
     config::Config cfg_;
-    std::string config_path_;
-    boost::asio::io_context io_;
-    boost::asio::signal_set signals_;
-    Timer timer_;
-    Timer publish_timer_;
+    Ports p_;
+    Extras x_;
     core::Election core_;
-    std::unique_ptr<db::DbWorker> db_;
-    proc::Supervisor supervisor_;
-    guard::GuardLink guard_;
-    std::unique_ptr<net::HeartbeatService> heartbeat_;
+    std::unique_ptr<ports::Timer> wakeup_;   ///< the core's next_wakeup
+    std::unique_ptr<ports::Timer> publish_;  ///< the node row, every status_interval
+    std::unique_ptr<ports::Timer> loop_;     ///< the loop check (watchdog, /healthz)
+    StatusView view_;
+    std::optional<SeenActive> seen_active_;
+    TimePoint healthy_until_{};
     core::Role last_role_{core::Role::standby};
-    std::unique_ptr<metrics::Metrics> metrics_;
-    std::unique_ptr<metrics::HttpServer> http_;
-    std::unique_ptr<airflow::TakeoverWorker> takeover_;
-    std::unique_ptr<hooks::HookRunner> on_role_change_;
-    std::unique_ptr<hooks::HookRunner> pre_promote_;
-    std::unique_ptr<proc::WarmPool> warm_;  ///< only when a process opted in
-    Timer loop_timer_;
-    std::chrono::microseconds watchdog_{0};  ///< WatchdogSec as systemd told us; 0: off
-    Duration loop_interval_{1000};
-    TimePoint healthy_until_{};  ///< the last loop check passed and is still current
     bool ready_sent_{false};
     bool stopping_sent_{false};
     std::string status_sent_;
-    std::optional<std::pair<std::string, std::int64_t>> seen_active_;  ///< holder, term
-    TimePoint seen_active_until_{};  ///< when that holder's lease runs out, as last read
     std::map<std::string, std::int64_t> started_in_term_;  ///< process -> term
     int exit_code_{0};
     bool done_{false};

@@ -7,25 +7,26 @@
 #include <set>
 #include <string>
 
+#include "af/ports/guard.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::guard {
 
 /// The daemon's end of the guard: starts the guard process and keeps it told of the lease
 /// deadline and the process groups. Writes never block (a stopped guard must not stop us).
-class GuardLink {
+class GuardLink : public ports::Guard {
   public:
     explicit GuardLink(std::string conf_json);
-    ~GuardLink();
+    ~GuardLink() override;
     GuardLink(const GuardLink&) = delete;
     GuardLink& operator=(const GuardLink&) = delete;
 
-    void start();
-    void arm(std::int64_t term, TimePoint deadline);
-    void disarm();
-    void set_groups(std::set<pid_t> groups);
+    void start() override;
+    void arm(std::int64_t term, TimePoint deadline) override;
+    void disarm() override;
+    void set_groups(std::set<pid_t> groups) override;
     /// Closes the pipe after a disarm: the guard exits without killing or releasing anything.
-    void shutdown();
+    void shutdown() override;
 
     pid_t pid() const { return pid_; }
     /// A reaped child; if it was the guard, a new one is started and told everything again.

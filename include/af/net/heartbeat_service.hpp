@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,25 @@ class HeartbeatService {
     /// Sends a datagram to every peer now, with extra flags (the release announcement).
     void send_now(std::uint8_t extra_flags);
 
+    struct Counters {
+        std::uint64_t sent{0};
+        std::uint64_t received{0};
+        std::uint64_t send_errors{0};
+        std::map<std::string, std::uint64_t> dropped;  ///< by reason, every reason listed
+    };
+    Counters counts() const;
+    /// The counters as the node row has them.
     nlohmann::json counters() const;
+
+    /// A peer as last heard: `heard` is false when never heard or silent for miss_count
+    /// intervals (age is then still set if it was ever heard).
+    struct PeerView {
+        bool heard{false};
+        std::optional<Duration> age;
+        WireRole role{WireRole::standby};
+        std::int64_t term{0};
+    };
+    std::map<std::string, PeerView> peers() const;
     /// For the node row: which peers we hear, how stale, what they say.
     nlohmann::json peers_view() const;
 

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "af/config/config.hpp"
+#include "af/ports/event_sink.hpp"
+
+namespace af::ports {
+
+/// What the core may do to a managed process's session.
+enum class ProcSignal {
+    stop,    ///< SIGTERM to the process group: a graceful stop
+    kill,    ///< SIGKILL to the session
+    freeze,  ///< SIGSTOP to the session: it keeps its state, does nothing
+    thaw,    ///< SIGCONT to the session
+};
+inline const char* to_string(ProcSignal s) {
+    switch (s) {
+        case ProcSignal::stop:
+            return "SIGTERM";
+        case ProcSignal::kill:
+            return "SIGKILL";
+        case ProcSignal::freeze:
+            return "SIGSTOP";
+        case ProcSignal::thaw:
+            return "SIGCONT";
+    }
+    return "?";
+}
+
+/// The managed processes and their warm copies: start, signal, report. It decides nothing.
+/// Through the sink: process_exited (once the whole group is gone, also for a failed start),
+/// process_unhealthy, warm_ready, warm_exited, warm_stale.
+class ProcessControl {
+  public:
+    virtual ~ProcessControl() = default;
+    virtual void listen(EventSink sink) = 0;
+
+    virtual void start(const std::string& name, std::int64_t term) = 0;
+    /// Sends go with `term` to the ready warm copy of `name`, which becomes the running process;
+    /// false when there is no warm copy able to take it (the caller then starts it cold).
+    virtual bool go_warm(const std::string& name, std::int64_t term) = 0;
+    virtual void signal(const std::string& name, ProcSignal s) = 0;
+    virtual void warm_start(const std::string& name) = 0;
+    virtual void warm_stop(const std::string& name) = 0;
+    /// The code every warm copy loaded may be stale (SIGHUP): each is reported warm_stale.
+    virtual void warm_all_stale(const std::string& why) = 0;
+    /// New health-check limits for a running check; false if `h` changes more than the limits.
+    virtual bool set_health_limits(const std::string& name, const config::HealthConfig& h) = 0;
+    /// The daemon exits: warm copies are ended (managed processes are already stopped).
+    virtual void shutdown() = 0;
+
+    /// Process groups (= sessions) of the running processes: what the guard must kill.
+    virtual std::vector<pid_t> groups() const = 0;
+    /// Some managed process is not running (crashed, restarting, not started).
+    virtual bool any_down() const = 0;
+    virtual nlohmann::json describe() const = 0;
+    /// The warm copies, for the node row (null when there are none configured).
+    virtual nlohmann::json describe_warm() const = 0;
+};
+
+}  // namespace af::ports
