@@ -47,7 +47,8 @@ def test_every_kind_the_sources_record_is_listed() -> None:
         # SQL that writes an event row itself (command_sql.cpp): ... term, 'kind', ...
         recorded |= set(re.findall(r"term, '([a-z_]+)'", src))
     # The daemon picks the hook event's kind with a conditional before recording it.
-    recorded |= set(re.findall(r'"(hook_[a-z]+)"', (ROOT / "src" / "daemon" / "daemon.cpp").read_text()))
+    for path in (ROOT / "src" / "daemon").glob("*.cpp"):
+        recorded |= set(re.findall(r'"(hook_[a-z]+)"', path.read_text()))
     assert {"daemon_died", "command_stale", "fenced_database", "hook_failed", "became_active"} <= recorded
     assert recorded - set(listed()) == set(), "recorded but not on the list"
 
