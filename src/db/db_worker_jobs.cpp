@@ -4,6 +4,7 @@
 
 #include <pqxx/except>
 
+#include "af/core/command_kind.hpp"
 #include "af/db/db_worker.hpp"
 #include "af/db/pause_sql.hpp"
 #include "af/db/scheduled_sql.hpp"
@@ -89,11 +90,22 @@ void DbWorker::execute(job::CheckCommands&) {
             break;
         spdlog::info("command {} from {}: {} {}", cmd->id, cmd->requested_by, cmd->kind,
                      cmd->target.value_or(""));
-        if (cmd->kind == "switchover")
-            sink_(core::ev::switchover{cmd->target, cmd->requested_by, cmd->id});
-        else if (cmd->kind == "terminate")
-            sink_(core::ev::process_terminate{cmd->target.value_or(s_.default_process),
-                                              cmd->requested_by, cmd->id});
+        const auto kind = core::parse_command_kind(cmd->kind);
+        if (!kind) {
+            // Written by something newer than this daemon, or by hand: say so, do not hang it.
+            spdlog::warn("command {}: unknown kind '{}'; refused", cmd->id, cmd->kind);
+            finish_command(cmd->id, "refused: unknown command kind '" + cmd->kind + "'");
+            continue;
+        }
+        switch (*kind) {
+            case core::CommandKind::switchover:
+                sink_(core::ev::switchover{cmd->target, cmd->requested_by, cmd->id});
+                break;
+            case core::CommandKind::terminate:
+                sink_(core::ev::process_terminate{cmd->target.value_or(s_.default_process),
+                                                  cmd->requested_by, cmd->id});
+                break;
+        }
     }
     // A switchover scheduled for a time (switchover --at): look again right when it falls due
     // (ceil: not before; at least 10 ms, so one that is due but cannot be taken never spins).
