@@ -121,6 +121,10 @@ class PgServer:
     ) -> str:
         return f"{driver}://{user}@127.0.0.1:{self.port}/{dbname}"
 
+    # Where psql connects, and how long it may take (None: no limit); a subclass may differ.
+    psql_host = "127.0.0.1"
+    psql_timeout: float | None = None
+
     def psql(self, sql: str, dbname: str = "postgres") -> str:
         """Run SQL through psql; returns unaligned, tuples-only output."""
         res = subprocess.run(
@@ -133,7 +137,7 @@ class PgServer:
                 "-v",
                 "ON_ERROR_STOP=1",
                 "-h",
-                "127.0.0.1",
+                str(self.psql_host),
                 "-p",
                 str(self.port),
                 "-U",
@@ -146,6 +150,7 @@ class PgServer:
             capture_output=True,
             text=True,
             check=False,
+            timeout=self.psql_timeout,
         )
         if res.returncode != 0:
             raise RuntimeError(f"psql failed: {res.stderr.strip()}")

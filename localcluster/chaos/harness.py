@@ -70,6 +70,9 @@ class NsPgServer(PgServer):
         super().__init__(base_dir=str(net.run_dir), port=PG_PORT)
         self.net = net
         self._as_user: list[str] = net.cmd("db") + list(self._as_user)  # ip netns exec, runuser
+        # psql through the Unix socket: the harness is in the root namespace, never cut off.
+        self.psql_host = str(self.root)
+        self.psql_timeout = 30.0
 
     def init(self) -> None:
         super().init()
@@ -83,36 +86,6 @@ class NsPgServer(PgServer):
 
     def local_conninfo(self, dbname: str = "postgres", user: str = "postgres") -> str:
         return f"host={self.root} port={self.port} dbname={dbname} user={user}"
-
-    def psql(self, sql: str, dbname: str = "postgres") -> str:
-        res = subprocess.run(
-            [
-                str(self.bindir / "psql"),
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                str(self.root),
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
-                "-d",
-                dbname,
-                "-c",
-                sql,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-        if res.returncode != 0:
-            raise RuntimeError(f"psql failed: {res.stderr.strip()}")
-        return res.stdout.strip()
 
 
 SCHEMA_SQL = """
