@@ -2,7 +2,8 @@
 
 initdb + pg_ctl into a temporary directory, listening on 127.0.0.1 on a free port, trust auth on
 loopback. PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user
-(created by Debian's postgresql package).
+(created by Debian's postgresql package). A server can also be made a streaming replica of
+another (`init_replica_of`: pg_basebackup -R), promoted, and killed outright (`kill9`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -33,6 +35,14 @@ def _pg_bindir() -> Path:
     return Path(hits[-1]).parent
 
 
+def _alive(pid: int) -> bool:
+    """Still running (a zombie waiting for its parent to reap it counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 class PgServer:
     """One PostgreSQL cluster in a temp dir. Use as a context manager or call start()/stop()."""
 
@@ -43,6 +53,8 @@ class PgServer:
         self.datadir = self.root / "data"
         self.logfile = self.root / "postgres.log"
         self._as_user: list[str] = []
+        # extra environment of the server's processes (e.g. libfaketime for a clock fault)
+        self.env: dict[str, str] = {}
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
@@ -52,7 +64,8 @@ class PgServer:
     # -- lifecycle -----------------------------------------------------------------------------
     def _run(self, *args: str) -> None:
         cmd = self._as_user + [str(self.bindir / args[0]), *args[1:]]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        env = {**os.environ, **self.env} if self.env else None
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
         if res.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
 
@@ -77,6 +90,75 @@ class PgServer:
                 "max_connections = 200\n"
             )
 
+    def _own_settings(self) -> str:
+        """Settings that make a copied data directory this server's (the last setting wins)."""
+        return f"\nport = {self.port}\nunix_socket_directories = '{self.root}'\n"
+
+    def init_replica_of(self, primary: PgServer, host: str | None = None) -> None:
+        """This server's data directory as an asynchronous streaming replica of `primary`
+        (pg_basebackup -R writes primary_conninfo and standby.signal). It connects to
+        `host` (default: the primary's Unix socket directory) on the primary's port."""
+        self._run(
+            "pg_basebackup",
+            "-D",
+            str(self.datadir),
+            "-h",
+            host or str(primary.root),
+            "-p",
+            str(primary.port),
+            "-U",
+            "postgres",
+            "-X",
+            "stream",
+            "-R",
+            "--no-sync",
+            "-c",
+            "fast",
+        )
+        with open(self.datadir / "postgresql.conf", "a", encoding="utf-8") as f:
+            f.write(self._own_settings())
+
+    def is_in_recovery(self) -> bool:
+        return self.psql("SELECT pg_is_in_recovery()") == "t"
+
+    def promote(self) -> None:
+        """pg_ctl promote, waiting until the server accepts writes."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-w", "-t", "30", "promote")
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        pm = self.postmaster_pid()
+        return pm is not None and _alive(pm)
+
+    def kill9(self) -> None:
+        """SIGKILL to the postmaster and every child at once: the server is gone as in a power
+        loss of its host (no shutdown checkpoint, sockets reset by the kernel)."""
+        pm = self.postmaster_pid()
+        if pm is None:
+            return
+        pids = [pm]
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                if ppid == pm:
+                    pids.append(int(d.name))
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.02)
+
     def start(self) -> PgServer:
         if not self.datadir.exists():
             self.init()
@@ -100,7 +182,7 @@ class PgServer:
         try:
             self.stop("immediate")
         except RuntimeError:
-            pass
+            self.kill9()  # a server whose pg_ctl stop fails (half started, already killed)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> PgServer:  # noqa: PYI034 - start() returns self

@@ -7,6 +7,7 @@ times, a table). See docs/chaos.md.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -20,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from localcluster.cluster import REPO, Cluster, Node, daemon_binary
 from localcluster.pgserver import PgServer
@@ -35,6 +36,9 @@ from .netns import (
     kill_namespace_processes,
     netns_pids,
 )
+
+if TYPE_CHECKING:
+    from .dbpair import PgPair
 
 HERE = Path(__file__).resolve().parent
 STANDIN = HERE / "standin_writer.py"
@@ -66,8 +70,8 @@ class NsPgServer(PgServer):
     for the scheduler hosts and on a Unix socket in its directory for the harness, which runs
     in the root namespace and so is never cut off by a fault."""
 
-    def __init__(self, net: Net) -> None:
-        super().__init__(base_dir=str(net.run_dir), port=PG_PORT)
+    def __init__(self, net: Net, port: int = PG_PORT) -> None:
+        super().__init__(base_dir=str(net.run_dir), port=port)
         self.net = net
         self._as_user: list[str] = net.cmd("db") + list(self._as_user)  # ip netns exec, runuser
         # psql through the Unix socket: the harness is in the root namespace, never cut off.
@@ -195,12 +199,12 @@ def detect_faketime(net: Net) -> tuple[str | None, str]:
     return lib, ""
 
 
-def faketime_env(lib: str) -> dict[str, str]:
+def faketime_env(lib: str, offset_s: int = CLOCK_OFFSET_S) -> dict[str, str]:
     # Only the wall clock moves: a host's monotonic and boot clocks have no offset to compare
     # (each host has its own), and the daemon's deadlines run on CLOCK_BOOTTIME.
     return {
         "LD_PRELOAD": lib,
-        "FAKETIME": f"+{CLOCK_OFFSET_S}",
+        "FAKETIME": f"+{offset_s}",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         "FAKETIME_NO_CACHE": "1",
     }
@@ -218,6 +222,24 @@ class ChaosEnv:
     faketime_why: str
     python: str
     binary: Path
+    pair: PgPair | None = None  # primary + replica for the database-failover faults, made on first use
+
+    def db_pair(self) -> PgPair:
+        """The primary and its streaming replica (dbpair.py), made on first use: a run
+        without the database-failover faults does not pay for them."""
+        if self.pair is None:
+            from .dbpair import PgPair
+
+            pair = PgPair(self.net)
+            try:
+                pair.start()
+                setup_database(cast(NsPgServer, pair))
+                pair.build_replica()
+            except Exception:
+                pair.destroy()
+                raise
+            self.pair = pair
+        return self.pair
 
     @classmethod
     def create(cls) -> ChaosEnv:
@@ -245,6 +267,8 @@ class ChaosEnv:
         except Exception as e:  # noqa: BLE001 - the namespaces go anyway
             print(f"chaos: heal before teardown failed: {e}", file=sys.stderr)
         try:
+            if self.pair is not None:
+                self.pair.destroy()
             self.pg.destroy()
         finally:
             self.net.down()
@@ -499,6 +523,8 @@ class Options:
     udp_cut_seconds: float = 8.0
     hold_after_takeover: float = 1.0
     ttl_ms: int | None = None  # None: the daemon's defaults; else ttl_ms, the rest derived
+    replication_cut_s: float = 3.0  # db_lost_renewals: replication cut this long before the loss
+    replica_ahead_s: int = 3  # db_clock_ahead: the promoted server's clock runs this far ahead
 
 
 def _takeover(c: ChaosCluster, t: Trial, t0: float, old: str, timeout: float = 30) -> None:
@@ -659,6 +685,42 @@ def fault_clock(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
         t.problems.append("the skewed host lost its lease without a fault")
 
 
+def _db_failover(c: ChaosCluster, t: Trial, cut_s: float) -> None:
+    """The primary lost (every process killed) and the replica promoted at once; after
+    `cut_s` s of cut replication when > 0. Timed from the moment the new primary accepts writes
+    to the next scheduler start (0: the active rode the failover out, its scheduler untouched).
+    The overlap check afterwards is the point: a standby must not take the lease while the old
+    holder's deadline, counted from renewals the new primary never saw, has not passed."""
+    assert c.env is not None
+    pair = cast("PgPair", c.env.pg)
+    before = {i.pid for i in c.live_instances()}
+    if cut_s > 0:
+        pair.cut_replication()
+        time.sleep(cut_s)
+    t_up = pair.fail_over()
+    c.wait_for(lambda: c.live_instances(), 30, "a scheduler after the database failover")
+    c.watch(3 * c.ttl_ms / 1000)  # past every deadline the failover could leave standing
+    if {i.pid for i in c.live_instances()} & before:
+        t.failover_s = 0.0
+        t.notes.append("the active kept its scheduler through the database failover")
+    else:
+        start = c.next_start(t_up - 30)
+        later = [i.start for i in c.instances() if i.start > t_up - 30 and i.pid not in before]
+        start = min(later) if later else start
+        t.failover_s = max(0.0, float(start or t_up) - t_up)
+
+
+def fault_db_lost_renewals(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
+    """Replication cut, then the primary lost and the asynchronous replica promoted at once:
+    the new primary has not seen the last renewals."""
+    _db_failover(c, t, o.replication_cut_s)
+
+
+def fault_db_clock_ahead(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
+    """The primary lost, the replica (replication kept) promoted; its clock runs ahead."""
+    _db_failover(c, t, 0.0)
+
+
 def fault_simultaneous(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
     """All daemons stopped, then all started in the same instant (a FIFO barrier): exactly one
     wins, once. Timed from the release to the first scheduler start."""
@@ -681,6 +743,8 @@ class Fault:
     fn: FaultFn
     failover_due: bool  # the active must change
     baseline: str  # the original design's figure for this fault
+    db_pair: bool = False  # runs on the primary + replica (dbpair.py), not the single server
+    replica_clock: bool = False  # the replica's postmaster runs with its clock ahead
 
 
 BASE_S = "12.5 s / 15.0 s"  # 10 s of silence + a 5 s poll phase: median / worst (analytic)
@@ -726,8 +790,27 @@ FAULTS: dict[str, Fault] = {
             False,
             "n/a (static roles)",
         ),
+        Fault(
+            "db_lost_renewals",
+            "primary lost, async replica promoted after missing the last renewals (3 s cut)",
+            fault_db_lost_renewals,
+            False,
+            "two schedulers (issue 21: 5 of 5 at ttl 3000, 1 of 3 at 1300)",
+            db_pair=True,
+        ),
+        Fault(
+            "db_clock_ahead",
+            "primary lost, replica promoted whose clock runs 3 s ahead",
+            fault_db_clock_ahead,
+            False,
+            "two schedulers (issue 21: 3 of 7 at ttl 1300)",
+            db_pair=True,
+            replica_clock=True,
+        ),
     ]
 }
+
+DB_FAILOVER_FAULTS = [k for k, f in FAULTS.items() if f.db_pair]
 
 
 def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
@@ -738,6 +821,17 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
     fault = FAULTS[key]
     t = Trial(key)
     began = time.monotonic()
+    if fault.db_pair:
+        if fault.replica_clock and not env.faketime:
+            t.skipped = env.faketime_why
+            return t
+        pair = env.db_pair()
+        pair.prepare(
+            faketime_env(env.faketime, opts.replica_ahead_s) if fault.replica_clock and env.faketime else None
+        )
+        # the pair stands in for the single server everywhere the trial uses one (it has the
+        # same face: conninfo listing both hosts, psql on the current primary)
+        env = dataclasses.replace(env, pg=cast(NsPgServer, pair))
     reset_roles(env.pg)
     c = new_cluster(env, key, opts)
     try:
@@ -767,7 +861,7 @@ def run_trial(env: ChaosEnv, key: str, opts: Options | None = None) -> Trial:
         # false failover: a new term or another active although none was due. A scheduler
         # restarted in place (same node, same term: the active began a graceful stop while a
         # renewal was late, then the renewal came) is counted apart, as `restarts`.
-        if not fault.failover_due and key not in ("simultaneous", "pg_restart"):
+        if not fault.failover_due and key not in ("simultaneous", "pg_restart") and not fault.db_pair:
             won = [e for e in c.events_since(first) if e["kind"] == "became_active"]
             term1 = c.status().get("term")
             later = [i for i in c.instances() if i.start > t_fault]
@@ -874,7 +968,7 @@ def check_fenced_roles(c: ChaosCluster, t: Trial) -> None:
             "-h",
             str(c.env.pg.root),
             "-p",
-            str(PG_PORT),
+            str(c.env.pg.port),
             "-U",
             deposed,
             "-d",

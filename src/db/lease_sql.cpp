@@ -9,6 +9,16 @@
 
 namespace af::db {
 
+namespace {
+// The server history a statement runs on: the cluster's system identifier (a new initdb, a
+// restore into a new cluster) and the timeline of the WAL being written (a promotion, a
+// point-in-time recovery). Both are readable by any role (checked as the daemon's role in
+// tests/integration/test_lease_timeline.py).
+constexpr const char* server_stamp_sql =
+    "(SELECT system_identifier::text FROM pg_control_system()) || '/' || "
+    "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)";
+}  // namespace
+
 // Expiry uses clock_timestamp(), the database's live clock: now() is frozen at the start of the
 // transaction and would let a statement that waited on the row lock judge expiry in the past.
 //
@@ -24,18 +34,29 @@ LeaseSql::LeaseSql(std::string schema, std::string cluster, std::string node_id)
     // `prev` reads the row as it was before this statement (a CTE sees the statement's
     // snapshot), to tell the winner who held the term before. If another claimant changed the
     // row in between, the terms do not line up and the previous holder is reported unknown.
+    //
+    // An expiry is only judged on the server history that wrote it (docs/design.md, "The lease
+    // across a database failover"): a promoted replica may have missed the last renewals, and
+    // its clock is not the old primary's. A live lease stamped by another history is therefore
+    // not taken: `restamped` gives it a full TTL on this server's clock, same holder and term,
+    // and the claimant loses. `restamped` runs only once `won` has (it reads it), so the two
+    // never touch the row in the same statement.
     acquire_sql_ = R"sql(
-WITH prev AS (
+WITH cur AS (
+    SELECT )sql" + std::string(server_stamp_sql) +
+                   R"sql( AS stamp
+), prev AS (
     SELECT term, holder, coalesce(last_holder, holder) AS last_holder
       FROM )sql" + t +
                    R"sql( WHERE cluster = $1
 ), won AS (
     INSERT INTO )sql" +
                    t + R"sql( AS l (cluster, holder, term, expires_at, acquired_at, renewed_at,
-                        last_holder)
+                        last_holder, server_stamp)
     SELECT $1, $2, GREATEST($4::bigint, 0) + 1,
            clock_timestamp() + $3::bigint * interval '1 millisecond',
-           clock_timestamp(), clock_timestamp(), $2
+           clock_timestamp(), clock_timestamp(), $2, cur.stamp
+      FROM cur
      WHERE NOT EXISTS (SELECT 1 FROM )sql" +
                    quoted(schema_) + R"sql(.pause z WHERE z.cluster = $1
                          AND (z.expires_at IS NULL OR z.expires_at > clock_timestamp()))
@@ -47,10 +68,22 @@ WITH prev AS (
             renewed_at = EXCLUDED.renewed_at,
             reserved_for = NULL,
             reserved_until = NULL,
-            last_holder = EXCLUDED.holder
-        WHERE (l.holder IS NULL OR l.expires_at <= clock_timestamp())
+            last_holder = EXCLUDED.holder,
+            server_stamp = EXCLUDED.server_stamp
+        WHERE (l.holder IS NULL OR (l.expires_at <= clock_timestamp()
+                                    AND l.server_stamp = EXCLUDED.server_stamp))
           AND (l.reserved_for IS NULL OR l.reserved_for = $2
                OR l.reserved_until <= clock_timestamp())
+    RETURNING l.term, l.holder
+), restamped AS (
+    UPDATE )sql" + t +
+                   R"sql( AS l
+       SET server_stamp = cur.stamp,
+           expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond'
+      FROM cur
+     WHERE l.cluster = $1 AND l.holder IS NOT NULL
+       AND l.server_stamp IS DISTINCT FROM cur.stamp
+       AND NOT EXISTS (SELECT 1 FROM won)
     RETURNING l.term, l.holder
 )
 SELECT true, won.term, won.holder, 0::bigint,
@@ -58,18 +91,27 @@ SELECT true, won.term, won.holder, 0::bigint,
        coalesce((SELECT p.holder IS NULL FROM prev p WHERE p.term = won.term - 1), false)
   FROM won
 UNION ALL
+SELECT false, term, holder, $3::bigint, NULL::text, false FROM restamped
+UNION ALL
 SELECT false, term, coalesce(holder, reserved_for),
        GREATEST(0, ceil(extract(epoch FROM
            GREATEST(expires_at, CASE WHEN reserved_for <> $2 THEN reserved_until END)
            - clock_timestamp()) * 1000))::bigint,
        NULL::text, false
-  FROM )sql" + t + R"sql( WHERE cluster = $1 AND NOT EXISTS (SELECT 1 FROM won))sql";
+  FROM )sql" + t + R"sql( WHERE cluster = $1 AND NOT EXISTS (SELECT 1 FROM won)
+                   AND NOT EXISTS (SELECT 1 FROM restamped))sql";
 
-    renew_sql_ = "UPDATE " + t +
-                 " SET expires_at = clock_timestamp() + $4::bigint * interval '1 millisecond',"
-                 " renewed_at = clock_timestamp()"
-                 " WHERE cluster = $1 AND holder = $2 AND term = $3"
-                 " AND expires_at > clock_timestamp() RETURNING term";
+    // The holder renews in its term also when the row carries another history's stamp, even
+    // expired there: a claim on this history would have re-stamped the row first, so nobody
+    // else can hold it here, and the holder only renews before its own deadline. This is how
+    // an active that reaches the promoted server in time keeps its scheduler.
+    renew_sql_ = "WITH cur AS (SELECT " + std::string(server_stamp_sql) +
+                 " AS stamp) UPDATE " + t +
+                 " AS l SET expires_at = clock_timestamp() + $4::bigint * interval '1 millisecond',"
+                 " renewed_at = clock_timestamp(), server_stamp = cur.stamp FROM cur"
+                 " WHERE l.cluster = $1 AND l.holder = $2 AND l.term = $3"
+                 " AND (l.expires_at > clock_timestamp()"
+                 " OR l.server_stamp IS DISTINCT FROM cur.stamp) RETURNING l.term";
 
     // pg_notify is transactional: listeners hear of the release only once it is committed.
     // A switchover reserves the free lease for its target for one TTL; the reservation is part

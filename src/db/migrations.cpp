@@ -151,6 +151,11 @@ ALTER TABLE {s}.pause ENABLE ROW LEVEL SECURITY;
 -- A switchover may wait for a time on the database clock (switchover --at).
 ALTER TABLE {s}.commands ADD COLUMN not_before timestamptz;
 )sql",
+        // 6: the database server history (system identifier/timeline) that judged the lease's
+        // expiry last (docs/design.md, "The lease across a database failover")
+        R"sql(
+ALTER TABLE {s}.lease ADD COLUMN server_stamp text;
+)sql",
     };
     return m;
 }

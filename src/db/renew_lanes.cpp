@@ -134,8 +134,10 @@ void RenewLanes::Impl::send(Lane& lane, std::int64_t term) {
             try {
                 const TcpTuning tcp{s.timing.tcp_user_timeout, s.timing.keepalive_idle_s,
                                     s.timing.keepalive_interval_s, s.timing.keepalive_count};
-                lane.conn =
+                auto conn =
                     open_connection(s.conninfo, s.connect_timeout, s.timing.statement_timeout, tcp);
+                set_synchronous_commit(*conn, s.synchronous_commit);
+                lane.conn = std::move(conn);
                 lane.backoff = Duration{100};
             } catch (...) {
                 lane.next_connect = boot_clock::now() + lane.backoff;
