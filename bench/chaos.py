@@ -4,11 +4,14 @@ PostgreSQL host, three scheduler hosts, each with a daemon, its guard and a stan
 to PostgreSQL through its own role), then a Markdown table. Run as root:
 
     .venv/bin/python bench/chaos.py --trials 3                 (build/ must be built)
+    .venv/bin/python bench/chaos.py --trials 20 --faults db_lost_renewals,db_clock_ahead --ttl-ms 3000
     .venv/bin/python bench/chaos.py --trials 10 --netem-seconds 300 --faults kill9,netem
     AF_CHAOS_FENCING=off .venv/bin/python bench/chaos.py ...   (without database fencing)
 
 Columns: failover = time from the fault to the start of the next scheduler on another node
-(for pg_restart: from PostgreSQL back up to a running scheduler, 0 if it never stopped; for
+(for pg_restart: from PostgreSQL back up to a running scheduler, 0 if it never stopped; for the
+database failovers db_*: from the moment the promoted replica accepts writes to the next
+scheduler start, 0 if the active kept its scheduler; for
 simultaneous: from the common start instant to the first scheduler); overlap = trials in which
 two schedulers were alive at once (exact, flock); stale writes = rows written by a term after a
 newer term's first row (database clock); false failovers = trials in which the term or the
@@ -180,6 +183,18 @@ def main() -> int:
         help="run the faults at this ttl_ms (the rest derived); default: the daemon's defaults",
     )
     ap.add_argument(
+        "--replication-cut-seconds",
+        type=float,
+        default=3.0,
+        help="db_lost_renewals: how long replication is cut before the primary is lost (default 3)",
+    )
+    ap.add_argument(
+        "--replica-ahead-seconds",
+        type=int,
+        default=3,
+        help="db_clock_ahead: how far the promoted replica's clock runs ahead (default 3)",
+    )
+    ap.add_argument(
         "--rest-seconds",
         type=float,
         default=30.0,
@@ -191,7 +206,13 @@ def main() -> int:
         print(f"bench/chaos.py: {reason}", file=sys.stderr)
         return 2
     cleanup_leftovers()
-    opts = Options(netem_seconds=args.netem_seconds, udp_cut_seconds=args.udp_cut_seconds, ttl_ms=args.ttl_ms)
+    opts = Options(
+        netem_seconds=args.netem_seconds,
+        udp_cut_seconds=args.udp_cut_seconds,
+        ttl_ms=args.ttl_ms,
+        replication_cut_s=args.replication_cut_seconds,
+        replica_ahead_s=args.replica_ahead_seconds,
+    )
     results: dict[str, list[Trial]] = {}
     began = time.monotonic()
     env = ChaosEnv.create()

@@ -68,7 +68,7 @@ Config parse_config(const std::string& json_text) {
     c.cluster = checked_name(r, "cluster");
     c.node_id = checked_name(r, "node_id");
     c.database = parse_database(r.require("database"));
-    c.lease = parse_lease(r.find("lease"), c.database.synchronous_commit);
+    c.lease = parse_lease(r.find("lease"));
     c.supervision = parse_supervision(r.find("supervision"), c.lease);
     const json& procs = r.require("processes");
     if (!procs.is_array())

@@ -110,8 +110,7 @@ std::pair<std::string, unsigned short> parse_endpoint(const std::string& key,
                                                       const std::string& text);
 
 // Sections (config_timings.cpp, config_processes.cpp, config_sections.cpp).
-/// Also reads lease.synchronous_commit into `synchronous_commit`.
-LeaseConfig parse_lease(const json* j, std::string& synchronous_commit);
+LeaseConfig parse_lease(const json* j);
 SupervisionConfig parse_supervision(const json* j, const LeaseConfig& lease);
 HeartbeatConfig parse_heartbeat(const json& j, const std::string& self, const LeaseConfig& lease);
 ProcessConfig parse_process(const json& j, std::size_t index, const std::string& conninfo);

@@ -6,19 +6,11 @@
 
 namespace af::config::detail {
 
-LeaseConfig parse_lease(const json* j, std::string& synchronous_commit) {
+LeaseConfig parse_lease(const json* j) {
     LeaseConfig l;
     if (!j)
         return l;
     ObjectReader r(*j, "lease");
-    // Never "off" or "local": a renewal confirmed to the holder must survive a restart of the
-    // server, and with a synchronous standby ("remote_*") its promotion (docs/design.md).
-    synchronous_commit = r.string("synchronous_commit", synchronous_commit);
-    if (synchronous_commit != "on" && synchronous_commit != "remote_write" &&
-        synchronous_commit != "remote_apply")
-        throw ConfigError("lease.synchronous_commit",
-                          "must be \"on\", \"remote_write\" or \"remote_apply\", got \"" +
-                              synchronous_commit + "\"");
     l.ttl = r.millis("ttl_ms", l.ttl, 500, 600000);
     // Unset timings follow ttl_ms (docs/design.md, "Timings from ttl_ms"): six renewals per
     // TTL, a tenth of it (at least 100 ms) as fence margin, and the standby polls as often.

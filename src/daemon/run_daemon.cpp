@@ -58,8 +58,7 @@ db::WorkerSettings worker_settings(const config::Config& c) {
             .pid = static_cast<int>(getpid()),
             .priority = c.priority,
             .default_process = c.processes.empty() ? "" : c.processes.front().name,
-            .fence_roles = c.fence_roles,
-            .synchronous_commit = c.database.synchronous_commit};
+            .fence_roles = c.fence_roles};
 }
 
 void sd_notify_state(const std::string& state) {

@@ -54,11 +54,6 @@ std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo,
     return c;
 }
 
-void set_synchronous_commit(pqxx::connection& c, const std::string& level) {
-    pqxx::nontransaction tx(c);
-    tx.exec_params("SELECT set_config('synchronous_commit', $1, false)", level);
-}
-
 std::string quoted(const std::string& identifier) {
     return "\"" + identifier + "\"";
 }

@@ -18,8 +18,7 @@ DbWorker::DbWorker(WorkerSettings s, Sink sink)
           CommandSql(s_.schema, s_.cluster, s_.node_id), nullptr, nullptr})),
       renewals_(std::make_unique<RenewLanes>(
           RenewLanes::Settings{s_.conninfo, s_.schema, s_.cluster, s_.node_id, s_.connect_timeout,
-                               s_.ttl, renew_timing(s_.ttl, s_.renew_interval, s_.fence_margin),
-                               s_.synchronous_commit},
+                               s_.ttl, renew_timing(s_.ttl, s_.renew_interval, s_.fence_margin)},
           sink_, statements_)) {}
 
 DbWorker::~DbWorker() {
@@ -107,7 +106,7 @@ bool DbWorker::connect() {
         return false;
     try {
         impl_->conn = open_connection(s_.conninfo, s_.connect_timeout, s_.statement_timeout);
-        set_synchronous_commit(*impl_->conn, s_.synchronous_commit);
+        durable_lease_session(*impl_->conn);
         migrate(*impl_->conn, s_.schema);
         const auto inc = impl_->state.register_node(*impl_->conn, s_.hostname, s_.version, s_.pid);
         impl_->term_floor = impl_->state.highest_term(*impl_->conn);

@@ -28,6 +28,13 @@ constexpr const char* server_stamp_sql =
 // long (from the statement's snapshot; a racing winner shows up on the next try).
 // While the cluster is paused (maintenance mode, docs/operations.md) nobody wins: the pause is
 // part of the compare-and-set, so a standby that has not yet heard of it cannot take over.
+void durable_lease_session(pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec(
+        "SELECT set_config('synchronous_commit', 'on', false)"
+        " WHERE current_setting('synchronous_commit') IN ('off', 'local')");
+}
+
 LeaseSql::LeaseSql(std::string schema, std::string cluster, std::string node_id)
     : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {
     const std::string t = quoted(schema_) + ".lease";

@@ -136,7 +136,7 @@ void RenewLanes::Impl::send(Lane& lane, std::int64_t term) {
                                     s.timing.keepalive_interval_s, s.timing.keepalive_count};
                 auto conn =
                     open_connection(s.conninfo, s.connect_timeout, s.timing.statement_timeout, tcp);
-                set_synchronous_commit(*conn, s.synchronous_commit);
+                durable_lease_session(*conn);
                 lane.conn = std::move(conn);
                 lane.backoff = Duration{100};
             } catch (...) {

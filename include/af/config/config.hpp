@@ -100,10 +100,6 @@ struct DatabaseConfig {
     std::string conninfo;
     std::string schema{"airflow_failover"};
     Duration connect_timeout{2000};
-    /// The lease statements' synchronous_commit (config key lease.synchronous_commit): "on"
-    /// (a confirmed renewal survives a restart of the server), "remote_write" or
-    /// "remote_apply" (it is also on a synchronous standby; docs/operations.md).
-    std::string synchronous_commit{"on"};
     bool operator==(const DatabaseConfig&) const = default;
 };
 

@@ -29,10 +29,6 @@ std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo,
 std::string with_defaults(const std::string& conninfo, Duration connect_timeout,
                           Duration statement_timeout, const TcpTuning& tcp = {});
 
-/// Sets the session's synchronous_commit (config lease.synchronous_commit), whatever the
-/// server's default: a lease statement is confirmed only once it would survive a restart.
-void set_synchronous_commit(pqxx::connection& c, const std::string& level);
-
 /// Quotes a schema name that config validation already restricted to [a-z_][a-z0-9_]*.
 std::string quoted(const std::string& identifier);
 

@@ -33,7 +33,6 @@ struct WorkerSettings {
     int priority{100};
     std::string default_process;  ///< what a terminate command without a target kills
     std::map<std::string, std::string> fence_roles;  ///< node -> database role (fencing)
-    std::string synchronous_commit{"on"};  ///< of every statement (lease.synchronous_commit)
 };
 
 /// Runs the daemon's database statements off the event loop, so a slow or hung database never

@@ -23,6 +23,12 @@ struct AcquireOutcome {
     bool previous_released{false};
 };
 
+/// Makes the session's commits durable before it runs a lease statement: synchronous_commit
+/// "off" or "local" (a server or role default) is raised to "on", so a renewal confirmed to the
+/// holder survives a crash and restart of the server; "on" and the "remote_*" levels (set for
+/// the daemon's role by users with synchronous standbys, docs/operations.md) are kept.
+void durable_lease_session(pqxx::connection& c);
+
 class LeaseSql {
   public:
     LeaseSql(std::string schema, std::string cluster, std::string node_id);

@@ -33,7 +33,6 @@ class RenewLanes {
         Duration connect_timeout{2000};
         Duration ttl{3000};
         RenewTiming timing{renew_timing(Duration{3000}, Duration{500}, Duration{300})};
-        std::string synchronous_commit{"on"};
     };
     static constexpr std::size_t k_lanes = 3;
 
