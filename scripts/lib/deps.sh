@@ -13,6 +13,7 @@ AF_APT_PACKAGES=(
     systemd dpkg-dev
     chromium chromium-driver faketime
     libclang-rt-14-dev rabbitmq-server
+    patroni etcd-server
 )
 
 af_sudo() {
