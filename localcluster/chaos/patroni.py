@@ -116,19 +116,13 @@ class PatroniNode:
 
     def kill9(self) -> None:
         """kill -9 of Patroni and of PostgreSQL (postmaster and children) together."""
-        pids = []
+        roots = []
         if self.proc and self.proc.poll() is None:
-            pids.append(self.proc.pid)
+            roots.append(self.proc.pid)  # runuser, and Patroni below it
         pm = self.postmaster_pid()
         if pm:
-            pids.append(pm)
-            for d in Path("/proc").iterdir():
-                if d.name.isdigit():
-                    try:
-                        if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pm:
-                            pids.append(int(d.name))
-                    except (OSError, IndexError, ValueError):
-                        continue
+            roots.append(pm)
+        pids = _descendants(roots)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -139,6 +133,23 @@ class PatroniNode:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(_alive(p) for p in pids):
             time.sleep(0.02)
+
+
+def _descendants(roots: list[int]) -> list[int]:
+    """`roots` and every process below them (one snapshot of /proc)."""
+    parent: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    out = list(roots)
+    i = 0
+    while i < len(out):
+        out.extend(p for p, pp in parent.items() if pp == out[i] and p not in out)
+        i += 1
+    return out
 
 
 class PatroniCluster:
