@@ -13,7 +13,7 @@ namespace {
 // The server history a statement runs on: the cluster's system identifier (a new initdb, a
 // restore into a new cluster) and the timeline of the WAL being written (a promotion, a
 // point-in-time recovery). Both are readable by any role (checked as the daemon's role in
-// tests/integration/test_lease_timeline.py).
+// tests/integration/test_db_roles.py, whose daemon runs as the role init-db made).
 constexpr const char* server_stamp_sql =
     "(SELECT system_identifier::text FROM pg_control_system()) || '/' || "
     "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)";
