@@ -112,8 +112,7 @@ SELECT false, term, coalesce(holder, reserved_for),
     // expired there: a claim on this history would have re-stamped the row first, so nobody
     // else can hold it here, and the holder only renews before its own deadline. This is how
     // an active that reaches the promoted server in time keeps its scheduler.
-    renew_sql_ = "WITH cur AS (SELECT " + std::string(server_stamp_sql) +
-                 " AS stamp) UPDATE " + t +
+    renew_sql_ = "WITH cur AS (SELECT " + std::string(server_stamp_sql) + " AS stamp) UPDATE " + t +
                  " AS l SET expires_at = clock_timestamp() + $4::bigint * interval '1 millisecond',"
                  " renewed_at = clock_timestamp(), server_stamp = cur.stamp FROM cur"
                  " WHERE l.cluster = $1 AND l.holder = $2 AND l.term = $3"

@@ -97,9 +97,9 @@ struct LeaseRow {
     std::optional<std::string> holder;
     std::int64_t term{0};  // the row does not exist yet: the first win is term 1
     long long expires_at{0};
-    int history{0};        // the server history statements run on now
-    int stamp{0};          // the history that judged expires_at last
-    long long ahead{0};    // the current server's clock minus the true time
+    int history{0};      // the server history statements run on now
+    int stamp{0};        // the history that judged expires_at last
+    long long ahead{0};  // the current server's clock minus the true time
     bool one_history{true};
 
     bool other_history() const { return one_history && stamp != history; }
