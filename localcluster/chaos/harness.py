@@ -685,19 +685,29 @@ def fault_clock(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
         t.problems.append("the skewed host lost its lease without a fault")
 
 
-def _db_failover(c: ChaosCluster, t: Trial, cut_s: float) -> None:
+def _db_failover(c: ChaosCluster, t: Trial, cut_s: float, active: str | None = None) -> None:
     """The primary lost (every process killed) and the replica promoted at once; after
     `cut_s` s of cut replication when > 0. Timed from the moment the new primary accepts writes
     to the next scheduler start (0: the active rode the failover out, its scheduler untouched).
     The overlap check afterwards is the point: a standby must not take the lease while the old
-    holder's deadline, counted from renewals the new primary never saw, has not passed."""
+    holder's deadline, counted from renewals the new primary never saw, has not passed. With
+    `active`, that host loses both database servers at the instant the primary dies (a rack
+    lost together with it) and gets them back 2 x TTL later: it cannot renew on the new
+    primary, so only its own deadline stops its scheduler."""
     assert c.env is not None
     pair = cast("PgPair", c.env.pg)
     before = {i.pid for i in c.live_instances()}
     if cut_s > 0:
         pair.cut_replication()
         time.sleep(cut_s)
+    if active:
+        for port in (pair.primary.port, pair.replica.port):
+            for rule in (("OUTPUT", "-d", DB_IP, "--dport"), ("INPUT", "-s", DB_IP, "--sport")):
+                c.env.net.iptables(active, "-A", rule[0], "-p", "tcp", *rule[1:], str(port), "-j", "DROP")
     t_up = pair.fail_over()
+    if active:
+        time.sleep(2 * c.ttl_ms / 1000)
+        c.env.net.flush_rules(active)
     c.wait_for(lambda: c.live_instances(), 30, "a scheduler after the database failover")
     c.watch(3 * c.ttl_ms / 1000)  # past every deadline the failover could leave standing
     if {i.pid for i in c.live_instances()} & before:
@@ -714,6 +724,11 @@ def fault_db_lost_renewals(c: ChaosCluster, active: str, t: Trial, o: Options) -
     """Replication cut, then the primary lost and the asynchronous replica promoted at once:
     the new primary has not seen the last renewals."""
     _db_failover(c, t, o.replication_cut_s)
+
+
+def fault_db_lost_with_active(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
+    """As db_lost_renewals, and the active host loses both database servers with the primary."""
+    _db_failover(c, t, o.replication_cut_s, active)
 
 
 def fault_db_clock_ahead(c: ChaosCluster, active: str, t: Trial, o: Options) -> None:
@@ -796,6 +811,14 @@ FAULTS: dict[str, Fault] = {
             fault_db_lost_renewals,
             False,
             "two schedulers (issue 21: 5 of 5 at ttl 3000, 1 of 3 at 1300)",
+            db_pair=True,
+        ),
+        Fault(
+            "db_lost_with_active",
+            "as db_lost_renewals, and the active host cut from both database servers for 2 x TTL",
+            fault_db_lost_with_active,
+            False,
+            "two schedulers until the old active's deadline",
             db_pair=True,
         ),
         Fault(
