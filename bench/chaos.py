@@ -66,9 +66,11 @@ def table(results: dict[str, list[Trial]], fencing: bool) -> str:
         done = [t for t in trials if not t.skipped]
         s = summarize(done)
         med, worst = fmt_s(s["median"]), fmt_s(s["worst"])
-        if not f.failover_due and key not in ("pg_restart", "simultaneous"):
+        if not f.failover_due and key not in ("pg_restart", "simultaneous") and not f.db_pair:
             med, worst = "none due", ""
         notes = []
+        if f.db_pair:
+            notes.append(f"{sum(1 for t in done if t.failover_s == 0.0)} kept their scheduler (0 s)")
         if s["restarts"]:
             notes.append(f"{s['restarts']} needless in-place scheduler restarts (term kept)")
         if s["freezes"]:
