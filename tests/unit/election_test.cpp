@@ -17,6 +17,7 @@
 #include "af/core/election.hpp"
 #include "ready_actions.hpp"
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -1606,15 +1607,13 @@ class DbFailoverTest : public ::testing::TestWithParam<DbFailover> {
 };
 
 TEST_P(DbFailoverTest, TheOldRuleLetsTheStandbyTakeALiveLease) {
-    // The model of the statements before issue 21: the test below can fail.
-    auto sim = run(false, 2000);
-    EXPECT_EQ(sim->core(1).role(), Role::active) << history(sim->node(1));
-    bool overlap = false;
-    const auto v = sim->all_intervals();
-    for (const auto& a : v)
-        for (const auto& b : v)
-            overlap |= a.node != b.node && a.start < b.end && b.start < a.end;
-    EXPECT_TRUE(overlap);
+    // The model of the statements before issue 21: the simulation's own invariant (never a
+    // start while another node has a process alive) trips, so the tests below can fail.
+    static std::unique_ptr<Sim> sim;  // EXPECT_NONFATAL_FAILURE's statement sees no locals
+    EXPECT_NONFATAL_FAILURE(sim = run(false, 2000),
+                            "node-1 started scheduler while node-0 has processes alive");
+    EXPECT_GT(sim->failures(), 0);
+    sim.reset();
 }
 
 TEST_P(DbFailoverTest, TheHolderThatReachesTheNewPrimaryInTimeKeepsItsScheduler) {
