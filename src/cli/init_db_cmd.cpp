@@ -10,6 +10,28 @@
 
 namespace af::cli {
 
+namespace {
+
+// The schema's owner may drop or replace anything in it, and a table's owner may disable its
+// triggers: so the administrator keeps the schema, the events table (append-only, issue 22)
+// and, in install_fencing, the fencing state. The daemon keeps the tables it made (lease,
+// nodes, commands, ...) and may create new ones (its migrations).
+void take_from_daemon(pqxx::transaction_base& tx, const std::string& schema,
+                      const std::string& role) {
+    const std::string s = db::quoted(schema);
+    const std::string r = tx.quote_name(role);
+    tx.exec("ALTER SCHEMA " + s + " OWNER TO CURRENT_USER");
+    tx.exec("GRANT USAGE, CREATE ON SCHEMA " + s + " TO " + r);
+    // The sequence behind events.id follows its table.
+    tx.exec("ALTER TABLE " + s + ".events OWNER TO CURRENT_USER");
+    tx.exec("ALTER FUNCTION " + s + ".events_append_only() OWNER TO CURRENT_USER");
+    tx.exec("REVOKE ALL ON " + s + ".events FROM " + r);
+    tx.exec("GRANT SELECT, INSERT ON " + s + ".events TO " + r);
+    tx.exec("GRANT USAGE ON SEQUENCE " + s + ".events_id_seq TO " + r);
+}
+
+}  // namespace
+
 int cmd_init_db(const config::Config& c, const std::optional<std::string>& conninfo,
                 const std::optional<std::string>& daemon_role) {
     try {
@@ -48,6 +70,7 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
             tx.exec("RESET ROLE");
             // Nobody else uses the schema unless granted (the dashboard: webapp grant-role).
             tx.exec("REVOKE ALL ON SCHEMA " + db::quoted(schema) + " FROM PUBLIC");
+            take_from_daemon(tx, schema, role);
             for (const auto& [node, airflow_role] : c.fence_roles) {
                 const auto exists =
                     tx.exec_params("SELECT 1 FROM pg_roles WHERE rolname = $1", airflow_role);
