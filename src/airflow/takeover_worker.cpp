@@ -43,7 +43,7 @@ void TakeoverWorker::take_over(std::int64_t term, std::string previous_node) {
 }
 
 void TakeoverWorker::cancel(std::int64_t term) {
-    bool dropped = false;
+    bool dropped = false;  // queued, or still connecting: the statement can no longer be sent
     {
         std::lock_guard lk(mu_);
         for (auto it = queue_.begin(); it != queue_.end(); ++it)
@@ -52,12 +52,13 @@ void TakeoverWorker::cancel(std::int64_t term) {
                 dropped = true;
                 break;
             }
-        if (current_ == term) {
-            cancelled_ = true;
+        if (current_ == term && !sent_ && !cancelled_) {
+            cancelled_ = true;  // the worker checks it before sending, and answers nothing
+            dropped = true;
+        } else if (current_ == term && running_) {
             // PQcancel is meant to be called from another thread; the worker clears running_
-            // under this lock before it touches the connection again.
-            if (running_)
-                running_->cancel_query();
+            // under this lock before it touches the connection again. Its answer follows.
+            running_->cancel_query();
         }
     }
     if (dropped)
@@ -76,20 +77,24 @@ void TakeoverWorker::run() {
             queue_.pop_front();
             current_ = r.term;
             cancelled_ = false;
+            sent_ = false;
         }
         auto result = handle(r);
+        bool answered = false;  // cancel() answered it before it was sent (even if it failed)
         {
             std::lock_guard lk(mu_);
+            answered = cancelled_;
             current_ = 0;
         }
-        sink_(std::move(result));
+        if (result && !answered)
+            sink_(std::move(*result));
     }
 }
 
-core::ev::takeover_result TakeoverWorker::handle(const Request& r) {
+std::optional<core::ev::takeover_result> TakeoverWorker::handle(const Request& r) {
     auto it = cfg_.hostnames.find(r.node);
     if (it == cfg_.hostnames.end())
-        return {r.term, false,
+        return core::ev::takeover_result{r.term, false,
                 "airflow.hostnames has no entry for the previous holder " + r.node +
                     ", so its Airflow jobs cannot be found"};
     const std::string& host = it->second;
@@ -106,9 +111,9 @@ core::ev::takeover_result TakeoverWorker::handle(const Request& r) {
         {
             std::lock_guard lk(mu_);
             if (cancelled_)
-                return {r.term, false, "cancelled before it ran (connecting took too long)"};
+                return std::nullopt;  // cancel() answered it
             running_ = conn.get();
-            sent = true;
+            sent_ = sent = true;
         }
         const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - r.asked);
@@ -126,26 +131,30 @@ core::ev::takeover_result TakeoverWorker::handle(const Request& r) {
         }
         // Only the lease proves the previous holder gone (released, or expired on the database
         // clock); database fencing, when configured, is reported by its own event.
-        return {r.term, true,
-                describe(jobs, host) + " (previous holder " + r.node +
-                    ", whose term ended on the database clock)"};
+        return core::ev::takeover_result{r.term, true,
+                                         describe(jobs, host) + " (previous holder " + r.node +
+                                             ", whose term ended on the database clock)"};
     } catch (const pqxx::broken_connection& e) {
         if (sent) {
             // The server may still be running the statement: let its statement_timeout pass,
             // so that what is answered next is final.
             std::this_thread::sleep_for(bound);
-            return {r.term, false,
-                    std::string("Airflow's database connection broke during the takeover "
+            return core::ev::takeover_result{
+                r.term, false,
+                std::string("Airflow's database connection broke during the takeover "
                                 "statement (waited out its timeout): ") +
                         e.what()};
         }
-        return {r.term, false, std::string("Airflow's database unreachable: ") + e.what()};
+        return core::ev::takeover_result{
+            r.term, false, std::string("Airflow's database unreachable: ") + e.what()};
     } catch (const pqxx::sql_error& e) {
-        return {r.term, false,
-                "closing out the Airflow jobs of " + host + " failed (SQLSTATE " + e.sqlstate() +
+        return core::ev::takeover_result{
+            r.term, false,
+            "closing out the Airflow jobs of " + host + " failed (SQLSTATE " + e.sqlstate() +
                     "): " + e.what()};
     } catch (const std::exception& e) {
-        return {r.term, false, "closing out the Airflow jobs of " + host + " failed: " + e.what()};
+        return core::ev::takeover_result{
+            r.term, false, "closing out the Airflow jobs of " + host + " failed: " + e.what()};
     }
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -43,16 +44,17 @@ class TakeoverWorker {
         std::chrono::steady_clock::time_point asked;
     };
     void run();
-    core::ev::takeover_result handle(const Request& r);
+    std::optional<core::ev::takeover_result> handle(const Request& r);
 
     config::AirflowConfig cfg_;
     Duration connect_timeout_;
     Sink sink_;
     TakeoverSql sql_;
     std::mutex mu_;
-    std::int64_t current_{0};              ///< the term being handled (0: none)
-    bool cancelled_{false};                ///< cancel() came for `current_`
-    pqxx::connection* running_{nullptr};   ///< the connection in its statement
+    std::int64_t current_{0};             ///< the term being handled (0: none)
+    bool cancelled_{false};               ///< cancel() came for `current_` and answered it
+    bool sent_{false};                    ///< `current_`'s statement may have reached the server
+    pqxx::connection* running_{nullptr};  ///< the connection in its statement
     std::condition_variable cv_;
     std::deque<Request> queue_;
     bool stop_{false};
