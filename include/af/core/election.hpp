@@ -188,6 +188,9 @@ class Election {
     bool acquire_in_flight_{false};
     TimePoint acquire_sent_{};
     TimePoint next_acquire_{};
+    /// Until then a lease hint moves nothing: any database role can NOTIFY a forged release
+    /// (issue 22), so hints bring an acquire forward once per poll interval at most.
+    TimePoint hint_quiet_until_{};
     TimePoint cooldown_until_{};
 
     bool stopping_{false};
