@@ -102,7 +102,7 @@ def test_an_operator_config_runs_the_operator_commands_and_nothing_else(
         f"INSERT INTO {S}.commands (cluster, kind, requested_by) VALUES ('other', 'switchover', 'x')",
         f"INSERT INTO {S}.pause (cluster, paused_by) VALUES ('other', 'x')",
         f"DELETE FROM {S}.commands",
-        f"UPDATE {S}.commands SET taken_by = 'x'",
+        f"UPDATE {S}.commands SET kind = 'terminate'",
         f"CREATE TABLE {S}.mine (x int)",
         f"ALTER TABLE {S}.pause DISABLE ROW LEVEL SECURITY",
     ]
