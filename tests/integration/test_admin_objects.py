@@ -41,9 +41,7 @@ def as_daemon(pg: PgServer, sql: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
 
 
-def init_db(
-    pg: PgServer, c: Cluster, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def init_db(pg: PgServer, c: Cluster, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     argv = [str(daemon_binary()), "init-db", "--config", str(c.nodes["node-a"].config)]
     argv += ["--conninfo", pg.conninfo(), "--daemon-role", "af_daemon"]
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False, env=env)
@@ -97,9 +95,7 @@ def test_the_daemons_role_cannot_borrow_the_fencing_functions_rights(
         assert sql in refused, f"the daemon's role could: {sql}\n{log}"
 
 
-def test_a_node_name_cannot_break_out_of_the_fencing_function(
-    admin_pg: PgServer, tmp_path: Path
-) -> None:
+def test_a_node_name_cannot_break_out_of_the_fencing_function(admin_pg: PgServer, tmp_path: Path) -> None:
     pg = admin_pg
     key = "x$fn$; ALTER ROLE af_daemon SUPERUSER; SELECT $fn$"
     roles = {**ROLES, key: "sched_b"}
@@ -138,16 +134,12 @@ def test_a_stale_term_cannot_fence_a_newer_holder(admin_pg: PgServer, tmp_path: 
     assert pg.psql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'sched_a'") == "f"
 
 
-def test_the_daemons_role_cannot_rewrite_or_unguard_the_events(
-    admin_pg: PgServer, tmp_path: Path
-) -> None:
+def test_the_daemons_role_cannot_rewrite_or_unguard_the_events(admin_pg: PgServer, tmp_path: Path) -> None:
     pg = admin_pg
     c = Cluster(pg, tmp_path / "c", size=1)
     res = init_db(pg, c)
     assert res.returncode == 0, res.stdout + res.stderr
-    ok = as_daemon(
-        pg, f"INSERT INTO {S}.events (cluster, node_id, kind) VALUES ('{c.name}', 'node-a', 'x')"
-    )
+    ok = as_daemon(pg, f"INSERT INTO {S}.events (cluster, node_id, kind) VALUES ('{c.name}', 'node-a', 'x')")
     assert ok.returncode == 0, f"the daemon can no longer write events: {ok.stderr}"
     attacks = [
         f"ALTER TABLE {S}.events DISABLE TRIGGER ALL",

@@ -6,8 +6,8 @@ asked (Unix user and database role). A real PostgreSQL and a real daemon."""
 from __future__ import annotations
 
 import json
-import pwd
 import os
+import pwd
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,9 +62,7 @@ def test_an_operator_config_runs_the_operator_commands_and_nothing_else(
     res = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
     op = tmp_path / "operator.json"
-    op.write_text(
-        json.dumps({"cluster": c.name, "database": {"conninfo": pg.conninfo(user="af_op")}})
-    )
+    op.write_text(json.dumps({"cluster": c.name, "database": {"conninfo": pg.conninfo(user="af_op")}}))
     try:
         c.start(["node-a"])
         assert c.wait_active() == "node-a"
@@ -81,9 +79,7 @@ def test_an_operator_config_runs_the_operator_commands_and_nothing_else(
         # Nothing to hand over to: refused for want of a standby, not for want of rights.
         r = cli(op, "switchover", "--timeout", "2")
         assert "permission denied" not in r.stderr, r.stderr
-        events = pg.psql(
-            f"SELECT detail FROM {S}.events WHERE cluster = '{c.name}' AND kind = 'resumed'"
-        )
+        events = pg.psql(f"SELECT detail FROM {S}.events WHERE cluster = '{c.name}' AND kind = 'resumed'")
         requested = pg.psql(f"SELECT requested_by FROM {S}.commands WHERE cluster = '{c.name}'")
     finally:
         c.stop_all()

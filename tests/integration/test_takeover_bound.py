@@ -19,17 +19,15 @@ from tests.integration.test_takeover_hooks import JOB_TABLE, events, jobs
 HOST = "host-a.example"
 
 # The "scheduler": registers its SchedulerJob as Airflow's does when it starts, then runs.
-SCHEDULER = """
+SCHEDULER = f"""
 "$1" -X -q -h 127.0.0.1 -p "$2" -d "$3" -c \
   "INSERT INTO job (state, job_type, hostname, start_date, latest_heartbeat, dag_id) \
-   VALUES ('running', 'SchedulerJob', '{host}', now(), now(), 'new-term')"
+   VALUES ('running', 'SchedulerJob', '{HOST}', now(), now(), 'new-term')"
 exec sleep 600
-""".format(host=HOST)
+"""
 
 
-def test_a_late_takeover_does_not_fail_the_new_terms_own_scheduler(
-    pg: PgServer, tmp_path: Path
-) -> None:
+def test_a_late_takeover_does_not_fail_the_new_terms_own_scheduler(pg: PgServer, tmp_path: Path) -> None:
     db = "airflow_" + uuid.uuid4().hex[:8]
     pg.create_database(db)
     pg.psql(JOB_TABLE, dbname=db)
