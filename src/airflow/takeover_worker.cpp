@@ -95,8 +95,8 @@ std::optional<core::ev::takeover_result> TakeoverWorker::handle(const Request& r
     auto it = cfg_.hostnames.find(r.node);
     if (it == cfg_.hostnames.end())
         return core::ev::takeover_result{r.term, false,
-                "airflow.hostnames has no entry for the previous holder " + r.node +
-                    ", so its Airflow jobs cannot be found"};
+                                         "airflow.hostnames has no entry for the previous holder " +
+                                             r.node + ", so its Airflow jobs cannot be found"};
     const std::string& host = it->second;
     // Below the core's wait, so that normally the answer, not the timeout, ends the gate; the
     // core still waits for this answer after cancelling, as a statement can outlive any bound
@@ -142,16 +142,16 @@ std::optional<core::ev::takeover_result> TakeoverWorker::handle(const Request& r
             return core::ev::takeover_result{
                 r.term, false,
                 std::string("Airflow's database connection broke during the takeover "
-                                "statement (waited out its timeout): ") +
-                        e.what()};
+                            "statement (waited out its timeout): ") +
+                    e.what()};
         }
         return core::ev::takeover_result{
             r.term, false, std::string("Airflow's database unreachable: ") + e.what()};
     } catch (const pqxx::sql_error& e) {
-        return core::ev::takeover_result{
-            r.term, false,
-            "closing out the Airflow jobs of " + host + " failed (SQLSTATE " + e.sqlstate() +
-                    "): " + e.what()};
+        return core::ev::takeover_result{r.term, false,
+                                         "closing out the Airflow jobs of " + host +
+                                             " failed (SQLSTATE " + e.sqlstate() +
+                                             "): " + e.what()};
     } catch (const std::exception& e) {
         return core::ev::takeover_result{
             r.term, false, "closing out the Airflow jobs of " + host + " failed: " + e.what()};

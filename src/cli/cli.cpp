@@ -83,15 +83,15 @@ struct Args {
     std::optional<std::string> to;
     double timeout_s{30};
     int limit{20};
-    std::optional<std::string> conninfo;     ///< init-db: connect as an administrator
-    std::optional<std::string> daemon_role;  ///< init-db: the role the daemon logs in as
+    std::optional<std::string> conninfo;       ///< init-db: connect as an administrator
+    std::optional<std::string> daemon_role;    ///< init-db: the role the daemon logs in as
     std::optional<std::string> operator_role;  ///< init-db: the CLI's operators' role
-    std::optional<std::string> at;           ///< switchover --at
-    bool cancel{false};                      ///< switchover --cancel
-    bool stop_processes{false};              ///< pause
-    bool syntax_only{false};                 ///< check-config
-    std::string reason;                      ///< pause
-    std::optional<std::string> expires;      ///< pause
+    std::optional<std::string> at;             ///< switchover --at
+    bool cancel{false};                        ///< switchover --cancel
+    bool stop_processes{false};                ///< pause
+    bool syntax_only{false};                   ///< check-config
+    std::string reason;                        ///< pause
+    std::optional<std::string> expires;        ///< pause
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
@@ -289,9 +289,8 @@ int main(const std::vector<std::string>& argv) {
     }
     config::Config cfg;
     try {
-        cfg = load_cli_config(args->config, cmd == "status" || cmd == "history" ||
-                                                cmd == "pause" || cmd == "resume" ||
-                                                cmd == "switchover");
+        cfg = load_cli_config(args->config, cmd == "status" || cmd == "history" || cmd == "pause" ||
+                                                cmd == "resume" || cmd == "switchover");
     } catch (const config::ConfigError& e) {
         std::cerr << "airflow-failover: config error: " << e.what() << "\n";
         return k_exit_unknown;

@@ -35,9 +35,10 @@ std::unique_ptr<pqxx::connection> open_for_operator(const config::Config& c) {
     pqxx::nontransaction tx(*conn);
     const std::string table = db::quoted(c.database.schema) + ".schema_migrations";
     const auto exists = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", table);
-    const int version = exists[0][0].as<bool>()
-                            ? tx.exec("SELECT coalesce(max(version), 0) FROM " + table)[0][0].as<int>()
-                            : 0;
+    const int version =
+        exists[0][0].as<bool>()
+            ? tx.exec("SELECT coalesce(max(version), 0) FROM " + table)[0][0].as<int>()
+            : 0;
     if (version < db::latest_schema_version())
         throw std::runtime_error(
             "schema " + c.database.schema + " is at version " + std::to_string(version) +

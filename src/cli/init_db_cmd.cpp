@@ -54,9 +54,10 @@ void grant_operator(pqxx::transaction_base& tx, const std::string& schema,
             ".schema_migrations TO " + o);
     tx.exec("GRANT INSERT (cluster, node_id, term, kind, detail) ON " + s + ".events TO " + o);
     tx.exec("GRANT USAGE ON SEQUENCE " + s + ".events_id_seq, " + s + ".commands_id_seq TO " + o);
-    tx.exec("GRANT SELECT, INSERT (cluster, kind, target, requested_by, for_holder, for_term,"
-            " not_before), UPDATE (taken_by, taken_at, done_at, result) ON " +
-            s + ".commands TO " + o);
+    tx.exec(
+        "GRANT SELECT, INSERT (cluster, kind, target, requested_by, for_holder, for_term,"
+        " not_before), UPDATE (taken_by, taken_at, done_at, result) ON " +
+        s + ".commands TO " + o);
     tx.exec("GRANT SELECT, INSERT, UPDATE, DELETE ON " + s + ".pause TO " + o);
     // One policy name per role and table; the cluster is the only row filter.
     const std::string policy = tx.quote_name("operator_" + role);

@@ -47,8 +47,8 @@ int cmd_pause(const config::Config& c, bool stop_processes, const std::string& r
               std::optional<std::int64_t> expires_ms) {
     try {
         auto conn = open_for_operator(c);
-        const db::Pause p = db::set_pause(*conn, c.database.schema, c.cluster, requester(*conn), reason,
-                                          stop_processes, expires_ms);
+        const db::Pause p = db::set_pause(*conn, c.database.schema, c.cluster, requester(*conn),
+                                          reason, stop_processes, expires_ms);
         record(*conn, c, core::EventKind::paused, pause_line(p));
         std::cout << "cluster " << c.cluster << " " << pause_line(p) << "\n"
                   << "no standby takes over and no process is restarted or killed for its "
@@ -129,7 +129,8 @@ int cmd_switchover_at(const config::Config& c, const std::optional<std::string>&
 int cmd_switchover_cancel(const config::Config& c) {
     try {
         auto conn = open_for_operator(c);
-        const auto gone = db::cancel_switchovers(*conn, c.database.schema, c.cluster, requester(*conn));
+        const auto gone =
+            db::cancel_switchovers(*conn, c.database.schema, c.cluster, requester(*conn));
         if (gone.empty()) {
             std::cout << "no scheduled switchover to cancel in cluster " << c.cluster << "\n";
             return 0;

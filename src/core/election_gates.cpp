@@ -38,8 +38,7 @@ void Election::on(const ev::takeover_result& e) {
         term_.takeover_cancelled ? " (answered after its cancellation at the timeout)" : "";
     note(e.ok ? EventKind::takeover : EventKind::takeover_failed,
          e.ok ? e.detail + when
-              : e.detail + when +
-                    "; starting anyway (Airflow's own orphan check is the fallback)");
+              : e.detail + when + "; starting anyway (Airflow's own orphan check is the fallback)");
 }
 
 void Election::on(const ev::hook_result& e) {

@@ -58,14 +58,16 @@ std::string function_body(const std::string& state, const std::string& cluster_l
            "    END IF;\n"
            "    IF NOT p_terminate THEN\n"
            "        UPDATE " +
-           state + " SET term = p_term, node = p_node, fenced_at = clock_timestamp() WHERE cluster = " +
+           state +
+           " SET term = p_term, node = p_node, fenced_at = clock_timestamp() WHERE cluster = " +
            cluster_literal +
            ";\n"
            "    END IF;\n"
            "    FOR r IN SELECT e.value FROM pg_catalog.jsonb_each_text(v_roles) e\n"
            "              WHERE e.key <> p_node LOOP\n"
            "        IF p_terminate THEN\n"
-           "            PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a\n"
+           "            PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM "
+           "pg_catalog.pg_stat_activity a\n"
            "             WHERE a.usename = r AND a.pid <> pg_catalog.pg_backend_pid();\n"
            "        ELSE\n"
            "            EXECUTE pg_catalog.format('ALTER ROLE %I NOLOGIN', r);\n"
@@ -110,9 +112,10 @@ void install_fencing(pqxx::connection& c, const std::string& schema, const std::
         " AND c.relname = 'fencing'",
         schema);
     if (!existing.empty() && !existing[0][0].as<bool>())
-        throw std::runtime_error(state + " exists but is not a table of the administrator "
-                                         "running init-db (the daemon's role may have made it); "
-                                         "drop it and run init-db again");
+        throw std::runtime_error(state +
+                                 " exists but is not a table of the administrator "
+                                 "running init-db (the daemon's role may have made it); "
+                                 "drop it and run init-db again");
     tx.exec("CREATE TABLE IF NOT EXISTS " + state +
             " (cluster text PRIMARY KEY, roles jsonb NOT NULL, term bigint NOT NULL DEFAULT 0,"
             " node text, fenced_at timestamptz)");

@@ -97,8 +97,7 @@ void LeaseSql::fence(pqxx::connection& c, std::int64_t term,
         const std::string fn = quoted(schema_) + "." + quoted(fencing_function(cluster_));
         {
             pqxx::work tx(c);
-            if (tx.exec_params(held_sql_, cluster_, node_id_, static_cast<long long>(term))
-                    .empty())
+            if (tx.exec_params(held_sql_, cluster_, node_id_, static_cast<long long>(term)).empty())
                 throw std::runtime_error("lost the lease before fencing");
             tx.exec_params("SELECT " + fn + "($1, $2, false)", node_id_,
                            static_cast<long long>(term));

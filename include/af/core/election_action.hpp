@@ -115,12 +115,12 @@ struct warm_stop {
 
 }  // namespace act
 
-using Action = std::variant<act::try_acquire, act::renew, act::release, act::start_process,
-                            act::stop_process, act::freeze_process, act::thaw_process,
-                            act::kill_process, act::arm_guard, act::disarm_guard, act::record,
-                            act::exit, act::command_done, act::take_over, act::cancel_takeover,
-                            act::run_pre_promote,
-                            act::role_change, act::warm_start, act::warm_go, act::warm_stop>;
+using Action =
+    std::variant<act::try_acquire, act::renew, act::release, act::start_process, act::stop_process,
+                 act::freeze_process, act::thaw_process, act::kill_process, act::arm_guard,
+                 act::disarm_guard, act::record, act::exit, act::command_done, act::take_over,
+                 act::cancel_takeover, act::run_pre_promote, act::role_change, act::warm_start,
+                 act::warm_go, act::warm_stop>;
 
 /// What one step of the core asks of the shell (etcd raft's Ready, in small).
 struct Ready {
