@@ -107,10 +107,15 @@ def test_an_operator_config_runs_the_operator_commands_and_nothing_else(
 
 
 def test_operator_commands_run_no_migration(roles_pg: PgServer, tmp_path: Path) -> None:
-    """An operator command against a database without the schema says so; it creates nothing."""
+    """An operator command against a database without the schema says so and creates nothing
+    (even with a node's full config and a role that could create the schema)."""
     pg = roles_pg
-    op = tmp_path / "operator.json"
-    op.write_text(json.dumps({"cluster": "nope", "database": {"conninfo": pg.conninfo()}}))
-    r = cli(op, "pause", "--reason", "x")
+    db = pg.create_database("empty")
+    c = Cluster(pg, tmp_path / "c", size=1)
+    node = c.nodes["node-a"]
+    cfg = json.loads(node.config.read_text())
+    cfg["database"]["conninfo"] = pg.conninfo(db)
+    node.config.write_text(json.dumps(cfg))
+    r = c.cli("pause", "--reason", "x")
     assert r.returncode != 0 and "init-db" in r.stderr, r.stdout + r.stderr
-    assert pg.psql(f"SELECT count(*) FROM pg_namespace WHERE nspname = '{S}'") == "0"
+    assert pg.psql(f"SELECT count(*) FROM pg_namespace WHERE nspname = '{S}'", dbname=db) == "0"

@@ -20,7 +20,7 @@ HOST = "host-a.example"
 
 # The "scheduler": registers its SchedulerJob as Airflow's does when it starts, then runs.
 SCHEDULER = f"""
-"$1" -X -q -h 127.0.0.1 -p "$2" -d "$3" -c \
+"$1" -X -q -h 127.0.0.1 -p "$2" -U postgres -d "$3" -c \
   "INSERT INTO job (state, job_type, hostname, start_date, latest_heartbeat, dag_id) \
    VALUES ('running', 'SchedulerJob', '{HOST}', now(), now(), 'new-term')"
 exec sleep 600
