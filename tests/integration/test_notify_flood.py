@@ -70,6 +70,7 @@ def test_forged_release_notifies_do_not_drive_acquires(pg: PgServer, tmp_path: P
     # Scaled to the flood's own length: the quiet rate, plus one hint-driven acquire per poll
     # interval (default 1 s) and some slack for the status writes.
     allowed = quiet * took / WINDOW_S + took / 1.0 + 10
+    print(f"flood: {flooded:.0f} statements in {took:.1f} s; quiet: {quiet:.0f} in {WINDOW_S} s")
     assert flooded <= allowed, (
         f"{flooded:.0f} statements during {took:.1f} s of forged NOTIFYs (quiet: {quiet:.0f} in {WINDOW_S} s)"
     )
