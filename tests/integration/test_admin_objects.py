@@ -5,9 +5,12 @@ password). A real PostgreSQL per test: the attacks change roles and the schema."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,10 +22,10 @@ ROLES = {"node-a": "sched_a", "node-b": "sched_b"}
 S = "airflow_failover"
 
 
-@pytest.fixture
-def admin_pg() -> Iterator[PgServer]:
+@pytest.fixture(scope="module")
+def admin_server() -> Iterator[PgServer]:
     """A PostgreSQL with the daemon's role (no CREATEROLE) and Airflow's roles; postgres is the
-    administrator who runs init-db."""
+    administrator who runs init-db. Each test gets a database of its own."""
     pg = PgServer()
     pg.start()
     try:
@@ -34,24 +37,57 @@ def admin_pg() -> Iterator[PgServer]:
         pg.destroy()
 
 
-def as_daemon(pg: PgServer, sql: str) -> subprocess.CompletedProcess[str]:
+@dataclass
+class Db:
+    pg: PgServer
+    name: str
+
+    def conninfo(self, user: str = "postgres") -> str:
+        return self.pg.conninfo(self.name, user=user)
+
+    def psql(self, sql: str) -> str:
+        return self.pg.psql(sql, dbname=self.name)
+
+
+@pytest.fixture
+def admin_pg(admin_server: PgServer) -> Iterator[Db]:
+    db = Db(admin_server, admin_server.create_database("t" + uuid.uuid4().hex[:8]))
+    try:
+        yield db
+    finally:
+        # Whatever an attack (or the old code) did to the roles shared by the tests.
+        admin_server.psql("ALTER ROLE af_daemon NOSUPERUSER")
+        for role in ROLES.values():
+            admin_server.psql(f"ALTER ROLE {role} LOGIN")
+
+
+def cluster(db: Db, tmp_path: Path, size: int, extra: dict[str, object]) -> Cluster:
+    c = Cluster(db.pg, tmp_path / "c", size=size, extra=extra)
+    for node in c.nodes.values():
+        cfg = json.loads(node.config.read_text())
+        cfg["database"]["conninfo"] = db.conninfo()
+        node.config.write_text(json.dumps(cfg))
+    return c
+
+
+def as_daemon(db: Db, sql: str) -> subprocess.CompletedProcess[str]:
     """One statement in a session of the daemon's role itself (not SET ROLE from a superuser)."""
-    argv = [str(pg.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
-    argv += ["-h", "127.0.0.1", "-p", str(pg.port), "-U", "af_daemon", "-d", "postgres", "-c", sql]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    argv = [str(db.pg.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+    argv += ["-h", "127.0.0.1", "-p", str(db.pg.port), "-U", "af_daemon", "-d", db.name]
+    return subprocess.run([*argv, "-c", sql], capture_output=True, text=True, timeout=30, check=False)
 
 
-def init_db(pg: PgServer, c: Cluster, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def init_db(db: Db, c: Cluster, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     argv = [str(daemon_binary()), "init-db", "--config", str(c.nodes["node-a"].config)]
-    argv += ["--conninfo", pg.conninfo(), "--daemon-role", "af_daemon"]
+    argv += ["--conninfo", db.conninfo(), "--daemon-role", "af_daemon"]
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False, env=env)
 
 
-def is_superuser(pg: PgServer, role: str) -> bool:
+def is_superuser(pg: Db, role: str) -> bool:
     return pg.psql(f"SELECT rolsuper FROM pg_roles WHERE rolname = '{role}'") == "t"
 
 
-def fencing_function(pg: PgServer, cluster: str) -> str:
+def fencing_function(pg: Db, cluster: str) -> str:
     fn = pg.psql(
         "SELECT p.oid::regproc FROM pg_proc p "
         f"WHERE obj_description(p.oid, 'pg_proc') LIKE '%cluster {cluster} %'"
@@ -60,11 +96,9 @@ def fencing_function(pg: PgServer, cluster: str) -> str:
     return fn
 
 
-def test_the_daemons_role_cannot_borrow_the_fencing_functions_rights(
-    admin_pg: PgServer, tmp_path: Path
-) -> None:
+def test_the_daemons_role_cannot_borrow_the_fencing_functions_rights(admin_pg: Db, tmp_path: Path) -> None:
     pg = admin_pg
-    c = Cluster(pg, tmp_path / "c", size=2, extra={"fencing": {"database_roles": ROLES}})
+    c = cluster(pg, tmp_path, 2, {"fencing": {"database_roles": ROLES}})
     res = init_db(pg, c)
     assert res.returncode == 0, res.stdout + res.stderr
     fn = fencing_function(pg, c.name)
@@ -95,11 +129,11 @@ def test_the_daemons_role_cannot_borrow_the_fencing_functions_rights(
         assert sql in refused, f"the daemon's role could: {sql}\n{log}"
 
 
-def test_a_node_name_cannot_break_out_of_the_fencing_function(admin_pg: PgServer, tmp_path: Path) -> None:
+def test_a_node_name_cannot_break_out_of_the_fencing_function(admin_pg: Db, tmp_path: Path) -> None:
     pg = admin_pg
     key = "x$fn$; ALTER ROLE af_daemon SUPERUSER; SELECT $fn$"
     roles = {**ROLES, key: "sched_b"}
-    c = Cluster(pg, tmp_path / "c", size=1, extra={"fencing": {"database_roles": roles}})
+    c = cluster(pg, tmp_path, 1, {"fencing": {"database_roles": roles}})
     # Only the body's validation stood between the name and the administrator's session, and
     # that is a session setting (PGOPTIONS, the conninfo's options, a restore script).
     env = {**os.environ, "PGOPTIONS": "-c check_function_bodies=off"}
@@ -112,9 +146,9 @@ def test_a_node_name_cannot_break_out_of_the_fencing_function(admin_pg: PgServer
     assert check.returncode == 2 and "fencing.database_roles.x$fn$" in check.stderr, check.stderr
 
 
-def test_a_stale_term_cannot_fence_a_newer_holder(admin_pg: PgServer, tmp_path: Path) -> None:
+def test_a_stale_term_cannot_fence_a_newer_holder(admin_pg: Db, tmp_path: Path) -> None:
     pg = admin_pg
-    c = Cluster(pg, tmp_path / "c", size=2, extra={"fencing": {"database_roles": ROLES}})
+    c = cluster(pg, tmp_path, 2, {"fencing": {"database_roles": ROLES}})
     res = init_db(pg, c)
     assert res.returncode == 0, res.stdout + res.stderr
     fn = fencing_function(pg, c.name)
@@ -134,9 +168,9 @@ def test_a_stale_term_cannot_fence_a_newer_holder(admin_pg: PgServer, tmp_path: 
     assert pg.psql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'sched_a'") == "f"
 
 
-def test_the_daemons_role_cannot_rewrite_or_unguard_the_events(admin_pg: PgServer, tmp_path: Path) -> None:
+def test_the_daemons_role_cannot_rewrite_or_unguard_the_events(admin_pg: Db, tmp_path: Path) -> None:
     pg = admin_pg
-    c = Cluster(pg, tmp_path / "c", size=1)
+    c = cluster(pg, tmp_path, 1, {})
     res = init_db(pg, c)
     assert res.returncode == 0, res.stdout + res.stderr
     ok = as_daemon(pg, f"INSERT INTO {S}.events (cluster, node_id, kind) VALUES ('{c.name}', 'node-a', 'x')")
@@ -159,10 +193,10 @@ def test_the_daemons_role_cannot_rewrite_or_unguard_the_events(admin_pg: PgServe
     assert pg.psql(f"SELECT count(*) FROM {S}.events WHERE detail = 'rewritten'") == "0"
 
 
-def test_init_db_for_a_daemon_role_runs_twice(admin_pg: PgServer, tmp_path: Path) -> None:
+def test_init_db_for_a_daemon_role_runs_twice(admin_pg: Db, tmp_path: Path) -> None:
     """An upgrade re-runs init-db over a schema the administrator already holds."""
     pg = admin_pg
-    c = Cluster(pg, tmp_path / "c", size=2, extra={"fencing": {"database_roles": ROLES}})
+    c = cluster(pg, tmp_path, 2, {"fencing": {"database_roles": ROLES}})
     for _ in range(2):
         res = init_db(pg, c)
         assert res.returncode == 0, res.stdout + res.stderr
