@@ -18,14 +18,20 @@ TakeoverSql::TakeoverSql(const std::string& schema, std::vector<std::string> job
            " SET state = 'failed', end_date = clock_timestamp()"
            " WHERE hostname = $1 AND state = 'running'"
            " AND job_type = ANY (string_to_array($2, ','))"
+           // Never a job of this term: a node that re-won its own lease must not fail the
+           // scheduler it starts now, nor anything that heartbeated since the term began.
+           " AND coalesce(start_date, '-infinity') < statement_timestamp() - $3::bigint *"
+           " interval '1 millisecond'"
+           " AND coalesce(latest_heartbeat, '-infinity') < statement_timestamp() - $3::bigint *"
+           " interval '1 millisecond'"
            " RETURNING id, job_type";
 }
 
-std::vector<ClosedJob> TakeoverSql::close_out(pqxx::connection& c,
-                                              const std::string& hostname) const {
-    pqxx::work tx(c);
-    const pqxx::result r = tx.exec_params(sql_, hostname, job_types_);
-    tx.commit();
+std::vector<ClosedJob> TakeoverSql::close_out(pqxx::connection& c, const std::string& hostname,
+                                              std::chrono::milliseconds term_age) const {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r =
+        tx.exec_params(sql_, hostname, job_types_, static_cast<long long>(term_age.count()));
     std::vector<ClosedJob> out;
     for (const auto& row : r)
         out.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>()});

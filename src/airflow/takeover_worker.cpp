@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "af/db/connection.hpp"
 
@@ -35,9 +37,32 @@ void TakeoverWorker::stop() {
 void TakeoverWorker::take_over(std::int64_t term, std::string previous_node) {
     {
         std::lock_guard lk(mu_);
-        queue_.push_back({term, std::move(previous_node)});
+        queue_.push_back({term, std::move(previous_node), std::chrono::steady_clock::now()});
     }
     cv_.notify_all();
+}
+
+void TakeoverWorker::cancel(std::int64_t term) {
+    bool dropped = false;  // queued, or still connecting: the statement can no longer be sent
+    {
+        std::lock_guard lk(mu_);
+        for (auto it = queue_.begin(); it != queue_.end(); ++it)
+            if (it->term == term) {
+                queue_.erase(it);
+                dropped = true;
+                break;
+            }
+        if (current_ == term && !sent_ && !cancelled_) {
+            cancelled_ = true;  // the worker checks it before sending, and answers nothing
+            dropped = true;
+        } else if (current_ == term && running_) {
+            // PQcancel is meant to be called from another thread; the worker clears running_
+            // under this lock before it touches the connection again. Its answer follows.
+            running_->cancel_query();
+        }
+    }
+    if (dropped)
+        sink_(core::ev::takeover_result{term, false, "cancelled before it ran"});
 }
 
 void TakeoverWorker::run() {
@@ -50,37 +75,86 @@ void TakeoverWorker::run() {
                 return;
             r = std::move(queue_.front());
             queue_.pop_front();
+            current_ = r.term;
+            cancelled_ = false;
+            sent_ = false;
         }
-        sink_(handle(r));
+        auto result = handle(r);
+        bool answered = false;  // cancel() answered it before it was sent (even if it failed)
+        {
+            std::lock_guard lk(mu_);
+            answered = cancelled_;
+            current_ = 0;
+        }
+        if (result && !answered)
+            sink_(std::move(*result));
     }
 }
 
-core::ev::takeover_result TakeoverWorker::handle(const Request& r) {
+std::optional<core::ev::takeover_result> TakeoverWorker::handle(const Request& r) {
     auto it = cfg_.hostnames.find(r.node);
     if (it == cfg_.hostnames.end())
-        return {r.term, false,
-                "airflow.hostnames has no entry for the previous holder " + r.node +
-                    ", so its Airflow jobs cannot be found"};
+        return core::ev::takeover_result{r.term, false,
+                                         "airflow.hostnames has no entry for the previous holder " +
+                                             r.node + ", so its Airflow jobs cannot be found"};
     const std::string& host = it->second;
-    // The connection is opened on demand and kept; a kept one may have died while idle (server
-    // restart, idle timeout), so a broken connection is retried once on a fresh one.
-    for (int attempt = 0;; ++attempt) {
-        try {
-            if (!conn_)
-                conn_ = db::open_connection(cfg_.conninfo, connect_timeout_, cfg_.takeover_timeout);
-            const auto jobs = sql_.close_out(*conn_, host);
-            return {r.term, true,
-                    describe(jobs, host) + " (previous holder " + r.node + ", fenced)"};
-        } catch (const pqxx::broken_connection& e) {
-            conn_.reset();
-            if (attempt == 0)
-                continue;
-            return {r.term, false, std::string("Airflow's database unreachable: ") + e.what()};
-        } catch (const std::exception& e) {
-            conn_.reset();  // a timed-out statement leaves the session in an unknown state
-            return {r.term, false,
-                    "closing out the Airflow jobs of " + host + " failed: " + e.what()};
+    // Below the core's wait, so that normally the answer, not the timeout, ends the gate; the
+    // core still waits for this answer after cancelling, as a statement can outlive any bound
+    // the client sets (a connect that took long, a slow network).
+    const Duration bound = std::max(Duration{50}, cfg_.takeover_timeout * 3 / 4);
+    // A connection per takeover (one per term): a kept one may have died while idle, and a
+    // retry could not tell whether the first attempt's statement still runs.
+    std::unique_ptr<pqxx::connection> conn;
+    bool sent = false;
+    try {
+        conn = db::open_connection(cfg_.conninfo, connect_timeout_, bound);
+        {
+            std::lock_guard lk(mu_);
+            if (cancelled_)
+                return std::nullopt;  // cancel() answered it
+            running_ = conn.get();
+            sent_ = sent = true;
         }
+        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - r.asked);
+        std::vector<ClosedJob> jobs;
+        try {
+            jobs = sql_.close_out(*conn, host, age);
+        } catch (...) {
+            std::lock_guard lk(mu_);
+            running_ = nullptr;
+            throw;
+        }
+        {
+            std::lock_guard lk(mu_);
+            running_ = nullptr;
+        }
+        // Only the lease proves the previous holder gone (released, or expired on the database
+        // clock); database fencing, when configured, is reported by its own event.
+        return core::ev::takeover_result{r.term, true,
+                                         describe(jobs, host) + " (previous holder " + r.node +
+                                             ", whose term ended on the database clock)"};
+    } catch (const pqxx::broken_connection& e) {
+        if (sent) {
+            // The server may still be running the statement: let its statement_timeout pass,
+            // so that what is answered next is final.
+            std::this_thread::sleep_for(bound);
+            return core::ev::takeover_result{
+                r.term, false,
+                std::string("Airflow's database connection broke during the takeover "
+                            "statement (waited out its timeout): ") +
+                    e.what()};
+        }
+        return core::ev::takeover_result{
+            r.term, false, std::string("Airflow's database unreachable: ") + e.what()};
+    } catch (const pqxx::sql_error& e) {
+        return core::ev::takeover_result{r.term, false,
+                                         "closing out the Airflow jobs of " + host +
+                                             " failed (SQLSTATE " + e.sqlstate() +
+                                             "): " + e.what()};
+    } catch (const std::exception& e) {
+        return core::ev::takeover_result{
+            r.term, false, "closing out the Airflow jobs of " + host + " failed: " + e.what()};
     }
 }
 

@@ -48,6 +48,8 @@ commands:
                                        with fencing.database_roles a SECURITY DEFINER fencing
                                        function (so it needs no CREATEROLE); Airflow's roles
                                        get no rights on the schema
+                   --operator-role ROLE  may run status, history, pause, resume and
+                                       switchover for this cluster, nothing else
   check-config   validate the config file and everything `run` would refuse at start (the
                  heartbeat secret file, free listen ports, commands on PATH, health URLs);
                  print the effective timings
@@ -81,14 +83,15 @@ struct Args {
     std::optional<std::string> to;
     double timeout_s{30};
     int limit{20};
-    std::optional<std::string> conninfo;     ///< init-db: connect as an administrator
-    std::optional<std::string> daemon_role;  ///< init-db: the role the daemon logs in as
-    std::optional<std::string> at;           ///< switchover --at
-    bool cancel{false};                      ///< switchover --cancel
-    bool stop_processes{false};              ///< pause
-    bool syntax_only{false};                 ///< check-config
-    std::string reason;                      ///< pause
-    std::optional<std::string> expires;      ///< pause
+    std::optional<std::string> conninfo;       ///< init-db: connect as an administrator
+    std::optional<std::string> daemon_role;    ///< init-db: the role the daemon logs in as
+    std::optional<std::string> operator_role;  ///< init-db: the CLI's operators' role
+    std::optional<std::string> at;             ///< switchover --at
+    bool cancel{false};                        ///< switchover --cancel
+    bool stop_processes{false};                ///< pause
+    bool syntax_only{false};                   ///< check-config
+    std::string reason;                        ///< pause
+    std::optional<std::string> expires;        ///< pause
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
@@ -131,6 +134,8 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
                 a.reason = argv[++i];
             else
                 (s == "--at" ? a.at : a.expires) = argv[++i];
+        } else if (s == "--operator-role" && i + 1 < argv.size()) {
+            a.operator_role = argv[++i];
         } else if ((s == "--conninfo" || s == "--daemon-role") && i + 1 < argv.size()) {
             (s == "--conninfo" ? a.conninfo : a.daemon_role) = argv[++i];
         } else if ((s == "--to" || s == "--timeout") && i + 1 < argv.size()) {
@@ -177,9 +182,7 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
 int cmd_switchover(const config::Config& c, const std::optional<std::string>& to,
                    double timeout_s) {
     try {
-        auto conn =
-            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
-        db::migrate(*conn, c.database.schema);
+        auto conn = open_for_operator(c);
         const db::ClusterView before = db::read_cluster(*conn, c.database.schema, c.cluster);
         if (!before.active) {
             std::cerr << "switchover refused: cluster " << c.cluster << " has no active node\n";
@@ -210,7 +213,7 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
         // before it is carried out, the command is closed as stale, not run by the newcomer.
         const std::int64_t id =
             commands.insert(*conn, std::string(to_string(core::CommandKind::switchover)), to,
-                            requester(), db::CommandTarget{*before.active, before.term});
+                            requester(*conn), db::CommandTarget{*before.active, before.term});
         std::cout << "switchover requested (command " << id << "): " << *before.active << " (term "
                   << before.term << ") -> " << to.value_or("the best standby") << "\n";
         const auto deadline = started + std::chrono::duration<double>(timeout_s);
@@ -286,7 +289,8 @@ int main(const std::vector<std::string>& argv) {
     }
     config::Config cfg;
     try {
-        cfg = config::load_config(args->config);
+        cfg = load_cli_config(args->config, cmd == "status" || cmd == "history" || cmd == "pause" ||
+                                                cmd == "resume" || cmd == "switchover");
     } catch (const config::ConfigError& e) {
         std::cerr << "airflow-failover: config error: " << e.what() << "\n";
         return k_exit_unknown;
@@ -296,7 +300,7 @@ int main(const std::vector<std::string>& argv) {
     if (cmd == "status")
         return cmd_status(cfg, args->json);
     if (cmd == "init-db")
-        return cmd_init_db(cfg, args->conninfo, args->daemon_role);
+        return cmd_init_db(cfg, args->conninfo, args->daemon_role, args->operator_role);
     if (cmd == "history")
         return cmd_history(cfg, args->json, args->limit);
     if (cmd == "pause" || cmd == "resume" || cmd == "switchover")

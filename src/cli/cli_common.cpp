@@ -1,17 +1,74 @@
 #include "af/cli/cli_common.hpp"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <stdexcept>
+
+#include "af/db/connection.hpp"
+#include "af/db/migrations.hpp"
 
 namespace af::cli {
 
-std::string requester() {
+std::string requester(pqxx::connection& conn) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    const char* user = std::getenv("USER");
-    return std::string("cli:") + (user ? user : std::to_string(getuid())) + "@" + host;
+    std::string user = std::to_string(getuid());
+    if (const passwd* pw = getpwuid(getuid()))
+        user = pw->pw_name;
+    pqxx::nontransaction tx(conn);
+    const auto r = tx.exec("SELECT session_user, current_user");
+    std::string role = r[0][0].as<std::string>();
+    if (r[0][1].as<std::string>() != role)
+        role += " (as " + r[0][1].as<std::string>() + ")";
+    return "cli:" + user + "@" + host + " as " + role;
+}
+
+std::unique_ptr<pqxx::connection> open_for_operator(const config::Config& c) {
+    auto conn =
+        db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
+    pqxx::nontransaction tx(*conn);
+    const std::string table = db::quoted(c.database.schema) + ".schema_migrations";
+    const auto exists = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", table);
+    const int version =
+        exists[0][0].as<bool>()
+            ? tx.exec("SELECT coalesce(max(version), 0) FROM " + table)[0][0].as<int>()
+            : 0;
+    if (version < db::latest_schema_version())
+        throw std::runtime_error(
+            "schema " + c.database.schema + " is at version " + std::to_string(version) +
+            ", this build needs " + std::to_string(db::latest_schema_version()) +
+            ": run `airflow-failover init-db` (or start a daemon of this build) first");
+    return conn;
+}
+
+config::Config load_cli_config(const std::string& path, bool operator_only) {
+    if (operator_only) {
+        std::ifstream in(path);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        const auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+        // An operator's file names the cluster and how to reach its database, nothing about a
+        // node: complete it so that every key it has is checked as in a node's config.
+        if (in && j.is_object() && !j.contains("node_id") && !j.contains("processes")) {
+            auto full = j;
+            full["node_id"] = "cli";
+            full["processes"] = nlohmann::json::array();
+            try {
+                return config::parse_config(full.dump());
+            } catch (const config::ConfigError& e) {
+                throw config::ConfigError(
+                    e.key(), std::string(e.what()).substr(e.key().size() + 2) + " (in " + path +
+                                 ", an operator's config)");
+            }
+        }
+    }
+    return config::load_config(path);
 }
 
 std::int64_t stale_after_ms(const config::Config& c) {

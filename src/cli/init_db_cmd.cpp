@@ -10,8 +10,79 @@
 
 namespace af::cli {
 
+namespace {
+
+// The schema's owner may drop or replace anything in it, and a table's owner may disable its
+// triggers: so the administrator keeps the schema, the events table (append-only, issue 22)
+// and, in install_fencing, the fencing state. The daemon keeps the tables it made (lease,
+// nodes, commands, ...) and may create new ones (its migrations).
+void take_from_daemon(pqxx::transaction_base& tx, const std::string& schema,
+                      const std::string& role) {
+    const std::string s = db::quoted(schema);
+    const std::string r = tx.quote_name(role);
+    tx.exec("ALTER SCHEMA " + s + " OWNER TO CURRENT_USER");
+    tx.exec("GRANT USAGE, CREATE ON SCHEMA " + s + " TO " + r);
+    // The sequence behind events.id follows its table.
+    tx.exec("ALTER TABLE " + s + ".events OWNER TO CURRENT_USER");
+    tx.exec("ALTER FUNCTION " + s + ".events_append_only() OWNER TO CURRENT_USER");
+    tx.exec("REVOKE ALL ON " + s + ".events FROM " + r);
+    tx.exec("GRANT SELECT, INSERT ON " + s + ".events TO " + r);
+    tx.exec("GRANT USAGE ON SEQUENCE " + s + ".events_id_seq TO " + r);
+}
+
+// `status`, `history`, `pause`, `resume` and `switchover` for one cluster, nothing more: read
+// the state tables, request switchovers (and cancel scheduled ones), set and clear the pause,
+// and add the operator's own events. No lease writes, no terminate, no other cluster (row-level
+// security), no fencing state. Run as the administrator, who owns or may grant all of it.
+void grant_operator(pqxx::transaction_base& tx, const std::string& schema,
+                    const std::string& cluster, const std::string& role) {
+    const auto r = tx.exec_params(
+        "SELECT rolsuper OR rolbypassrls OR rolcreaterole FROM pg_roles WHERE rolname = $1", role);
+    if (r.empty())
+        throw std::runtime_error("--operator-role: no role named " + role);
+    if (r[0][0].as<bool>())
+        throw std::runtime_error("--operator-role: role " + role +
+                                 " is a superuser or has BYPASSRLS or CREATEROLE, which "
+                                 "row-level security and these grants cannot limit");
+    const std::string s = db::quoted(schema);
+    const std::string o = tx.quote_name(role);
+    const std::string c = tx.quote(cluster);
+    tx.exec("REVOKE ALL ON ALL TABLES IN SCHEMA " + s + " FROM " + o);
+    tx.exec("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + s + " FROM " + o);
+    tx.exec("GRANT USAGE ON SCHEMA " + s + " TO " + o);
+    tx.exec("GRANT SELECT ON " + s + ".lease, " + s + ".nodes, " + s + ".events, " + s +
+            ".schema_migrations TO " + o);
+    tx.exec("GRANT INSERT (cluster, node_id, term, kind, detail) ON " + s + ".events TO " + o);
+    tx.exec("GRANT USAGE ON SEQUENCE " + s + ".events_id_seq, " + s + ".commands_id_seq TO " + o);
+    tx.exec(
+        "GRANT SELECT, INSERT (cluster, kind, target, requested_by, for_holder, for_term,"
+        " not_before), UPDATE (taken_by, taken_at, done_at, result) ON " +
+        s + ".commands TO " + o);
+    tx.exec("GRANT SELECT, INSERT, UPDATE, DELETE ON " + s + ".pause TO " + o);
+    // One policy name per role and table; the cluster is the only row filter.
+    const std::string policy = tx.quote_name("operator_" + role);
+    tx.exec("DROP POLICY IF EXISTS " + policy + " ON " + s + ".commands");
+    tx.exec("CREATE POLICY " + policy + " ON " + s + ".commands TO " + o + " USING (cluster = " +
+            c + ") WITH CHECK (cluster = " + c + " AND kind = 'switchover')");
+    tx.exec("DROP POLICY IF EXISTS " + policy + " ON " + s + ".pause");
+    tx.exec("CREATE POLICY " + policy + " ON " + s + ".pause TO " + o + " USING (cluster = " + c +
+            ") WITH CHECK (cluster = " + c + ")");
+}
+
+void grant_operator_role(pqxx::connection& conn, const std::string& schema,
+                         const std::string& cluster, const std::string& role) {
+    pqxx::work tx(conn);
+    grant_operator(tx, schema, cluster, role);
+    tx.commit();
+    std::cout << "operator role " << role << ": status, history, pause, resume and switchover "
+              << "for cluster " << cluster << " only\n";
+}
+
+}  // namespace
+
 int cmd_init_db(const config::Config& c, const std::optional<std::string>& conninfo,
-                const std::optional<std::string>& daemon_role) {
+                const std::optional<std::string>& daemon_role,
+                const std::optional<std::string>& operator_role) {
     try {
         auto conn = db::open_connection(conninfo.value_or(c.database.conninfo),
                                         c.database.connect_timeout, Duration{30000});
@@ -20,6 +91,8 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
             const int n = db::migrate(*conn, schema);
             std::cout << "schema " << schema << ": applied " << n
                       << " migration(s), now at version " << db::latest_schema_version() << "\n";
+            if (operator_role)
+                grant_operator_role(*conn, schema, c.cluster, *operator_role);
             if (!c.fence_roles.empty())
                 std::cout << "fencing: without --daemon-role the daemon fences directly and "
                              "needs CREATEROLE; run init-db as an administrator with "
@@ -48,6 +121,7 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
             tx.exec("RESET ROLE");
             // Nobody else uses the schema unless granted (the dashboard: webapp grant-role).
             tx.exec("REVOKE ALL ON SCHEMA " + db::quoted(schema) + " FROM PUBLIC");
+            take_from_daemon(tx, schema, role);
             for (const auto& [node, airflow_role] : c.fence_roles) {
                 const auto exists =
                     tx.exec_params("SELECT 1 FROM pg_roles WHERE rolname = $1", airflow_role);
@@ -74,6 +148,8 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
                 std::cout << " " << r;
             std::cout << " for the lease holder; EXECUTE granted to " << role << " only\n";
         }
+        if (operator_role)
+            grant_operator_role(*conn, schema, c.cluster, *operator_role);
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "airflow-failover init-db: " << e.what() << "\n";

@@ -9,7 +9,6 @@
 #include "af/core/event_kind.hpp"
 #include "af/db/cluster_view.hpp"
 #include "af/db/connection.hpp"
-#include "af/db/migrations.hpp"
 #include "af/db/pause_sql.hpp"
 #include "af/db/scheduled_sql.hpp"
 #include "af/db/state_sql.hpp"
@@ -17,13 +16,6 @@
 namespace af::cli {
 
 namespace {
-
-std::unique_ptr<pqxx::connection> open_migrated(const config::Config& c) {
-    auto conn =
-        db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
-    db::migrate(*conn, c.database.schema);
-    return conn;
-}
 
 std::string pause_line(const db::Pause& p) {
     std::string s = "paused by " + p.paused_by + " at " + p.paused_at;
@@ -54,9 +46,9 @@ void record(pqxx::connection& conn, const config::Config& c, core::EventKind kin
 int cmd_pause(const config::Config& c, bool stop_processes, const std::string& reason,
               std::optional<std::int64_t> expires_ms) {
     try {
-        auto conn = open_migrated(c);
-        const db::Pause p = db::set_pause(*conn, c.database.schema, c.cluster, requester(), reason,
-                                          stop_processes, expires_ms);
+        auto conn = open_for_operator(c);
+        const db::Pause p = db::set_pause(*conn, c.database.schema, c.cluster, requester(*conn),
+                                          reason, stop_processes, expires_ms);
         record(*conn, c, core::EventKind::paused, pause_line(p));
         std::cout << "cluster " << c.cluster << " " << pause_line(p) << "\n"
                   << "no standby takes over and no process is restarted or killed for its "
@@ -74,7 +66,7 @@ int cmd_pause(const config::Config& c, bool stop_processes, const std::string& r
 
 int cmd_resume(const config::Config& c) {
     try {
-        auto conn = open_migrated(c);
+        auto conn = open_for_operator(c);
         const auto was = db::clear_pause(*conn, c.database.schema, c.cluster);
         if (!was) {
             std::cout << "cluster " << c.cluster << " was not paused\n";
@@ -82,7 +74,7 @@ int cmd_resume(const config::Config& c) {
         }
         const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
         record(*conn, c, core::EventKind::resumed,
-               "resumed by " + requester() + " (was " + pause_line(*was) + ")");
+               "resumed by " + requester(*conn) + " (was " + pause_line(*was) + ")");
         std::cout << "cluster " << c.cluster << " resumed (was " << pause_line(*was) << ")\n";
         if (!v.active)
             std::cout << "no node is active: the best standby takes the lease now\n";
@@ -96,7 +88,7 @@ int cmd_resume(const config::Config& c) {
 int cmd_switchover_at(const config::Config& c, const std::optional<std::string>& to,
                       const AtTime& at) {
     try {
-        auto conn = open_migrated(c);
+        auto conn = open_for_operator(c);
         const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
         if (!v.active) {
             std::cerr << "switchover refused: cluster " << c.cluster << " has no active node\n";
@@ -115,7 +107,7 @@ int cmd_switchover_at(const config::Config& c, const std::optional<std::string>&
         // Bound to the active the operator sees: should another node take over before the
         // time, the command is closed as stale rather than run by the newcomer.
         const auto s =
-            db::schedule_switchover(*conn, c.database.schema, c.cluster, to, requester(),
+            db::schedule_switchover(*conn, c.database.schema, c.cluster, to, requester(*conn),
                                     db::CommandTarget{*v.active, v.term}, at.in_ms, at.iso);
         std::cout << "switchover scheduled (command " << s.id << ") for " << s.at
                   << " (database clock, in " << (s.in_ms + 999) / 1000 << " s): " << *v.active
@@ -136,8 +128,9 @@ int cmd_switchover_at(const config::Config& c, const std::optional<std::string>&
 
 int cmd_switchover_cancel(const config::Config& c) {
     try {
-        auto conn = open_migrated(c);
-        const auto gone = db::cancel_switchovers(*conn, c.database.schema, c.cluster, requester());
+        auto conn = open_for_operator(c);
+        const auto gone =
+            db::cancel_switchovers(*conn, c.database.schema, c.cluster, requester(*conn));
         if (gone.empty()) {
             std::cout << "no scheduled switchover to cancel in cluster " << c.cluster << "\n";
             return 0;

@@ -64,6 +64,8 @@ std::map<std::string, std::string> parse_fencing(const json& j, const std::strin
                           "must be a non-empty object of node_id: role name");
     for (const auto& [node, role] : roles.items()) {
         const std::string key = "fencing.database_roles." + node;
+        if (!valid_name(node))
+            throw ConfigError(key, "is not a valid node id ([A-Za-z0-9][A-Za-z0-9._-]*)");
         if (!role.is_string() || !valid_identifier(role.get<std::string>()))
             throw ConfigError(key, "must be a lower-case role name ([a-z_][a-z0-9_]*)");
         out[node] = role.get<std::string>();
@@ -98,6 +100,11 @@ AirflowConfig parse_airflow(const json& j, const Config& c) {
             throw ConfigError(key, "must be a hostname (letters, digits, '.', '-', '_'), got " +
                                        (host.is_string() ? "\"" + host.get<std::string>() + "\""
                                                          : std::string(type_name(host))));
+        // Two nodes with one hostname: a takeover for either would close the other's jobs.
+        for (const auto& [other, h] : a.hostnames)
+            if (h == host.get<std::string>())
+                throw ConfigError(key, "repeats the hostname \"" + h + "\" of node " + other +
+                                           "; each node needs its own");
         a.hostnames[node] = host.get<std::string>();
     }
     if (!a.hostnames.count(c.node_id))

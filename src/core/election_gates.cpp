@@ -34,9 +34,11 @@ void Election::on(const ev::takeover_result& e) {
     if (!term_.takeover_pending || e.term != term_.id)
         return;  // late (the timeout went first) or about an older term
     term_.takeover_pending = false;
+    const std::string when =
+        term_.takeover_cancelled ? " (answered after its cancellation at the timeout)" : "";
     note(e.ok ? EventKind::takeover : EventKind::takeover_failed,
-         e.ok ? e.detail
-              : e.detail + "; starting anyway (Airflow's own orphan check is the fallback)");
+         e.ok ? e.detail + when
+              : e.detail + when + "; starting anyway (Airflow's own orphan check is the fallback)");
 }
 
 void Election::on(const ev::hook_result& e) {
@@ -62,12 +64,24 @@ void Election::veto(const std::string& why) {
 void Election::check_gates() {
     if (term_.id == 0)
         return;
+    // A statement given up on may still commit: if it did after our processes started, it
+    // would fail our own new jobs when the previous holder was this node (issue 22). So the
+    // timeout cancels it and the start waits for the answer, which then is final. Should even
+    // that not come within another timeout, the term is handed over rather than started.
     if (term_.takeover_pending && now_ >= term_.takeover_until) {
-        term_.takeover_pending = false;
-        note(EventKind::takeover_failed, "no answer within " +
-                                             std::to_string(cfg_.takeover->count()) +
-                                             " ms; starting anyway (Airflow's own orphan check "
-                                             "is the fallback)");
+        if (!term_.takeover_cancelled) {
+            term_.takeover_cancelled = true;
+            term_.takeover_until = now_ + *cfg_.takeover;
+            emit(act::cancel_takeover{term_.id});
+        } else {
+            term_.takeover_pending = false;
+            hand_over();
+            note(EventKind::takeover_failed,
+                 "no answer within " + std::to_string(cfg_.takeover->count()) +
+                     " ms, nor to its cancellation; the statement may still commit, so the "
+                     "processes do not start: releasing the lease");
+            return;
+        }
     }
     if (term_.pre_promote_pending && now_ >= term_.pre_promote_until) {
         term_.pre_promote_pending = false;

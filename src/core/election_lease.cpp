@@ -132,8 +132,9 @@ void Election::on(const ev::db_failure& e) {
 }
 
 void Election::on(const ev::lease_hint& e) {
-    if (term_.id != 0)
+    if (term_.id != 0 || now_ < hint_quiet_until_)
         return;
+    hint_quiet_until_ = now_ + cfg_.poll_interval;
     watch_holder_.reset();
     if (e.reserved_for == node_id_)
         next_acquire_ = now_;  // a switchover chose us: nobody else can take it

@@ -129,6 +129,7 @@ void Daemon::execute(const core::Action& action) {
                 spdlog::info("command {}: {}", a.id, a.result);
                 p_.commands.finish(a.id, a.result);
             } else if constexpr (std::is_same_v<T, core::act::take_over> ||
+                                 std::is_same_v<T, core::act::cancel_takeover> ||
                                  std::is_same_v<T, core::act::run_pre_promote> ||
                                  std::is_same_v<T, core::act::role_change>) {
                 execute_gate(action);

@@ -36,6 +36,10 @@ void Daemon::execute_gate(const core::Action& action) {
             std::abort();
         }
         x_.takeover->take_over(t->term, t->previous_holder);
+    } else if (const auto* ct = std::get_if<core::act::cancel_takeover>(&action)) {
+        spdlog::warn("takeover: no answer in time, cancelling the statement (term {})", ct->term);
+        if (x_.takeover)
+            x_.takeover->cancel(ct->term);
     } else if (const auto* pp = std::get_if<core::act::run_pre_promote>(&action)) {
         if (!x_.pre_promote) {
             spdlog::critical("run_pre_promote asked for, but hooks.pre_promote is not set");

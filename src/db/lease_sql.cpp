@@ -108,6 +108,10 @@ SELECT false, term, coalesce(holder, reserved_for),
   FROM )sql" + t + R"sql( WHERE cluster = $1 AND NOT EXISTS (SELECT 1 FROM won)
                    AND NOT EXISTS (SELECT 1 FROM restamped))sql";
 
+    held_sql_ = "SELECT 1 FROM " + t +
+                " WHERE cluster = $1 AND holder = $2 AND term = $3"
+                " AND expires_at > clock_timestamp() FOR UPDATE";
+
     // The holder renews in its term also when the row carries another history's stamp, even
     // expired there: a claim on this history would have re-stamped the row first, so nobody
     // else can hold it here, and the holder only renews before its own deadline. This is how
@@ -133,13 +137,16 @@ SELECT false, term, coalesce(holder, reserved_for),
 
 void LeaseSql::fence(pqxx::connection& c, std::int64_t term,
                      const std::map<std::string, std::string>& roles) const {
-    // With init-db's SECURITY DEFINER function the daemon needs no CREATEROLE: revoke in one
-    // transaction (the function checks the lease), end the sessions after it committed, so a
-    // terminated client that reconnects at once finds its LOGIN gone.
+    // With init-db's SECURITY DEFINER function the daemon needs no CREATEROLE. The function
+    // trusts nothing of ours, so the lease is checked here, as ourselves, holding the row lock
+    // across the call; the sessions are ended after the commit, so a terminated client that
+    // reconnects at once finds its LOGIN gone.
     if (fencing_function_usable(c, schema_, cluster_)) {
         const std::string fn = quoted(schema_) + "." + quoted(fencing_function(cluster_));
         {
             pqxx::work tx(c);
+            if (tx.exec_params(held_sql_, cluster_, node_id_, static_cast<long long>(term)).empty())
+                throw std::runtime_error("lost the lease before fencing");
             tx.exec_params("SELECT " + fn + "($1, $2, false)", node_id_,
                            static_cast<long long>(term));
             tx.commit();
@@ -154,10 +161,7 @@ void LeaseSql::fence(pqxx::connection& c, std::int64_t term,
         pqxx::work tx(c);
         // Holding the row lock keeps the term ours for the whole transaction.
         const auto held =
-            tx.exec_params("SELECT 1 FROM " + quoted(schema_) +
-                               ".lease WHERE cluster = $1 AND holder = $2 AND term = $3"
-                               " AND expires_at > clock_timestamp() FOR UPDATE",
-                           cluster_, node_id_, static_cast<long long>(term));
+            tx.exec_params(held_sql_, cluster_, node_id_, static_cast<long long>(term));
         if (held.empty())
             throw std::runtime_error("lost the lease before fencing");
         for (const auto& [node, role] : roles) {

@@ -114,6 +114,9 @@ TEST(ConfigAirflow, BadValuesNameTheirKey) {
               "airflow.hostnames.sched-a");
     EXPECT_EQ(error_key(with_airflow({{"hostnames", {{"sched-a", "a"}, {"bad node!", "b"}}}})),
               "airflow.hostnames.bad node!");
+    EXPECT_EQ(error_key(with_airflow({{"hostnames", {{"sched-a", "a"}, {"sched-b", "a"}}}})),
+              "airflow.hostnames.sched-b")
+        << "a shared hostname would let one node's takeover close the other's jobs";
     EXPECT_EQ(error_key(with_airflow(
                   {{"hostnames", {{"sched-a", "a"}}}, {"conninfo", "host=x password=hunter2"}})),
               "airflow.conninfo");

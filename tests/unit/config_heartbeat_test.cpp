@@ -117,6 +117,12 @@ TEST(ConfigHeartbeat, BadInputsNameTheKeyAndTheRule) {
              j["fencing"] = {{"database_roles", {{"sched-a", "Sched A"}}}};
          },
          "fencing.database_roles.sched-a", "role name"},
+        {"fencing key breaking out of the function body (issue 22)",
+         [](json& j) {
+             j["fencing"] = {{"database_roles",
+                              {{"sched-a", "sched_a"}, {"x$fn$; ALTER ROLE a SUPERUSER", "b"}}}};
+         },
+         "fencing.database_roles.x$fn$; ALTER ROLE a SUPERUSER", "node id"},
     };
     for (const auto& c : cases) {
         json j = base();

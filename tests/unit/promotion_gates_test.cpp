@@ -90,9 +90,11 @@ TEST(PromotionGates, AFailedTakeoverIsRecordedAndTheProcessesStartAnyway) {
     EXPECT_TRUE(named) << "the failure's reason is not in the event";
 }
 
-TEST(PromotionGates, NoAnswerWithinTheTimeoutStartsAnywayAndALateAnswerIsIgnored) {
+TEST(PromotionGates, NoAnswerWithinTheTimeoutCancelsAndTheStartWaitsForTheAnswer) {
+    // Issue 22: a statement given up on may still commit; started processes would then have
+    // their own new jobs failed when the previous holder was this node.
     Election e(gated(true, false), "me");
-    const Ready r = win(e, won(4, 0, "other"), 0);
+    const Ready r = win(e, won(4, 0, "me"), 0);
     EXPECT_LE(r.next_wakeup, at(2000)) << "nothing wakes the core at the takeover timeout";
     // Renewals go on while the gate is closed.
     const Ready mid = e.step(ev::tick{}, at(500));
@@ -101,14 +103,31 @@ TEST(PromotionGates, NoAnswerWithinTheTimeoutStartsAnywayAndALateAnswerIsIgnored
     e.step(ev::renew_result{true, 4, at(500)}, at(510));
     const Ready before = e.step(ev::tick{}, at(1999));
     EXPECT_TRUE(all<act::start_process>(before).empty());
-    // Keep the renewal on time (or the start waits for it, as it would on a late renewal).
     e.step(ev::renew_result{true, 4, at(1999)}, at(1999));
     const Ready timeout = e.step(ev::tick{}, at(2000));
-    EXPECT_TRUE(has_record(timeout, "takeover_failed"));
-    EXPECT_EQ(all<act::start_process>(timeout).size(), 1u);
-    const Ready late = e.step(ev::takeover_result{4, true, "closed out 1 job"}, at(2100));
-    EXPECT_FALSE(has_record(late, "takeover"));
-    EXPECT_TRUE(all<act::start_process>(late).empty());
+    ASSERT_EQ(all<act::cancel_takeover>(timeout).size(), 1u);
+    EXPECT_EQ(all<act::cancel_takeover>(timeout)[0].term, 4);
+    EXPECT_TRUE(all<act::start_process>(timeout).empty())
+        << "started while the takeover statement may still commit";
+    const Ready still = e.step(ev::tick{}, at(2050));
+    EXPECT_TRUE(all<act::start_process>(still).empty());
+    const Ready late = e.step(ev::takeover_result{4, false, "canceling statement"}, at(2100));
+    EXPECT_TRUE(has_record(late, "takeover_failed"));
+    EXPECT_EQ(all<act::start_process>(late).size(), 1u) << "the final answer opens the gate";
+}
+
+TEST(PromotionGates, NoAnswerToTheCancellationEitherHandsTheTermOver) {
+    Election e(gated(true, false), "me");
+    win(e, won(5, 0, "other"), 0);
+    for (long long t = 500; t < 4000; t += 500) {
+        const Ready tick = e.step(ev::tick{}, at(t));
+        EXPECT_TRUE(all<act::start_process>(tick).empty()) << t;
+        e.step(ev::renew_result{true, 5, at(t)}, at(t));
+    }
+    const Ready gone = e.step(ev::tick{}, at(4000));
+    EXPECT_TRUE(has_record(gone, "takeover_failed"));
+    EXPECT_TRUE(all<act::start_process>(gone).empty());
+    EXPECT_EQ(all<act::release>(gone).size(), 1u) << "the term is handed over, not started";
 }
 
 TEST(PromotionGates, TheFirstTermEverHasNothingToTakeOver) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <pqxx/connection>
 #include <string>
@@ -22,8 +23,11 @@ class TakeoverSql {
     TakeoverSql(const std::string& schema, std::vector<std::string> job_types);
 
     /// Marks every `running` job of `hostname` of the configured types `failed` (end_date = the
-    /// database clock); returns them. Throws on any database error.
-    std::vector<ClosedJob> close_out(pqxx::connection& c, const std::string& hostname) const;
+    /// database clock) that started and last heartbeated before the term began, `term_age` ago
+    /// (the database clock at the statement's start minus it); returns them. One autocommit
+    /// statement: it commits as it ends, or not at all. Throws on any database error.
+    std::vector<ClosedJob> close_out(pqxx::connection& c, const std::string& hostname,
+                                     std::chrono::milliseconds term_age) const;
 
     const std::string& sql() const { return sql_; }
 

@@ -1,11 +1,13 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -31,21 +33,28 @@ class TakeoverWorker {
     void stop();
     /// Close out `previous_node`'s jobs for `term`.
     void take_over(std::int64_t term, std::string previous_node);
+    /// Cancel `term`'s statement (queued: dropped; running: the server is asked to cancel it).
+    /// Its ev::takeover_result still follows, and then says what happened.
+    void cancel(std::int64_t term);
 
   private:
     struct Request {
         std::int64_t term;
         std::string node;
+        std::chrono::steady_clock::time_point asked;
     };
     void run();
-    core::ev::takeover_result handle(const Request& r);
+    std::optional<core::ev::takeover_result> handle(const Request& r);
 
     config::AirflowConfig cfg_;
     Duration connect_timeout_;
     Sink sink_;
     TakeoverSql sql_;
-    std::unique_ptr<pqxx::connection> conn_;
     std::mutex mu_;
+    std::int64_t current_{0};             ///< the term being handled (0: none)
+    bool cancelled_{false};               ///< cancel() came for `current_` and answered it
+    bool sent_{false};                    ///< `current_`'s statement may have reached the server
+    pqxx::connection* running_{nullptr};  ///< the connection in its statement
     std::condition_variable cv_;
     std::deque<Request> queue_;
     bool stop_{false};

@@ -1,14 +1,27 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <pqxx/connection>
 #include <string>
 
 #include "af/config/config.hpp"
 
 namespace af::cli {
 
-/// Who an operator command comes from, as commands and events record it: "cli:USER@HOST".
-std::string requester();
+/// Who an operator command comes from, as commands and events record it:
+/// "cli:UNIXUSER@HOST as DBROLE". The Unix user is the process's real uid (not $USER, which
+/// anyone sets); the database role is the session's, as the server reports it.
+std::string requester(pqxx::connection& conn);
+
+/// The connection of an operator command (status, history, pause, resume, switchover): it
+/// runs no migration (an operator's role may create nothing, and upgrading is init-db's or a
+/// daemon's job) and refuses a schema older than this build with a message saying so.
+std::unique_ptr<pqxx::connection> open_for_operator(const config::Config& c);
+
+/// The config of a CLI command. `operator_only`: a file with `cluster` and `database` alone (an
+/// operator's, with the operator role's conninfo) is accepted too.
+config::Config load_cli_config(const std::string& path, bool operator_only);
 
 /// A node row not refreshed for this long belongs to a dead or cut-off daemon.
 std::int64_t stale_after_ms(const config::Config& c);

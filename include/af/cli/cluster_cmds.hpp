@@ -19,8 +19,11 @@ int cmd_status(const config::Config& c, bool json);
 int cmd_history(const config::Config& c, bool json, int limit);
 
 /// `init-db`: create or upgrade the schema, as `conninfo` (default: the config's) and, with
-/// `daemon_role`, owned by that role with a fencing function for it.
+/// `daemon_role`, for that role with a fencing function for it (the administrator keeps the
+/// schema, the events table and the fencing state); with `operator_role`, that role may run
+/// status, history, pause, resume and switchover for the config's cluster and nothing else.
 int cmd_init_db(const config::Config& c, const std::optional<std::string>& conninfo,
-                const std::optional<std::string>& daemon_role);
+                const std::optional<std::string>& daemon_role,
+                const std::optional<std::string>& operator_role = std::nullopt);
 
 }  // namespace af::cli

@@ -91,6 +91,9 @@ class Election {
         std::string previous_holder;  ///< who held the term before ours ("" if unknown/none)
         bool takeover_pending{false};
         TimePoint takeover_until{};
+        /// The answer did not come in time and act::cancel_takeover went out: the statement may
+        /// still commit until its answer comes, so nothing starts before it (issue 22).
+        bool takeover_cancelled{false};
         bool pre_promote_pending{false};
         TimePoint pre_promote_until{};
         bool promoted{false};  ///< the gates passed and the processes were wanted
@@ -185,6 +188,9 @@ class Election {
     bool acquire_in_flight_{false};
     TimePoint acquire_sent_{};
     TimePoint next_acquire_{};
+    /// Until then a lease hint moves nothing: any database role can NOTIFY a forged release
+    /// (issue 22), so hints bring an acquire forward once per poll interval at most.
+    TimePoint hint_quiet_until_{};
     TimePoint cooldown_until_{};
 
     bool stopping_{false};

@@ -79,6 +79,11 @@ struct take_over {
     std::int64_t term{0};
     std::string previous_holder;
 };
+/// Cancel the takeover statement of `term` (no answer within airflow.takeover.timeout_ms); it is
+/// still answered by ev::takeover_result, which then says whether the statement committed.
+struct cancel_takeover {
+    std::int64_t term{0};
+};
 /// Run hooks.pre_promote; answered by ev::hook_result. No process starts before the answer.
 struct run_pre_promote {
     std::int64_t term{0};
@@ -110,11 +115,12 @@ struct warm_stop {
 
 }  // namespace act
 
-using Action = std::variant<act::try_acquire, act::renew, act::release, act::start_process,
-                            act::stop_process, act::freeze_process, act::thaw_process,
-                            act::kill_process, act::arm_guard, act::disarm_guard, act::record,
-                            act::exit, act::command_done, act::take_over, act::run_pre_promote,
-                            act::role_change, act::warm_start, act::warm_go, act::warm_stop>;
+using Action =
+    std::variant<act::try_acquire, act::renew, act::release, act::start_process, act::stop_process,
+                 act::freeze_process, act::thaw_process, act::kill_process, act::arm_guard,
+                 act::disarm_guard, act::record, act::exit, act::command_done, act::take_over,
+                 act::cancel_takeover, act::run_pre_promote, act::role_change, act::warm_start,
+                 act::warm_go, act::warm_stop>;
 
 /// What one step of the core asks of the shell (etcd raft's Ready, in small).
 struct Ready {

@@ -8,16 +8,19 @@ namespace af::db {
 
 /// Database fencing without CREATEROLE for the daemon: `init-db`, run by an administrator,
 /// installs a SECURITY DEFINER function per cluster that can change LOGIN of the configured
-/// roles only (fencing.database_roles, fixed into the function's body at install time) and
-/// end their sessions, and only for the holder of the live lease in the given term. The
-/// daemon's role gets EXECUTE on it and nothing else beyond its own tables.
+/// roles only (fencing.database_roles, kept in `<schema>.fencing`, a table of the
+/// administrator's) and end their sessions. The function reads nothing the daemon's role owns
+/// or can replace (the schema is the administrator's too): the daemon checks it holds the
+/// lease itself before calling, and the function refuses a term lower than the highest it has
+/// fenced, so a stale caller cannot fence a newer holder. The daemon's role gets EXECUTE.
 
 /// The function's name in the schema for `cluster` (stable: the daemon finds it by name).
 std::string fencing_function(const std::string& cluster);
 
 /// Installs (or replaces) the function for `cluster` and grants EXECUTE to `daemon_role` only.
 /// Throws std::runtime_error naming the role when a configured role is a superuser (a
-/// superuser cannot be fenced) or is `daemon_role` itself. Run as a role that may ALTER the
+/// superuser cannot be fenced) or is `daemon_role` itself, and when the schema (or a table
+/// named `fencing` in it) is not the current role's. Run as a role that may ALTER the
 /// configured roles (CREATEROLE or superuser) and signal their backends.
 void install_fencing(pqxx::connection& c, const std::string& schema, const std::string& cluster,
                      const std::map<std::string, std::string>& roles,

@@ -61,6 +61,7 @@ class LeaseSql {
     std::string node_id_;
     std::string acquire_sql_;
     std::string renew_sql_;
+    std::string held_sql_;  ///< our live lease row, locked (fencing)
     std::string release_sql_;
 };
 
