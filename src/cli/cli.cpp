@@ -48,6 +48,9 @@ commands:
                                        with fencing.database_roles a SECURITY DEFINER fencing
                                        function (so it needs no CREATEROLE); Airflow's roles
                                        get no rights on the schema
+                   --airflow-role ROLE the role of airflow.conninfo: SELECT and UPDATE
+                                       (state, end_date) on Airflow's job table, for the
+                                       takeover step and the airflow-db health checks
   check-config   validate the config file and everything `run` would refuse at start (the
                  heartbeat secret file, free listen ports, commands on PATH, health URLs);
                  print the effective timings
@@ -81,14 +84,15 @@ struct Args {
     std::optional<std::string> to;
     double timeout_s{30};
     int limit{20};
-    std::optional<std::string> conninfo;     ///< init-db: connect as an administrator
-    std::optional<std::string> daemon_role;  ///< init-db: the role the daemon logs in as
-    std::optional<std::string> at;           ///< switchover --at
-    bool cancel{false};                      ///< switchover --cancel
-    bool stop_processes{false};              ///< pause
-    bool syntax_only{false};                 ///< check-config
-    std::string reason;                      ///< pause
-    std::optional<std::string> expires;      ///< pause
+    std::optional<std::string> conninfo;      ///< init-db: connect as an administrator
+    std::optional<std::string> daemon_role;   ///< init-db: the role the daemon logs in as
+    std::optional<std::string> airflow_role;  ///< init-db: the role of airflow.conninfo
+    std::optional<std::string> at;            ///< switchover --at
+    bool cancel{false};                       ///< switchover --cancel
+    bool stop_processes{false};               ///< pause
+    bool syntax_only{false};                  ///< check-config
+    std::string reason;                       ///< pause
+    std::optional<std::string> expires;       ///< pause
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
@@ -133,6 +137,8 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
                 (s == "--at" ? a.at : a.expires) = argv[++i];
         } else if ((s == "--conninfo" || s == "--daemon-role") && i + 1 < argv.size()) {
             (s == "--conninfo" ? a.conninfo : a.daemon_role) = argv[++i];
+        } else if (s == "--airflow-role" && i + 1 < argv.size()) {
+            a.airflow_role = argv[++i];
         } else if ((s == "--to" || s == "--timeout") && i + 1 < argv.size()) {
             if (s == "--to") {
                 a.to = argv[++i];
@@ -295,8 +301,12 @@ int main(const std::vector<std::string>& argv) {
         return cmd_check_config(cfg, !args->syntax_only);
     if (cmd == "status")
         return cmd_status(cfg, args->json);
-    if (cmd == "init-db")
-        return cmd_init_db(cfg, args->conninfo, args->daemon_role);
+    if (cmd == "init-db") {
+        const int rc = cmd_init_db(cfg, args->conninfo, args->daemon_role);
+        return rc != 0 || !args->airflow_role
+                   ? rc
+                   : cmd_grant_airflow(cfg, args->conninfo, *args->airflow_role);
+    }
     if (cmd == "history")
         return cmd_history(cfg, args->json, args->limit);
     if (cmd == "pause" || cmd == "resume" || cmd == "switchover")

@@ -151,6 +151,11 @@ ALTER TABLE {s}.pause ENABLE ROW LEVEL SECURITY;
 -- A switchover may wait for a time on the database clock (switchover --at).
 ALTER TABLE {s}.commands ADD COLUMN not_before timestamptz;
 )sql",
+        // 6: the hostname Airflow records for this node's jobs, so the winner of a term finds
+        // the previous holder's jobs without a hostname map in every config (takeover step)
+        R"sql(
+ALTER TABLE {s}.nodes ADD COLUMN airflow_hostname text NOT NULL DEFAULT '';
+)sql",
     };
     return m;
 }

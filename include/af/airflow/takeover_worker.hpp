@@ -22,7 +22,13 @@ namespace af::airflow {
 class TakeoverWorker {
   public:
     using Sink = std::function<void(core::Event)>;
-    TakeoverWorker(config::AirflowConfig cfg, Duration connect_timeout, Sink sink);
+    /// Where the node rows are (the daemon's database), for hostnames airflow.hostnames omits.
+    struct NodeRows {
+        std::string conninfo;
+        std::string schema;
+        std::string cluster;
+    };
+    TakeoverWorker(config::AirflowConfig cfg, NodeRows rows, Duration connect_timeout, Sink sink);
     ~TakeoverWorker();
     TakeoverWorker(const TakeoverWorker&) = delete;
     TakeoverWorker& operator=(const TakeoverWorker&) = delete;
@@ -39,12 +45,18 @@ class TakeoverWorker {
     };
     void run();
     core::ev::takeover_result handle(const Request& r);
+    /// The previous holder's Airflow hostname: airflow.hostnames, else its node row ("" if the
+    /// row records none). Throws on a database error.
+    std::string hostname_of(const std::string& node);
+    pqxx::connection& connection(std::unique_ptr<pqxx::connection>& c, const std::string& conninfo);
 
     config::AirflowConfig cfg_;
+    NodeRows rows_;
     Duration connect_timeout_;
     Sink sink_;
     TakeoverSql sql_;
     std::unique_ptr<pqxx::connection> conn_;
+    std::unique_ptr<pqxx::connection> rows_conn_;  ///< only when the databases differ
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Request> queue_;

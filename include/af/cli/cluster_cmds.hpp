@@ -23,4 +23,10 @@ int cmd_history(const config::Config& c, bool json, int limit);
 int cmd_init_db(const config::Config& c, const std::optional<std::string>& conninfo,
                 const std::optional<std::string>& daemon_role);
 
+/// `init-db --airflow-role ROLE`: grants ROLE what the takeover step and the airflow-db checks
+/// need on Airflow's job table (SELECT, UPDATE (state, end_date)), as `conninfo` (default:
+/// airflow.conninfo).
+int cmd_grant_airflow(const config::Config& c, const std::optional<std::string>& conninfo,
+                      const std::string& role);
+
 }  // namespace af::cli
