@@ -239,22 +239,11 @@ def test_kill9_mid_task_without_an_airflow_section_reruns_the_task_at_once(site:
         wait_for(lambda: pair.active() == "node-a", 30, "node-a active", diagnose=pair.diagnose)
         pair.wait_scheduler_job("node-a", None, 120)
         pair.start(["node-b"])
-        # Each daemon recorded the name Airflow records, by Airflow's rule (not gethostname()).
         wait_for(
-            lambda: (
-                len(site.query("SELECT 1 FROM airflow_failover.nodes WHERE cluster = %s", (pair.cluster,)))
-                == 2
-            ),
+            lambda: any(n["node_id"] == "node-b" for n in pair.status().get("nodes", [])),
             30,
             "node-b's row",
         )
-        rows = dict(
-            site.query(
-                "SELECT node_id, airflow_hostname FROM airflow_failover.nodes WHERE cluster = %s",
-                (pair.cluster,),
-            )
-        )
-        assert rows == {"node-a": f"node-a.{DOMAIN}", "node-b": f"node-b.{DOMAIN}"}, rows
         run_id = f"default-takeover-{uuid.uuid4().hex[:6]}"
         site.trigger(run_id)
         victim = wait_for(
@@ -267,21 +256,6 @@ def test_kill9_mid_task_without_an_airflow_section_reruns_the_task_at_once(site:
         t_kill = site.db_now()
         pair.kill9("node-a")
         job = pair.wait_scheduler_job("node-b", t_kill, 60)
-        ev = wait_for(
-            lambda: next(
-                (
-                    e
-                    for e in pair.events()
-                    if e["node_id"] == "node-b" and e["kind"] in ("takeover", "takeover_failed")
-                ),
-                None,
-            ),
-            30,
-            "node-b's takeover event",
-            diagnose=pair.diagnose,
-        )
-        assert ev["kind"] == "takeover", ev
-        assert "SchedulerJob" in ev["detail"] and f"node-a.{DOMAIN}" in ev["detail"], ev
 
         def new_try() -> dict[str, object] | None:
             for t in site.task_instances(run_id):
@@ -300,6 +274,21 @@ def test_kill9_mid_task_without_an_airflow_section_reruns_the_task_at_once(site:
         rerun = wait_for(
             new_try, RERUN_BOUND_S, f"a new try of {victim['task_id']}", every=0.2, diagnose=pair.diagnose
         )
+        ev = wait_for(
+            lambda: next(
+                (
+                    e
+                    for e in pair.events()
+                    if e["node_id"] == "node-b" and e["kind"] in ("takeover", "takeover_failed")
+                ),
+                None,
+            ),
+            30,
+            "node-b's takeover event",
+            diagnose=pair.diagnose,
+        )
+        assert ev["kind"] == "takeover", ev
+        assert "SchedulerJob" in ev["detail"] and f"node-a.{DOMAIN}" in ev["detail"], ev
         rerun_s = (rerun["start_date"] - t_kill).total_seconds()
         job_s = (job["start_date"] - t_kill).total_seconds()
         print(
@@ -327,5 +316,21 @@ def test_kill9_mid_task_without_an_airflow_section_reruns_the_task_at_once(site:
         )
         assert done["hostname"] == f"node-b.{DOMAIN}", done
         assert overlapping_tries(site.task_instances(run_id)) == []
+        # Each daemon recorded the name Airflow records, by Airflow's rule (not gethostname()).
+        wait_for(
+            lambda: (
+                len(site.query("SELECT 1 FROM airflow_failover.nodes WHERE cluster = %s", (pair.cluster,)))
+                == 2
+            ),
+            30,
+            "node-b's row",
+        )
+        rows = dict(
+            site.query(
+                "SELECT node_id, airflow_hostname FROM airflow_failover.nodes WHERE cluster = %s",
+                (pair.cluster,),
+            )
+        )
+        assert rows == {"node-a": f"node-a.{DOMAIN}", "node-b": f"node-b.{DOMAIN}"}, rows
     finally:
         assert pair.stop() == []
