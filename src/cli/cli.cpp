@@ -84,15 +84,16 @@ struct Args {
     std::optional<std::string> to;
     double timeout_s{30};
     int limit{20};
-    std::optional<std::string> conninfo;      ///< init-db: connect as an administrator
-    std::optional<std::string> daemon_role;   ///< init-db: the role the daemon logs in as
+    std::optional<std::string> conninfo;     ///< init-db: connect as an administrator
+    std::optional<std::string> daemon_role;  ///< init-db: the role the daemon logs in as
+    std::optional<std::string> at;           ///< switchover --at
+    bool cancel{false};                      ///< switchover --cancel
+    bool stop_processes{false};              ///< pause
+    bool syntax_only{false};                 ///< check-config
+    std::string reason;                      ///< pause
+    std::optional<std::string> expires;      ///< pause
+
     std::optional<std::string> airflow_role;  ///< init-db: the role of airflow.conninfo
-    std::optional<std::string> at;            ///< switchover --at
-    bool cancel{false};                       ///< switchover --cancel
-    bool stop_processes{false};               ///< pause
-    bool syntax_only{false};                  ///< check-config
-    std::string reason;                       ///< pause
-    std::optional<std::string> expires;       ///< pause
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
