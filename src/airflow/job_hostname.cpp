@@ -48,7 +48,8 @@ JobHostname job_hostname(const config::Config& c, const HostLookup& lookup) {
         if (const auto it = c.airflow->hostnames.find(c.node_id); it != c.airflow->hostnames.end())
             return {it->second, "airflow.hostnames." + c.node_id};
     return {airflow_fqdn(lookup),
-            "Airflow's default hostname_callable: the canonical name of gethostname()"};
+            "Airflow's default hostname_callable: getaddrinfo's canonical name for "
+            "gethostname(), else gethostname()"};
 }
 
 }  // namespace af::airflow
