@@ -6,8 +6,8 @@ trading days in the public bucket's key layout, N scheduler "hosts" (airflow-fai
 each manage a real ``airflow scheduler``, ``dag-processor`` and ``triggerer``, each recording its
 own hostname), one shared api-server, the ``xetra_daily`` DAG backfilling the sample days, the
 ``minutely_work`` DAG (a ~40 s task every minute, so work is in flight for as long as the demo
-runs), and the dashboard. ``--executor celery`` adds a throwaway RabbitMQ and one Celery worker that stands for a
-worker host. ``--standin`` is the quick demo: three daemons managing a stand-in scheduler.
+runs), and the dashboard. ``--executor celery`` adds a throwaway RabbitMQ and one Celery worker
+that stands for a worker host. ``--standin`` is the quick demo: three daemons managing a stand-in scheduler.
 
 Kill the active daemon from another terminal (the view prints the command) and watch another node
 take over and the runs finish. Ctrl-C or ``--duration`` tears everything down; ``--summary FILE``
