@@ -39,6 +39,9 @@ class TakeoverPair(Pair):
                 "hostnames": {n: n for n in self.names},
                 "takeover": {"job_types": self.job_types} if self.job_types else {},
             }
+        else:
+            # The step is on by default for an Airflow scheduler: off says "today's behaviour".
+            cfg["airflow"] = {"takeover": {"enabled": False}}
         if self.hooks:
             cfg["hooks"] = self.hooks
         if self.warm:

@@ -451,6 +451,11 @@ class Pair:
     # with the site's whole Airflow environment in its config, as on a real host.
     singletons: bool = False
     heartbeats: bool = False
+    # Each daemon (and so its Airflow) on a "host" of its own: a UTS namespace whose hostname is
+    # the node id and a mount namespace whose /etc/hosts names it <node>.<own_hosts> first, so
+    # the canonical name differs from gethostname() as on EC2. Airflow keeps its default
+    # hostname_callable (airflow.utils.net.getfqdn), which records the canonical name.
+    own_hosts: str | None = None
 
     def __post_init__(self) -> None:
         d = self.site.root / self.cluster
@@ -472,6 +477,8 @@ class Pair:
             for k, v in self.site.env().items()
             if k.startswith(("AIRFLOW", "FAILOVER_DEMO_")) or k == "PYTHONPATH"
         }
+        if self.own_hosts:
+            site_env.pop("AIRFLOW__CORE__HOSTNAME_CALLABLE", None)
         proc: dict[str, Any] = {
             "name": "scheduler",
             "command": [str(airflow_exe()), "scheduler"],
@@ -491,6 +498,7 @@ class Pair:
                 for k, v in self.site.env().items()
                 if k.startswith(("AIRFLOW", "XETRA", "AWS_", "PYTHONPATH"))
                 and not k.startswith("AIRFLOW_FAILOVER_")  # the daemon's own, passed by it
+                and not (self.own_hosts and k == "AIRFLOW__CORE__HOSTNAME_CALLABLE")
             }
             proc["env"] = {**af_env, **proc["env"]}
             procs += [
@@ -519,15 +527,15 @@ class Pair:
                 "start_period_ms": 60000,
                 "conninfo": self.site.conninfo,
                 "job_type": "SchedulerJob",
-                "hostname": name,
+                **({} if self.own_hosts else {"hostname": name}),
                 "max_age_ms": 15000,
                 **self.health_overrides,
             }
+        # No lease section: the daemon's defaults (ttl_ms 1300), as the README promises them.
         return {
             "cluster": self.cluster,
             "node_id": name,
             "database": {"conninfo": self.site.conninfo},
-            "lease": {"ttl_ms": 3000, "renew_interval_ms": 500},
             "processes": procs,
             "supervision": {
                 "restart_backoff_initial_ms": 500,
@@ -548,12 +556,38 @@ class Pair:
             }
         }
 
+    def airflow_hostname(self, name: str) -> str:
+        """The hostname Airflow records for node ``name``'s jobs."""
+        return f"{name}.{self.own_hosts}" if self.own_hosts else name
+
+    def host_prefix(self, name: str) -> list[str]:
+        """The command prefix that puts a process on node ``name``'s own "host" (own_hosts)."""
+        if not self.own_hosts:
+            return []
+        hosts = self.site.root / self.cluster / f"{name}.hosts"
+        if not hosts.exists():
+            hosts.write_text(
+                Path("/etc/hosts").read_text() + f"\n127.0.1.1 {self.airflow_hostname(name)} {name}\n"
+            )
+        # unshare and sh exec: the daemon keeps the pid spawn returns (kill9 hits the daemon).
+        return [
+            "unshare",
+            "--uts",
+            "--mount",
+            "--",
+            "sh",
+            "-c",
+            'hostname "$0" && mount --bind "$1" /etc/hosts && shift && exec "$@"',
+            name,
+            str(hosts),
+        ]
+
     # -- processes ---------------------------------------------------------------------------------
     def start(self, names: Iterable[str] | None = None) -> None:
         for name in names or self.names:
             node = self.nodes[name]
             node.proc = spawn(
-                [str(daemon_binary()), "run", "--config", str(node.config)],
+                [*self.host_prefix(name), str(daemon_binary()), "run", "--config", str(node.config)],
                 self.site.env(),
                 node.log,
                 cwd=self.site.root,
@@ -646,7 +680,7 @@ class Pair:
         def pred() -> dict[str, Any] | None:
             for j in self.site.scheduler_jobs():
                 if (
-                    j["hostname"] == node
+                    j["hostname"] == self.airflow_hostname(node)
                     and j["state"] == "running"
                     and (after is None or j["start_date"] > after)
                 ):

@@ -4,9 +4,10 @@ By default: a throwaway PostgreSQL (Airflow's metadata, the daemons' schema and 
 table in one database), a moto S3 server holding generated Xetra PDS files for the last few
 trading days in the public bucket's key layout, N scheduler "hosts" (airflow-failover daemons that
 each manage a real ``airflow scheduler``, ``dag-processor`` and ``triggerer``, each recording its
-own hostname), one shared api-server, the ``xetra_daily`` DAG backfilling the sample days, and the
-dashboard. ``--executor celery`` adds a throwaway RabbitMQ and one Celery worker that stands for a
-worker host. ``--standin`` is the quick demo: three daemons managing a stand-in scheduler.
+own hostname), one shared api-server, the ``xetra_daily`` DAG backfilling the sample days, the
+``minutely_work`` DAG (a ~40 s task every minute, so work is in flight for as long as the demo
+runs), and the dashboard. ``--executor celery`` adds a throwaway RabbitMQ and one Celery worker
+that stands for a worker host. ``--standin`` is the quick demo: three daemons managing a stand-in scheduler.
 
 Kill the active daemon from another terminal (the view prints the command) and watch another node
 take over and the runs finish. Ctrl-C or ``--duration`` tears everything down; ``--summary FILE``
@@ -42,7 +43,14 @@ from .task_tries import TryWatcher
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_ID = "xetra_daily"
+MINUTELY_DAG_ID = "minutely_work"
 DBNAME = "airflow"
+
+
+def when(t: dict[str, Any]) -> str:
+    """A run's logical date: the day for the daily DAG, the minute for the minutely one."""
+    d = str(t["logical_date"])
+    return d[:10] if t["dag_id"] == DAG_ID else d[11:16]
 
 
 class Stopped(Exception):
@@ -400,7 +408,9 @@ class AirflowDemo:
             self.pg,
             self.workdir / "airflow",
             dbname=DBNAME,
-            dag_files=(REPO / "dags" / "xetra_daily.py",),
+            # The minutely DAG keeps a task in flight after the backfill's few days are done, so a
+            # kill at any moment interrupts one and shows it resume.
+            dag_files=(REPO / "dags" / "xetra_daily.py", REPO / "dags" / "minutely_work.py"),
             executor="CeleryExecutor" if self.celery else "LocalExecutor",
             # Airflow's own orphan settings (30 s / 300 s): the daemon closes out the dead
             # node's jobs at takeover, so the new scheduler adopts or resets at once.
@@ -615,17 +625,18 @@ class AirflowDemo:
         ]
 
     def running_tasks(self) -> list[dict[str, Any]]:
+        """Every running task of every DAG, with the host it runs on."""
         assert self.site is not None
         rows = self.site.query(
-            "SELECT ti.task_id, r.logical_date, ti.hostname, ti.try_number FROM task_instance ti"
+            "SELECT ti.task_id, r.logical_date, ti.hostname, ti.try_number, ti.dag_id"
+            " FROM task_instance ti"
             " JOIN dag_run r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id"
-            " WHERE ti.dag_id = %s AND ti.state = 'running' ORDER BY ti.start_date",
-            (DAG_ID,),
+            " WHERE ti.state = 'running' ORDER BY ti.start_date",
         )
         return [
             dict(
                 zip(
-                    ("task_id", "logical_date", "hostname", "try_number"),
+                    ("task_id", "logical_date", "hostname", "try_number", "dag_id"),
                     r,
                     strict=True,
                 )
@@ -683,8 +694,7 @@ class AirflowDemo:
                 "running tasks: "
                 + (
                     ", ".join(
-                        f"{t['task_id']} ({str(t['logical_date'])[:10]}) on {t['hostname']},"
-                        f" try {t['try_number']}"
+                        f"{t['task_id']} ({t['dag_id']} {when(t)}) on {t['hostname']}, try {t['try_number']}"
                         for t in running
                     )
                     or "-"
@@ -717,7 +727,9 @@ class AirflowDemo:
         assert self.site is not None and self.pair is not None
         failovers = failovers_from_events(self.pair.events())
         first_failover = datetime.fromisoformat(str(failovers[0]["at"])) if failovers else None
-        runs = self.site.query("SELECT state, end_date FROM dag_run WHERE dag_id = %s", (DAG_ID,))
+        runs = self.site.query(
+            "SELECT state, end_date FROM dag_run WHERE dag_id IN (%s, %s)", (DAG_ID, MINUTELY_DAG_ID)
+        )
         counts = {"success": 0, "failed": 0, "running": 0, "success_after_failover": 0}
         for state, end in runs:
             if state in counts:

@@ -10,8 +10,19 @@
 
 namespace af::airflow {
 
-TakeoverWorker::TakeoverWorker(config::AirflowConfig cfg, Duration connect_timeout, Sink sink)
+namespace {
+
+std::string what_failed(const std::string& node, const std::string& host) {
+    return host.empty() ? "finding the Airflow hostname of " + node + " failed"
+                        : "closing out the Airflow jobs of " + host + " failed";
+}
+
+}  // namespace
+
+TakeoverWorker::TakeoverWorker(config::AirflowConfig cfg, NodeRows rows, Duration connect_timeout,
+                               Sink sink)
     : cfg_(std::move(cfg)),
+      rows_(std::move(rows)),
       connect_timeout_(connect_timeout),
       sink_(std::move(sink)),
       sql_(cfg_.schema, cfg_.job_types) {}
@@ -91,13 +102,23 @@ void TakeoverWorker::run() {
     }
 }
 
+std::string TakeoverWorker::hostname_of(const std::string& node, pqxx::connection& airflow) {
+    if (const auto it = cfg_.hostnames.find(node); it != cfg_.hostnames.end())
+        return it->second;
+    // Every daemon records its own at start-up (src/db/state_sql.cpp, register_node), before
+    // it can hold a term.
+    std::unique_ptr<pqxx::connection> own;  // only when the databases differ
+    if (rows_.conninfo != cfg_.conninfo)
+        own = db::open_connection(rows_.conninfo, connect_timeout_, cfg_.takeover_timeout);
+    pqxx::nontransaction tx(own ? *own : airflow);
+    const auto r = tx.exec_params("SELECT airflow_hostname FROM " + db::quoted(rows_.schema) +
+                                      ".nodes WHERE cluster = $1 AND node_id = $2",
+                                  rows_.cluster, node);
+    return r.empty() ? std::string() : r[0][0].as<std::string>();
+}
+
 std::optional<core::ev::takeover_result> TakeoverWorker::handle(const Request& r) {
-    auto it = cfg_.hostnames.find(r.node);
-    if (it == cfg_.hostnames.end())
-        return core::ev::takeover_result{r.term, false,
-                                         "airflow.hostnames has no entry for the previous holder " +
-                                             r.node + ", so its Airflow jobs cannot be found"};
-    const std::string& host = it->second;
+    std::string host;
     // Below the core's wait, so that normally the answer, not the timeout, ends the gate; the
     // core still waits for this answer after cancelling, as a statement can outlive any bound
     // the client sets (a connect that took long, a slow network).
@@ -108,6 +129,14 @@ std::optional<core::ev::takeover_result> TakeoverWorker::handle(const Request& r
     bool sent = false;
     try {
         conn = db::open_connection(cfg_.conninfo, connect_timeout_, bound);
+        host = hostname_of(r.node, *conn);
+        if (host.empty())
+            return core::ev::takeover_result{
+                r.term, false,
+                "the previous holder " + r.node +
+                    " recorded no Airflow hostname in its node row (a version before the "
+                    "takeover default, or no Airflow process) and airflow.hostnames has no "
+                    "entry for it, so its Airflow jobs cannot be found"};
         {
             std::lock_guard lk(mu_);
             if (cancelled_)
@@ -149,12 +178,11 @@ std::optional<core::ev::takeover_result> TakeoverWorker::handle(const Request& r
             r.term, false, std::string("Airflow's database unreachable: ") + e.what()};
     } catch (const pqxx::sql_error& e) {
         return core::ev::takeover_result{r.term, false,
-                                         "closing out the Airflow jobs of " + host +
-                                             " failed (SQLSTATE " + e.sqlstate() +
-                                             "): " + e.what()};
+                                         what_failed(r.node, host) + " (SQLSTATE " +
+                                             e.sqlstate() + "): " + e.what()};
     } catch (const std::exception& e) {
-        return core::ev::takeover_result{
-            r.term, false, "closing out the Airflow jobs of " + host + " failed: " + e.what()};
+        return core::ev::takeover_result{r.term, false,
+                                         what_failed(r.node, host) + ": " + e.what()};
     }
 }
 

@@ -1,7 +1,9 @@
 #include "af/cli/check_config_cmd.hpp"
 
 #include <iostream>
+#include <optional>
 
+#include "af/airflow/job_hostname.hpp"
 #include "af/cli/cli.hpp"
 #include "af/cli/preflight.hpp"
 #include "af/db/renew_timing.hpp"
@@ -53,6 +55,31 @@ int cmd_check_config(const config::Config& c, bool host_checks) {
                   << c.metrics->listen_port << " (/metrics, /healthz, /healthz/active)\n";
     else
         std::cout << "  metrics: off\n";
+    // The hostname Airflow records for this node's jobs: what the airflow-db checks look for and
+    // what this node's row tells a winner whose takeover closes out this node's jobs.
+    std::optional<airflow::JobHostname> host;
+    if (c.airflow) {
+        const auto& a = *c.airflow;
+        if (host_checks || a.hostnames.count(c.node_id))
+            host = airflow::job_hostname(c, airflow::system_lookup());
+        std::cout << "  Airflow hostname of this node: "
+                  << (host ? host->hostname + " (" + host->source + ")"
+                           : std::string("not resolved (syntax only)"))
+                  << "\n";
+        if (a.takeover) {
+            std::cout << "  Airflow takeover: on; the winner of a term closes out the previous "
+                         "holder's running";
+            for (std::size_t i = 0; i < a.job_types.size(); ++i)
+                std::cout << (i ? ", " : " ") << a.job_types[i];
+            std::cout << " jobs (its hostname from airflow.hostnames, else its node row), "
+                      << "timeout " << ms(a.takeover_timeout) << "\n";
+        } else {
+            std::cout << "  Airflow takeover: off (airflow.takeover.enabled false)\n";
+        }
+    } else {
+        std::cout << "  Airflow takeover: off (no process runs an Airflow scheduler, "
+                     "dag-processor or triggerer, and no airflow section)\n";
+    }
     for (const auto& p : c.processes) {
         std::cout << "  process " << p.name << ":";
         for (const auto& a : p.command)
@@ -73,10 +100,17 @@ int cmd_check_config(const config::Config& c, bool host_checks) {
         if (p.health) {
             const auto& h = *p.health;
             const auto* http = std::get_if<config::HttpHealth>(&h.check);
-            std::cout << "    health " << config::to_string(h.kind())
-                      << (http ? " " + http->url : std::string()) << ": every " << ms(h.interval)
-                      << ", timeout " << ms(h.timeout) << ", killed after " << h.failure_threshold
-                      << " failures in a row (at the earliest "
+            std::string target = http ? " " + http->url : std::string();
+            if (const auto* db = std::get_if<config::AirflowDbHealth>(&h.check)) {
+                std::string name = db->hostname;
+                if (name.empty() && host_checks)
+                    name = airflow::airflow_fqdn(airflow::system_lookup());
+                target = " " + db->job_type + " of host " +
+                         (name.empty() ? std::string("(resolved on the host)") : name);
+            }
+            std::cout << "    health " << config::to_string(h.kind()) << target << ": every "
+                      << ms(h.interval) << ", timeout " << ms(h.timeout) << ", killed after "
+                      << h.failure_threshold << " failures in a row (at the earliest "
                       << ms(h.interval * h.failure_threshold) << "), start period "
                       << ms(h.start_period) << "\n";
         }

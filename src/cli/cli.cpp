@@ -50,6 +50,9 @@ commands:
                                        get no rights on the schema
                    --operator-role ROLE  may run status, history, pause, resume and
                                        switchover for this cluster, nothing else
+                   --airflow-role ROLE the role of airflow.conninfo: SELECT and UPDATE
+                                       (state, end_date) on Airflow's job table, for the
+                                       takeover step and the airflow-db health checks
   check-config   validate the config file and everything `run` would refuse at start (the
                  heartbeat secret file, free listen ports, commands on PATH, health URLs);
                  print the effective timings
@@ -92,6 +95,8 @@ struct Args {
     bool syntax_only{false};                   ///< check-config
     std::string reason;                        ///< pause
     std::optional<std::string> expires;        ///< pause
+
+    std::optional<std::string> airflow_role;  ///< init-db: the role of airflow.conninfo
 };
 
 std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
@@ -138,6 +143,8 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
             a.operator_role = argv[++i];
         } else if ((s == "--conninfo" || s == "--daemon-role") && i + 1 < argv.size()) {
             (s == "--conninfo" ? a.conninfo : a.daemon_role) = argv[++i];
+        } else if (s == "--airflow-role" && i + 1 < argv.size()) {
+            a.airflow_role = argv[++i];
         } else if ((s == "--to" || s == "--timeout") && i + 1 < argv.size()) {
             if (s == "--to") {
                 a.to = argv[++i];
@@ -299,8 +306,12 @@ int main(const std::vector<std::string>& argv) {
         return cmd_check_config(cfg, !args->syntax_only);
     if (cmd == "status")
         return cmd_status(cfg, args->json);
-    if (cmd == "init-db")
-        return cmd_init_db(cfg, args->conninfo, args->daemon_role, args->operator_role);
+    if (cmd == "init-db") {
+        const int rc = cmd_init_db(cfg, args->conninfo, args->daemon_role, args->operator_role);
+        return rc != 0 || !args->airflow_role
+                   ? rc
+                   : cmd_grant_airflow(cfg, args->conninfo, *args->airflow_role);
+    }
     if (cmd == "history")
         return cmd_history(cfg, args->json, args->limit);
     if (cmd == "pause" || cmd == "resume" || cmd == "switchover")

@@ -157,4 +157,36 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
     }
 }
 
+int cmd_grant_airflow(const config::Config& c, const std::optional<std::string>& conninfo,
+                      const std::string& role) {
+    // What the takeover step (src/airflow/takeover_sql.cpp) and the airflow-db health checks do
+    // on Airflow's job table as the role of airflow.conninfo: read it, close out jobs.
+    try {
+        const std::string airflow_conninfo = c.airflow ? c.airflow->conninfo : c.database.conninfo;
+        const std::string schema = c.airflow ? c.airflow->schema : std::string();
+        auto conn = db::open_connection(conninfo.value_or(airflow_conninfo),
+                                        c.database.connect_timeout, Duration{30000});
+        pqxx::nontransaction tx(*conn);
+        if (tx.exec_params("SELECT 1 FROM pg_roles WHERE rolname = $1", role).empty())
+            throw std::runtime_error("--airflow-role: no role named " + role);
+        const std::string table = schema.empty() ? "job" : db::quoted(schema) + ".job";
+        if (tx.exec_params("SELECT to_regclass($1)", table)[0][0].is_null())
+            throw std::runtime_error(
+                "--airflow-role: no table " + table + " in database " +
+                tx.exec("SELECT current_database()")[0][0].as<std::string>() +
+                "; run it against Airflow's metadata database (--conninfo) after `airflow db "
+                "migrate`, or set airflow.schema");
+        const std::string r = tx.quote_name(role);
+        if (!schema.empty())
+            tx.exec("GRANT USAGE ON SCHEMA " + db::quoted(schema) + " TO " + r);
+        tx.exec("GRANT SELECT, UPDATE (state, end_date) ON " + table + " TO " + r);
+        std::cout << "airflow: granted SELECT, UPDATE (state, end_date) ON " << table << " to "
+                  << role << " (the takeover step and the airflow-db health checks)\n";
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "airflow-failover init-db --airflow-role: " << e.what() << "\n";
+        return k_exit_unknown;
+    }
+}
+
 }  // namespace af::cli

@@ -146,6 +146,17 @@ std::optional<std::string> find_command(const std::string& command, const std::s
 
 std::vector<std::string> preflight(const config::Config& c) {
     std::vector<std::string> out;
+    // The shipped config's node id: two hosts left at it would be one node to the cluster.
+    std::string lower = c.node_id;
+    for (auto& ch : lower)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const char* placeholder : {"change-me", "changeme", "change_me"})
+        if (lower.find(placeholder) != std::string::npos) {
+            out.push_back("node_id: \"" + c.node_id +
+                          "\" is the shipped placeholder; set this host's own node id (the "
+                          "same name the other nodes use for it in heartbeat.peers)");
+            break;
+        }
     if (c.heartbeat) {
         const auto& h = *c.heartbeat;
         struct stat st {};

@@ -91,8 +91,15 @@ Config parse_config(const std::string& json_text) {
         c.heartbeat = parse_heartbeat(*hb, c.node_id, c.lease);
     if (const json* m = r.find("metrics"))
         c.metrics = parse_metrics(*m);
-    if (const json* a = r.find("airflow"))
-        c.airflow = parse_airflow(*a, c);
+    c.airflow = parse_airflow(r.find("airflow"), c);
+    // The airflow-db checks look for the hostname the takeover uses for this node.
+    if (c.airflow)
+        if (const auto it = c.airflow->hostnames.find(c.node_id); it != c.airflow->hostnames.end())
+            for (auto& p : c.processes)
+                if (p.health)
+                    if (auto* db = std::get_if<AirflowDbHealth>(&p.health->check);
+                        db && db->hostname.empty())
+                        db->hostname = it->second;
     if (const json* h = r.find("hooks"))
         c.hooks = parse_hooks(*h);
     r.finish();

@@ -118,7 +118,10 @@ DatabaseConfig parse_database(const json& j);
 LogConfig parse_log(const json* j);
 MetricsConfig parse_metrics(const json& j);
 std::map<std::string, std::string> parse_fencing(const json& j, const std::string& self);
-AirflowConfig parse_airflow(const json& j, const Config& c);
+/// The command runs Airflow's scheduler, dag-processor or triggerer (its CLI or the warm launcher).
+bool runs_airflow_singleton(const ProcessConfig& p);
+/// The airflow section; absent, the defaults when a process runs an Airflow singleton, else none.
+std::optional<AirflowConfig> parse_airflow(const json* j, const Config& c);
 HooksConfig parse_hooks(const json& j);
 
 }  // namespace af::config::detail

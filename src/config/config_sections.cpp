@@ -77,8 +77,40 @@ std::map<std::string, std::string> parse_fencing(const json& j, const std::strin
     return out;
 }
 
-AirflowConfig parse_airflow(const json& j, const Config& c) {
-    ObjectReader r(j, "airflow");
+namespace {
+
+const std::pair<const char*, const char*> k_airflow_jobs[] = {{"SchedulerJob", "scheduler"},
+                                                              {"DagProcessorJob", "dag-processor"},
+                                                              {"TriggererJob", "triggerer"}};
+
+bool has_arg(const ProcessConfig& p, const std::string& arg) {
+    return std::find(p.command.begin(), p.command.end(), arg) != p.command.end();
+}
+
+/// An argument naming Airflow's CLI (".../bin/airflow", "-m airflow") or the warm launcher.
+bool names_airflow(const ProcessConfig& p) {
+    return std::any_of(p.command.begin(), p.command.end(), [](const std::string& a) {
+        const std::string base = a.substr(a.rfind('/') == std::string::npos ? 0 : a.rfind('/') + 1);
+        return base == "airflow" || base == "airflow_failover_warm";
+    });
+}
+
+}  // namespace
+
+bool runs_airflow_singleton(const ProcessConfig& p) {
+    return names_airflow(p) && std::any_of(std::begin(k_airflow_jobs), std::end(k_airflow_jobs),
+                                           [&](const auto& job) { return has_arg(p, job.second); });
+}
+
+std::optional<AirflowConfig> parse_airflow(const json* j, const Config& c) {
+    const bool runs_airflow =
+        std::any_of(c.processes.begin(), c.processes.end(), runs_airflow_singleton);
+    // On by default: a scheduler that died with the previous holder left its jobs `running`,
+    // and without the step Airflow resets the task only after its orphan check (300 s).
+    if (!j && !runs_airflow)
+        return std::nullopt;
+    static const json k_empty = json::object();
+    ObjectReader r(j ? *j : k_empty, "airflow");
     AirflowConfig a;
     a.conninfo = r.string("conninfo", c.database.conninfo);
     check_no_password("airflow.conninfo", a.conninfo);
@@ -87,43 +119,37 @@ AirflowConfig parse_airflow(const json& j, const Config& c) {
         throw ConfigError(
             "airflow.schema",
             "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), got \"" + a.schema + "\"");
-    const json& hosts = r.require("hostnames");
-    if (!hosts.is_object() || hosts.empty())
-        throw ConfigError("airflow.hostnames",
-                          "must be a non-empty object of node_id: the hostname Airflow records "
-                          "for that node's jobs");
-    for (const auto& [node, host] : hosts.items()) {
-        const std::string key = "airflow.hostnames." + node;
-        if (!valid_name(node))
-            throw ConfigError(key, "is not a valid node id");
-        if (!host.is_string() || !valid_hostname(host.get<std::string>()))
-            throw ConfigError(key, "must be a hostname (letters, digits, '.', '-', '_'), got " +
-                                       (host.is_string() ? "\"" + host.get<std::string>() + "\""
-                                                         : std::string(type_name(host))));
-        // Two nodes with one hostname: a takeover for either would close the other's jobs.
-        for (const auto& [other, h] : a.hostnames)
-            if (h == host.get<std::string>())
-                throw ConfigError(key, "repeats the hostname \"" + h + "\" of node " + other +
-                                           "; each node needs its own");
-        a.hostnames[node] = host.get<std::string>();
+    // Optional: without an entry, a node's Airflow hostname is the one its daemon recorded in
+    // its node row (Airflow's default rule, src/airflow/job_hostname.cpp).
+    if (const json* hosts = r.find("hostnames")) {
+        if (!hosts->is_object())
+            throw ConfigError("airflow.hostnames",
+                              "must be an object of node_id: the hostname Airflow records for "
+                              "that node's jobs");
+        for (const auto& [node, host] : hosts->items()) {
+            const std::string key = "airflow.hostnames." + node;
+            if (!valid_name(node))
+                throw ConfigError(key, "is not a valid node id");
+            if (!host.is_string() || !valid_hostname(host.get<std::string>()))
+                throw ConfigError(key, "must be a hostname (letters, digits, '.', '-', '_'), got " +
+                                           (host.is_string() ? "\"" + host.get<std::string>() + "\""
+                                                             : std::string(type_name(host))));
+            // Two nodes with one hostname: a takeover for either would close the other's jobs.
+            for (const auto& [other, h] : a.hostnames)
+                if (h == host.get<std::string>())
+                    throw ConfigError(key, "repeats the hostname \"" + h + "\" of node " + other +
+                                               "; each node needs its own");
+            a.hostnames[node] = host.get<std::string>();
+        }
     }
-    if (!a.hostnames.count(c.node_id))
-        throw ConfigError("airflow.hostnames",
-                          "must name the hostname of this node (" + c.node_id + ") too");
     // Default job types: those whose Airflow command runs under this daemon. A triggerer or
     // dag-processor started elsewhere (systemd on every node) may be alive with this very
     // hostname, and closing out a live job would make Airflow hand its work to another.
     a.job_types.clear();
-    // A named pair, not a structured binding: clang 14 cannot capture bindings in lambdas.
-    for (const auto& job : {std::pair<const char*, const char*>{"SchedulerJob", "scheduler"},
-                            {"DagProcessorJob", "dag-processor"},
-                            {"TriggererJob", "triggerer"}}) {
+    for (const auto& job : k_airflow_jobs) {
         const std::string sub = job.second;
-        const bool managed =
-            std::any_of(c.processes.begin(), c.processes.end(), [&](const auto& p) {
-                return std::find(p.command.begin(), p.command.end(), sub) != p.command.end();
-            });
-        if (managed)
+        if (std::any_of(c.processes.begin(), c.processes.end(),
+                        [&](const auto& p) { return has_arg(p, sub); }))
             a.job_types.emplace_back(job.first);
     }
     if (a.job_types.empty())

@@ -14,6 +14,7 @@
 #include "af/adapters/boot_clock_port.hpp"
 #include "af/adapters/os_processes.hpp"
 #include "af/adapters/pg_store.hpp"
+#include "af/airflow/job_hostname.hpp"
 #include "af/airflow/takeover_worker.hpp"
 #include "af/daemon/daemon.hpp"
 #include "af/daemon/status_outputs.hpp"
@@ -44,6 +45,14 @@ std::string guard_conf(const config::Config& c) {
 }
 
 db::WorkerSettings worker_settings(const config::Config& c) {
+    // Resolved once, as Airflow does (its getfqdn is cached per process). Recorded in the node
+    // row whenever Airflow's side is configured, so a winner can close out this node's jobs.
+    std::string airflow_host;
+    if (c.airflow) {
+        const auto h = airflow::job_hostname(c, airflow::system_lookup());
+        spdlog::info("Airflow records this node's jobs as host {} ({})", h.hostname, h.source);
+        airflow_host = h.hostname;
+    }
     return {.conninfo = c.database.conninfo,
             .schema = c.database.schema,
             .cluster = c.cluster,
@@ -54,6 +63,7 @@ db::WorkerSettings worker_settings(const config::Config& c) {
             .renew_interval = c.lease.renew_interval,
             .fence_margin = c.lease.fence_margin,
             .hostname = hostname(),
+            .airflow_hostname = airflow_host,
             .version = k_version,
             .pid = static_cast<int>(getpid()),
             .priority = c.priority,
@@ -169,7 +179,10 @@ int run_daemon(config::Config cfg, std::string config_path) {
     }
     if (cfg.airflow && cfg.airflow->takeover) {
         rt->takeover = std::make_unique<airflow::TakeoverWorker>(
-            *cfg.airflow, cfg.database.connect_timeout, [r = rt.get()](core::Event e) {
+            *cfg.airflow,
+            airflow::TakeoverWorker::NodeRows{cfg.database.conninfo, cfg.database.schema,
+                                              cfg.cluster},
+            cfg.database.connect_timeout, [r = rt.get()](core::Event e) {
                 boost::asio::post(r->io, [r, e = std::move(e)] { r->daemon->feed(e); });
             });
         x.takeover = rt->takeover.get();

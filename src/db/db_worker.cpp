@@ -108,7 +108,8 @@ bool DbWorker::connect() {
         impl_->conn = open_connection(s_.conninfo, s_.connect_timeout, s_.statement_timeout);
         durable_lease_session(*impl_->conn);
         migrate(*impl_->conn, s_.schema);
-        const auto inc = impl_->state.register_node(*impl_->conn, s_.hostname, s_.version, s_.pid);
+        const auto inc = impl_->state.register_node(*impl_->conn, s_.hostname, s_.version, s_.pid,
+                                                    s_.airflow_hostname);
         impl_->term_floor = impl_->state.highest_term(*impl_->conn);
         sink_(core::ev::term_floor{impl_->term_floor});
         auto peers = impl_->state.peer_incarnations(*impl_->conn);

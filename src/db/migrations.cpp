@@ -156,6 +156,11 @@ ALTER TABLE {s}.commands ADD COLUMN not_before timestamptz;
         R"sql(
 ALTER TABLE {s}.lease ADD COLUMN server_stamp text;
 )sql",
+        // 7: the hostname Airflow records for this node's jobs, so the winner of a term finds
+        // the previous holder's jobs without a hostname map in every config (takeover step)
+        R"sql(
+ALTER TABLE {s}.nodes ADD COLUMN airflow_hostname text NOT NULL DEFAULT '';
+)sql",
     };
     return m;
 }

@@ -10,18 +10,20 @@ StateSql::StateSql(std::string schema, std::string cluster, std::string node_id)
     : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {}
 
 std::int64_t StateSql::register_node(pqxx::connection& c, const std::string& hostname,
-                                     const std::string& version, int pid) const {
+                                     const std::string& version, int pid,
+                                     const std::string& airflow_hostname) const {
     pqxx::nontransaction tx(c);
     const auto r = tx.exec_params(
         "INSERT INTO " + quoted(schema_) +
-            ".nodes AS n (cluster, node_id, role, state, hostname, version, pid, incarnation)"
-            " VALUES ($1, $2, 'standby', 'starting', $3, $4, $5, 1)"
+            ".nodes AS n (cluster, node_id, role, state, hostname, version, pid, incarnation,"
+            " airflow_hostname) VALUES ($1, $2, 'standby', 'starting', $3, $4, $5, 1, $6)"
             " ON CONFLICT (cluster, node_id) DO UPDATE SET role = 'standby', state = 'starting',"
             " term = 0, processes = '[]', hostname = EXCLUDED.hostname,"
             " version = EXCLUDED.version, pid = EXCLUDED.pid, incarnation = n.incarnation + 1,"
+            " airflow_hostname = EXCLUDED.airflow_hostname,"
             " started_at = clock_timestamp(), last_seen = clock_timestamp()"
             " RETURNING incarnation",
-        cluster_, node_id_, hostname, version, pid);
+        cluster_, node_id_, hostname, version, pid, airflow_hostname);
     return r[0][0].as<std::int64_t>();
 }
 

@@ -2,7 +2,6 @@
 // process, heartbeats in the `job` table. One cheap indexed query on Airflow's database, run on
 // a thread of its own so a slow database never stalls the event loop.
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +10,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "af/airflow/job_hostname.hpp"
 #include "af/db/connection.hpp"
 #include "af/health/health_check.hpp"
 
@@ -22,11 +22,6 @@ class AirflowDbCheck final : public HealthCheck {
   public:
     AirflowDbCheck(boost::asio::io_context& io, const config::AirflowDbHealth& c, Duration timeout)
         : io_(io), cfg_(c), timeout_(timeout), timer_(io) {
-        if (cfg_.hostname.empty()) {
-            char buf[256] = {};
-            gethostname(buf, sizeof buf - 1);
-            cfg_.hostname = buf;
-        }
         thread_ = std::thread([this] { loop(); });
     }
     ~AirflowDbCheck() override {
@@ -81,6 +76,10 @@ class AirflowDbCheck final : public HealthCheck {
             }
             bool ok = false;
             std::string why;
+            // Empty: the config (airflow.hostnames) names none, so Airflow's own default rule,
+            // resolved here because getaddrinfo may block; once, as Airflow caches its own.
+            if (cfg_.hostname.empty())
+                cfg_.hostname = airflow::airflow_fqdn(airflow::system_lookup());
             try {
                 if (!conn)
                     conn = db::open_connection(cfg_.conninfo, Duration{2000}, timeout_);

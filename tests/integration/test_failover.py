@@ -163,7 +163,10 @@ def test_late_renewal_freezes_the_scheduler_then_thaws_it_in_place(tmp_path: Pat
     deadline. The active freezes its scheduler's session, then thaws it when the renewal
     arrives: the same process goes on in the same term; nothing is restarted or fenced."""
     with PgServer() as own_pg:
-        cluster = Cluster(own_pg, tmp_path / "cluster")  # ttl 3000, renew 500: lead 1350 ms
+        # Not the default TTL: at 1300 the window between the freeze point and the deadline is
+        # under a second, too narrow to stall PostgreSQL into from Python on a loaded box.
+        # ttl 3000, renew 500: lead 1350 ms.
+        cluster = Cluster(own_pg, tmp_path / "cluster", ttl_ms=3000, renew_ms=500)
         try:
             cluster.start()
             first = cluster.wait_active()

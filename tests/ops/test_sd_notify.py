@@ -18,7 +18,9 @@ from tests.ops.systemd_notify import NotifySocket, start_under_systemd_env
 def test_ready_status_watchdog_reload_stopping(
     pg: PgServer, tmp_path: Path, notify_socket: NotifySocket
 ) -> None:
-    c = Cluster(pg, tmp_path / "cluster", size=1)
+    # Not the default TTL: the loop is stopped for 1.5 s below and must keep its term (the
+    # reload is checked in term 1), so the lease must outlast the stop.
+    c = Cluster(pg, tmp_path / "cluster", size=1, ttl_ms=3000, renew_ms=500)
     node = c.nodes["node-a"]
     proc = start_under_systemd_env(
         daemon_binary(), node.config, notify_socket.path, node.log, watchdog_usec=1_000_000

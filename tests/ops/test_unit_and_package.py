@@ -68,6 +68,11 @@ def test_unit_says_what_the_service_needs() -> None:
     example = json.loads((REPO / "config" / "airflow-failover.json").read_text())
     assert example["processes"][0]["user"] == "airflow"
     assert d["ExecStart"][0].startswith("/usr/bin/airflow-failover run --config /etc/")
+    # The password file postinst creates (0600, the daemon's own), for libpq.
+    assert d["Environment"] == ["PGPASSFILE=/etc/airflow-failover/pgpass"]
+    postinst = (REPO / "packaging" / "postinst").read_text()
+    assert "install -o airflow-failover -g airflow-failover -m 0600 /dev/null" in postinst
+    assert "/etc/airflow-failover/pgpass" in postinst
     watchdog = int(d["WatchdogSec"][0].rstrip("s"))
     assert watchdog * 1000 >= 2 * 3000, "WatchdogSec below two default lease TTLs"
     families = set(d["RestrictAddressFamilies"][0].split())
@@ -171,6 +176,7 @@ def test_deb_contents(deb: Path, tmp_path: Path) -> None:
     )
     assert res.returncode == 2
     assert "heartbeat.secret_file:" in res.stderr, res.stderr
+    assert 'node_id: "CHANGE-ME-sched-a" is the shipped placeholder' in res.stderr, res.stderr
 
 
 def test_json_logs_stay_valid_with_quotes(pg: PgServer, tmp_path: Path) -> None:

@@ -50,12 +50,66 @@ std::string error_text(const json& j) {
     return "";
 }
 
-TEST(ConfigAirflow, AbsentMeansNoTakeoverAndNoHooks) {
-    const Config c = parse_config(base().dump());
+TEST(ConfigAirflow, AbsentWithoutAnAirflowProcessMeansNoTakeoverAndNoHooks) {
+    json j = base();
+    j["processes"] = json::parse(R"([{"name": "s", "command": ["/usr/local/bin/run-sched"]}])");
+    const Config c = parse_config(j.dump());
     EXPECT_FALSE(c.airflow.has_value());
     EXPECT_FALSE(c.election().takeover);
     EXPECT_FALSE(c.election().pre_promote);
     EXPECT_FALSE(c.election().role_change_hook);
+}
+
+TEST(ConfigAirflow, AnAirflowSingletonTurnsTheTakeoverOnWithoutASection) {
+    // The issue's config: one process, `airflow scheduler`, no airflow section.
+    const Config c = parse_config(base().dump());
+    ASSERT_TRUE(c.airflow.has_value());
+    EXPECT_TRUE(c.airflow->takeover);
+    EXPECT_TRUE(c.airflow->hostnames.empty()) << "found in the node rows instead";
+    EXPECT_EQ(c.airflow->conninfo, "host=db1 dbname=failover user=failover");
+    EXPECT_EQ(c.airflow->job_types, (std::vector<std::string>{"SchedulerJob"}));
+    EXPECT_EQ(c.election().takeover, 2000ms);
+    for (const auto& cmd :
+         {R"(["/opt/airflow/venv/bin/airflow", "dag-processor"])",
+          R"(["python3", "-m", "airflow", "triggerer"])",
+          R"(["/opt/venv/bin/python", "-m", "airflow_failover_warm", "scheduler"])"}) {
+        json j = base();
+        j["processes"][0]["command"] = json::parse(cmd);
+        EXPECT_TRUE(parse_config(j.dump()).election().takeover) << cmd;
+    }
+    for (const auto& cmd : {R"(["/opt/airflow/venv/bin/airflow", "api-server"])",
+                            R"(["/usr/bin/my-scheduler", "scheduler"])"}) {
+        json j = base();
+        j["processes"][0]["command"] = json::parse(cmd);
+        EXPECT_FALSE(parse_config(j.dump()).airflow.has_value()) << cmd;
+    }
+}
+
+TEST(ConfigAirflow, TakeoverEnabledFalseTurnsTheDefaultOff) {
+    const Config c = parse_config(with_airflow({{"takeover", {{"enabled", false}}}}).dump());
+    ASSERT_TRUE(c.airflow.has_value());
+    EXPECT_FALSE(c.airflow->takeover);
+    EXPECT_FALSE(c.election().takeover);
+}
+
+TEST(ConfigAirflow, ThisNodesHostnameIsTheAirflowDbChecksDefault) {
+    json j = with_airflow({{"hostnames", {{"sched-a", "a.example.com"}}}});
+    j["processes"][0]["health"] = {{"type", "airflow-db"}};
+    const Config c = parse_config(j.dump());
+    EXPECT_EQ(std::get<af::config::AirflowDbHealth>(c.processes[0].health->check).hostname,
+              "a.example.com");
+    j["processes"][0]["health"]["hostname"] = "explicit";
+    EXPECT_EQ(
+        std::get<af::config::AirflowDbHealth>(parse_config(j.dump()).processes[0].health->check)
+            .hostname,
+        "explicit");
+    j = base();
+    j["processes"][0]["health"] = {{"type", "airflow-db"}};
+    EXPECT_EQ(
+        std::get<af::config::AirflowDbHealth>(parse_config(j.dump()).processes[0].health->check)
+            .hostname,
+        "")
+        << "left to Airflow's rule, resolved by the check on the host";
 }
 
 TEST(ConfigAirflow, HostnamesAloneTurnTheTakeoverOnWithDefaults) {
@@ -104,10 +158,14 @@ TEST(ConfigAirflow, EverySettingIsRead) {
 }
 
 TEST(ConfigAirflow, BadValuesNameTheirKey) {
-    EXPECT_EQ(error_key(with_airflow(json::object())), "airflow.hostnames");
-    EXPECT_EQ(error_key(with_airflow({{"hostnames", json::object()}})), "airflow.hostnames");
-    EXPECT_EQ(error_key(with_airflow({{"hostnames", {{"sched-b", "b"}}}})), "airflow.hostnames")
-        << "this node's own hostname is required";
+    EXPECT_EQ(error_key(with_airflow(json::object())), "") << "every key is optional";
+    EXPECT_EQ(error_key(with_airflow({{"hostnames", {{"sched-b", "b"}}}})), "")
+        << "this node's own entry is optional too (Airflow's rule)";
+    EXPECT_EQ(error_key(with_airflow({{"hostnames", json::array()}})), "airflow.hostnames");
+    EXPECT_EQ(error_key(with_airflow(5)), "airflow");
+    EXPECT_EQ(error_key(with_airflow({{"takeover", {{"enable", false}}}})),
+              "airflow.takeover.enable")
+        << "a typo of enabled";
     EXPECT_EQ(error_key(with_airflow({{"hostnames", {{"sched-a", "a b"}}}})),
               "airflow.hostnames.sched-a");
     EXPECT_EQ(error_key(with_airflow({{"hostnames", {{"sched-a", 5}}}})),

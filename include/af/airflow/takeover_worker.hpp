@@ -24,7 +24,13 @@ namespace af::airflow {
 class TakeoverWorker {
   public:
     using Sink = std::function<void(core::Event)>;
-    TakeoverWorker(config::AirflowConfig cfg, Duration connect_timeout, Sink sink);
+    /// Where the node rows are (the daemon's database), for hostnames airflow.hostnames omits.
+    struct NodeRows {
+        std::string conninfo;
+        std::string schema;
+        std::string cluster;
+    };
+    TakeoverWorker(config::AirflowConfig cfg, NodeRows rows, Duration connect_timeout, Sink sink);
     ~TakeoverWorker();
     TakeoverWorker(const TakeoverWorker&) = delete;
     TakeoverWorker& operator=(const TakeoverWorker&) = delete;
@@ -45,8 +51,13 @@ class TakeoverWorker {
     };
     void run();
     std::optional<core::ev::takeover_result> handle(const Request& r);
+    /// The previous holder's Airflow hostname: airflow.hostnames, else its node row ("" if the
+    /// row records none), read on `airflow` when the node rows live in the same database.
+    /// Throws on a database error.
+    std::string hostname_of(const std::string& node, pqxx::connection& airflow);
 
     config::AirflowConfig cfg_;
+    NodeRows rows_;
     Duration connect_timeout_;
     Sink sink_;
     TakeoverSql sql_;

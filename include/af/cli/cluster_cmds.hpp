@@ -26,4 +26,10 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
                 const std::optional<std::string>& daemon_role,
                 const std::optional<std::string>& operator_role = std::nullopt);
 
+/// `init-db --airflow-role ROLE`: grants ROLE what the takeover step and the airflow-db checks
+/// need on Airflow's job table (SELECT, UPDATE (state, end_date)), as `conninfo` (default:
+/// airflow.conninfo).
+int cmd_grant_airflow(const config::Config& c, const std::optional<std::string>& conninfo,
+                      const std::string& role);
+
 }  // namespace af::cli

@@ -28,6 +28,7 @@ struct WorkerSettings {
     Duration renew_interval{500};  ///< with ttl and fence_margin: the renewal lanes' timeouts
     Duration fence_margin{300};
     std::string hostname;
+    std::string airflow_hostname;  ///< what Airflow records for this node's jobs ("" if none)
     std::string version;
     int pid{0};
     int priority{100};

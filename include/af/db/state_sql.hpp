@@ -16,7 +16,8 @@ class StateSql {
 
     /// Creates or refreshes this node's row at start-up; returns its new incarnation number.
     std::int64_t register_node(pqxx::connection& c, const std::string& hostname,
-                               const std::string& version, int pid) const;
+                               const std::string& version, int pid,
+                               const std::string& airflow_hostname) const;
     /// The other nodes' incarnations: heartbeats from a lower one are replays.
     std::map<std::string, std::int64_t> peer_incarnations(pqxx::connection& c) const;
     void publish(pqxx::connection& c, const NodeReport& r) const;
