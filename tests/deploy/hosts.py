@@ -125,7 +125,7 @@ class Hosts:
             run(["ip", "-n", ns, "addr", "add", f"{ips[host]}/24", "dev", "eth0"])
             run(["ip", "-n", ns, "link", "set", "eth0", "up"])
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        for d in [*PRIVATE_DIRS, "/opt/airflow/venv"]:
+        for d in [*PRIVATE_DIRS, "/opt/airflow", "/opt/airflow/venv"]:
             if not Path(d).exists():
                 Path(d).mkdir(parents=True)
                 self.made_dirs.append(d)
