@@ -157,6 +157,18 @@ class Hosts:
         (self.ns_dir / f"mnt-{host}").touch()
         (self.ns_dir / f"uts-{host}").touch()
         script = f"hostname {HOSTS[host]['short']}\n" + "".join(f"mount --bind {src} {dst}\n" for src, dst in binds)
+        # The venv's interpreter may live under /root (pyenv), which only root may enter: the host
+        # gets a root home of its own (as a fresh host has) that lets `airflow` reach it.
+        real_python = Path(os.path.realpath(self.venv / "bin" / "python"))
+        if str(real_python).startswith("/root/"):
+            prefix = real_python.parents[1]  # .../versions/3.11.7
+            stage = h / "python-prefix"
+            stage.mkdir()
+            script += (
+                f"mount --bind {prefix} {stage}\n"
+                "mount -t tmpfs -o mode=0755 tmpfs /root\n"
+                f"mkdir -p {prefix}\nmount --bind {stage} {prefix}\n"
+            )
         run(
             [
                 "unshare",
