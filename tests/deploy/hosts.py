@@ -45,10 +45,17 @@ for _h in HOSTS.values():
     _h["fqdn"] = _h["short"] + ".ec2.internal"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Per-host directories bound over these paths (mount points made on the machine if missing).
-PRIVATE_DIRS = ["/var/lib/airflow", "/var/lib/airflow-failover", "/var/log/airflow", "/var/log/airflow-failover"]
+PRIVATE_DIRS = [
+    "/var/lib/airflow",
+    "/var/lib/airflow-failover",
+    "/var/log/airflow",
+    "/var/log/airflow-failover",
+]
 
 
-def run(cmd: list[str], check: bool = True, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str], check: bool = True, timeout: float = 120, **kw: object
+) -> subprocess.CompletedProcess[str]:
     res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout, **kw)  # type: ignore[call-overload]
     if check and res.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
@@ -120,7 +127,24 @@ class Hosts:
         for i, (host, ns) in enumerate(self.netns.items()):
             run(["ip", "netns", "add", ns])
             port = f"p{i}"
-            run(["ip", "link", "add", "name", "eth0", "netns", ns, "type", "veth", "peer", "name", port, "netns", self.switch])
+            run(
+                [
+                    "ip",
+                    "link",
+                    "add",
+                    "name",
+                    "eth0",
+                    "netns",
+                    ns,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    port,
+                    "netns",
+                    self.switch,
+                ]
+            )
             run(["ip", "-n", self.switch, "link", "set", port, "master", "br0", "up"])
             run(["ip", "-n", ns, "addr", "add", f"{ips[host]}/24", "dev", "eth0"])
             run(["ip", "-n", ns, "link", "set", "eth0", "up"])
@@ -156,7 +180,9 @@ class Hosts:
         binds.append((self.venv, "/opt/airflow/venv"))
         (self.ns_dir / f"mnt-{host}").touch()
         (self.ns_dir / f"uts-{host}").touch()
-        script = f"hostname {HOSTS[host]['short']}\n" + "".join(f"mount --bind {src} {dst}\n" for src, dst in binds)
+        script = f"hostname {HOSTS[host]['short']}\n" + "".join(
+            f"mount --bind {src} {dst}\n" for src, dst in binds
+        )
         # The venv's interpreter may live under /root (pyenv), which only root may enter: the host
         # gets a root home of its own (as a fresh host has) that lets `airflow` reach it.
         real_python = Path(os.path.realpath(self.venv / "bin" / "python"))
@@ -195,7 +221,12 @@ class Hosts:
         ]
 
     def sh(
-        self, host: str, script: str, env: dict[str, str] | None = None, cwd: str = "/root", timeout: float = 300
+        self,
+        host: str,
+        script: str,
+        env: dict[str, str] | None = None,
+        cwd: str = "/root",
+        timeout: float = 300,
     ) -> subprocess.CompletedProcess[str]:
         """`sh -e` as root on the host, with a login-like clean environment."""
         base = {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8", "USER": "root", "LOGNAME": "root"}

@@ -91,8 +91,8 @@ def command_for(unit: str) -> tuple[list[str], dict[str, str], str, int, dict[st
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
     for assignment in d.get("Environment", []):
         for word in shlex.split(assignment):
-            k, v = word.split("=", 1)
-            env[k] = v
+            name, value = word.split("=", 1)
+            env[name] = value
     for f in d.get("EnvironmentFile", []):
         env.update(env_file(f))
     argv = shlex.split(d["ExecStart"][-1].lstrip("-@+!"))

@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +41,8 @@ import pytest
 
 from tests.deploy import guide
 from tests.deploy.hosts import HOSTS, PATH, REPO, Hosts, run, why_unavailable
+
+pytestmark = pytest.mark.slow  # about 4 minutes: the 3-minute watch for a health-check crash loop
 
 AIRFLOW_PASSWORD = "airflow-site-password"  # the existing site's, not the guide's
 SCHEMA = "airflow_failover"
@@ -89,7 +90,9 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (build / "CPackConfig.cmake").exists():
         pytest.skip(f"{build} has no CPackConfig.cmake (configure it with cmake)")
     out = tmp_path_factory.mktemp("deb")
-    res = run(["cpack", "--config", str(build / "CPackConfig.cmake"), "-B", str(out)], check=False, timeout=300)
+    res = run(
+        ["cpack", "--config", str(build / "CPackConfig.cmake"), "-B", str(out)], check=False, timeout=300
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     (found,) = out.glob("airflow-failover_*.deb")
     return found
@@ -127,7 +130,8 @@ def existing_airflow(h: Hosts) -> None:
             host,
             "adduser --system --group --home /var/lib/airflow --no-create-home "
             "--shell /usr/sbin/nologin airflow >/dev/null\n"
-            "install -d -o airflow -g airflow -m 0750 /var/lib/airflow /var/log/airflow /var/lib/airflow/dags\n",
+            "install -d -o airflow -g airflow -m 0750 /var/lib/airflow /var/log/airflow\n"
+            "install -d -o airflow -g airflow -m 0750 /var/lib/airflow/dags\n",
         )
         assert res.returncode == 0, res.stderr
         home = h.host_path(host, "/var/lib/airflow")
@@ -149,7 +153,10 @@ def existing_airflow(h: Hosts) -> None:
 
 
 def as_airflow(args: str) -> str:
-    return f"cd /var/lib/airflow && runuser -u airflow -- env AIRFLOW_HOME=/var/lib/airflow /opt/airflow/venv/bin/airflow {args}"
+    return (
+        "cd /var/lib/airflow && runuser -u airflow -- "
+        f"env AIRFLOW_HOME=/var/lib/airflow /opt/airflow/venv/bin/airflow {args}"
+    )
 
 
 # -- running the guide --------------------------------------------------------------------------
@@ -223,14 +230,34 @@ def diagnostics(h: Hosts) -> str:
     out = []
     try:
         out.append("lease: " + repr(lease(h)))
-        out.append("events:\n" + "\n".join("|".join(r) for r in q(h, f"SELECT node_id, at, kind, detail FROM {SCHEMA}.events ORDER BY id DESC LIMIT 25")))
-        out.append("jobs:\n" + "\n".join("|".join(r) for r in q(h, "SELECT id, job_type, hostname, state, start_date, latest_heartbeat FROM job ORDER BY id")))
+        out.append(
+            "events:\n"
+            + "\n".join(
+                "|".join(r)
+                for r in q(
+                    h, f"SELECT node_id, at, kind, detail FROM {SCHEMA}.events ORDER BY id DESC LIMIT 25"
+                )
+            )
+        )
+        out.append(
+            "jobs:\n"
+            + "\n".join(
+                "|".join(r)
+                for r in q(
+                    h,
+                    "SELECT id, job_type, hostname, state, start_date, latest_heartbeat FROM job ORDER BY id",
+                )
+            )
+        )
     except Exception as e:  # noqa: BLE001 - diagnostics must not hide the failure
         out.append(f"(database not readable: {e})")
     for host in HOSTS:
         log = h.run_dir / host / "shim" / "airflow-failover.service.log"
         if log.exists():
-            out.append(f"--- {host} daemon log (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
+            out.append(
+                f"--- {host} daemon log (tail)\n"
+                + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+            )
     return "\n".join(out)
 
 
@@ -251,7 +278,11 @@ def test_the_deploy_guide_makes_a_working_pair(hosts: Hosts, deb: Path) -> None:
     # Airflow records the canonical name, not gethostname(): what the health checks must match.
     wait_for(
         f"a running SchedulerJob of {fqdn}",
-        lambda: q(h, f"SELECT id FROM job WHERE job_type = 'SchedulerJob' AND state = 'running' AND hostname = '{fqdn}'"),
+        lambda: q(
+            h,
+            "SELECT id FROM job WHERE job_type = 'SchedulerJob' AND state = 'running' "
+            f"AND hostname = '{fqdn}'",
+        ),
         120,
         h,
     )

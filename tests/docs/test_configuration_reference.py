@@ -133,11 +133,17 @@ class Oracle:
         for func, (_, body) in self.funcs.items():
             readers = {m.group(1) for m in _READER.finditer(body)}
             readers_seen += len(readers)
-            loops = {m.group(1): [_literal(s) for s in re.findall(STR, m.group(2))] for m in _LOOP.finditer(body)}
+            loops = {
+                m.group(1): [_literal(s) for s in re.findall(STR, m.group(2))] for m in _LOOP.finditer(body)
+            }
             for var in readers:
                 paths = self.reader_paths(func, var)
-                calls = [(m.group(2)) for m in re.finditer(rf"\b{var}\.({'|'.join(READ_METHODS)})\(([^,)]*)", body)]
-                calls += [m.group(2) for m in re.finditer(rf"\b({'|'.join(FREE_READERS)})\({var},\s*([^,)]*)", body)]
+                calls = [
+                    (m.group(2)) for m in re.finditer(rf"\b{var}\.({'|'.join(READ_METHODS)})\(([^,)]*)", body)
+                ]
+                calls += [
+                    m.group(2) for m in re.finditer(rf"\b({'|'.join(FREE_READERS)})\({var},\s*([^,)]*)", body)
+                ]
                 for arg in calls:
                     arg = arg.strip()
                     if re.fullmatch(STR, arg):
@@ -147,7 +153,9 @@ class Oracle:
                     else:
                         raise AssertionError(f"{func}: {var} reads a key the oracle cannot name: {arg!r}")
                     keys |= {join(p, n) for p in paths for n in names}
-        assert readers_seen >= 10, f"only {readers_seen} ObjectReaders found in src/config: the oracle is blind"
+        assert readers_seen >= 10, (
+            f"only {readers_seen} ObjectReaders found in src/config: the oracle is blind"
+        )
         return keys
 
 
