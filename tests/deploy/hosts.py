@@ -104,6 +104,7 @@ class Hosts:
     venv: Path
     tag: str = field(default_factory=lambda: f"afd{os.getpid()}")
     made_dirs: list[str] = field(default_factory=list)
+    keep: Path | None = None  # where down() copies the logs (the daemons', api-servers', PostgreSQL's)
 
     def __post_init__(self) -> None:
         self.run_dir = Path(f"/tmp/af-deploy-{os.getpid()}")
@@ -263,6 +264,13 @@ class Hosts:
                 self.sh(host, "dpkg --purge airflow-failover >/dev/null 2>&1 || true", timeout=120)
         for ns in self.netns.values():
             kill_namespace_processes(ns)
+        if self.keep is not None:
+            for log in self.run_dir.glob("*/shim/*.log"):
+                shutil.copy(log, self.keep / f"{log.parent.parent.name}-{log.name}")
+            for log in self.run_dir.glob("*.log"):
+                shutil.copy(log, self.keep / log.name)
+            if self.db is not None and self.db.logfile.exists():
+                shutil.copy(self.db.logfile, self.keep / "postgres.log")
         if self.db is not None:
             self.db.destroy()
         for ns in [*self.netns.values(), self.switch]:

@@ -99,13 +99,14 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hosts() -> Iterator[Hosts]:
+def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
     reason = why_unavailable()
     if reason:
         pytest.skip(f"deploy test skipped: {reason}")
     if not (REPO / ".venv" / "bin" / "airflow").exists():
         pytest.skip("no Airflow in .venv (scripts/lib/python-env.sh: ensure_python_env)")
-    h = Hosts(venv=REPO / ".venv")
+    # The logs outlive the hosts, in pytest's temporary directory (printed on failure).
+    h = Hosts(venv=REPO / ".venv", keep=tmp_path_factory.mktemp("deploy-logs"))
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         h.up()
@@ -227,7 +228,7 @@ def node_host(node: str) -> str:
 
 
 def diagnostics(h: Hosts) -> str:
-    out = []
+    out = [f"logs (kept after the run): {h.keep}"]
     try:
         out.append("lease: " + repr(lease(h)))
         out.append(
