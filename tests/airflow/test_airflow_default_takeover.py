@@ -109,10 +109,14 @@ def test_kill9_mid_task_without_an_airflow_section_reruns_the_task_at_once(site:
 
         def new_try() -> dict[str, object] | None:
             for t in site.task_instances(run_id):
+                # The reset row keeps the old try's start_date while queued: the new try has
+                # started once its row says so (a start after the kill, on the new host).
                 if (
                     t["task_id"] == victim["task_id"]
                     and t["try_number"] > victim["try_number"]
                     and t["start_date"] is not None
+                    and t["start_date"] > t_kill
+                    and t["state"] in ("running", "success")
                 ):
                     return t
             return None

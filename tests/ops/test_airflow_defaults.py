@@ -181,7 +181,7 @@ def test_init_db_airflow_role_grants_what_the_takeover_needs(pg: PgServer, tmp_p
         " AND state = 'running' AND job_type = ANY (string_to_array('SchedulerJob', ','))"
         " RETURNING id, job_type"
     )
-    psql = [str(pg.bindir / "psql"), "-X", "-At", "-d", pg.conninfo(db, user=role), "-c", update]
+    psql = [str(pg.bindir / "psql"), "-X", "-q", "-At", "-d", pg.conninfo(db, user=role), "-c", update]
     assert subprocess.run(psql, capture_output=True, text=True, check=False).returncode != 0
     res = subprocess.run(
         [
