@@ -6,11 +6,16 @@ interrupted task at once instead of `orphaned_tasks_check_interval` (300 s) late
 
 The kill -9 test also checks the role-change hooks with a real Airflow: called in order with the
 right arguments, and the survivor's hanging promote hook (killed at its 30 s timeout) delays
-neither the takeover nor the new scheduler."""
+neither the takeover nor the new scheduler.
+
+Issue 20: the same kill -9 with no `airflow` section at all, on two "hosts" whose canonical names
+differ from their short names (the takeover on by default, hostnames from the node rows)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -34,6 +39,10 @@ pytestmark = pytest.mark.slow
 
 RERUN_WITHIN_S = 30.0
 TASK_SECONDS = 10.0
+DOMAIN = "ec2.internal"
+# Generous against a loaded 2-core box; the figure is printed (the goal is 10 s; timing belongs
+# in bench/). Without the takeover the new try comes after Airflow's orphan check: ~300 s.
+RERUN_BOUND_S = 60.0
 
 # Appends what it was given; a promote after the first term hangs (the daemon kills it).
 HOOK = """#!{python}
@@ -205,5 +214,123 @@ def test_host_loss_mid_task_reruns_on_the_other_node_within_30s_at_airflow_defau
             f"\nhost loss mid-task: SchedulerJob of node-b at {job_s:.2f} s, "
             f"{victim['task_id']} ran again at {rerun_s:.2f} s; {ev['detail']}"
         )
+    finally:
+        assert pair.stop() == []
+
+
+def test_kill9_mid_task_without_an_airflow_section_reruns_the_task_at_once(site: Site) -> None:
+    """Issue 20's done-when: the config's ONLY process is `airflow scheduler`, with NO `airflow`
+    section and NO `lease` section (ttl_ms 1300), Airflow at its defaults, its own
+    `hostname_callable` included. Each daemon runs on a "host" of its own (UTS and mount
+    namespaces) whose canonical name differs from gethostname(), as on EC2: `node-a` resolves to
+    `node-a.ec2.internal`. The winner finds the dead node's Airflow hostname in its node row. On
+    the code before issue 20 the step does not run without an `airflow` section: the new try
+    waits for Airflow's orphan check (~300 s) and this fails at its bound."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) for the per-node UTS and mount namespaces")
+    pair = Pair(site, own_hosts=DOMAIN)
+    for node in pair.nodes.values():
+        cfg = json.loads(node.config.read_text())
+        assert [p["command"][1:] for p in cfg["processes"]] == [["scheduler"]]
+        assert "airflow" not in cfg and "lease" not in cfg, cfg
+        assert "AIRFLOW__CORE__HOSTNAME_CALLABLE" not in cfg["processes"][0]["env"]
+    try:
+        pair.start(["node-a"])
+        wait_for(lambda: pair.active() == "node-a", 30, "node-a active", diagnose=pair.diagnose)
+        pair.wait_scheduler_job("node-a", None, 120)
+        pair.start(["node-b"])
+        wait_for(
+            lambda: any(n["node_id"] == "node-b" for n in pair.status().get("nodes", [])),
+            30,
+            "node-b's row",
+        )
+        run_id = f"default-takeover-{uuid.uuid4().hex[:6]}"
+        site.trigger(run_id)
+        victim = wait_for(
+            lambda: running_task(site, run_id),
+            180,
+            f"a task body of {run_id} running",
+            diagnose=pair.diagnose,
+        )
+        assert victim["hostname"] == f"node-a.{DOMAIN}", victim
+        t_kill = site.db_now()
+        pair.kill9("node-a")
+        job = pair.wait_scheduler_job("node-b", t_kill, 60)
+
+        def new_try() -> dict[str, object] | None:
+            for t in site.task_instances(run_id):
+                # The reset row keeps the old try's start_date while queued: the new try has
+                # started once its row says so (a start after the kill, on the new host).
+                if (
+                    t["task_id"] == victim["task_id"]
+                    and t["try_number"] > victim["try_number"]
+                    and t["start_date"] is not None
+                    and t["start_date"] > t_kill
+                    and t["state"] in ("running", "success")
+                ):
+                    return t
+            return None
+
+        rerun = wait_for(
+            new_try, RERUN_BOUND_S, f"a new try of {victim['task_id']}", every=0.2, diagnose=pair.diagnose
+        )
+        ev = wait_for(
+            lambda: next(
+                (
+                    e
+                    for e in pair.events()
+                    if e["node_id"] == "node-b" and e["kind"] in ("takeover", "takeover_failed")
+                ),
+                None,
+            ),
+            30,
+            "node-b's takeover event",
+            diagnose=pair.diagnose,
+        )
+        assert ev["kind"] == "takeover", ev
+        assert "SchedulerJob" in ev["detail"] and f"node-a.{DOMAIN}" in ev["detail"], ev
+        rerun_s = (rerun["start_date"] - t_kill).total_seconds()
+        job_s = (job["start_date"] - t_kill).total_seconds()
+        print(
+            f"\nkill -9 mid-task, no airflow section, ttl 1300 (default), Airflow defaults: "
+            f"new SchedulerJob at {job_s:.2f} s, {victim['task_id']} try {rerun['try_number']} "
+            f"started {rerun_s:.2f} s after the kill; {ev['detail']}"
+        )
+        assert rerun["hostname"] == f"node-b.{DOMAIN}", rerun
+        assert rerun_s < RERUN_BOUND_S
+        # The new try runs to its end, and no two tries of the run overlapped.
+        done = wait_for(
+            lambda: next(
+                (
+                    t
+                    for t in site.task_instances(run_id)
+                    if t["task_id"] == victim["task_id"]
+                    and t["try_number"] == rerun["try_number"]
+                    and t["state"] == "success"
+                ),
+                None,
+            ),
+            120,
+            f"{victim['task_id']} try {rerun['try_number']} to succeed",
+            diagnose=pair.diagnose,
+        )
+        assert done["hostname"] == f"node-b.{DOMAIN}", done
+        assert overlapping_tries(site.task_instances(run_id)) == []
+        # Each daemon recorded the name Airflow records, by Airflow's rule (not gethostname()).
+        wait_for(
+            lambda: (
+                len(site.query("SELECT 1 FROM airflow_failover.nodes WHERE cluster = %s", (pair.cluster,)))
+                == 2
+            ),
+            30,
+            "node-b's row",
+        )
+        rows = dict(
+            site.query(
+                "SELECT node_id, airflow_hostname FROM airflow_failover.nodes WHERE cluster = %s",
+                (pair.cluster,),
+            )
+        )
+        assert rows == {"node-a": f"node-a.{DOMAIN}", "node-b": f"node-b.{DOMAIN}"}, rows
     finally:
         assert pair.stop() == []

@@ -2,7 +2,6 @@
 // tests/airflow/test_airflow_hostname.py compares it with Airflow itself on a real host.
 #include <gtest/gtest.h>
 
-
 #include "af/airflow/job_hostname.hpp"
 
 namespace {
@@ -24,9 +23,10 @@ HostLookup lookup(std::string host, std::optional<std::vector<std::string>> name
 TEST(AirflowHostname, TheCanonicalNameOfGethostnameWins) {
     std::string asked;
     // EC2: gethostname() is the short name, the resolver's canonical name the FQDN.
-    EXPECT_EQ(airflow_fqdn(lookup("ip-10-0-0-12", std::vector<std::string>{"ip-10-0-0-12.ec2.internal", ""},
-                                  &asked)),
-              "ip-10-0-0-12.ec2.internal");
+    EXPECT_EQ(
+        airflow_fqdn(lookup("ip-10-0-0-12",
+                            std::vector<std::string>{"ip-10-0-0-12.ec2.internal", ""}, &asked)),
+        "ip-10-0-0-12.ec2.internal");
     EXPECT_EQ(asked, "ip-10-0-0-12") << "the lookup is of gethostname()";
 }
 

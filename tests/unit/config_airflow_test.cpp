@@ -69,9 +69,10 @@ TEST(ConfigAirflow, AnAirflowSingletonTurnsTheTakeoverOnWithoutASection) {
     EXPECT_EQ(c.airflow->conninfo, "host=db1 dbname=failover user=failover");
     EXPECT_EQ(c.airflow->job_types, (std::vector<std::string>{"SchedulerJob"}));
     EXPECT_EQ(c.election().takeover, 2000ms);
-    for (const auto& cmd : {R"(["/opt/airflow/venv/bin/airflow", "dag-processor"])",
-                            R"(["python3", "-m", "airflow", "triggerer"])",
-                            R"(["/opt/venv/bin/python", "-m", "airflow_failover_warm", "scheduler"])"}) {
+    for (const auto& cmd :
+         {R"(["/opt/airflow/venv/bin/airflow", "dag-processor"])",
+          R"(["python3", "-m", "airflow", "triggerer"])",
+          R"(["/opt/venv/bin/python", "-m", "airflow_failover_warm", "scheduler"])"}) {
         json j = base();
         j["processes"][0]["command"] = json::parse(cmd);
         EXPECT_TRUE(parse_config(j.dump()).election().takeover) << cmd;
@@ -98,14 +99,16 @@ TEST(ConfigAirflow, ThisNodesHostnameIsTheAirflowDbChecksDefault) {
     EXPECT_EQ(std::get<af::config::AirflowDbHealth>(c.processes[0].health->check).hostname,
               "a.example.com");
     j["processes"][0]["health"]["hostname"] = "explicit";
-    EXPECT_EQ(std::get<af::config::AirflowDbHealth>(parse_config(j.dump()).processes[0].health->check)
-                  .hostname,
-              "explicit");
+    EXPECT_EQ(
+        std::get<af::config::AirflowDbHealth>(parse_config(j.dump()).processes[0].health->check)
+            .hostname,
+        "explicit");
     j = base();
     j["processes"][0]["health"] = {{"type", "airflow-db"}};
-    EXPECT_EQ(std::get<af::config::AirflowDbHealth>(parse_config(j.dump()).processes[0].health->check)
-                  .hostname,
-              "")
+    EXPECT_EQ(
+        std::get<af::config::AirflowDbHealth>(parse_config(j.dump()).processes[0].health->check)
+            .hostname,
+        "")
         << "left to Airflow's rule, resolved by the check on the host";
 }
 
