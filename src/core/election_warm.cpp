@@ -9,20 +9,6 @@
 
 namespace af::core {
 
-const char* to_string(WarmState s) {
-    switch (s) {
-        case WarmState::none:
-            return "none";
-        case WarmState::starting:
-            return "starting";
-        case WarmState::ready:
-            return "ready";
-        case WarmState::stopping:
-            return "stopping";
-    }
-    return "?";
-}
-
 WarmState Election::warm_state(const std::string& name) const {
     auto it = procs_.find(name);
     return it == procs_.end() ? WarmState::none : it->second.warm;

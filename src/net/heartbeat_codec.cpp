@@ -155,10 +155,4 @@ const char* to_string(WireRole r) {
     return "?";
 }
 
-WireRole wire_role(core::Role r) {
-    return r == core::Role::active    ? WireRole::active
-           : r == core::Role::standby ? WireRole::standby
-                                      : WireRole::stopping;
-}
-
 }  // namespace af::net

@@ -221,10 +221,6 @@ std::vector<pid_t> Supervisor::groups() const {
     return g;
 }
 
-bool Supervisor::any_alive() const {
-    return !groups().empty();
-}
-
 nlohmann::json Supervisor::describe() const {
     auto arr = nlohmann::json::array();
     for (const auto& [name, c] : children_) {
@@ -240,10 +236,6 @@ nlohmann::json Supervisor::describe() const {
     }
     return arr;
 }
-
-}  // namespace af::proc
-
-namespace af::proc {
 
 bool Supervisor::any_down() const {
     for (const auto& [name, c] : children_)

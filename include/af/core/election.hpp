@@ -21,7 +21,6 @@ const char* to_string(ProcState s);
 
 /// A warm standby copy of a process (docs/warm-standby.md); it never counts as running.
 enum class WarmState { none, starting, ready, stopping };
-const char* to_string(WarmState s);
 
 /// The election and supervision logic as a pure state machine: events and the current time in,
 /// actions out. No I/O, no clock reads, no threads; the daemon shell does all of that.

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "af/core/role.hpp"
 
 namespace af::net {
 
@@ -15,9 +14,6 @@ namespace af::net {
 /// malformed datagram.
 enum class WireRole : std::uint8_t { standby = 0, active = 1, stopping = 2 };
 const char* to_string(WireRole r);
-/// What a node in role `r` sends: the core's stopped, stopping and nofailover all go as stopping
-/// (not a candidate to hand over to, not the holder).
-WireRole wire_role(core::Role r);
 
 /// One peer heartbeat, as carried on the wire (docs/heartbeat-protocol.md has the layout).
 struct Heartbeat {

@@ -45,7 +45,6 @@ class Supervisor {
 
     std::vector<pid_t> groups() const;
     nlohmann::json describe() const;
-    bool any_alive() const;
     /// Some managed process is not running (crashed, restarting, not started).
     bool any_down() const;
 
