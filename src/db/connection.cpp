@@ -54,7 +54,7 @@ std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo,
     return c;
 }
 
-std::string quoted(const std::string& identifier) {
+std::string QuoteIdentifier::operator()(const std::string& identifier) const {
     return "\"" + identifier + "\"";
 }
 

@@ -30,6 +30,12 @@ std::string with_defaults(const std::string& conninfo, Duration connect_timeout,
                           Duration statement_timeout, const TcpTuning& tcp = {});
 
 /// Quotes a schema name that config validation already restricted to [a-z_][a-z0-9_]*.
-std::string quoted(const std::string& identifier);
+/// An object, not a function: an unqualified `quoted(s)` with a std::string argument would
+/// otherwise also find std::quoted (<iomanip>) by argument-dependent lookup, which wins for a
+/// non-const string and returns a stream manipulator instead of SQL.
+struct QuoteIdentifier {
+    std::string operator()(const std::string& identifier) const;
+};
+inline constexpr QuoteIdentifier quoted{};
 
 }  // namespace af::db
