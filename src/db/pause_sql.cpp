@@ -9,7 +9,7 @@ namespace af::db {
 namespace {
 
 // The columns every statement returns, in Pause's order; "live" is false for an expired row.
-constexpr const char* k_columns =
+constexpr const char* k_pause_columns =
     "paused_by, reason, stop_processes,"
     " to_char(paused_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
@@ -49,8 +49,8 @@ nlohmann::json Pause::to_json() const {
 std::optional<Pause> read_pause(pqxx::connection& c, const std::string& schema,
                                 const std::string& cluster) {
     pqxx::nontransaction tx(c);
-    return from_row(tx.exec_params(std::string("SELECT ") + k_columns + " FROM " + quoted(schema) +
-                                       ".pause WHERE cluster = $1",
+    return from_row(tx.exec_params(std::string("SELECT ") + k_pause_columns + " FROM " +
+                                       quoted(schema) + ".pause WHERE cluster = $1",
                                    cluster));
 }
 
@@ -68,7 +68,7 @@ Pause set_pause(pqxx::connection& c, const std::string& schema, const std::strin
             " reason = EXCLUDED.reason, stop_processes = EXCLUDED.stop_processes,"
             " paused_at = clock_timestamp(), expires_at = EXCLUDED.expires_at"
             " RETURNING " +
-            std::string(k_columns),
+            std::string(k_pause_columns),
         cluster, by, reason, stop_processes, static_cast<long long>(expires_in_ms.value_or(-1)));
     auto p = from_row(r);
     if (!p)
@@ -95,7 +95,7 @@ std::optional<Pause> clear_pause(pqxx::connection& c, const std::string& schema,
     pqxx::nontransaction tx(c);
     return from_row(tx.exec_params("DELETE FROM " + quoted(schema) +
                                        ".pause WHERE cluster = $1 RETURNING " +
-                                       std::string(k_columns),
+                                       std::string(k_pause_columns),
                                    cluster));
 }
 

@@ -8,7 +8,7 @@ namespace af::db {
 
 namespace {
 
-constexpr const char* k_columns =
+constexpr const char* k_scheduled_columns =
     "id, target, requested_by,"
     " to_char(not_before AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
     " floor(extract(epoch FROM not_before - clock_timestamp()) * 1000)::bigint,"
@@ -74,7 +74,7 @@ ScheduledSwitchover schedule_switchover(pqxx::connection& c, const std::string& 
             ".commands (cluster, kind, target, requested_by, for_holder, for_term, not_before)"
             " VALUES ($1, 'switchover', NULLIF($2, ''), $3, $4, $5, $6::timestamptz)"
             " RETURNING " +
-            std::string(k_columns),
+            std::string(k_scheduled_columns),
         cluster, target.value_or(""), requested_by, meant_for.holder,
         static_cast<long long>(meant_for.term), t);
     tx.commit();
@@ -85,8 +85,9 @@ std::vector<ScheduledSwitchover> scheduled_switchovers(pqxx::connection& c,
                                                        const std::string& schema,
                                                        const std::string& cluster) {
     pqxx::nontransaction tx(c);
-    return from_rows(tx.exec_params(std::string("SELECT ") + k_columns + " FROM " + quoted(schema) +
-                                        ".commands" + k_waiting + " ORDER BY not_before, id",
+    return from_rows(tx.exec_params(std::string("SELECT ") + k_scheduled_columns + " FROM " +
+                                        quoted(schema) + ".commands" + k_waiting +
+                                        " ORDER BY not_before, id",
                                     cluster));
 }
 
@@ -98,7 +99,7 @@ std::vector<ScheduledSwitchover> cancel_switchovers(pqxx::connection& c, const s
         tx.exec_params("UPDATE " + quoted(schema) +
                            ".commands SET taken_by = $2, taken_at = clock_timestamp(), done_at = "
                            "clock_timestamp(), result = 'cancelled by ' || $2" +
-                           k_waiting + " RETURNING " + k_columns,
+                           k_waiting + " RETURNING " + k_scheduled_columns,
                        cluster, by));
 }
 
