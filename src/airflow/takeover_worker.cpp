@@ -177,9 +177,9 @@ std::optional<core::ev::takeover_result> TakeoverWorker::handle(const Request& r
         return core::ev::takeover_result{
             r.term, false, std::string("Airflow's database unreachable: ") + e.what()};
     } catch (const pqxx::sql_error& e) {
-        return core::ev::takeover_result{r.term, false,
-                                         what_failed(r.node, host) + " (SQLSTATE " +
-                                             e.sqlstate() + "): " + e.what()};
+        return core::ev::takeover_result{
+            r.term, false,
+            what_failed(r.node, host) + " (SQLSTATE " + e.sqlstate() + "): " + e.what()};
     } catch (const std::exception& e) {
         return core::ev::takeover_result{r.term, false,
                                          what_failed(r.node, host) + ": " + e.what()};

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-
 namespace af::net {
 
 /// The sender's role as one byte on the wire (docs/heartbeat-protocol.md); any other value is a
