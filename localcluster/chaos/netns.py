@@ -57,6 +57,19 @@ def _run(cmd: list[str], check: bool = True, timeout: float = 30) -> subprocess.
     return res
 
 
+def attach_host(switch: str, ns: str, port: str, ip: str) -> None:
+    """Wires namespace `ns` to the bridge br0 of namespace `switch`: a veth pair, eth0 in `ns`
+    with `ip`/24, `port` on the bridge, and loopback up."""
+    _run(
+        ["ip", "link", "add", "name", "eth0", "netns", ns, "type", "veth"]
+        + ["peer", "name", port, "netns", switch]
+    )
+    _run(["ip", "-n", switch, "link", "set", port, "master", "br0", "up"])
+    _run(["ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0"])
+    _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+    _run(["ip", "-n", ns, "link", "set", "lo", "up"])
+
+
 def why_unavailable() -> str | None:
     """None when this process can make namespaces, veths and bridges; else the reason."""
     if os.geteuid() != 0:
@@ -172,28 +185,7 @@ class Net:
             for host, ns in self.hosts.items():
                 port = "p-" + (host if host == "db" else host[-1])
                 _run(["ip", "netns", "add", ns])
-                _run(
-                    [
-                        "ip",
-                        "link",
-                        "add",
-                        "name",
-                        "eth0",
-                        "netns",
-                        ns,
-                        "type",
-                        "veth",
-                        "peer",
-                        "name",
-                        port,
-                        "netns",
-                        self.switch,
-                    ]
-                )
-                _run(["ip", "-n", self.switch, "link", "set", port, "master", "br0", "up"])
-                _run(["ip", "-n", ns, "addr", "add", f"{self.ips[host]}/24", "dev", "eth0"])
-                _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-                _run(["ip", "-n", ns, "link", "set", "lo", "up"])
+                attach_host(self.switch, ns, port, self.ips[host])
         except Exception:
             self.down()
             raise

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localcluster.chaos.netns import kill_namespace_processes
+from localcluster.chaos.netns import attach_host, kill_namespace_processes
 from localcluster.pgserver import PgServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,28 +128,7 @@ class Hosts:
         for i, (host, ns) in enumerate(self.netns.items()):
             run(["ip", "netns", "add", ns])
             port = f"p{i}"
-            run(
-                [
-                    "ip",
-                    "link",
-                    "add",
-                    "name",
-                    "eth0",
-                    "netns",
-                    ns,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    port,
-                    "netns",
-                    self.switch,
-                ]
-            )
-            run(["ip", "-n", self.switch, "link", "set", port, "master", "br0", "up"])
-            run(["ip", "-n", ns, "addr", "add", f"{ips[host]}/24", "dev", "eth0"])
-            run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-            run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            attach_host(self.switch, ns, port, ips[host])
         for d in [*PRIVATE_DIRS, "/opt/airflow", "/opt/airflow/venv"]:
             if not Path(d).exists():
                 Path(d).mkdir(parents=True)
