@@ -18,7 +18,7 @@ import pytest
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-from localcluster.procs import free_tcp_port
+from localcluster.ports import free_tcp_port
 
 WINDOW_S = 2.0
 

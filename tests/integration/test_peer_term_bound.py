@@ -55,6 +55,10 @@ def test_a_forged_huge_term_does_not_become_the_next_term(hb_cluster: Cluster) -
     hb_cluster.wait_active(other_than=first, timeout=20)
     terms = won_terms(hb_cluster)
     assert max(terms) <= before + 1000 + 1, terms
-    lease_term = int(hb_cluster.pg.psql(f"SELECT term FROM airflow_failover.lease WHERE cluster = '{hb_cluster.name}'").strip())
+    lease_term = int(
+        hb_cluster.pg.psql(
+            f"SELECT term FROM airflow_failover.lease WHERE cluster = '{hb_cluster.name}'"
+        ).strip()
+    )
     assert lease_term == max(terms)
     hb_cluster.assert_no_overlap()

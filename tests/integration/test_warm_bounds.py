@@ -88,8 +88,10 @@ def test_a_warm_copy_writing_100_mb_without_newline_does_not_grow_the_daemon(
         assert proc is not None
         # Either the daemon read it all (unbounded) or it killed the copy on the way.
         c.wait_for(
-            lambda: any(r["ev"] == "flood_done" for r in records(log))
-            or any(e["node_id"] == "node-b" and e["kind"] == "warm_exited" for e in c.events()),
+            lambda: (
+                any(r["ev"] == "flood_done" for r in records(log))
+                or any(e["node_id"] == "node-b" and e["kind"] == "warm_exited" for e in c.events())
+            ),
             60,
             "the warm copy's 100 MB write to end",
         )
