@@ -19,8 +19,9 @@ from localcluster.pgserver import PgServer
 LAUNCHER = """#!{python}
 import json, os, socket, sys, time
 def rec(ev, **kw):
+    r = {{"ev": ev, "pid": os.getpid(), "node": os.environ.get("AIRFLOW_FAILOVER_NODE"), **kw}}
     with open({log!r}, "a") as f:
-        f.write(json.dumps({{"ev": ev, "pid": os.getpid(), "node": os.environ.get("AIRFLOW_FAILOVER_NODE"), **kw}}) + "\\n")
+        f.write(json.dumps(r) + "\\n")
 fd = os.environ.get("AIRFLOW_FAILOVER_WARM_FD")
 if fd is None:
     rec("cold")
