@@ -85,6 +85,8 @@ TEST(TermFloor, HugePeerTermIsOnlyAHintAndIsRecordedOnce) {
     const Ready again = e.step(ev::peer_heartbeat{"a", true, false, huge, 100, false, true}, t(2));
     for (const auto& a : again.actions)
         EXPECT_FALSE(std::holds_alternative<act::record>(a)) << "recorded at every datagram";
+    // The acquire asked at t(0) is answered; the next one asks from the database's floor.
+    e.step(ev::acquire_result{false, 3, std::string("c"), 100ms, t(0), "", false}, t(3));
     EXPECT_EQ(acquire_floor(e.step(ev::tick{}, t(200))), 41);
 }
 
@@ -98,6 +100,7 @@ TEST(TermFloor, PeerTermsCannotRatchetTheFloorUpwards) {
         claim += c.peer_term_bound;
         e.step(ev::peer_heartbeat{"a", true, false, claim, 100, false, true}, t(i));
     }
+    e.step(ev::acquire_result{false, 3, std::string("c"), 100ms, t(0), "", false}, t(60));
     const auto floor = acquire_floor(e.step(ev::tick{}, t(200)));
     ASSERT_TRUE(floor.has_value());
     EXPECT_LE(*floor, 10 + c.peer_term_bound);
