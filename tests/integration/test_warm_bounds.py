@@ -107,7 +107,7 @@ def test_a_warm_copy_writing_100_mb_without_newline_does_not_grow_the_daemon(
             "a warm_exited event on node-b",
         )
         assert "without a newline" in ended["detail"], ended
-        warm_pid = next(r["pid"] for r in records(log) if r["ev"] == "warm")
+        warm_pid = next(r["pid"] for r in records(log) if r["ev"] == "warm" and r["node"] == "node-b")
         assert not alive(warm_pid)
     finally:
         c.stop_all()
