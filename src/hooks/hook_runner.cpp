@@ -91,9 +91,10 @@ void HookRunner::start_next() {
             if (ec || pid_ != pid)
                 return;
             timed_out_ = true;
-            spdlog::warn("hook {} (pid {}) still running after {} ms; killing it and everything "
-                         "it started",
-                         name_, pid, cfg_.timeout.count());
+            spdlog::warn(
+                "hook {} (pid {}) still running after {} ms; killing it and everything "
+                "it started",
+                name_, pid, cfg_.timeout.count());
             proc::kill_session_tree(pid);
         });
     }

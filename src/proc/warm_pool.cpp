@@ -247,10 +247,9 @@ bool WarmPool::on_reaped(pid_t pid, int status) {
         close_channel(it->second);
         const std::string killed_for = std::move(it->second.killed_for);
         warm_.erase(it);
-        const std::string how =
-            killed_for.empty() ? describe_wait_status(status)
-                               : "was killed: it " + killed_for + " (" +
-                                     describe_wait_status(status) + ")";
+        const std::string how = killed_for.empty() ? describe_wait_status(status)
+                                                   : "was killed: it " + killed_for + " (" +
+                                                         describe_wait_status(status) + ")";
         spdlog::info("warm {} (pid {}) {}", name, pid, how);
         on_exit_(name, how);
         return true;

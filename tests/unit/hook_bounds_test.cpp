@@ -39,8 +39,8 @@ void pump(boost::asio::io_context& io, Reap reap, Done done, std::chrono::millis
 }
 
 fs::path temp_dir() {
-    fs::path d = fs::temp_directory_path() / ("af-hook-" + std::to_string(getpid()) + "-" +
-                                              std::to_string(std::rand()));
+    fs::path d = fs::temp_directory_path() /
+                 ("af-hook-" + std::to_string(getpid()) + "-" + std::to_string(std::rand()));
     fs::create_directories(d);
     return d;
 }
@@ -74,8 +74,7 @@ bool gone_soon(pid_t pid) {
 
 // A child that leaves for a session of its own (setsid) and sleeps: the old kill reached only
 // the hook's process group and left it running for good.
-constexpr const char* k_escape =
-    "setsid sh -c 'echo $$ > \"$ESCAPEE\"; exec sleep 300' & wait";
+constexpr const char* k_escape = "setsid sh -c 'echo $$ > \"$ESCAPEE\"; exec sleep 300' & wait";
 
 }  // namespace
 
@@ -91,7 +90,8 @@ TEST(HookBounds, TimeoutKillsAChildInItsOwnSession) {
                  [&](const af::hooks::Outcome& o) { got = o; });
     const pid_t escapee = pid_in(d / "pid");
     ASSERT_GT(escapee, 0);
-    pump(io, [&](pid_t p, int s) { hook.on_reaped(p, s); }, [&] { return got.has_value(); }, 10s);
+    pump(
+        io, [&](pid_t p, int s) { hook.on_reaped(p, s); }, [&] { return got.has_value(); }, 10s);
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->kind, af::hooks::Outcome::Kind::timed_out);
     const bool killed = gone_soon(escapee);
@@ -114,7 +114,8 @@ TEST(HookBounds, CommandCheckTimeoutKillsAChildInItsOwnSession) {
     check->run({}, [&](bool r, const std::string&) { ok = r; });
     const pid_t escapee = pid_in(d / "pid");
     ASSERT_GT(escapee, 0);
-    pump(io, [&](pid_t p, int s) { check->on_reaped(p, s); }, [&] { return ok.has_value(); }, 10s);
+    pump(
+        io, [&](pid_t p, int s) { check->on_reaped(p, s); }, [&] { return ok.has_value(); }, 10s);
     ASSERT_TRUE(ok.has_value());
     EXPECT_FALSE(*ok);
     const bool killed = gone_soon(escapee);
@@ -143,7 +144,8 @@ TEST(HookBounds, CommandCheckRunsInTheProcesssContext) {
         ok = r;
         why = w;
     });
-    pump(io, [&](pid_t p, int s) { check->on_reaped(p, s); }, [&] { return ok.has_value(); }, 10s);
+    pump(
+        io, [&](pid_t p, int s) { check->on_reaped(p, s); }, [&] { return ok.has_value(); }, 10s);
     ASSERT_TRUE(ok.has_value());
     EXPECT_TRUE(*ok) << why;
     fs::remove_all(d);
@@ -166,7 +168,8 @@ TEST(HookBounds, RoleChangeRunsWaitingBehindASlowOneAreReplacedByTheNewest) {
                          outcomes[i] = o.kind;
                          ++finished;
                      });
-    pump(io, [&](pid_t p, int s) { hook.on_reaped(p, s); }, [&] { return finished == 5; }, 10s);
+    pump(
+        io, [&](pid_t p, int s) { hook.on_reaped(p, s); }, [&] { return finished == 5; }, 10s);
     ASSERT_EQ(finished, 5);
     std::ifstream in(log);
     std::vector<std::string> calls;

@@ -24,10 +24,14 @@ TEST(Printable, EscapeSequencesAndNewlinesAreNeutralised) {
 }
 
 TEST(Printable, C1ControlsDelAndBrokenUtf8AreEscaped) {
-    EXPECT_EQ(printable("a\xc2\x9b" "31mb"), "a\\xc2\\x9b31mb");  // U+009B, CSI
+    EXPECT_EQ(printable("a\xc2\x9b"
+                        "31mb"),
+              "a\\xc2\\x9b31mb");  // U+009B, CSI
     EXPECT_EQ(printable("x\x7fy"), "x\\x7fy");
-    EXPECT_EQ(printable("\x9b" "2J"), "\\x9b2J");            // a lone C1 byte
-    EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");          // overlong
+    EXPECT_EQ(printable("\x9b"
+                        "2J"),
+              "\\x9b2J");                                     // a lone C1 byte
+    EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");           // overlong
     EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a UTF-16 surrogate
     EXPECT_EQ(printable("tab\there"), "tab\\x09here");
     EXPECT_EQ(printable("back\\x1b"), "back\\\\x1b");  // an escape cannot be faked
