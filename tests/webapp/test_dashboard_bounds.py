@@ -5,6 +5,7 @@ grow with every address that ever failed, and a role with BYPASSRLS or CREATEROL
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def test_the_session_key_comes_from_a_private_file(tmp_path: Path) -> None:
 def test_the_login_throttle_forgets_expired_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     """Attack: one failed login from each of 20000 addresses (IPv6 hands out plenty)."""
     now = [1000.0]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     t = auth.Throttle(limit=10, window_s=300.0)
     for i in range(20000):
         assert t.begin(f"2001:db8::{i:x}")
