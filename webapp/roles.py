@@ -86,6 +86,12 @@ def check_least_privilege(conn: psycopg2.extensions.connection, schema: str) -> 
         row = cur.fetchone()
     conn.rollback()
     user, superuser, bypassrls, createrole, owns_schema, owns_table = row
+    if superuser:
+        raise NotLeastPrivilege(
+            f"database role {user} is a superuser; run the dashboard as its own role "
+            "(python -m webapp grant-role --role af_dashboard --cluster NAME, then "
+            "--conninfo '... user=af_dashboard')"
+        )
     if bypassrls or createrole:
         # BYPASSRLS reads every cluster's rows past the policies; CREATEROLE can grant itself
         # the daemons' role. Either undoes the least privilege the rest of this check assumes.
@@ -93,12 +99,6 @@ def check_least_privilege(conn: psycopg2.extensions.connection, schema: str) -> 
         raise NotLeastPrivilege(
             f"database role {user} has {attr}; the dashboard's role must have neither "
             f"BYPASSRLS nor CREATEROLE (ALTER ROLE {user} NO{attr})"
-        )
-    if superuser:
-        raise NotLeastPrivilege(
-            f"database role {user} is a superuser; run the dashboard as its own role "
-            "(python -m webapp grant-role --role af_dashboard --cluster NAME, then "
-            "--conninfo '... user=af_dashboard')"
         )
     if owns_schema or owns_table:
         raise NotLeastPrivilege(
