@@ -15,8 +15,7 @@ std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const confi
                                         const proc::SpawnSpec& context) {
     // One overload per kind of check: a new kind without one does not compile.
     return std::visit(overloaded{[&](const config::CommandHealth& k) {
-                                     (void)context;
-                       return make_check(io, k, c.timeout, proc::SpawnSpec{});
+                                     return make_check(io, k, c.timeout, context);
                                  },
                                  [&](const auto& k) { return make_check(io, k, c.timeout); }},
                       c.check);
