@@ -24,7 +24,8 @@ commands:
   AF_DASHBOARD_USERS_FILE    `user:pbkdf2-hash` lines (see hash-password), or
   AF_DASHBOARD_PASSWORD_FILE one user's password in a file (user AF_DASHBOARD_USER, default
                              admin); a password in the environment is refused
-  AF_DASHBOARD_SECRET_KEY    Flask session key (random per start if unset)
+  AF_DASHBOARD_SECRET_KEY_FILE  a file holding the Flask session key (random per start if
+                             unset); a key in the environment (AF_DASHBOARD_SECRET_KEY) is refused
 
 `serve` runs under gunicorn (one worker, threads); --debug uses Flask's development server.
 Under systemd: gunicorn 'webapp.wsgi:create()' (packaging/airflow-failover-dashboard.service).

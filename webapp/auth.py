@@ -103,13 +103,31 @@ class Throttle:
         self.limit = limit
         self.window_s = window_s
         self._fails: dict[str, deque[float]] = {}
+        self._next_prune = 0.0
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque[float]:
+        self._prune(now)
         q = self._fails.setdefault(key, deque())
         while q and q[0] < now - self.window_s:
             q.popleft()
         return q
+
+    def _prune(self, now: float) -> None:
+        # Every address that ever failed once kept its entry: a client cycling through
+        # addresses (IPv6 gives it plenty) grew the table without end. Forget the expired ones,
+        # at most once per window's tenth so a login stays O(1) on average.
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self.window_s / 10
+        cutoff = now - self.window_s
+        for key in [k for k, q in self._fails.items() if not q or q[-1] < cutoff]:
+            del self._fails[key]
+
+    def __len__(self) -> int:
+        """How many client addresses the table holds (for tests and metrics)."""
+        with self._lock:
+            return len(self._fails)
 
     def allowed(self, key: str) -> bool:
         with self._lock:

@@ -72,6 +72,8 @@ def check_least_privilege(conn: psycopg2.extensions.connection, schema: str) -> 
             """
             SELECT current_user,
                    r.rolsuper,
+                   r.rolbypassrls,
+                   r.rolcreaterole,
                    n.oid IS NOT NULL AND pg_has_role(current_user, n.nspowner, 'USAGE'),
                    EXISTS (SELECT 1 FROM pg_class c
                            WHERE c.relnamespace = n.oid
@@ -83,12 +85,20 @@ def check_least_privilege(conn: psycopg2.extensions.connection, schema: str) -> 
         )
         row = cur.fetchone()
     conn.rollback()
-    user, superuser, owns_schema, owns_table = row
+    user, superuser, bypassrls, createrole, owns_schema, owns_table = row
     if superuser:
         raise NotLeastPrivilege(
             f"database role {user} is a superuser; run the dashboard as its own role "
             "(python -m webapp grant-role --role af_dashboard --cluster NAME, then "
             "--conninfo '... user=af_dashboard')"
+        )
+    if bypassrls or createrole:
+        # BYPASSRLS reads every cluster's rows past the policies; CREATEROLE can grant itself
+        # the daemons' role. Either undoes the least privilege the rest of this check assumes.
+        attr = "BYPASSRLS" if bypassrls else "CREATEROLE"
+        raise NotLeastPrivilege(
+            f"database role {user} has {attr}; the dashboard's role must have neither "
+            f"BYPASSRLS nor CREATEROLE (ALTER ROLE {user} NO{attr})"
         )
     if owns_schema or owns_table:
         raise NotLeastPrivilege(

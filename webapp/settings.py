@@ -39,6 +39,7 @@ class Settings:
     trust_proxy: int = 0
     secure_cookies: bool = False
     debug: bool = False
+    secret_key_file: Path | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -119,7 +120,18 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         help="mark the session cookie Secure (HTTPS only); auto: yes unless --host is a "
         "loopback address [default auto]",
     )
-    ap.add_argument("--debug", action="store_true", help="Dash debug mode (development only)")
+    ap.add_argument(
+        "--secret-key-file",
+        metavar="FILE",
+        help="the Flask session key, the file's first line (private to the dashboard's user); "
+        "sessions then outlive a restart [env AF_DASHBOARD_SECRET_KEY_FILE; default: random "
+        "per start]",
+    )
+    ap.add_argument(
+        "--debug",
+        action="store_true",
+        help="Dash debug mode with the Werkzeug debugger (development only; loopback --host only)",
+    )
 
 
 def _node_config(path: str) -> dict[str, Any]:
@@ -159,6 +171,21 @@ def from_args(ns: argparse.Namespace) -> Settings:
     if trust_proxy < 0:
         raise ValueError("--trust-proxy: must be 0 or more")
     secure = {"yes": True, "no": False}.get(ns.secure_cookies, not is_loopback(host))
+    if ns.debug and not is_loopback(host):
+        # The Werkzeug debugger runs any Python its console is sent: never off this host.
+        raise ValueError(
+            f"--debug: serves the Werkzeug debugger, which runs code for whoever reaches it; "
+            f"refused on --host {host} (use a loopback address such as 127.0.0.1)"
+        )
+    if _env("AF_DASHBOARD_SECRET_KEY"):
+        # The environment of a process is readable by its user's other processes (/proc) and
+        # ends up in unit files and logs: the key goes in a file.
+        raise ValueError(
+            "AF_DASHBOARD_SECRET_KEY: a session key in the environment is refused; put it in a "
+            "file readable only by the dashboard's user and give --secret-key-file (or "
+            "AF_DASHBOARD_SECRET_KEY_FILE)"
+        )
+    secret_key_file = getattr(ns, "secret_key_file", None) or _env("AF_DASHBOARD_SECRET_KEY_FILE")
     return Settings(
         conninfo=str(conninfo),
         cluster=str(cluster),
@@ -173,4 +200,24 @@ def from_args(ns: argparse.Namespace) -> Settings:
         trust_proxy=trust_proxy,
         secure_cookies=secure,
         debug=bool(ns.debug),
+        secret_key_file=Path(secret_key_file) if secret_key_file else None,
     )
+
+
+def read_secret_key(path: Path) -> str:
+    """The session key from ``path``'s first line; refused when group or others may read it
+    or when it is too short to be a key."""
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise ValueError(
+            f"--secret-key-file: {path} has mode {mode & 0o777:04o}: group or others may read "
+            f"it; chmod 600 {path}"
+        )
+    lines = path.read_text(encoding="utf-8").splitlines()
+    key = lines[0].strip() if lines else ""
+    if len(key) < 32:
+        raise ValueError(
+            f"--secret-key-file: {path} holds {len(key)} characters; a key needs at least 32 "
+            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))' > FILE)"
+        )
+    return key

@@ -28,6 +28,7 @@ def build(s: settings_mod.Settings) -> Dash:
     """The checked application: credentials loaded, and the database role is the dashboard's
     least-privilege role (never a superuser nor the daemons' schema owner), or ValueError."""
     users = Users.load(s.users_file, s.password_file, s.user)
+    secret_key = settings_mod.read_secret_key(s.secret_key_file) if s.secret_key_file else None
     pool = Pool(s.conninfo, size=s.pool_size)
     try:
         with pool.connection() as conn:
@@ -35,7 +36,7 @@ def build(s: settings_mod.Settings) -> Dash:
     except BaseException:
         pool.close()
         raise
-    return create_app(s, users=users, secret_key=os.environ.get("AF_DASHBOARD_SECRET_KEY"), pool=pool)
+    return create_app(s, users=users, secret_key=secret_key, pool=pool)
 
 
 def create(argv: str | None = None) -> flask.Flask:

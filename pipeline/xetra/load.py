@@ -1,8 +1,9 @@
 """Load one day's figures (the Spark job's Parquet) into PostgreSQL table ``xetra_daily_price``.
 
 One transaction per day: create the table if needed, delete the day's rows whose ISIN is not in
-the new result, and upsert the rest (``INSERT .. ON CONFLICT (trade_date, isin) DO UPDATE``). A rerun
-of any day therefore leaves the same table, and a failed run leaves the previous state.
+the new result, and upsert the rest (``INSERT .. ON CONFLICT (trade_date, isin) DO UPDATE``); an
+empty result changes nothing. A rerun of any day therefore leaves the same table, and a failed
+run leaves the previous state.
 """
 
 from __future__ import annotations
@@ -65,8 +66,14 @@ def ensure_table(conn: psycopg2.extensions.connection) -> None:
 
 
 def load_day(conn: psycopg2.extensions.connection, day: date, rows: Iterable[Sequence[Any]]) -> int:
-    """Replace ``day``'s rows by ``rows`` in one transaction; returns the number of rows loaded."""
+    """Replace ``day``'s rows by ``rows`` in one transaction; returns the number of rows loaded.
+
+    Zero rows load nothing and delete nothing: the Spark job lets a day through empty when its
+    holiday table calls the exchange closed, and an empty result must not wipe a day that was
+    loaded before (a wrong holiday entry, an input that went missing)."""
     data = [tuple(r) for r in rows]
+    if not data:
+        return 0
     for r in data:
         if r[0] != day:
             raise ValueError(f"row for {r[0]} in the load of {day}: {r}")

@@ -30,8 +30,17 @@ PUBLIC_PDS_BUCKET = "deutsche-boerse-xetra-pds"
 PUBLIC_PDS_REGION = "eu-central-1"
 
 
+# The largest object read into memory (get_bytes, copy_prefix): an hour of Xetra trades is a few
+# MB and a day's Parquet output less; a bucket someone else can write must not exhaust memory.
+MAX_OBJECT_BYTES = 256 * 1024 * 1024
+
+
 class UnsafeKeyError(ValueError):
     """A key that would resolve outside the folder it is copied or downloaded into."""
+
+
+class ObjectTooLarge(ValueError):
+    """An object larger than the limit it is read with."""
 
 
 def check_relative_key(rel: str, full_key: str | None = None) -> str:
@@ -66,7 +75,8 @@ class Storage(ABC):
         """Keys below ``prefix`` (recursive), sorted."""
 
     @abstractmethod
-    def get_bytes(self, key: str) -> bytes: ...
+    def get_bytes(self, key: str, max_bytes: int = MAX_OBJECT_BYTES) -> bytes:
+        """The object's content; ObjectTooLarge (nothing more read) above ``max_bytes``."""
 
     @abstractmethod
     def put_bytes(self, key: str, data: bytes) -> None: ...
@@ -135,8 +145,12 @@ class LocalStorage(Storage):
         keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
         return sorted(k for k in keys if k.startswith(prefix))
 
-    def get_bytes(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+    def get_bytes(self, key: str, max_bytes: int = MAX_OBJECT_BYTES) -> bytes:
+        with self._path(key).open("rb") as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ObjectTooLarge(f"{self.url}/{key}: larger than {max_bytes} bytes")
+        return data
 
     def put_bytes(self, key: str, data: bytes) -> None:
         dest = self._path(key)
@@ -219,9 +233,19 @@ class S3Storage(Storage):
             out.extend(self._rel(obj["Key"]) for obj in page.get("Contents", []))
         return sorted(out)
 
-    def get_bytes(self, key: str) -> bytes:
-        body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-        return bytes(body.read())
+    def get_bytes(self, key: str, max_bytes: int = MAX_OBJECT_BYTES) -> bytes:
+        obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        body = obj["Body"]
+        try:
+            # The announced length first, then the bytes read: a server may not tell the truth.
+            if int(obj.get("ContentLength") or 0) > max_bytes:
+                raise ObjectTooLarge(f"{self.url}/{key}: {obj['ContentLength']} bytes, more than {max_bytes}")
+            data = bytes(body.read(max_bytes + 1))
+        finally:
+            body.close()
+        if len(data) > max_bytes:
+            raise ObjectTooLarge(f"{self.url}/{key}: larger than {max_bytes} bytes")
+        return data
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)

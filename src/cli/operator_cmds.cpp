@@ -12,17 +12,20 @@
 #include "af/db/pause_sql.hpp"
 #include "af/db/scheduled_sql.hpp"
 #include "af/db/state_sql.hpp"
+#include "af/history/printable.hpp"
 
 namespace af::cli {
 
 namespace {
 
 std::string pause_line(const db::Pause& p) {
-    std::string s = "paused by " + p.paused_by + " at " + p.paused_at;
+    // Written by other roles and people: printed escaped (history/printable.hpp).
+    using history::printable;
+    std::string s = "paused by " + printable(p.paused_by) + " at " + printable(p.paused_at);
     if (p.for_holder)
-        s += " (" + *p.for_holder + " held term " + std::to_string(p.for_term) + ")";
+        s += " (" + printable(*p.for_holder) + " held term " + std::to_string(p.for_term) + ")";
     if (!p.reason.empty())
-        s += ", reason: " + p.reason;
+        s += ", reason: " + printable(p.reason);
     s += p.stop_processes ? "; processes stopped until resume" : "; processes left running";
     if (p.expires_at)
         s += "; expires " + *p.expires_at + " (in " +
@@ -167,11 +170,11 @@ OperatorState read_operator_state(pqxx::connection& conn, const config::Config& 
     }
     for (const auto& s : db::scheduled_switchovers(conn, c.database.schema, c.cluster)) {
         o.json["scheduled_switchovers"].push_back(s.to_json());
-        o.text += "scheduled switchover " + std::to_string(s.id) + ": " + s.for_holder + " (term " +
-                  std::to_string(s.for_term) + ") -> " + s.target.value_or("the best standby") +
-                  " at " + s.at + " (in " +
-                  std::to_string(std::max<std::int64_t>(0, s.in_ms) / 1000) + " s), by " +
-                  s.requested_by + "\n";
+        o.text += "scheduled switchover " + std::to_string(s.id) + ": " +
+                  history::printable(s.for_holder) + " (term " + std::to_string(s.for_term) +
+                  ") -> " + history::printable(s.target.value_or("the best standby")) + " at " +
+                  s.at + " (in " + std::to_string(std::max<std::int64_t>(0, s.in_ms) / 1000) +
+                  " s), by " + history::printable(s.requested_by) + "\n";
     }
     return o;
 }

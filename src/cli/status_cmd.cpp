@@ -10,6 +10,7 @@
 #include "af/db/cluster_view.hpp"
 #include "af/db/connection.hpp"
 #include "af/db/history_sql.hpp"
+#include "af/history/printable.hpp"
 
 namespace af::cli {
 
@@ -45,9 +46,10 @@ int cmd_status(const config::Config& c, bool json) {
         j.update(ops.json);
         std::cout << j.dump() << "\n";
     } else {
-        std::printf("cluster %s: ", v.cluster.c_str());
+        using history::printable;
+        std::printf("cluster %s: ", printable(v.cluster).c_str());
         if (v.active)
-            std::printf("active %s, term %lld, lease %s left\n", v.active->c_str(),
+            std::printf("active %s, term %lld, lease %s left\n", printable(*v.active).c_str(),
                         static_cast<long long>(v.term), age_text(v.lease_remaining_ms).c_str());
         else
             std::printf("NO ACTIVE NODE (term %lld)\n", static_cast<long long>(v.term));
@@ -58,9 +60,9 @@ int cmd_status(const config::Config& c, bool json) {
         for (const auto& n : v.nodes) {
             if (n.peers.empty())
                 continue;
-            matrix += "  " + n.node_id + " hears:";
+            matrix += "  " + printable(n.node_id) + " hears:";
             for (const auto& [peer, p] : n.peers.items()) {
-                matrix += " " + peer + "=";
+                matrix += " " + printable(peer) + "=";
                 if (p.value("heard", false))
                     matrix += std::to_string(p.value("age_ms", 0)) + "ms";
                 else
@@ -75,13 +77,14 @@ int cmd_status(const config::Config& c, bool json) {
             for (const auto& p : n.processes) {
                 if (!procs.empty())
                     procs += ", ";
-                procs += p.value("name", "?");
+                procs += printable(p.value("name", "?"));
                 procs += p["pid"].is_null() ? "=-" : "=" + std::to_string(p["pid"].get<long>());
             }
             // A row that stopped changing belongs to a dead or cut-off daemon: its role is history.
-            const std::string note = n.stale ? "  (last role " + n.role + "; not heard from)" : "";
-            std::printf("  %-16s %-9s %-6lld %-9s %s%s\n", n.node_id.c_str(),
-                        n.stale ? "stale" : n.role.c_str(), static_cast<long long>(n.term),
+            const std::string role = printable(n.role);
+            const std::string note = n.stale ? "  (last role " + role + "; not heard from)" : "";
+            std::printf("  %-16s %-9s %-6lld %-9s %s%s\n", printable(n.node_id).c_str(),
+                        n.stale ? "stale" : role.c_str(), static_cast<long long>(n.term),
                         (age_text(n.last_seen_age_ms) + " ago").c_str(),
                         procs.empty() ? "-" : procs.c_str(), note.c_str());
         }
@@ -110,7 +113,7 @@ int cmd_history(const config::Config& c, bool json, int limit) {
         return 0;
     }
     if (terms.empty()) {
-        std::cout << "cluster " << c.cluster << ": no term recorded yet\n";
+        std::cout << "cluster " << history::printable(c.cluster) << ": no term recorded yet\n";
         return 0;
     }
     std::printf("%-6s %-16s %-24s %-24s %-12s %s\n", "TERM", "HOLDER", "START (UTC)", "END",
@@ -123,9 +126,11 @@ int cmd_history(const config::Config& c, bool json, int limit) {
                           *t.gap_ms);
             gap = buf;
         }
+        using history::printable;
         std::printf("%-6lld %-16s %-24s %-24s %-12s %s\n", static_cast<long long>(t.term),
-                    t.holder.c_str(), t.start.c_str(), t.end ? t.end->c_str() : "-",
-                    t.ended.c_str(), gap.c_str());
+                    printable(t.holder).c_str(), printable(t.start).c_str(),
+                    t.end ? printable(*t.end).c_str() : "-", printable(t.ended).c_str(),
+                    gap.c_str());
     }
     return 0;
 }

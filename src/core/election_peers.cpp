@@ -24,8 +24,8 @@ int Election::rank() const {
 void Election::on(const ev::peer_heartbeat& e) {
     if (e.node == node_id_)
         return;
-    seen_term(e.term);
     Peer& p = peers_[e.node];
+    peer_term(e.node, p, e.term);
     const bool qualifies = e.standby && e.healthy && e.priority > cfg_.priority;
     if (!qualifies || !heard(e.node))
         p.qualifies_since = TimePoint::max();
@@ -46,6 +46,23 @@ void Election::on(const ev::peer_heartbeat& e) {
         watch_holder_.reset();
         next_acquire_ = std::min(next_acquire_, now_);
     }
+}
+
+void Election::peer_term(const std::string& node, Peer& p, std::int64_t term) {
+    // A heartbeat is authenticated, but whoever holds the key can send any term: it may only
+    // nudge the floor a little above what the database said, never become the next term.
+    if (term <= known_term_ + cfg_.peer_term_bound) {
+        highest_term_seen_ = std::max(highest_term_seen_, term);
+        p.term_ignored = false;
+        return;
+    }
+    if (p.term_ignored)
+        return;
+    p.term_ignored = true;
+    note(EventKind::peer_term_ignored,
+         "a heartbeat from " + node + " claims term " + std::to_string(term) + ", more than " +
+             std::to_string(cfg_.peer_term_bound) + " above the highest on record (" +
+             std::to_string(known_term_) + "): not used as a term floor");
 }
 
 void Election::check_failback() {

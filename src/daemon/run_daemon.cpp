@@ -188,8 +188,9 @@ int run_daemon(config::Config cfg, std::string config_path) {
         x.takeover = rt->takeover.get();
     }
     if (cfg.hooks.on_role_change) {
-        rt->on_role_change = std::make_unique<hooks::HookRunner>(rt->io, "on_role_change",
-                                                                 *cfg.hooks.on_role_change);
+        // Only the newest role change matters: a waiting one is replaced, never told late.
+        rt->on_role_change = std::make_unique<hooks::HookRunner>(
+            rt->io, "on_role_change", *cfg.hooks.on_role_change, 64, true);
         x.on_role_change = rt->on_role_change.get();
     }
     if (cfg.hooks.pre_promote) {

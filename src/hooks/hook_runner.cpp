@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "af/proc/session.hpp"
 #include "af/proc/spawn.hpp"
 
 namespace af::hooks {
@@ -28,8 +29,13 @@ const char* to_string(Outcome::Kind k) {
 }
 
 HookRunner::HookRunner(boost::asio::io_context& io, std::string name, config::HookConfig cfg,
-                       std::size_t max_queued)
-    : io_(io), name_(std::move(name)), cfg_(std::move(cfg)), max_queued_(max_queued), timer_(io) {}
+                       std::size_t max_queued, bool coalesce)
+    : io_(io),
+      name_(std::move(name)),
+      cfg_(std::move(cfg)),
+      max_queued_(max_queued),
+      coalesce_(coalesce),
+      timer_(io) {}
 
 HookRunner::~HookRunner() {
     shutdown();
@@ -38,6 +44,12 @@ HookRunner::~HookRunner() {
 void HookRunner::enqueue(std::map<std::string, std::string> env, Done done) {
     if (stopped_)
         return;
+    while (coalesce_ && !queue_.empty()) {
+        Run superseded = std::move(queue_.front());
+        queue_.pop_front();
+        if (superseded.done)
+            superseded.done({Outcome::Kind::dropped, "dropped: superseded by a newer run"});
+    }
     if (queue_.size() >= max_queued_) {
         Run dropped = std::move(queue_.front());
         queue_.pop_front();
@@ -79,9 +91,11 @@ void HookRunner::start_next() {
             if (ec || pid_ != pid)
                 return;
             timed_out_ = true;
-            spdlog::warn("hook {} (pid {}) still running after {} ms; killing its process group",
-                         name_, pid, cfg_.timeout.count());
-            ::kill(-pid, SIGKILL);
+            spdlog::warn(
+                "hook {} (pid {}) still running after {} ms; killing it and everything "
+                "it started",
+                name_, pid, cfg_.timeout.count());
+            proc::kill_session_tree(pid);
         });
     }
 }
@@ -91,8 +105,8 @@ bool HookRunner::on_reaped(pid_t pid, int status) {
         return false;
     pid_ = 0;
     timer_.cancel();
-    // Whatever the hook left behind in its group goes with it.
-    ::kill(-pid, SIGKILL);
+    // Whatever the hook left behind in its session goes with it.
+    proc::kill_session_tree(pid);
     Outcome o;
     if (timed_out_)
         o = {Outcome::Kind::timed_out,
@@ -129,7 +143,7 @@ void HookRunner::drain(Duration budget) {
             usleep(10000);
         if (got != pid) {
             timed_out_ = true;
-            ::kill(-pid, SIGKILL);
+            proc::kill_session_tree(pid);
             if (waitpid(pid, &status, 0) != pid)
                 status = 0;
         }
@@ -147,7 +161,7 @@ void HookRunner::shutdown() {
     queue_.clear();
     timer_.cancel();
     if (pid_ > 0)
-        ::kill(-pid_, SIGKILL);
+        proc::kill_session_tree(pid_);
 }
 
 }  // namespace af::hooks

@@ -23,6 +23,7 @@ constexpr std::size_t k_max_request = 8192;
 constexpr int k_max_connections = 64;
 constexpr int k_backlog = 128;
 constexpr auto k_io_timeout = std::chrono::seconds(5);
+constexpr std::chrono::milliseconds k_accept_backoff{100};
 
 const char* reason(int status) {
     switch (status) {
@@ -136,7 +137,7 @@ struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
 };
 
 HttpServer::HttpServer(boost::asio::io_context& io, std::map<std::string, Handler> routes)
-    : io_(io), acceptor_(io), routes_(std::move(routes)) {}
+    : io_(io), acceptor_(io), accept_backoff_(io), routes_(std::move(routes)) {}
 
 HttpServer::~HttpServer() {
     stop();
@@ -166,6 +167,7 @@ void HttpServer::start(const std::string& host, unsigned short port) {
 
 void HttpServer::stop() {
     stopped_ = true;
+    accept_backoff_.cancel();
     boost::system::error_code ignored;
     acceptor_.close(ignored);
 }
@@ -180,13 +182,26 @@ void HttpServer::do_accept() {
     acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket s) {
         if (stopped_ || ec == boost::asio::error::operation_aborted)
             return;
-        if (!ec) {
-            set_cloexec(s.native_handle());
-            make_room();
-            auto session = std::make_shared<Session>(*this, std::move(s));
-            sessions_.push_back(session);
-            session->start();
+        if (ec) {
+            // EMFILE/ENFILE/ENOBUFS leave the connection in the backlog, so accepting again at
+            // once fails again at once: the election's event loop would spin. Wait a little.
+            if (!accept_failing_)
+                spdlog::warn("metrics: accept failed: {}; retrying every {} ms", ec.message(),
+                             k_accept_backoff.count());
+            accept_failing_ = true;
+            accept_backoff_.expires_after(k_accept_backoff);
+            accept_backoff_.async_wait([this](const boost::system::error_code& e) {
+                if (!e && !stopped_)
+                    do_accept();
+            });
+            return;
         }
+        accept_failing_ = false;
+        set_cloexec(s.native_handle());
+        make_room();
+        auto session = std::make_shared<Session>(*this, std::move(s));
+        sessions_.push_back(session);
+        session->start();
         do_accept();
     });
 }

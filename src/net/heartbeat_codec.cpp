@@ -59,6 +59,8 @@ const char* to_string(DropReason r) {
             return "wrong_cluster";
         case DropReason::unknown_node:
             return "unknown_node";
+        case DropReason::unknown_sender:
+            return "unknown_sender";
         case DropReason::replayed:
             return "replayed";
     }

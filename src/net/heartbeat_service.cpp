@@ -47,6 +47,12 @@ Key load_key(const config::HeartbeatConfig& cfg) {
 }
 
 namespace {
+boost::asio::ip::address plain(const boost::asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
+    return a;
+}
+
 udp::endpoint resolve(boost::asio::io_context& io, const std::string& host, unsigned short port,
                       const std::string& key) {
     boost::system::error_code ec;
@@ -80,8 +86,10 @@ HeartbeatService::HeartbeatService(boost::asio::io_context& io, config::Heartbea
               ids.insert(id);
           return ids;
       }()) {
-    for (const auto& [id, hp] : cfg_.peers)
+    for (const auto& [id, hp] : cfg_.peers) {
         peers_[id] = resolve(io_, hp.first, hp.second, "heartbeat.peers." + id);
+        senders_.insert(plain(peers_[id].address()));
+    }
 }
 
 void HeartbeatService::start() {
@@ -165,7 +173,9 @@ void HeartbeatService::do_receive() {
         [this](const boost::system::error_code& ec, std::size_t n) {
             if (ec == boost::asio::error::operation_aborted || stopped_)
                 return;
-            if (!ec) {
+            if (!ec && !senders_.count(plain(from_.address()))) {
+                ++dropped_[DropReason::unknown_sender];
+            } else if (!ec) {
                 // Anything above the maximum arrives whole in our larger buffer and is dropped.
                 const auto r =
                     decode(std::span<const std::uint8_t>(buf_.data(), n), key_, cluster_);

@@ -17,9 +17,9 @@ namespace af::proc {
 
 /// A process's health check, its verdict so far and the timer that paces it.
 struct Supervisor::Health {
-    Health(boost::asio::io_context& io, const config::HealthConfig& c)
+    Health(boost::asio::io_context& io, const config::HealthConfig& c, const SpawnSpec& context)
         : cfg(c),
-          check(health::make_check(io, c)),
+          check(health::make_check(io, c, context)),
           tracker(c.failure_threshold, c.start_period),
           timer(io) {}
     config::HealthConfig cfg;
@@ -33,6 +33,23 @@ struct Supervisor::Health {
 };
 
 Supervisor::~Supervisor() = default;
+
+namespace {
+/// How `c` is started, without its argv and term: its `command` health check runs the same way.
+SpawnSpec context_of(const config::ProcessConfig& c,
+                     const std::map<std::string, std::string>& base_env) {
+    SpawnSpec spec;
+    spec.env_overrides = c.env;
+    for (const auto& [k, v] : base_env)
+        spec.env_overrides[k] = v;
+    spec.env_overrides["AIRFLOW_FAILOVER_PROCESS"] = c.name;
+    spec.inherit_env = c.inherit_env;
+    spec.cwd = c.cwd;
+    if (c.user)
+        spec.run_as = resolve_run_as(*c.user, c.group);
+    return spec;
+}
+}  // namespace
 
 Supervisor::Supervisor(boost::asio::io_context& io, std::vector<config::ProcessConfig> procs,
                        std::map<std::string, std::string> base_env, ExitHandler on_exit,
@@ -53,7 +70,7 @@ Supervisor::Supervisor(boost::asio::io_context& io, std::vector<config::ProcessC
         }
         Child c;
         if (p.health)
-            c.health = std::make_shared<Health>(io_, *p.health);
+            c.health = std::make_shared<Health>(io_, *p.health, context_of(p, base_env_));
         c.cfg = std::move(p);
         children_[name] = std::move(c);
     }
@@ -64,18 +81,10 @@ void Supervisor::start(const std::string& name, std::int64_t term) {
     if (it == children_.end())
         return;
     Child& c = it->second;
-    SpawnSpec spec;
-    spec.argv = c.cfg.command;
-    spec.env_overrides = c.cfg.env;
-    for (const auto& [k, v] : base_env_)
-        spec.env_overrides[k] = v;
-    spec.env_overrides["AIRFLOW_FAILOVER_TERM"] = std::to_string(term);
-    spec.env_overrides["AIRFLOW_FAILOVER_PROCESS"] = name;
-    spec.inherit_env = c.cfg.inherit_env;
-    spec.cwd = c.cfg.cwd;
     try {
-        if (c.cfg.user)
-            spec.run_as = resolve_run_as(*c.cfg.user, c.cfg.group);
+        SpawnSpec spec = context_of(c.cfg, base_env_);
+        spec.argv = c.cfg.command;
+        spec.env_overrides["AIRFLOW_FAILOVER_TERM"] = std::to_string(term);
         running(name, spawn(spec), term);
         spdlog::info("started {} (pid {}, term {})", name, c.pid, term);
     } catch (const std::exception& e) {

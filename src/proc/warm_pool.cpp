@@ -10,6 +10,7 @@
 #include <boost/asio/read_until.hpp>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <istream>
 
 #include "af/proc/session.hpp"
@@ -29,6 +30,17 @@ timespec mtime_of(const std::string& path) {
 
 bool same(const timespec& a, const timespec& b) {
     return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/// True while `pid` exists and is not a zombie (a copy that said "ready" and died is not ready).
+bool running(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    if (pid <= 0 || !std::getline(in, stat))
+        return false;
+    const auto rp = stat.rfind(')');
+    return rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] != 'Z' &&
+           stat[rp + 2] != 'X';
 }
 
 constexpr std::chrono::milliseconds k_watch_every{1000};
@@ -100,7 +112,7 @@ void WarmPool::start(const std::string& name) {
     }
     close(sv[1]);
     w.channel = std::make_unique<boost::asio::posix::stream_descriptor>(io_, sv[0]);
-    w.buf = std::make_shared<boost::asio::streambuf>();
+    w.buf = std::make_shared<boost::asio::streambuf>(k_warm_max_line);
     w.generation = ++next_generation_;
     const std::uint64_t gen = w.generation;
     spdlog::info("started a warm {} (pid {}), waiting for its ready", name, w.pid);
@@ -115,13 +127,27 @@ void WarmPool::read_line(const std::string& name, std::uint64_t gen) {
         *w.channel, *buf, '\n',
         [this, name, gen, buf](const boost::system::error_code& ec, std::size_t) {
             auto it = warm_.find(name);
-            if (ec || it == warm_.end() || it->second.generation != gen || !it->second.channel)
-                return;  // EOF (its end is told by the reap), closed, or an older copy
+            if (it == warm_.end() || it->second.generation != gen || !it->second.channel)
+                return;  // closed, or an older copy
+            if (ec == boost::asio::error::not_found) {
+                // The buffer's limit: no line in k_warm_max_line bytes.
+                kill_copy(it->second, name,
+                          "wrote more than " + std::to_string(k_warm_max_line) +
+                              " bytes without a newline on its channel");
+                return;
+            }
+            if (ec)
+                return;  // EOF: its end is told by the reap
             std::istream in(buf.get());
             std::string line;
             std::getline(in, line);
             if (line == "ready") {
-                if (!it->second.ready) {
+                if (it->second.ready) {
+                    // already ready: nothing new
+                } else if (!running(it->second.pid)) {
+                    spdlog::warn("warm {} (pid {}) said ready but is no longer running", name,
+                                 it->second.pid);
+                } else {
                     it->second.ready = true;
                     on_ready_(name);
                 }
@@ -141,8 +167,12 @@ pid_t WarmPool::go(const std::string& name, std::int64_t term) {
     const std::string msg = "go " + std::to_string(term) + "\n";
     const ssize_t n = send(w.channel->native_handle(), msg.data(), msg.size(), MSG_NOSIGNAL);
     if (n != static_cast<ssize_t>(msg.size())) {
+        const std::string why = n < 0 ? strerror(errno) : "short write";
         spdlog::warn("cannot send go to the warm {} (pid {}): {}; starting it cold", name, w.pid,
-                     n < 0 ? strerror(errno) : "short write");
+                     why);
+        // It must not linger beside the cold start: it might still read a partial go, or hold
+        // whatever it had opened.
+        kill_copy(w, name, "go could not be sent (" + why + ")");
         return 0;
     }
     const pid_t pid = w.pid;
@@ -151,6 +181,14 @@ pid_t WarmPool::go(const std::string& name, std::int64_t term) {
     warm_.erase(it);
     spdlog::info("sent go (term {}) to the warm {} (pid {})", term, name, pid);
     return pid;
+}
+
+void WarmPool::kill_copy(Warm& w, const std::string& name, std::string why) {
+    spdlog::warn("killing the warm {} (pid {}): it {}", name, w.pid, why);
+    w.killed_for = std::move(why);
+    w.ready = false;
+    close_channel(w);
+    signal_session(w.pid, SIGKILL);
 }
 
 void WarmPool::close_channel(Warm& w) {
@@ -207,8 +245,11 @@ bool WarmPool::on_reaped(pid_t pid, int status) {
         const std::string name = it->first;
         signal_session(pid, SIGKILL);  // anything it started goes with it
         close_channel(it->second);
+        const std::string killed_for = std::move(it->second.killed_for);
         warm_.erase(it);
-        const std::string how = describe_wait_status(status);
+        const std::string how = killed_for.empty() ? describe_wait_status(status)
+                                                   : "was killed: it " + killed_for + " (" +
+                                                         describe_wait_status(status) + ")";
         spdlog::info("warm {} (pid {}) {}", name, pid, how);
         on_exit_(name, how);
         return true;

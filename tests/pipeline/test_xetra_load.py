@@ -64,8 +64,17 @@ def test_rerun_replaces_only_that_day(conn: psycopg2.extensions.connection) -> N
     load_day(conn, D1, _rows(D1, 2, bump=1.0))  # fewer ISINs, new values
     assert fetch_day(conn, D1) == _rows(D1, 2, bump=1.0)
     assert fetch_day(conn, D2) == d2_before
-    load_day(conn, D1, [])  # an empty day removes its rows
-    assert fetch_day(conn, D1) == [] and fetch_day(conn, D2) == d2_before
+    assert fetch_day(conn, D2) == d2_before
+
+
+def test_zero_rows_never_delete_a_loaded_day(conn: psycopg2.extensions.connection) -> None:
+    """Issue 22: the Spark job lets a day through with zero rows when its holiday table calls the
+    exchange closed; a wrong holiday entry (or an input that went missing) must not wipe a day
+    that was loaded."""
+    load_day(conn, D1, _rows(D1, 5))
+    before = fetch_day(conn, D1)
+    assert load_day(conn, D1, []) == 0
+    assert fetch_day(conn, D1) == before
 
 
 def test_failure_leaves_previous_state(conn: psycopg2.extensions.connection) -> None:

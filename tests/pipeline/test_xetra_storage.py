@@ -16,6 +16,7 @@ from pipeline.xetra.generate import SampleSummary
 from pipeline.xetra.storage import (
     PUBLIC_PDS_BUCKET,
     LocalStorage,
+    ObjectTooLarge,
     S3Storage,
     Storage,
     UnsafeKeyError,
@@ -209,3 +210,12 @@ def test_source_settings_for_the_public_bucket(airflow_home: Path, monkeypatch: 
         max_malformed_share()
     monkeypatch.setenv("XETRA_MAX_MALFORMED_SHARE", "0.1")
     assert max_malformed_share() == 0.1
+
+
+def test_get_bytes_stops_at_the_size_limit(store: Storage) -> None:
+    """Attack: an object far larger than anything the pipeline reads (a bucket others can write).
+    Read with a limit, it raises instead of loading it all into memory."""
+    store.put_bytes("big.csv", b"x" * 4096)
+    assert store.get_bytes("big.csv", max_bytes=4096) == b"x" * 4096
+    with pytest.raises(ObjectTooLarge, match="4095"):
+        store.get_bytes("big.csv", max_bytes=4095)

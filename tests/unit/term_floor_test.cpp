@@ -6,6 +6,7 @@
 
 #include "fake_time.hpp"
 
+#include <limits>
 #include <optional>
 #include <variant>
 
@@ -67,6 +68,46 @@ TEST(TermFloor, PeerHeartbeatTermsCount) {
     e.step(ev::peer_heartbeat{"a", true, false, 12, 100, false, true}, t(1));
     e.step(ev::acquire_result{false, 3, std::string("a"), 100ms, t(0), "", false}, t(2));
     EXPECT_EQ(acquire_floor(e.step(ev::tick{}, t(200))), 12);
+}
+
+// Issue 22: one authenticated datagram carrying term 2^63 - 2 used to become the next acquire's
+// floor, so the lease row went to INT64_MAX and every later acquire overflowed.
+TEST(TermFloor, HugePeerTermIsOnlyAHintAndIsRecordedOnce) {
+    Election e(config(), "b");
+    e.step(ev::term_floor{41}, t(0));
+    const std::int64_t huge = std::numeric_limits<std::int64_t>::max() - 1;
+    const Ready r = e.step(ev::peer_heartbeat{"a", true, false, huge, 100, false, true}, t(1));
+    int recorded = 0;
+    for (const auto& a : r.actions)
+        if (const auto* rec = std::get_if<act::record>(&a))
+            recorded += rec->kind == "peer_term_ignored";
+    EXPECT_EQ(recorded, 1);
+    const Ready again = e.step(ev::peer_heartbeat{"a", true, false, huge, 100, false, true}, t(2));
+    for (const auto& a : again.actions)
+        EXPECT_FALSE(std::holds_alternative<act::record>(a)) << "recorded at every datagram";
+    // The acquire asked at t(0) is answered; the next one asks from the database's floor.
+    e.step(ev::acquire_result{false, 3, std::string("c"), 100ms, t(0), "", false}, t(3));
+    EXPECT_EQ(acquire_floor(e.step(ev::tick{}, t(200))), 41);
+}
+
+TEST(TermFloor, PeerTermsCannotRatchetTheFloorUpwards) {
+    ElectionConfig c = config();
+    Election e(c, "b");
+    e.step(ev::term_floor{10}, t(0));
+    // Each forged term is within the bound of the one before, never of the database's record.
+    std::int64_t claim = 10;
+    for (int i = 1; i <= 50; ++i) {
+        claim += c.peer_term_bound;
+        e.step(ev::peer_heartbeat{"a", true, false, claim, 100, false, true}, t(i));
+    }
+    e.step(ev::acquire_result{false, 3, std::string("c"), 100ms, t(0), "", false}, t(60));
+    const auto floor = acquire_floor(e.step(ev::tick{}, t(200)));
+    ASSERT_TRUE(floor.has_value());
+    EXPECT_LE(*floor, 10 + c.peer_term_bound);
+    // A term the database confirms moves the bound with it.
+    e.step(ev::acquire_result{false, 5000, std::string("a"), 100ms, t(200), "", false}, t(201));
+    e.step(ev::peer_heartbeat{"a", true, false, 5500, 100, false, true}, t(202));
+    EXPECT_EQ(acquire_floor(e.step(ev::tick{}, t(400))), 5500);
 }
 
 TEST(TermFloor, FloorNeverGoesDown) {

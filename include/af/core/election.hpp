@@ -106,6 +106,7 @@ class Election {
         int priority{100};
         std::int64_t term{0};
         TimePoint qualifies_since{TimePoint::max()};  ///< for failback
+        bool term_ignored{false};  ///< its term was out of bound; recorded once until it is not
     };
 
     // election_lease.cpp
@@ -116,7 +117,12 @@ class Election {
     void on(const ev::db_failure& e);
     void on(const ev::lease_hint& e);
     void on(const ev::term_floor& e) { seen_term(e.term); }
-    void seen_term(std::int64_t t) { highest_term_seen_ = std::max(highest_term_seen_, t); }
+    /// A term read from the database (lease row, events, node rows): trusted.
+    void seen_term(std::int64_t t) {
+        known_term_ = std::max(known_term_, t);
+        highest_term_seen_ = std::max(highest_term_seen_, t);
+    }
+    void peer_term(const std::string& node, Peer& p, std::int64_t term);
     void begin_term(std::int64_t id, TimePoint sent_at);
     void finish_term();
     void set_deadline(TimePoint sent_at);
@@ -182,7 +188,8 @@ class Election {
     Ready out_;
 
     TermState term_;
-    std::int64_t highest_term_seen_{0};  ///< from every lease read, heartbeat and the database
+    std::int64_t known_term_{0};         ///< the highest read from the database
+    std::int64_t highest_term_seen_{0};  ///< known_term_ and the peers' terms within the bound
 
     bool acquire_in_flight_{false};
     TimePoint acquire_sent_{};

@@ -67,6 +67,10 @@ struct ElectionConfig : LeaseTimings, SupervisionPolicy, Candidacy {
     Duration release_timeout{1000};  ///< give up waiting for a release reply after this
     Duration rank_delay{100};        ///< per better-ranked standby, after a release
     Duration failback_delay{5000};   ///< how long a failback target must be heard healthy first
+    /// A peer's heartbeat term is a hint: it raises the floor of the next acquire only when it is
+    /// at most this far above the highest term this node read from the database. Real terms
+    /// move by one per acquire; one forged datagram must not push the lease to INT64_MAX.
+    std::int64_t peer_term_bound{1000};
 
     std::vector<ProcessPolicy> processes;
     /// Peer heartbeats configured (absent: the core hears no peers).

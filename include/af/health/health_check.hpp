@@ -9,6 +9,7 @@
 #include <string>
 
 #include "af/config/config.hpp"
+#include "af/proc/spawn.hpp"
 
 namespace af::health {
 
@@ -24,8 +25,11 @@ class HealthCheck {
     virtual bool on_reaped(pid_t, int) { return false; }
 };
 
-/// The check `c` describes (by its kind: c.check).
-std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const config::HealthConfig& c);
+/// The check `c` describes (by its kind: c.check). `context` is how the checked process itself
+/// is started (user, group, cwd, environment): a `command` check runs in it, so that e.g.
+/// `airflow jobs check` finds AIRFLOW_HOME and the database connection the process has.
+std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const config::HealthConfig& c,
+                                        const proc::SpawnSpec& context);
 
 // One per kind (airflow_db_check.cpp, http_check.cpp, command_check.cpp); `timeout` is the
 // configured one, within which run() calls done.
@@ -34,6 +38,6 @@ std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io,
 std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const config::HttpHealth& c,
                                         Duration timeout);
 std::unique_ptr<HealthCheck> make_check(boost::asio::io_context& io, const config::CommandHealth& c,
-                                        Duration timeout);
+                                        Duration timeout, const proc::SpawnSpec& context);
 
 }  // namespace af::health

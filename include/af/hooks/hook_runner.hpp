@@ -25,15 +25,19 @@ struct Outcome {
 const char* to_string(Outcome::Kind k);
 
 /// Runs one configured hook (an argv, no shell) as a child in a session of its own, one run at
-/// a time, in the order asked, each killed (its whole process group) at the timeout. It never
+/// a time, in the order asked, each killed at the timeout with its session and every process it
+/// started, also one in a session of its own (proc::kill_session_tree). It never
 /// blocks the event loop: the daemon reaps the child and hands it back through on_reaped().
 class HookRunner {
   public:
     using Done = std::function<void(const Outcome&)>;
     /// `max_queued` bounds the runs waiting behind a running one; beyond it the oldest waiting
     /// run is dropped (its Done gets Kind::dropped), so a hanging hook cannot grow memory.
+    /// `coalesce`: a new run replaces every run still waiting (their Done gets Kind::dropped),
+    /// for hooks where only the newest call matters (on_role_change: a demote queued behind a
+    /// slow hook must not be told after the promote that followed it).
     HookRunner(boost::asio::io_context& io, std::string name, config::HookConfig cfg,
-               std::size_t max_queued = 64);
+               std::size_t max_queued = 64, bool coalesce = false);
     ~HookRunner();
     HookRunner(const HookRunner&) = delete;
     HookRunner& operator=(const HookRunner&) = delete;
@@ -65,6 +69,7 @@ class HookRunner {
     std::string name_;
     config::HookConfig cfg_;
     std::size_t max_queued_;
+    bool coalesce_;
     std::deque<Run> queue_;
     Run current_;
     pid_t pid_{0};

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -45,6 +46,8 @@ class HttpServer {
 
     boost::asio::io_context& io_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer accept_backoff_;  ///< after a failed accept (out of descriptors)
+    bool accept_failing_{false};                ///< logged once per run of failures
     std::map<std::string, Handler> routes_;
     std::vector<std::weak_ptr<Session>> sessions_;  ///< in accept order
     int open_{0};

@@ -44,11 +44,14 @@ enum class DropReason {
     wrong_cluster,
     unknown_node,
     replayed,
+    /// From an address none of heartbeat.peers has: dropped before any parsing or HMAC, so a
+    /// flood from elsewhere costs a counter increment, not a SHA-256 per datagram.
+    unknown_sender,
 };
-inline constexpr std::array<DropReason, 7> k_all_drop_reasons = {
+inline constexpr std::array<DropReason, 8> k_all_drop_reasons = {
     DropReason::oversized, DropReason::malformed,     DropReason::bad_version,
     DropReason::bad_mac,   DropReason::wrong_cluster, DropReason::unknown_node,
-    DropReason::replayed};
+    DropReason::replayed,  DropReason::unknown_sender};
 const char* to_string(DropReason r);
 
 /// HMAC-SHA256 key. Empty means the explicit "insecure" mode (a MAC with an empty key, which

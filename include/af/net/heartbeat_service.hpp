@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,7 @@ class HeartbeatService {
     boost::asio::ip::udp::socket socket_;
     boost::asio::steady_timer timer_;
     std::map<std::string, boost::asio::ip::udp::endpoint> peers_;
+    std::set<boost::asio::ip::address> senders_;  ///< the peers' addresses (IPv4-mapped as IPv4)
     PeerTracker tracker_;
     std::uint64_t seq_{0};
     std::array<std::uint8_t, 2048> buf_{};

@@ -19,4 +19,11 @@ bool session_alive(pid_t sid);
 /// `sig` to the leader's process group and to every other member of the session.
 void signal_session(pid_t sid, int sig);
 
+/// For short-lived children (hooks, `command` health checks) that must leave nothing behind:
+/// SIGKILL to the session of `root` and to every descendant of its members, also those that
+/// made a session of their own (setsid, a daemonising script). They are stopped (SIGSTOP) first,
+/// repeatedly until no new one appears, so none can fork its way out of the sweep before the kill.
+/// A descendant whose parent already exited was re-parented away and cannot be found.
+void kill_session_tree(pid_t root);
+
 }  // namespace af::proc

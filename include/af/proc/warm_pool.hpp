@@ -22,6 +22,10 @@ namespace af::proc {
 /// The descriptor number at which a warm process finds its end of the go channel (a Unix
 /// stream socket); also named in its environment as AIRFLOW_FAILOVER_WARM_FD.
 inline constexpr int k_warm_fd = 3;
+/// The longest line a warm copy may write on its channel: "ready" is five bytes, the rest is
+/// chatter for the log. A copy that writes more without a newline is killed, so it cannot grow
+/// the daemon's buffer.
+inline constexpr std::size_t k_warm_max_line = 4096;
 
 /// The shell side of the warm standby protocol (docs/warm-standby.md). Starts the warm copies
 /// the election core asks for, reports their "ready" and their end, sends go, and notices when
@@ -67,7 +71,9 @@ class WarmPool {
         bool ready{false};
         bool stale_reported{false};
         std::uint64_t generation{0};
+        std::string killed_for;  ///< why the daemon killed it, told with its exit
     };
+    void kill_copy(Warm& w, const std::string& name, std::string why);
     void read_line(const std::string& name, std::uint64_t gen);
     void check_paths();
     void schedule_watch();
