@@ -33,6 +33,7 @@ void for_each_process(F&& f) {
         std::string stat;
         if (!std::getline(in, stat))
             continue;
+        // The command name may hold spaces and parentheses: parse after the last ')'.
         const auto rp = stat.rfind(')');
         if (rp == std::string::npos)
             continue;
@@ -70,32 +71,13 @@ std::set<pid_t> session_tree(pid_t root) {
     return live;
 }
 
-/// Calls f(pid, pgrp, state) for every process whose session is `sid`.
+/// Calls f(pid, state) for every process whose session is `sid`.
 template <class F>
 void for_each_in_session(pid_t sid, F&& f) {
-    DIR* d = opendir("/proc");
-    if (!d)
-        return;
-    while (dirent* e = readdir(d)) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-        std::string stat;
-        if (!std::getline(in, stat))
-            continue;
-        // The command name may hold spaces and parentheses: parse after the last ')'.
-        const auto rp = stat.rfind(')');
-        if (rp == std::string::npos)
-            continue;
-        char state = 0;
-        long ppid = 0, pgrp = 0, session = 0;
-        if (std::sscanf(stat.c_str() + rp + 1, " %c %ld %ld %ld", &state, &ppid, &pgrp, &session) !=
-            4)
-            continue;
-        if (session == sid)
-            f(static_cast<pid_t>(std::stol(e->d_name)), state);
-    }
-    closedir(d);
+    for_each_process([&](const ProcStat& p) {
+        if (p.session == sid)
+            f(p.pid, p.state);
+    });
 }
 
 }  // namespace
