@@ -10,10 +10,11 @@ import signal
 import stat
 import sys
 from pathlib import Path
-from typing import Any
 
 from localcluster.cluster import STANDIN, Cluster
 from localcluster.pgserver import PgServer
+from localcluster.procfs import alive
+from tests.integration.test_warm_protocol import records
 
 # Cold: becomes the stand-in. Warm: MODE decides how it misbehaves on fd 3.
 LAUNCHER = """#!{python}
@@ -56,18 +57,6 @@ def make_cluster(pg: PgServer, tmp: Path, mode: str) -> tuple[Cluster, Path]:
         cfg["processes"][0]["warm"] = {"max_age_s": 3600}
         node.config.write_text(json.dumps(cfg))
     return c, log
-
-
-def records(log: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-
-
-def alive(pid: int) -> bool:
-    try:
-        st = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return st.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def peak_rss_kib(pid: int) -> int:

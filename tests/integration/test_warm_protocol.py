@@ -16,6 +16,7 @@ from typing import Any
 
 from localcluster.cluster import STANDIN, Cluster
 from localcluster.pgserver import PgServer
+from localcluster.procfs import alive
 
 # Writes one JSON line per protocol step to WARM_LOG, then becomes the stand-in (same pid).
 LAUNCHER = """#!{python}
@@ -61,14 +62,6 @@ def make_cluster(pg: PgServer, tmp: Path, warm: dict[str, Any]) -> tuple[Cluster
 
 def records(log: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-
-
-def alive(pid: int) -> bool:
-    try:
-        st = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return st.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def warm_of(c: Cluster, log: Path, node: str, after: int = 0) -> dict[str, Any]:
