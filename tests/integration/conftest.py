@@ -22,6 +22,16 @@ def cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
 
 
 @pytest.fixture
+def hb_cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
+    """A cluster of the default size with heartbeats on, none started."""
+    c = Cluster(pg, tmp_path / "cluster", heartbeats=True)
+    try:
+        yield c
+    finally:
+        c.stop_all()
+
+
+@pytest.fixture
 def two(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
     """node-a active, node-b reporting standby (pause and scheduled-switchover tests)."""
     c = Cluster(pg, tmp_path / "cluster", size=2)

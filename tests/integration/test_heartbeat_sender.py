@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from localcluster.cluster import Cluster
-from localcluster.pgserver import PgServer
 from tests.support.heartbeat_wire import encode
 
 FLOOD = 2000
-
-
-@pytest.fixture
-def hb_cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(pg, tmp_path / "cluster", heartbeats=True)
-    try:
-        yield c
-    finally:
-        c.stop_all()
 
 
 def dropped(cluster: Cluster, name: str) -> dict[str, int]:

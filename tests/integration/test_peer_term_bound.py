@@ -7,26 +7,12 @@ from __future__ import annotations
 
 import signal
 import socket
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from localcluster.cluster import Cluster
-from localcluster.pgserver import PgServer
 from tests.support.heartbeat_wire import encode
 from tests.support.helpers import settle
 
 HUGE = 2**63 - 2
-
-
-@pytest.fixture
-def hb_cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(pg, tmp_path / "cluster", heartbeats=True)
-    try:
-        yield c
-    finally:
-        c.stop_all()
 
 
 def won_terms(cluster: Cluster) -> list[int]:
