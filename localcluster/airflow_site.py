@@ -37,7 +37,7 @@ from .cluster import daemon_binary
 from .pgserver import PgServer
 from .ports import free_tcp_port, free_udp_port
 from .procfs import proc_stat
-from .procs import spawn
+from .procs import own_host_argv, spawn
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -569,18 +569,7 @@ class Pair:
             hosts.write_text(
                 Path("/etc/hosts").read_text() + f"\n127.0.1.1 {self.airflow_hostname(name)} {name}\n"
             )
-        # unshare and sh exec: the daemon keeps the pid spawn returns (kill9 hits the daemon).
-        return [
-            "unshare",
-            "--uts",
-            "--mount",
-            "--",
-            "sh",
-            "-c",
-            'hostname "$0" && mount --bind "$1" /etc/hosts && shift && exec "$@"',
-            name,
-            str(hosts),
-        ]
+        return own_host_argv(name, hosts)
 
     # -- processes ---------------------------------------------------------------------------------
     def start(self, names: Iterable[str] | None = None) -> None:

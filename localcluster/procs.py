@@ -123,3 +123,20 @@ def _tail(log: Path | None, lines: int = 15) -> str:
     if log is None or not log.exists():
         return ""
     return f"\n--- {log} (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def own_host_argv(hostname: str, hosts_file: Path) -> list[str]:
+    """A command prefix that runs the rest of the argv as if on a host of its own: UTS and mount
+    namespaces in which gethostname() is `hostname` and /etc/hosts is `hosts_file`. The last
+    step is an exec, so the pid that runs it is the program's own (a kill -9 hits the program)."""
+    return [
+        "unshare",
+        "--uts",
+        "--mount",
+        "--",
+        "sh",
+        "-c",
+        'hostname "$0" && mount --bind "$1" /etc/hosts && shift && exec "$@"',
+        hostname,
+        str(hosts_file),
+    ]

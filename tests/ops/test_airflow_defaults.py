@@ -17,6 +17,7 @@ import pytest
 from localcluster.airflow_site import venv_bin
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
+from localcluster.procs import own_host_argv
 from tests.support.helpers import REPO
 
 SHIPPED = REPO / "config" / "airflow-failover.json"
@@ -43,18 +44,7 @@ def on_own_host(hostname: str, hosts_line: str | None, argv: list[str], tmp: Pat
     hosts = tmp / f"hosts-{uuid.uuid4().hex[:6]}"
     hosts.write_text(Path("/etc/hosts").read_text() + (f"\n{hosts_line}\n" if hosts_line else ""))
     res = subprocess.run(
-        [
-            "unshare",
-            "--uts",
-            "--mount",
-            "--",
-            "sh",
-            "-c",
-            'hostname "$0" && mount --bind "$1" /etc/hosts && shift && exec "$@"',
-            hostname,
-            str(hosts),
-            *argv,
-        ],
+        [*own_host_argv(hostname, hosts), *argv],
         capture_output=True,
         text=True,
         timeout=120,
