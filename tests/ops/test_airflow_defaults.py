@@ -54,6 +54,12 @@ def on_own_host(hostname: str, hosts_line: str | None, argv: list[str], tmp: Pat
     return res.stdout
 
 
+def grant_airflow(cfg: Path, admin_conninfo: str, role: str) -> subprocess.CompletedProcess[str]:
+    """`init-db --airflow-role ROLE` as an administrator."""
+    argv = [str(daemon_binary()), "init-db", "--config", str(cfg), "--conninfo", admin_conninfo]
+    return subprocess.run([*argv, "--airflow-role", role], capture_output=True, text=True, check=False)
+
+
 def check_config_hostname(out: str) -> str:
     line = next(ln for ln in out.splitlines() if "Airflow hostname of this node:" in ln)
     return line.split(":", 1)[1].split()[0]
@@ -173,21 +179,7 @@ def test_init_db_airflow_role_grants_what_the_takeover_needs(pg: PgServer, tmp_p
     )
     psql = [str(pg.bindir / "psql"), "-X", "-q", "-At", "-d", pg.conninfo(db, user=role), "-c", update]
     assert subprocess.run(psql, capture_output=True, text=True, check=False).returncode != 0
-    res = subprocess.run(
-        [
-            str(daemon_binary()),
-            "init-db",
-            "--config",
-            str(cfg),
-            "--conninfo",
-            pg.conninfo(db),
-            "--airflow-role",
-            role,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    res = grant_airflow(cfg, pg.conninfo(db), role)
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"granted SELECT, UPDATE (state, end_date) ON job to {role}" in res.stdout, res.stdout
     res = subprocess.run(psql, capture_output=True, text=True, check=False)
@@ -201,19 +193,5 @@ def test_init_db_airflow_role_grants_what_the_takeover_needs(pg: PgServer, tmp_p
     )
     assert privs == "f|t|f|f", privs
     # A role that does not exist is named.
-    res = subprocess.run(
-        [
-            str(daemon_binary()),
-            "init-db",
-            "--config",
-            str(cfg),
-            "--conninfo",
-            pg.conninfo(db),
-            "--airflow-role",
-            "nobody_here",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    res = grant_airflow(cfg, pg.conninfo(db), "nobody_here")
     assert res.returncode != 0 and "--airflow-role: no role named nobody_here" in res.stderr, res.stderr
