@@ -72,6 +72,14 @@ bool gone_soon(pid_t pid) {
     return !alive(pid);
 }
 
+/// Whether `pid` is gone shortly; a survivor is killed here so no test leaves it behind.
+bool gone_or_reaped_by_test(pid_t pid) {
+    const bool gone = gone_soon(pid);
+    if (!gone)
+        kill(pid, SIGKILL);
+    return gone;
+}
+
 // A child that leaves for a session of its own (setsid) and sleeps: the old kill reached only
 // the hook's process group and left it running for good.
 constexpr const char* k_escape = "setsid sh -c 'echo $$ > \"$ESCAPEE\"; exec sleep 300' & wait";
@@ -94,10 +102,8 @@ TEST(HookBounds, TimeoutKillsAChildInItsOwnSession) {
         io, [&](pid_t p, int s) { hook.on_reaped(p, s); }, [&] { return got.has_value(); }, 10s);
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->kind, af::hooks::Outcome::Kind::timed_out);
-    const bool killed = gone_soon(escapee);
-    if (!killed)
-        kill(escapee, SIGKILL);
-    EXPECT_TRUE(killed) << "the hook's child in its own session survived the timeout";
+    EXPECT_TRUE(gone_or_reaped_by_test(escapee))
+        << "the hook's child in its own session survived the timeout";
     fs::remove_all(d);
 }
 
@@ -118,10 +124,8 @@ TEST(HookBounds, CommandCheckTimeoutKillsAChildInItsOwnSession) {
         io, [&](pid_t p, int s) { check->on_reaped(p, s); }, [&] { return ok.has_value(); }, 10s);
     ASSERT_TRUE(ok.has_value());
     EXPECT_FALSE(*ok);
-    const bool killed = gone_soon(escapee);
-    if (!killed)
-        kill(escapee, SIGKILL);
-    EXPECT_TRUE(killed) << "the check's child in its own session survived the timeout";
+    EXPECT_TRUE(gone_or_reaped_by_test(escapee))
+        << "the check's child in its own session survived the timeout";
     fs::remove_all(d);
 }
 
