@@ -11,7 +11,7 @@ from typing import Any
 
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-from localcluster.ports import free_udp_port
+from localcluster.ports import free_tcp_ports
 from tests.support.helpers import settle
 
 
@@ -19,11 +19,12 @@ def with_health(cluster: Cluster, health: dict[str, Any] | None = None, per_node
     """Rewrites the node configs with a health check on the scheduler."""
     import json
 
-    for node in cluster.nodes.values():
+    # TCP ports, distinct per node: a free UDP number may be a TCP port in use (the database's).
+    ports = free_tcp_ports(len(cluster.nodes))
+    for node, port in zip(cluster.nodes.values(), ports, strict=True):
         cfg = cluster.config_for(node)
         proc = cfg["processes"][0]
         if per_node:
-            port = free_udp_port()  # a free port number; TCP on loopback is as free in practice
             proc["env"]["STANDIN_HTTP_PORT"] = str(port)
             proc["health"] = {
                 "type": "http",
