@@ -10,11 +10,12 @@ runs), and the dashboard. ``--executor celery`` adds a throwaway RabbitMQ and on
 that stands for a worker host. ``--standin`` is the quick demo: three daemons managing a stand-in scheduler.
 
 Kill the active daemon from another terminal (the view prints the command) and watch another node
-take over and the runs finish. Ctrl-C or ``--duration`` tears everything down; ``--summary FILE``
+take over and the runs finish. Ctrl-C, ``--duration`` or ``--until-done`` (every xetra_daily run
+finished) tears everything down; ``--summary FILE``
 writes what happened as JSON.
 
     .venv/bin/python -m localcluster.demo [--nodes 2] [--executor local|celery] [--standin]
-        [--duration S] [--plain] [--summary FILE] [--no-dashboard]
+        [--duration S] [--until-done] [--plain] [--summary FILE] [--no-dashboard]
 """
 
 from __future__ import annotations
@@ -110,6 +111,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--plain",
         action="store_true",
         help="print the view without clearing the screen (logs)",
+    )
+    ap.add_argument(
+        "--until-done",
+        action="store_true",
+        help="stop once every xetra_daily run (the backfill and the scheduled one) has finished, "
+        "with --duration as a cap: for scripts and CI",
     )
     ap.add_argument("--summary", type=Path, help="write a JSON summary here when the demo stops")
     ap.add_argument("--no-dashboard", action="store_true", help="do not start the web dashboard")
@@ -473,6 +480,9 @@ class AirflowDemo:
         while True:
             self.observe()
             self.show()
+            if self.args.until_done and self.backfill_done():
+                self.say("every xetra_daily run has finished (--until-done)")
+                raise Stopped("done")
             sleep_until(deadline, 1)
 
     def broker_start_async(self) -> Callable[[], None]:
@@ -590,6 +600,16 @@ class AirflowDemo:
             self.timings["scheduler_s"] = self.say.elapsed()
         if "first_prices_s" not in self.timings and self.price_rows() > 0:
             self.timings["first_prices_s"] = self.say.elapsed()
+
+    def backfill_done(self) -> bool:
+        assert self.site is not None
+        rows = self.site.query(
+            "SELECT count(*), count(*) FILTER (WHERE state IN ('success', 'failed'))"
+            " FROM dag_run WHERE dag_id = %s",
+            (DAG_ID,),
+        )
+        total, finished = rows[0]
+        return bool(total) and total == finished
 
     def price_rows(self) -> int:
         assert self.site is not None

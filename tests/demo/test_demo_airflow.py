@@ -3,7 +3,8 @@ scripts/demo.sh runs once the machine is set up) with real Airflow schedulers un
 the Xetra DAG backfilling sample days, and a kill -9 of the active daemon from outside while a
 task runs. Everything is read from the demo's own output and summary, and from /proc.
 
-Each test runs the demo for about four minutes (LocalExecutor, then CeleryExecutor + RabbitMQ).
+Each test runs the demo until its backfill has finished, at most four minutes (LocalExecutor, then
+CeleryExecutor + RabbitMQ).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class DemoRun:
                 "--plain",
                 "--duration",
                 str(DURATION_S),
+                "--until-done",
                 "--summary",
                 str(self.summary_file),
                 *args,
