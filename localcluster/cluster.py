@@ -20,9 +20,10 @@ from typing import Any
 
 from . import standin
 from .daemon_config import DaemonConfig, Lease, Process, Supervision, heartbeat_mesh, observer
-from .launch import Launcher, LocalProcesses, thaw
+from .launch import Launcher, LocalProcesses
 from .pgserver import PgServer
 from .procfs import wchan
+from .procs import signal_all
 from .standin import REPO, STANDIN, Instance
 
 __all__ = ["REPO", "STANDIN", "Cluster", "DaemonCluster", "Instance", "Node", "daemon_binary"]
@@ -205,7 +206,7 @@ class DaemonCluster:
 
     def stop_all(self) -> None:
         for name, node in self.nodes.items():  # a frozen host first thaws, so it can stop cleanly
-            thaw(self.host_pids(name))
+            signal_all(self.host_pids(name), signal.SIGCONT)
             if node.proc and node.proc.poll() is None:
                 try:
                     os.kill(node.proc.pid, signal.SIGCONT)

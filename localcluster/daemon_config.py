@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 
+def _present(**items: Any) -> dict[str, Any]:
+    """The items that are set: a key left None is not written (the daemon's default applies)."""
+    return {k: v for k, v in items.items() if v is not None}
+
+
 @dataclass
 class Process:
     """One entry of ``processes``."""
@@ -27,16 +32,13 @@ class Process:
     warm: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "command": list(self.command)}
-        if self.env:
-            out["env"] = dict(self.env)
-        if self.stop_timeout_ms is not None:
-            out["stop_timeout_ms"] = self.stop_timeout_ms
-        if self.health is not None:
-            out["health"] = dict(self.health)
-        if self.warm is not None:
-            out["warm"] = dict(self.warm)
-        return out
+        return {
+            "name": self.name,
+            "command": list(self.command),
+            **_present(
+                env=self.env or None, stop_timeout_ms=self.stop_timeout_ms, health=self.health, warm=self.warm
+            ),
+        }
 
 
 @dataclass
@@ -83,12 +85,7 @@ class Lease:
     renew_interval_ms: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.ttl_ms is not None:
-            out["ttl_ms"] = self.ttl_ms
-        if self.renew_interval_ms is not None:
-            out["renew_interval_ms"] = self.renew_interval_ms
-        return out
+        return _present(ttl_ms=self.ttl_ms, renew_interval_ms=self.renew_interval_ms)
 
 
 @dataclass
@@ -114,25 +111,18 @@ class DaemonConfig:
             "node_id": self.node_id,
             "database": {"conninfo": self.conninfo},
             "processes": [p.to_json() for p in self.processes],
+            **_present(
+                supervision=self.supervision.to_json() if self.supervision else None,
+                heartbeat=self.heartbeat.to_json() if self.heartbeat else None,
+                log={"level": self.log_level} if self.log_level else None,
+                lease=self.lease.to_json() if self.lease else None,
+                priority=self.priority,
+                fencing=self.fencing,
+                airflow=self.airflow,
+                hooks=self.hooks,
+                metrics={"listen": self.metrics_listen} if self.metrics_listen else None,
+            ),
         }
-        if self.supervision is not None:
-            cfg["supervision"] = self.supervision.to_json()
-        if self.heartbeat is not None:
-            cfg["heartbeat"] = self.heartbeat.to_json()
-        if self.log_level is not None:
-            cfg["log"] = {"level": self.log_level}
-        if self.lease is not None:
-            cfg["lease"] = self.lease.to_json()
-        if self.priority is not None:
-            cfg["priority"] = self.priority
-        if self.fencing is not None:
-            cfg["fencing"] = dict(self.fencing)
-        if self.airflow is not None:
-            cfg["airflow"] = dict(self.airflow)
-        if self.hooks is not None:
-            cfg["hooks"] = dict(self.hooks)
-        if self.metrics_listen is not None:
-            cfg["metrics"] = {"listen": self.metrics_listen}
         cfg.update(self.extra)
         return cfg
 

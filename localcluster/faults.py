@@ -12,6 +12,7 @@ import time
 from typing import Protocol
 
 from .procfs import args, descendants, guard_of, proc_stat, session_pids
+from .procs import signal_all
 
 
 class _Daemons(Protocol):
@@ -49,13 +50,7 @@ def sigstop(c: _Daemons, node: str) -> float:
 
 def freeze(pids: list[int]) -> float:
     """Every process of a host stopped at once (SIGSTOP): a host that hangs."""
-    t0 = time.monotonic()
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGSTOP)
-        except ProcessLookupError:
-            pass
-    return t0
+    return signal_all(pids, signal.SIGSTOP)
 
 
 def kill9_with_guard(c: _Daemons, node: str) -> float:
@@ -84,12 +79,7 @@ def host_loss(c: _Daemons, node: str, extra_sessions: list[int] | None = None) -
     for leader in extra_sessions or []:
         pids |= set(session_pids(leader))
     assert any(args(p)[-1:] == ["guard"] for p in pids), "the guard was not found"
-    t0 = time.monotonic()
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    t0 = signal_all(pids, signal.SIGKILL)
     daemon.wait(timeout=10)
     return t0
 

@@ -5,8 +5,6 @@ with a prefix, in namespaces of their own, say UTS + mount for an own hostname);
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,12 +62,3 @@ class LocalProcesses:
         # Loopback "hosts" share this machine: what a daemon leaves is its own session's to end
         # (DaemonCluster.stop_all, the Airflow pair's stop); nothing is ours to sweep here.
         return None
-
-
-def thaw(pids: list[int]) -> None:
-    """SIGCONT every pid (a frozen process cannot stop cleanly); gone ones are skipped."""
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass

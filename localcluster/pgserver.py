@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .ports import free_tcp_port
-from .procfs import alive
+from .procfs import alive, descendants
 
 
 def _pg_bindir() -> Path:
@@ -134,15 +134,7 @@ class PgServer:
         pm = self.postmaster_pid()
         if pm is None:
             return
-        pids = [pm]
-        for d in Path("/proc").iterdir():
-            if d.name.isdigit():
-                try:
-                    ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                if ppid == pm:
-                    pids.append(int(d.name))
+        pids = [pm, *descendants(pm)]
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)

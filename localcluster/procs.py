@@ -49,6 +49,17 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
+def signal_all(pids: list[int] | set[int], sig: int) -> float:
+    """``sig`` to every pid at once (gone ones skipped); returns when it was sent."""
+    t0 = time.monotonic()
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    return t0
+
+
 def spawn(
     argv: list[str], env: dict[str, str] | None, log: Path, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:

@@ -4,7 +4,6 @@ processes and the database come from localcluster.faults; the network ones from 
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 from localcluster import faults as prim
 from localcluster.cluster import DaemonCluster
+from localcluster.procs import signal_all
 
 from .env import ChaosEnv, faketime_env
 from .netns import DB_IP, NODE_IPS, NetnsUnavailable
@@ -87,12 +87,7 @@ def fault_sigstop(env: ChaosEnv, c: DaemonCluster, active: str, t: Trial, o: Opt
     finally:
         daemon = c.daemon_proc(active).pid
         order = sorted(pids, key=lambda p: (p not in standins, p == daemon))
-        t.t_resume = time.monotonic()
-        for pid in order:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
+        t.t_resume = signal_all(order, signal.SIGCONT)
     c.wait_for(
         lambda: not [i for i in c.live_instances() if i.node == active],
         10,
@@ -100,14 +95,21 @@ def fault_sigstop(env: ChaosEnv, c: DaemonCluster, active: str, t: Trial, o: Opt
     )
 
 
-def fault_db_cut(env: ChaosEnv, c: DaemonCluster, active: str, t: Trial, o: Options) -> None:
-    """The active host loses PostgreSQL only (tcp/5432 dropped both ways); UDP heartbeats
-    still flow. It must fence itself; a standby takes the lease once it expires."""
+def _cut_off(
+    env: ChaosEnv, c: DaemonCluster, active: str, t: Trial, o: Options, cut: Callable[[str], None]
+) -> None:
+    """``cut`` the active host's traffic, time the takeover, hold a while, then heal the host."""
     t0 = time.monotonic()
-    env.net.cut_from_db(active)
+    cut(active)
     _takeover(c, t, t0, active)
     time.sleep(o.hold_after_takeover)
     env.net.flush_rules(active)
+
+
+def fault_db_cut(env: ChaosEnv, c: DaemonCluster, active: str, t: Trial, o: Options) -> None:
+    """The active host loses PostgreSQL only (tcp/5432 dropped both ways); UDP heartbeats
+    still flow. It must fence itself; a standby takes the lease once it expires."""
+    _cut_off(env, c, active, t, o, env.net.cut_from_db)
 
 
 def fault_udp_cut(env: ChaosEnv, c: DaemonCluster, active: str, t: Trial, o: Options) -> None:
@@ -126,11 +128,7 @@ def fault_udp_cut(env: ChaosEnv, c: DaemonCluster, active: str, t: Trial, o: Opt
 def fault_host_cut(env: ChaosEnv, c: DaemonCluster, active: str, t: Trial, o: Options) -> None:
     """Every packet in or out of the active host dropped: it fences itself when renewals stop
     succeeding; the others take over when the lease expires on the database clock."""
-    t0 = time.monotonic()
-    env.net.isolate(active)
-    _takeover(c, t, t0, active)
-    time.sleep(o.hold_after_takeover)
-    env.net.flush_rules(active)
+    _cut_off(env, c, active, t, o, env.net.isolate)
 
 
 def fault_netem(env: ChaosEnv, c: DaemonCluster, active: str, t: Trial, o: Options) -> None:

@@ -223,7 +223,26 @@ TEST(Election, LeaseLostKillsAtOnceWithoutReleaseThenStandby) {
 
 // ---- renewals fail ------------------------------------------------------------------------------
 
-class RenewFailure : public ::testing::TestWithParam<Db> {};
+class RenewFailure : public ::testing::TestWithParam<Db> {
+  protected:
+    struct Fence {
+        long long deadline;  ///< of the renewal sent at 5000, the last good one
+        long long fence_at;  ///< where renewals failing until then freeze the processes
+    };
+    /// Runs `sim` (node-0 active) to 5010, then the database fails it as the parameter says.
+    static Fence fail_after_5010(Sim& sim) {
+        sim.run_until(5010);
+        const long long deadline = ms_of(sim.core(0).lease_deadline());
+        sim.node(0).db = GetParam();
+        return {deadline, deadline - sim.cfg().fence_lead().count()};
+    }
+    /// The database answers again from `t` on; runs to 20000.
+    static void recover_at(Sim& sim, long long t) {
+        sim.run_until(t);
+        sim.node(0).db = Db::answer;
+        sim.run_until(20000);
+    }
+};
 
 TEST_P(RenewFailure, FreezeAtFenceLeadKillAtKillGraceNothingAfterTheDeadline) {
     Sim sim(config_with({{"scheduler", 500ms}, {"triggerer", 500ms}}), 1);
@@ -288,14 +307,9 @@ TEST_P(RenewFailure, FreezeAtFenceLeadKillAtKillGraceNothingAfterTheDeadline) {
 
 TEST_P(RenewFailure, RecoveryBeforeTheFencePointStopsNothing) {
     Sim sim(one_proc(), 1);
-    sim.run_until(5010);
-    const long long deadline = ms_of(sim.core(0).lease_deadline());
-    const long long fence_at = deadline - sim.cfg().fence_lead().count();
-    sim.node(0).db = GetParam();
+    const Fence f = fail_after_5010(sim);
     // Renewals go out every 500 ms: the one sent at 6000 is the last before the fence point.
-    sim.run_until(fence_at - 360);
-    sim.node(0).db = Db::answer;
-    sim.run_until(20000);
+    recover_at(sim, f.fence_at - 360);
     ASSERT_EQ(sim.failures(), 0);
     const SimNode& n0 = sim.node(0);
     SCOPED_TRACE(history(n0));
@@ -315,13 +329,8 @@ TEST_P(RenewFailure, RecoveryBeforeTheFencePointStopsNothing) {
 // processes are thawed and go on in the same term (the chaos suite's "needless restarts").
 TEST_P(RenewFailure, RecoveryAfterTheFreezeThawsAndRestartsNothing) {
     Sim sim(config_with({{"scheduler", 500ms}, {"triggerer", 500ms}}), 1);
-    sim.run_until(5010);
-    const long long deadline = ms_of(sim.core(0).lease_deadline());
-    const long long fence_at = deadline - sim.cfg().fence_lead().count();
-    sim.node(0).db = GetParam();
-    sim.run_until(deadline - 400);
-    sim.node(0).db = Db::answer;
-    sim.run_until(20000);
+    const auto [deadline, fence_at] = fail_after_5010(sim);
+    recover_at(sim, deadline - 400);
     ASSERT_EQ(sim.failures(), 0);
     const SimNode& n0 = sim.node(0);
     SCOPED_TRACE(history(n0));
@@ -350,10 +359,7 @@ TEST_P(RenewFailure, RecoveryAfterTheFreezeThawsAndRestartsNothing) {
 TEST_P(RenewFailure, AStopWhileFrozenSendsSigtermThenThaws) {
     Sim sim(config_with({{"scheduler", 500ms}}), 1);
     sim.node(0).sigterm_delay["scheduler"] = 50;
-    sim.run_until(5010);
-    const long long deadline = ms_of(sim.core(0).lease_deadline());
-    const long long fence_at = deadline - sim.cfg().fence_lead().count();
-    sim.node(0).db = GetParam();
+    const long long fence_at = fail_after_5010(sim).fence_at;
     sim.run_until(fence_at + 10);
     ASSERT_EQ(count_of<act::freeze_process>(sim.node(0)), 1u);
     const Ready r = sim.step(0, ev::stop_requested{"SIGTERM"});
@@ -373,11 +379,7 @@ TEST_P(RenewFailure, AStopWhileFrozenSendsSigtermThenThaws) {
 
 TEST_P(RenewFailure, AHealthFailureWhileFrozenKillsNothing) {
     Sim sim(one_proc(), 1);
-    sim.run_until(5010);
-    const long long deadline = ms_of(sim.core(0).lease_deadline());
-    const long long fence_at = deadline - sim.cfg().fence_lead().count();
-    sim.node(0).db = GetParam();
-    sim.run_until(fence_at + 10);
+    sim.run_until(fail_after_5010(sim).fence_at + 10);
     const Ready r = sim.step(0, ev::process_unhealthy{"scheduler", "health check timed out"});
     EXPECT_TRUE(af::test::all<act::kill_process>(r).empty());
     EXPECT_TRUE(af::test::has_record(r, "health_ignored"));

@@ -98,7 +98,7 @@ TEST(Election, SingleNodeCrashLoopWaitsForTheCooldownThenTriesAgain) {
     const SimNode& n0 = sim.node(0);
     SCOPED_TRACE(history(n0));
     const auto rel = actions_of<act::release>(n0);
-    ASSERT_GE(rel.size(), 1u);
+    ASSERT_FALSE(rel.empty());
     const auto tries = actions_of<act::try_acquire>(n0, rel[0].first);
     ASSERT_FALSE(tries.empty());
     EXPECT_GE(tries[0].first, rel[0].first + sim.cfg().handover_cooldown.count());
