@@ -51,6 +51,10 @@ Workload = Callable[["DaemonCluster", Node], list[Process]]
 
 @dataclass
 class DaemonCluster:
+    """``size`` daemons (node-a, node-b, ...) of one cluster: each node's config is built by
+    :meth:`node_config` (override it, or pass ``workload`` for other managed processes) and
+    written once at construction; :meth:`start` runs them through ``launcher``."""
+
     pg: PgServer
     workdir: Path
     size: int = 3
