@@ -50,12 +50,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from localcluster.airflow_faults import (
-    TakeoverPair,
-    host_loss,
-    overlapping_tries,
-    running_task,
-)
+from localcluster.airflow_pair import TakeoverPair, overlapping_tries, running_task
 from localcluster.airflow_site import Site, wait_for
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
@@ -108,7 +103,7 @@ def trial(site: Site, config: str, fault: str, rerun_timeout: float) -> dict[str
         if fault == "kill9":
             pair.kill9("node-a")
         else:
-            host_loss(pair, "node-a")
+            pair.lose_host("node-a")
 
         def since(ts: Any) -> float:
             return (ts - t_fault).total_seconds() if ts is not None else NAN

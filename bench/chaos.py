@@ -32,16 +32,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from localcluster.chaos.harness import (
-    FAULTS,
-    ChaosEnv,
-    Options,
-    Trial,
-    run_trial,
-    statements_at_rest,
-    summarize,
-)
+from localcluster.chaos.env import ChaosEnv
+from localcluster.chaos.faults import FAULTS, Options, Trial
 from localcluster.chaos.netns import cleanup_leftovers, why_unavailable
+from localcluster.chaos.trial import run_trial, statements_at_rest, summarize
 
 HERE = Path(__file__).resolve().parent
 

@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from localcluster import faults
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
-from localcluster.procfs import guard_of
 
 
 def new_start_after(
@@ -39,28 +39,16 @@ Fault = Callable[[Cluster, str, PgServer], tuple[float, str | None, str | None]]
 
 
 def kill9(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None, str | None]:
-    t0 = time.monotonic()
-    c.signal(active, signal.SIGKILL)
-    return t0, None, active
+    return faults.kill9(c, active), None, active
 
 
 def kill9_with_guard(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None, str | None]:
     """The daemon and its guard both die (as on a host crash): only the lease expiry helps."""
-    proc = c.nodes[active].proc
-    assert proc
-    g = guard_of(proc.pid)
-    if g is None:
-        raise RuntimeError(f"no guard process found for {active}'s daemon (pid {proc.pid})")
-    t0 = time.monotonic()
-    os.kill(g, signal.SIGKILL)
-    c.signal(active, signal.SIGKILL)
-    return t0, None, active
+    return faults.kill9_with_guard(c, active), None, active
 
 
 def sigterm(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None, str | None]:
-    t0 = time.monotonic()
-    c.signal(active, signal.SIGTERM)
-    return t0, None, active
+    return faults.sigterm(c, active), None, active
 
 
 def crash_once(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None, str | None]:
@@ -73,17 +61,12 @@ def crash_once(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None
 
 
 def sigstop(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None, str | None]:
-    t0 = time.monotonic()
-    c.signal(active, signal.SIGSTOP)
-    return t0, None, active
+    return faults.sigstop(c, active), None, active
 
 
 def pg_restart(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None, str | None]:
     """PostgreSQL down for 2 s; timed from when it is back."""
-    pg.stop()
-    time.sleep(2)
-    pg.start()
-    return time.monotonic(), None, None
+    return faults.pg_restart(pg), None, None
 
 
 def switchover(c: Cluster, active: str, pg: PgServer) -> tuple[float, str | None, str | None]:

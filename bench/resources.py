@@ -94,14 +94,8 @@ SHEDDABLE = (
 def measure(duration: float, nodes: int, warmup: float) -> dict[str, Any]:
     ports = {f"node-{chr(ord('a') + i)}": free_tcp_port() for i in range(nodes)}
 
-    class MetricsCluster(Cluster):
-        def config_for(self, node):  # type: ignore[no-untyped-def]
-            cfg = super().config_for(node)
-            cfg["metrics"] = {"listen": f"127.0.0.1:{ports[node.name]}"}
-            return cfg
-
     with tempfile.TemporaryDirectory(prefix="af-resources-") as tmp, PgServer() as pg:
-        c = MetricsCluster(pg, Path(tmp) / "cluster", size=nodes, heartbeats=True, tick_ms=100)
+        c = Cluster(pg, Path(tmp) / "cluster", size=nodes, heartbeats=True, tick_ms=100, metrics_ports=ports)
         try:
             c.start()
             active = c.wait_active(timeout=30)

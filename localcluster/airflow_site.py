@@ -25,7 +25,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +32,11 @@ from typing import Any
 
 import psycopg2
 
-from .cluster import daemon_binary
 from .pgserver import PgServer
-from .ports import free_tcp_port, free_udp_port
-from .procfs import proc_stat
-from .procs import own_host_argv, spawn
+from .ports import free_tcp_port
+from .procfs import args as cmdline
+from .procfs import environ_of, proc_stat, session_pids
+from .procs import spawn
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,16 +60,6 @@ def airflow_exe() -> Path:
 
 
 # -- processes ---------------------------------------------------------------------------------------
-def session_pids(sid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            st = proc_stat(int(entry.name))
-            if st and st[3] == sid and st[0] not in ("Z", "X"):
-                out.append(int(entry.name))
-    return out
-
-
 def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
     for pid in session_pids(sid):
         try:
@@ -78,28 +67,6 @@ def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
-
-
-def cmdline(pid: int) -> list[str]:
-    try:
-        return [
-            a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a
-        ]
-    except OSError:
-        return []
-
-
-def environ_of(pid: int) -> dict[str, str]:
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return {}
-    out = {}
-    for item in raw.split(b"\0"):
-        k, sep, v = item.partition(b"=")
-        if sep:
-            out[k.decode(errors="replace")] = v.decode(errors="replace")
-    return out
 
 
 def scheduler_leaders(cluster: str) -> list[tuple[int, str]]:
@@ -425,263 +392,3 @@ class Site:
         except Exception as e:  # noqa: BLE001 - diagnosis must not raise
             parts.append(f"--- scheduler jobs: {e}")
         return "\n".join(parts)
-
-
-# -- the daemons -------------------------------------------------------------------------------------
-@dataclass
-class DaemonNode:
-    name: str
-    config: Path
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-
-@dataclass
-class Pair:
-    """Two airflow-failover daemons, each managing a real ``airflow scheduler``."""
-
-    site: Site
-    health: bool = False
-    stop_timeout_ms: int = 15000
-    health_overrides: dict[str, Any] = field(default_factory=dict)
-    names: tuple[str, ...] = ("node-a", "node-b")
-    cluster: str = field(default_factory=lambda: "af" + uuid.uuid4().hex[:8])
-    nodes: dict[str, DaemonNode] = field(default_factory=dict)
-    # Airflow 3's other singletons under the daemon too (dag-processor, triggerer), each node
-    # with the site's whole Airflow environment in its config, as on a real host.
-    singletons: bool = False
-    heartbeats: bool = False
-    # Each daemon (and so its Airflow) on a "host" of its own: a UTS namespace whose hostname is
-    # the node id and a mount namespace whose /etc/hosts names it <node>.<own_hosts> first, so
-    # the canonical name differs from gethostname() as on EC2. Airflow keeps its default
-    # hostname_callable (airflow.utils.net.getfqdn), which records the canonical name.
-    own_hosts: str | None = None
-
-    def __post_init__(self) -> None:
-        d = self.site.root / self.cluster
-        d.mkdir(parents=True, exist_ok=True)
-        self.udp_ports = {name: free_udp_port() for name in self.names}
-        self.secret_file = d / "heartbeat.key"
-        self.secret_file.write_bytes(secrets.token_hex(32).encode() + b"\n")
-        self.secret_file.chmod(0o600)
-        for name in self.names:
-            node = DaemonNode(name, d / f"{name}.json", d / f"{name}.log")
-            node.config.write_text(json.dumps(self.config_for(name), indent=2))
-            self.nodes[name] = node
-
-    def config_for(self, name: str) -> dict[str, Any]:
-        # The daemon hands a managed process only an allowlisted environment: Airflow's
-        # settings go into the config, as on a real host (never the daemon's PG* variables).
-        site_env = {
-            k: v
-            for k, v in self.site.env().items()
-            if k.startswith(("AIRFLOW", "FAILOVER_DEMO_")) or k == "PYTHONPATH"
-        }
-        if self.own_hosts:
-            site_env.pop("AIRFLOW__CORE__HOSTNAME_CALLABLE", None)
-        proc: dict[str, Any] = {
-            "name": "scheduler",
-            "command": [str(airflow_exe()), "scheduler"],
-            "env": {
-                **site_env,
-                # Distinct per "host" on this one machine.
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_tcp_port()),
-                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_tcp_port()),
-                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
-            },
-            "stop_timeout_ms": self.stop_timeout_ms,
-        }
-        procs = [proc]
-        if self.singletons:
-            af_env = {
-                k: v
-                for k, v in self.site.env().items()
-                if k.startswith(("AIRFLOW", "XETRA", "AWS_", "PYTHONPATH"))
-                and not k.startswith("AIRFLOW_FAILOVER_")  # the daemon's own, passed by it
-                and not (self.own_hosts and k == "AIRFLOW__CORE__HOSTNAME_CALLABLE")
-            }
-            proc["env"] = {**af_env, **proc["env"]}
-            procs += [
-                {
-                    "name": "dag-processor",
-                    "command": [str(airflow_exe()), "dag-processor"],
-                    "env": af_env,
-                    "stop_timeout_ms": 10000,
-                },
-                {
-                    "name": "triggerer",
-                    "command": [str(airflow_exe()), "triggerer"],
-                    "env": {
-                        **af_env,
-                        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_tcp_port()),
-                    },
-                    "stop_timeout_ms": 10000,
-                },
-            ]
-        if self.health:
-            proc["health"] = {
-                "type": "airflow-db",
-                "interval_ms": 2000,
-                "timeout_ms": 1500,
-                "failure_threshold": 3,
-                "start_period_ms": 60000,
-                "conninfo": self.site.conninfo,
-                "job_type": "SchedulerJob",
-                **({} if self.own_hosts else {"hostname": name}),
-                "max_age_ms": 15000,
-                **self.health_overrides,
-            }
-        # No lease section: the daemon's defaults (ttl_ms 1300), as the README promises them.
-        return {
-            "cluster": self.cluster,
-            "node_id": name,
-            "database": {"conninfo": self.site.conninfo},
-            "processes": procs,
-            "supervision": {
-                "restart_backoff_initial_ms": 500,
-                "crash_loop_limit": 3,
-                "crash_loop_window_ms": 120000,
-            },
-            "log": {"level": "info"},
-            **(self.heartbeat_config(name) if self.heartbeats else {}),
-        }
-
-    def heartbeat_config(self, name: str) -> dict[str, Any]:
-        return {
-            "heartbeat": {
-                "listen": f"127.0.0.1:{self.udp_ports[name]}",
-                "peers": {n: f"127.0.0.1:{p}" for n, p in self.udp_ports.items() if n != name},
-                "interval_ms": 200,
-                "secret_file": str(self.secret_file),
-            }
-        }
-
-    def airflow_hostname(self, name: str) -> str:
-        """The hostname Airflow records for node ``name``'s jobs."""
-        return f"{name}.{self.own_hosts}" if self.own_hosts else name
-
-    def host_prefix(self, name: str) -> list[str]:
-        """The command prefix that puts a process on node ``name``'s own "host" (own_hosts)."""
-        if not self.own_hosts:
-            return []
-        hosts = self.site.root / self.cluster / f"{name}.hosts"
-        if not hosts.exists():
-            hosts.write_text(
-                Path("/etc/hosts").read_text() + f"\n127.0.1.1 {self.airflow_hostname(name)} {name}\n"
-            )
-        return own_host_argv(name, hosts)
-
-    # -- processes ---------------------------------------------------------------------------------
-    def start(self, names: Iterable[str] | None = None) -> None:
-        for name in names or self.names:
-            node = self.nodes[name]
-            node.proc = spawn(
-                [*self.host_prefix(name), str(daemon_binary()), "run", "--config", str(node.config)],
-                self.site.env(),
-                node.log,
-                cwd=self.site.root,
-            )
-
-    def kill9(self, name: str) -> None:
-        proc = self.nodes[name].proc
-        assert proc is not None and proc.poll() is None, f"daemon {name} not running"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop(self) -> list[tuple[int, str]]:
-        """SIGTERM the daemons (graceful scheduler stop), then SIGKILL whatever is left of each
-        daemon's session: guard, schedulers, executor workers, orphaned task runners. Returns the
-        schedulers that were still alive after their daemons had exited (should be none)."""
-        for node in self.nodes.values():
-            if node.proc and node.proc.poll() is None:
-                node.proc.terminate()
-        for node in self.nodes.values():
-            if node.proc is None:
-                continue
-            try:
-                node.proc.wait(timeout=self.stop_timeout_ms / 1000 + 15)
-            except subprocess.TimeoutExpired:
-                node.proc.kill()
-                node.proc.wait(timeout=10)
-        leftover = scheduler_leaders(self.cluster)
-        for node in self.nodes.values():
-            if node.proc is not None:
-                kill_session(node.proc.pid)
-        for pid, _node in leftover:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return leftover
-
-    # -- state -------------------------------------------------------------------------------------
-    def cli(self, *args: str, node: str | None = None) -> subprocess.CompletedProcess[str]:
-        cfg = self.nodes[node or self.names[0]].config
-        return subprocess.run(
-            [str(daemon_binary()), *args, "--config", str(cfg)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-            env=self.site.env(),
-        )
-
-    def status(self) -> dict[str, Any]:
-        res = self.cli("status", "--json")
-        try:
-            return dict(json.loads(res.stdout))
-        except json.JSONDecodeError:
-            return {"error": res.stdout + res.stderr}
-
-    def active(self) -> str | None:
-        act = self.status().get("active")
-        return str(act) if act else None
-
-    def events(self) -> list[dict[str, Any]]:
-        rows = self.site.query(
-            "SELECT coalesce(json_agg(e ORDER BY id), '[]') FROM airflow_failover.events e "
-            "WHERE cluster = %s",
-            (self.cluster,),
-        )
-        value = rows[0][0]
-        return list(value if isinstance(value, list) else json.loads(value))
-
-    def diagnose(self) -> str:
-        parts = [tail(n.log, 30) for n in self.nodes.values()]
-        try:
-            parts.append("--- status\n" + json.dumps(self.status(), default=str))
-            parts.append(
-                "--- events\n"
-                + "\n".join(
-                    f"{e.get('at', '')} {e.get('node_id', '')} {e.get('kind')} {e.get('detail', '')}"
-                    for e in self.events()[-30:]
-                )
-            )
-        except Exception as e:  # noqa: BLE001 - diagnosis must not raise
-            parts.append(f"--- status/events: {e}")
-        parts.append(f"--- scheduler process-group leaders: {scheduler_leaders(self.cluster)}")
-        parts.append(self.site.diagnose())
-        return "\n".join(parts)
-
-    def wait_scheduler_job(self, node: str, after: Any, timeout: float) -> dict[str, Any]:
-        """A running SchedulerJob row of ``node`` that started after ``after`` (DB time)."""
-
-        def pred() -> dict[str, Any] | None:
-            for j in self.site.scheduler_jobs():
-                if (
-                    j["hostname"] == self.airflow_hostname(node)
-                    and j["state"] == "running"
-                    and (after is None or j["start_date"] > after)
-                ):
-                    return j
-            return None
-
-        return dict(
-            wait_for(
-                pred,
-                timeout,
-                f"a new running SchedulerJob of {node} (started after {after})",
-                every=0.1,
-                diagnose=self.diagnose,
-            )
-        )

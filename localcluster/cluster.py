@@ -1,27 +1,32 @@
-"""A local airflow-failover cluster for tests, benchmarks and the demo: N real daemons on
-loopback sharing one real PostgreSQL, each managing the stand-in scheduler, plus the checkers
-that prove the guarantees from the stand-ins' own records."""
+"""The local cluster: N real airflow-failover daemons sharing one real PostgreSQL, for the tests,
+the benchmarks and the demo. One class for every kind: :class:`DaemonCluster` writes each node's
+config with the typed builder (daemon_config.py) and starts the daemons through a launcher
+(launch.py: local processes on loopback, or network namespaces for the chaos suite). By default
+the daemons manage the stand-in scheduler, and the stand-ins' own records prove the guarantees
+(standin.py); the Airflow pair (airflow_pair.py) manages real schedulers instead."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import standin
+from .daemon_config import DaemonConfig, Lease, Process, Supervision, heartbeat_mesh, observer
+from .launch import Launcher, LocalProcesses
 from .pgserver import PgServer
-from .ports import free_udp_port
-from .procfs import alive, cmdline
-from .procs import spawn
+from .procfs import wchan
+from .procs import signal_all
+from .standin import REPO, STANDIN, Instance
 
-REPO = Path(__file__).resolve().parents[1]
-STANDIN = REPO / "scripts" / "standin-scheduler"
+__all__ = ["REPO", "STANDIN", "Cluster", "DaemonCluster", "Instance", "Node", "daemon_binary"]
 
 
 def daemon_binary() -> Path:
@@ -33,18 +38,6 @@ def daemon_binary() -> Path:
 
 
 @dataclass
-class Instance:
-    """One life of a stand-in scheduler, from its records."""
-
-    node: str
-    term: int
-    pid: int
-    start: float
-    end: float
-    stopped_cleanly: bool = False
-
-
-@dataclass
 class Node:
     name: str
     config: Path
@@ -53,8 +46,15 @@ class Node:
     proc: subprocess.Popen[bytes] | None = None
 
 
+Workload = Callable[["DaemonCluster", Node], list[Process]]
+
+
 @dataclass
-class Cluster:
+class DaemonCluster:
+    """``size`` daemons (node-a, node-b, ...) of one cluster: each node's config is built by
+    :meth:`node_config` (override it, or pass ``workload`` for other managed processes) and
+    written once at construction; :meth:`start` runs them through ``launcher``."""
+
     pg: PgServer
     workdir: Path
     size: int = 3
@@ -74,6 +74,17 @@ class Cluster:
     nodes: dict[str, Node] = field(default_factory=dict)
     standin_name: str = STANDIN.name  # what live_instances() recognises as a scheduler
     daemon_env: dict[str, str] | None = None  # the daemons' environment (default: ours)
+    launcher: Launcher = field(default_factory=LocalProcesses)
+    binary: Path | None = None  # None: daemon_binary()
+    # True: a `lease` section with ttl_ms only, the other timings derived by the daemon's rule
+    lease_ttl_only: bool = False
+    fencing: dict[str, Any] | None = None
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # node -> /metrics on loopback
+    workload: Workload | None = None  # the managed processes; None: the stand-in scheduler
+    # Where the CLI reaches the database from this process (None: a node's own conninfo); the
+    # chaos suite's is a Unix socket that no fault cuts.
+    cli_conninfo: str | None = None
+    dbname: str = "postgres"  # the database holding the daemons' schema
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -83,77 +94,123 @@ class Cluster:
         self.secret_file = self.workdir / "heartbeat.key"
         self.secret_file.write_bytes(self.key + b"\n")
         self.secret_file.chmod(0o600)
-        self.udp_ports = {f"node-{chr(ord('a') + i)}": free_udp_port() for i in range(self.size)}
-        for i in range(self.size):
-            name = f"node-{chr(ord('a') + i)}"
-            cfg = self.workdir / f"{name}.json"
-            node = Node(name, cfg, self.workdir / f"{name}.log", self.workdir / f"crash-{name}")
-            cfg.write_text(json.dumps(self.config_for(node), indent=2))
+        self.fifo = self.workdir / "start.fifo"
+        names = self.node_names()
+        self.hb_addrs = self.launcher.heartbeat_addrs(names)
+        self.udp_ports = {n: int(a.rsplit(":", 1)[1]) for n, a in self.hb_addrs.items()}
+        for name in names:
+            node = Node(
+                name,
+                self.workdir / f"{name}.json",
+                self.workdir / f"{name}.log",
+                self.workdir / f"crash-{name}",
+            )
             self.nodes[name] = node
+            self.node_config(node).write(node.config)
+        self.observer = None
+        if self.cli_conninfo is not None:
+            self.observer = observer(self.name, self.cli_conninfo).write(self.workdir / "observer.json")
 
-    def config_for(self, node: Node) -> dict[str, Any]:
-        cfg: dict[str, Any] = {
-            "cluster": self.name,
-            "node_id": node.name,
-            "database": {"conninfo": self.pg.conninfo()},
-            "processes": [
-                {
-                    "name": "scheduler",
-                    "command": [str(STANDIN)],
-                    "env": {
-                        "STANDIN_LOG": str(self.standin_log),
-                        "STANDIN_TICK_MS": str(self.tick_ms),
-                        "STANDIN_LOCK": str(self.lock_file),
-                        "STANDIN_CRASH_FILE": str(node.crash_file),
-                        "STANDIN_STOP_DELAY_MS": str(self.stop_delay_ms),
-                    },
-                    "stop_timeout_ms": self.stop_timeout_ms,
-                }
-            ],
-            "supervision": {
-                "restart_backoff_initial_ms": 200,
-                "crash_loop_limit": 3,
-                "crash_loop_window_ms": 30000,
+    def node_names(self) -> list[str]:
+        return [f"node-{chr(ord('a') + i)}" for i in range(self.size)]
+
+    # -- the configuration -------------------------------------------------------------------
+    def standin_process(self, node: Node) -> Process:
+        return Process(
+            "scheduler",
+            [str(STANDIN)],
+            {
+                "STANDIN_LOG": str(self.standin_log),
+                "STANDIN_TICK_MS": str(self.tick_ms),
+                "STANDIN_LOCK": str(self.lock_file),
+                "STANDIN_CRASH_FILE": str(node.crash_file),
+                "STANDIN_STOP_DELAY_MS": str(self.stop_delay_ms),
             },
-            "log": {"level": "info"},
-        }
-        if self.heartbeats:
-            cfg["heartbeat"] = {
-                "listen": f"127.0.0.1:{self.udp_ports[node.name]}",
-                "peers": {n: f"127.0.0.1:{p}" for n, p in self.udp_ports.items() if n != node.name},
-                "interval_ms": 200,
-                "secret_file": str(self.secret_file),
-            }
-        if not self.lease_defaults:
-            cfg["lease"] = {"ttl_ms": self.ttl_ms, "renew_interval_ms": self.renew_ms}
-        if node.name in self.priorities:
-            cfg["priority"] = self.priorities[node.name]
-        cfg.update(self.extra)
-        return cfg
+            stop_timeout_ms=self.stop_timeout_ms,
+        )
+
+    def node_config(self, node: Node) -> DaemonConfig:
+        if self.lease_ttl_only:
+            lease: Lease | None = Lease(self.ttl_ms)
+        else:
+            lease = None if self.lease_defaults else Lease(self.ttl_ms, self.renew_ms)
+        port = self.metrics_ports.get(node.name)
+        return DaemonConfig(
+            self.name,
+            node.name,
+            self.pg.conninfo(),
+            self.workload(self, node) if self.workload else [self.standin_process(node)],
+            supervision=Supervision(),
+            heartbeat=heartbeat_mesh(self.hb_addrs, self.secret_file, node.name) if self.heartbeats else None,
+            lease=lease,
+            priority=self.priorities.get(node.name),
+            fencing=self.fencing,
+            metrics_listen=f"127.0.0.1:{port}" if port else None,
+            extra=self.extra,
+        )
 
     # -- processes ------------------------------------------------------------------------------
-    def start(self, names: list[str] | None = None) -> None:
-        """Starts the daemons as close to the same instant as Popen allows."""
-        for name in names or list(self.nodes):
+    def daemon_argv(self) -> list[str]:
+        return [str(self.binary or daemon_binary())]
+
+    def start(
+        self,
+        names: Iterable[str] | None = None,
+        barrier: bool = False,
+        env: dict[str, dict[str, str]] | None = None,
+    ) -> float | None:
+        """Starts the daemons as close to the same instant as Popen allows. With barrier,
+        every daemon first blocks opening a FIFO; opening it for writing releases them all in
+        the same instant, which is returned (CLOCK_MONOTONIC). ``env``: variables added to
+        some nodes' environment (say libfaketime's)."""
+        names = list(names or self.nodes)
+        if barrier:
+            self.fifo.unlink(missing_ok=True)
+            os.mkfifo(self.fifo)
+        for name in names:
             node = self.nodes[name]
-            node.proc = spawn(
-                [str(daemon_binary()), "run", "--config", str(node.config)],
-                self.daemon_env,
-                node.log,
-            )
+            argv = [*self.daemon_argv(), "run", "--config", str(node.config)]
+            if barrier:
+                argv = ["sh", "-c", 'read _ < "$0"; exec "$@"', str(self.fifo), *argv]
+            node_env = self.daemon_env
+            if env and name in env:
+                node_env = {**(self.daemon_env if self.daemon_env is not None else os.environ), **env[name]}
+            node.proc = self.launcher.popen(name, argv, node.log, node_env)
+        if not barrier:
+            return None
+
+        def parked(name: str) -> bool:  # the shell sits in open() of the FIFO
+            proc = self.nodes[name].proc
+            assert proc is not None
+            return wchan(proc.pid) == "wait_for_partner"
+
+        self.wait_for(lambda: all(parked(n) for n in names), 15, "the daemons at the barrier")
+        fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+        t0 = time.monotonic()
+        os.close(fd)
+        return t0
 
     def signal(self, name: str, sig: int) -> None:
         proc = self.nodes[name].proc
         assert proc is not None, f"{name} not running"
         os.kill(proc.pid, sig)
 
+    def daemon_proc(self, name: str) -> subprocess.Popen[bytes]:
+        proc = self.nodes[name].proc
+        assert proc is not None, f"{name} not started"
+        return proc
+
     def wait_exit(self, name: str, timeout: float = 15.0) -> int:
         proc = self.nodes[name].proc
         assert proc is not None
         return proc.wait(timeout=timeout)
 
+    def host_pids(self, name: str) -> list[int]:
+        return self.launcher.host_pids(name, self.nodes[name].proc)
+
     def stop_all(self) -> None:
-        for node in self.nodes.values():
+        for name, node in self.nodes.items():  # a frozen host first thaws, so it can stop cleanly
+            signal_all(self.host_pids(name), signal.SIGCONT)
             if node.proc and node.proc.poll() is None:
                 try:
                     os.kill(node.proc.pid, signal.SIGCONT)
@@ -162,25 +219,50 @@ class Cluster:
                 except (ProcessLookupError, subprocess.TimeoutExpired):
                     node.proc.kill()
                     node.proc.wait()
+        for name in self.nodes:  # guards and stand-ins of daemons that were killed
+            self.launcher.reap(name)
 
     # -- state ----------------------------------------------------------------------------------
     def cli(self, *args: str, node: str = "node-a") -> subprocess.CompletedProcess[str]:
+        cfg = self.observer or self.nodes[node if node in self.nodes else next(iter(self.nodes))].config
         return subprocess.run(
-            [str(daemon_binary()), *args, "--config", str(self.nodes[node].config)],
+            [*self.daemon_argv(), *args, "--config", str(cfg)],
             capture_output=True,
             text=True,
             timeout=30,
             check=False,
+            env=self.daemon_env,
         )
 
     def status(self) -> dict[str, Any]:
         res = self.cli("status", "--json")
-        status: dict[str, Any] = json.loads(res.stdout)
-        return status
+        try:
+            return dict(json.loads(res.stdout))
+        except json.JSONDecodeError:
+            return {"active": None, "term": None, "nodes": [], "error": (res.stdout + res.stderr).strip()}
 
     def active(self) -> str | None:
-        """The node running a scheduler per the stand-in records and the lease, or None."""
-        return self.status().get("active")
+        """The node the lease names, or None."""
+        act = self.status().get("active")
+        return str(act) if act else None
+
+    def roles(self) -> dict[str, str]:
+        return {n["node_id"]: n["role"] for n in self.status().get("nodes", [])}
+
+    def events(self) -> list[dict[str, Any]]:
+        out = self.pg.psql(
+            "SELECT coalesce(json_agg(e ORDER BY id), '[]') FROM airflow_failover.events e "
+            f"WHERE cluster = '{self.name}'",
+            dbname=self.dbname,
+        )
+        return list(json.loads(out))
+
+    def events_since(self, first_id: int) -> list[dict[str, Any]]:
+        return [e for e in self.events() if e["id"] > first_id]
+
+    def last_event_id(self) -> int:
+        ev = self.events()
+        return int(ev[-1]["id"]) if ev else 0
 
     def wait_for(self, pred: Any, timeout: float, what: str, every: float = 0.05) -> Any:
         deadline = time.monotonic() + timeout
@@ -201,68 +283,42 @@ class Cluster:
 
         return str(self.wait_for(pred, timeout, f"an active node other than {other_than}"))
 
+    # -- the stand-ins' records -----------------------------------------------------------------
     def records(self) -> list[dict[str, Any]]:
-        if not self.standin_log.exists():
-            return []
-        out = []
-        # The stand-ins append while we read: the last line may be half written (no newline
-        # yet). Only complete lines count; it is read whole next time.
-        for line in self.standin_log.read_text().split("\n")[:-1]:
-            if line.strip():
-                out.append(json.loads(line))
-        return out
+        return standin.records(self.standin_log)
 
     def instances(self) -> list[Instance]:
-        lives: dict[tuple[str, int, int], Instance] = {}
-        for r in self.records():
-            key = (r["node"], r["term"], r["pid"])
-            inst = lives.get(key)
-            if inst is None:
-                inst = lives[key] = Instance(r["node"], r["term"], r["pid"], r["mono"], r["mono"])
-            inst.end = max(inst.end, r["mono"])
-            if r["ev"] == "stop":
-                inst.stopped_cleanly = True
-        return sorted(lives.values(), key=lambda i: i.start)
+        return standin.instances(self.records())
 
     def live_instances(self) -> list[Instance]:
-        live = []
-        for inst in self.instances():
-            # pid reuse guard: the process must still be a stand-in
-            is_standin = any(self.standin_name.encode() in a for a in cmdline(inst.pid))
-            if is_standin and alive(inst.pid):
-                live.append(inst)
-        return live
+        return standin.live(self.instances(), self.standin_name)
 
-    def events(self) -> list[dict[str, Any]]:
-        out = self.pg.psql(
-            "SELECT coalesce(json_agg(e ORDER BY id), '[]') FROM airflow_failover.events e "
-            f"WHERE cluster = '{self.name}'"
-        )
-        return list(json.loads(out))
+    def next_start(self, t0: float, other_than: str | None = None) -> float | None:
+        """When the first stand-in started after ``t0`` (on a node other than ``other_than``)."""
+        for inst in self.instances():
+            if inst.start > t0 and inst.node != other_than:
+                return inst.start
+        return None
+
+    def watch(self, seconds: float) -> int:
+        """Lets the cluster run; returns how many samples saw two stand-ins alive at once."""
+        bad = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if len(self.live_instances()) > 1:
+                bad += 1
+            time.sleep(0.05)
+        return bad
 
     # -- the guarantees -------------------------------------------------------------------------
     def assert_no_overlap(self) -> None:
-        """Never two schedulers alive at once: exact through the lock file, and double-checked
-        from the records (each life ends at its last record, so a gap shorter than a tick could
-        hide from this second check, not from the first)."""
-        overlaps = [r for r in self.records() if r["ev"] == "overlap"]
-        assert not overlaps, f"two schedulers alive at once: {overlaps}\n{self.diagnose()}"
-        lives = self.instances()
-        for a, b in itertools.pairwise(lives):
-            assert b.start > a.end, (
-                f"{b.node} (term {b.term}) started at {b.start:.3f} before {a.node} (term "
-                f"{a.term}) ended at {a.end:.3f}\n{self.diagnose()}"
-            )
+        problems = standin.overlap_problems(self.records())
+        assert not problems, "\n".join(problems) + f"\n{self.diagnose()}"
 
     def assert_terms_grow(self) -> None:
-        lives = self.instances()
-        terms = [i.term for i in lives]
-        for a, b in itertools.pairwise(lives):
-            assert b.term >= a.term, f"term went back: {terms}"
-            if b.node != a.node:
-                assert b.term > a.term, f"a new node ran under an old term: {terms}"
         won = [e["term"] for e in self.events() if e["kind"] == "became_active"]
-        assert won == sorted(won) and len(won) == len(set(won)), f"terms won: {won}"
+        problems = standin.term_problems(self.instances(), won)
+        assert not problems, problems[0]
 
     def diagnose(self) -> str:
         parts = []
@@ -271,3 +327,7 @@ class Cluster:
                 tail = node.log.read_text(errors="replace").splitlines()[-15:]
                 parts.append(f"--- {node.name} log (tail)\n" + "\n".join(tail))
         return "\n".join(parts)
+
+
+# The name the tests and benches have always used for the stand-in cluster on loopback.
+Cluster = DaemonCluster

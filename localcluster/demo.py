@@ -35,8 +35,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from .airflow_faults import TakeoverPair
-from .airflow_site import Pair, Site, airflow_exe
+from .airflow_pair import Pair, TakeoverPair
+from .airflow_site import Site, airflow_exe
 from .cluster import Cluster, daemon_binary
 from .pgserver import PgServer
 from .procs import RUN_VAR, kill_run, spawn, stop

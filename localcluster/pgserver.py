@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from .ports import free_tcp_port
+from .procfs import alive, descendants
 
 
 def _pg_bindir() -> Path:
@@ -33,14 +34,6 @@ def _pg_bindir() -> Path:
     if not hits:
         raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
     return Path(hits[-1]).parent
-
-
-def _alive(pid: int) -> bool:
-    """Still running (a zombie waiting for its parent to reap it counts as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 class PgServer:
@@ -133,7 +126,7 @@ class PgServer:
 
     def running(self) -> bool:
         pm = self.postmaster_pid()
-        return pm is not None and _alive(pm)
+        return pm is not None and alive(pm)
 
     def kill9(self) -> None:
         """SIGKILL to the postmaster and every child at once: the server is gone as in a power
@@ -141,22 +134,14 @@ class PgServer:
         pm = self.postmaster_pid()
         if pm is None:
             return
-        pids = [pm]
-        for d in Path("/proc").iterdir():
-            if d.name.isdigit():
-                try:
-                    ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                if ppid == pm:
-                    pids.append(int(d.name))
+        pids = [pm, *descendants(pm)]
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        while time.monotonic() < deadline and any(alive(p) for p in pids):
             time.sleep(0.02)
 
     def start(self) -> PgServer:

@@ -1,4 +1,4 @@
-"""Reading /proc for tests and benchmarks: one parser of /proc/<pid>/stat for everyone.
+"""Reading /proc for the local system, its tests and benchmarks: the one module that does.
 
 The command name in stat may hold spaces and parentheses, so fields are read after the last ')'.
 Every reader tolerates the process vanishing between two reads.
@@ -6,7 +6,13 @@ Every reader tolerates the process vanishing between two reads.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def pids() -> list[int]:
+    """Every process id in /proc now (some may be gone by the time they are read)."""
+    return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
 
 
 def stat_fields(pid: int) -> list[str] | None:
@@ -39,12 +45,78 @@ def cmdline(pid: int) -> list[bytes]:
         return []
 
 
+def args(pid: int) -> list[str]:
+    """The command line as text, without the empty trailing field; [] when the process is gone."""
+    return [a.decode(errors="replace") for a in cmdline(pid) if a]
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    out = {}
+    for item in raw.split(b"\0"):
+        k, sep, v = item.partition(b"=")
+        if sep:
+            out[k.decode(errors="replace")] = v.decode(errors="replace")
+    return out
+
+
+def wchan(pid: int) -> str | None:
+    """Where in the kernel the process sleeps (say ``wait_for_partner``: opening a FIFO)."""
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text().strip()
+    except OSError:
+        return None
+
+
+def pids_with_env(var: str, value: str) -> list[int]:
+    """Live processes whose environment carries ``var=value`` (never this process)."""
+    mark = f"{var}={value}".encode()
+    out = []
+    for pid in pids():
+        if pid == os.getpid():
+            continue
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if mark in env.split(b"\0") and alive(pid):
+            out.append(pid)
+    return out
+
+
+def session_pids(sid: int) -> list[int]:
+    """Live members of session ``sid``."""
+    out = []
+    for pid in pids():
+        st = proc_stat(pid)
+        if st and st[3] == sid and st[0] not in ("Z", "X"):
+            out.append(pid)
+    return out
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process below ``root`` (by parent pid), not ``root`` itself."""
+    children: dict[int, list[int]] = {}
+    for pid in pids():
+        st = proc_stat(pid)
+        if st and st[0] not in ("Z", "X"):
+            children.setdefault(st[1], []).append(pid)
+    out: set[int] = set()
+    todo = [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
 def guard_of(daemon_pid: int) -> int | None:
     """The pid of the `airflow-failover guard` process a daemon started, or None."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
+    for pid in pids():
         st = proc_stat(pid)
         if st and st[1] == daemon_pid and cmdline(pid)[1:2] == [b"guard"]:
             return pid

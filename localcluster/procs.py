@@ -14,25 +14,14 @@ import subprocess
 import time
 from pathlib import Path
 
-from .procfs import alive
+from .procfs import pids_with_env
 
 RUN_VAR = "AIRFLOW_FAILOVER_LOCAL_RUN"
 
 
 def run_pids(run_id: str) -> list[int]:
     """Live processes whose environment carries ``RUN_VAR=run_id`` (never this process)."""
-    mark = f"{RUN_VAR}={run_id}".encode()
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            env = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if mark in env.split(b"\0") and alive(int(entry.name)):
-            out.append(int(entry.name))
-    return out
+    return pids_with_env(RUN_VAR, run_id)
 
 
 def kill_run(run_id: str, grace: float = 5.0) -> list[int]:
@@ -58,6 +47,17 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+def signal_all(pids: list[int] | set[int], sig: int) -> float:
+    """``sig`` to every pid at once (gone ones skipped); returns when it was sent."""
+    t0 = time.monotonic()
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    return t0
 
 
 def spawn(

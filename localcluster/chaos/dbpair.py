@@ -9,7 +9,7 @@ user with a replica to do. After a failover the lost server is rebuilt as a repl
 primary (pg_basebackup -R), so the pair is ready for the next trial; the two swap roles.
 
 The pair duck-types the single NsPgServer where the harness uses one (conninfo, psql, root,
-port of the current primary), so ChaosCluster runs on it unchanged.
+port of the current primary), so the chaos cluster runs on it unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .harness import NsPgServer
+from .env import NsPgServer
 from .netns import DB_IP, PG_PORT, Net
 
 PAIR_PORTS = (PG_PORT + 1, PG_PORT + 2)

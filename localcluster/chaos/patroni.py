@@ -20,8 +20,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from localcluster.pgserver import _alive, _pg_bindir
+from localcluster.pgserver import _pg_bindir
 from localcluster.ports import free_tcp_port
+from localcluster.procfs import alive, descendants
 
 
 def why_unavailable() -> str | None:
@@ -122,7 +123,7 @@ class PatroniNode:
         pm = self.postmaster_pid()
         if pm:
             roots.append(pm)
-        pids = _descendants(roots)
+        pids = [*roots, *{d for r in roots for d in descendants(r)}]
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -131,25 +132,8 @@ class PatroniNode:
         if self.proc:
             self.proc.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        while time.monotonic() < deadline and any(alive(p) for p in pids):
             time.sleep(0.02)
-
-
-def _descendants(roots: list[int]) -> list[int]:
-    """`roots` and every process below them (one snapshot of /proc)."""
-    parent: dict[int, int] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    out = list(roots)
-    i = 0
-    while i < len(out):
-        out.extend(p for p, pp in parent.items() if pp == out[i] and p not in out)
-        i += 1
-    return out
 
 
 class PatroniCluster:

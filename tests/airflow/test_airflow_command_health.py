@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from localcluster.airflow_site import Pair, Site, airflow_exe, wait_for
+from localcluster.airflow_pair import Pair
+from localcluster.airflow_site import Site, airflow_exe, wait_for
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 from localcluster.procs import spawn

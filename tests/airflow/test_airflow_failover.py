@@ -24,18 +24,11 @@ from typing import Any
 
 import pytest
 
-from localcluster.airflow_faults import running_task
-from localcluster.airflow_site import (
-    REPO,
-    Pair,
-    Site,
-    cmdline,
-    scheduler_leaders,
-    session_pids,
-    wait_for,
-)
+from localcluster.airflow_pair import Pair, running_task
+from localcluster.airflow_site import REPO, Site, scheduler_leaders, wait_for
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
+from localcluster.procfs import args, session_pids
 
 pytestmark = pytest.mark.slow
 
@@ -140,7 +133,7 @@ def test_kill9_of_active_daemon_mid_task_moves_scheduler_and_run_succeeds(
             diagnose=pair.diagnose,
         )
         KILL9_OBSERVED["survivors"] = [
-            (p, " ".join(cmdline(p))) for p in session_pids(dead.pid) if not cmdline(p)[-1:] == ["guard"]
+            (p, " ".join(args(p))) for p in session_pids(dead.pid) if not args(p)[-1:] == ["guard"]
         ]
         new_job = pair.wait_scheduler_job(other, t_kill, 120)
         takeover_s = (new_job["start_date"] - t_kill).total_seconds()

@@ -25,13 +25,8 @@ from typing import Any
 
 import pytest
 
-from localcluster.airflow_faults import (
-    TakeoverPair,
-    host_loss,
-    overlapping_tries,
-    running_task,
-)
-from localcluster.airflow_site import Pair, Site, wait_for
+from localcluster.airflow_pair import Pair, TakeoverPair, overlapping_tries, running_task
+from localcluster.airflow_site import Site, wait_for
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 
@@ -204,7 +199,7 @@ def test_host_loss_mid_task_reruns_on_the_other_node_within_30s_at_airflow_defau
             diagnose=pair.diagnose,
         )
         t_loss = site.db_now()
-        host_loss(pair, "node-a")
+        pair.lose_host("node-a")
         job = pair.wait_scheduler_job("node-b", t_loss, 60)
         ev = takeover_event(pair, "node-b")
         assert ev["kind"] == "takeover" and "node-a" in ev["detail"], ev

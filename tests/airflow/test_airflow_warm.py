@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from localcluster.airflow_faults import TakeoverPair, overlapping_tries, running_task
+from localcluster.airflow_pair import TakeoverPair, overlapping_tries, running_task
 from localcluster.airflow_site import Site, scheduler_leaders, wait_for
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from localcluster.chaos.harness import ChaosEnv
+from localcluster.chaos.env import ChaosEnv
 from localcluster.chaos.netns import NetnsUnavailable, cleanup_leftovers, why_unavailable
 from localcluster.cluster import daemon_binary
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 import warnings
 
 import pytest
 
-from localcluster.chaos.harness import DB_FAILOVER_FAULTS, FAULTS, ChaosCluster, ChaosEnv, Options, run_trial
+from localcluster.chaos.env import ChaosEnv
+from localcluster.chaos.faults import DB_FAILOVER_FAULTS, FAULTS, Options
+from localcluster.chaos.trial import new_cluster, run_trial, stale_writes
 
 pytestmark = pytest.mark.chaos
 
@@ -82,7 +83,7 @@ def test_database_fencing_is_checked(chaos_env: ChaosEnv) -> None:
 def test_stale_write_checker_counts_late_rows(chaos_env: ChaosEnv) -> None:
     """The checker itself, on rows with known database times: term 1 writes before and after
     term 2's first row; only the one after counts."""
-    c = ChaosCluster(chaos_env.pg, chaos_env.workdir / f"checker-{uuid.uuid4().hex[:6]}", env=chaos_env)
+    c = new_cluster(chaos_env, "checker")
     pg = chaos_env.pg
     rows = [
         ("node-a", 1, 0),
@@ -99,7 +100,7 @@ def test_stale_write_checker_counts_late_rows(chaos_env: ChaosEnv) -> None:
         "INSERT INTO chaos_writes (cluster, node, term, at) VALUES "
         + ", ".join(f"('{c.name}', '{n}', {tm}, to_timestamp({base} + {ms} / 1000.0))" for n, tm, ms in rows)
     )
-    total, detail = c.stale_writes()
+    total, detail = stale_writes(pg, c.name)
     assert total == 3, detail
     assert any("node-a in term 1" in d and "10 ms" in d for d in detail), detail
     assert any("2 rows by node-b in term 2" in d for d in detail), detail

@@ -11,7 +11,7 @@ import signal
 import time
 from pathlib import Path
 
-from localcluster.chaos.harness import FAKETIME_LIBS, faketime_env
+from localcluster.chaos.env import FAKETIME_LIBS, faketime_env
 from localcluster.cluster import Cluster
 from localcluster.pgserver import PgServer
 from localcluster.procfs import guard_of, stat_fields

@@ -17,16 +17,14 @@ from tests.support.helpers import settle
 
 def with_health(cluster: Cluster, health: dict[str, Any] | None = None, per_node: bool = False) -> None:
     """Rewrites the node configs with a health check on the scheduler."""
-    import json
-
     # TCP ports, distinct per node: a free UDP number may be a TCP port in use (the database's).
     ports = free_tcp_ports(len(cluster.nodes))
     for node, port in zip(cluster.nodes.values(), ports, strict=True):
-        cfg = cluster.config_for(node)
-        proc = cfg["processes"][0]
+        cfg = cluster.node_config(node)
+        proc = cfg.processes[0]
         if per_node:
-            proc["env"]["STANDIN_HTTP_PORT"] = str(port)
-            proc["health"] = {
+            proc.env["STANDIN_HTTP_PORT"] = str(port)
+            proc.health = {
                 "type": "http",
                 "url": f"http://127.0.0.1:{port}/health",
                 "interval_ms": 300,
@@ -35,8 +33,8 @@ def with_health(cluster: Cluster, health: dict[str, Any] | None = None, per_node
                 "start_period_ms": 5000,
             }
         else:
-            proc["health"] = health
-        node.config.write_text(json.dumps(cfg))
+            proc.health = health
+        cfg.write(node.config)
 
 
 def test_check_config_accepts_and_rejects_health(pg: PgServer, tmp_path: Path) -> None:
@@ -95,11 +93,9 @@ def test_failing_command_check_hands_over(pg: PgServer, tmp_path: Path) -> None:
     cluster = Cluster(pg, tmp_path / "c")
     # Each node's check fails while its crash file exists (the stand-in itself keeps running).
     for node in cluster.nodes.values():
-        import json
-
-        cfg = cluster.config_for(node)
-        cfg["processes"][0]["env"]["STANDIN_CRASH_FILE"] = str(tmp_path / "never")
-        cfg["processes"][0]["health"] = {
+        cfg = cluster.node_config(node)
+        cfg.processes[0].env["STANDIN_CRASH_FILE"] = str(tmp_path / "never")
+        cfg.processes[0].health = {
             "type": "command",
             "command": ["/bin/sh", "-c", f"test ! -e {node.crash_file}"],
             "interval_ms": 200,
@@ -107,7 +103,7 @@ def test_failing_command_check_hands_over(pg: PgServer, tmp_path: Path) -> None:
             "failure_threshold": 2,
             "start_period_ms": 0,
         }
-        node.config.write_text(json.dumps(cfg))
+        cfg.write(node.config)
     try:
         cluster.start()
         first = cluster.wait_active()

@@ -33,15 +33,7 @@ def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
 def metrics_cluster(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
     """Two nodes, heartbeats on, each with /metrics on its own port (cluster.metrics_ports)."""
     ports = {"node-a": free_tcp_port(), "node-b": free_tcp_port()}
-
-    class MetricsCluster(Cluster):
-        def config_for(self, node):  # type: ignore[no-untyped-def]
-            cfg = super().config_for(node)
-            cfg["metrics"] = {"listen": f"127.0.0.1:{ports[node.name]}"}
-            return cfg
-
-    c = MetricsCluster(pg, tmp_path / "cluster", size=2, heartbeats=True)
-    c.metrics_ports = ports  # type: ignore[attr-defined]
+    c = Cluster(pg, tmp_path / "cluster", size=2, heartbeats=True, metrics_ports=ports)
     try:
         yield c
     finally:

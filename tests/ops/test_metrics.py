@@ -39,7 +39,7 @@ def scrape(port: int) -> dict[str, Any]:
 
 def test_metrics_follow_a_switchover(metrics_cluster: Cluster) -> None:
     c = metrics_cluster
-    ports = c.metrics_ports  # type: ignore[attr-defined]
+    ports = c.metrics_ports
     c.start()
     first = c.wait_active()
     other = next(n for n in c.nodes if n != first)
@@ -105,7 +105,7 @@ def test_metrics_follow_a_switchover(metrics_cluster: Cluster) -> None:
 
 def test_http_edges_and_a_stopped_loop(metrics_cluster: Cluster) -> None:
     c = metrics_cluster
-    port = c.metrics_ports["node-a"]  # type: ignore[attr-defined]
+    port = c.metrics_ports["node-a"]
     c.start(["node-a"])
     c.wait_active()
     assert http_get(port, "/nope")[0] == 404
@@ -183,7 +183,7 @@ def test_cluster_active_nodes_alarm_fires_on_every_node(metrics_cluster: Cluster
     """Every node exports the cluster's active count from its own view; with the active gone
     and nobody to take over (the other node is nofailover), the survivor reports 0."""
     c = metrics_cluster
-    ports = c.metrics_ports  # type: ignore[attr-defined]
+    ports = c.metrics_ports
     cfg_b = c.nodes["node-b"].config
     cfg = json.loads(cfg_b.read_text())
     cfg["nofailover"] = True
@@ -212,7 +212,7 @@ def test_idle_connections_do_not_starve_healthz(metrics_cluster: Cluster) -> Non
     """Attack: 100 idle connections, then probes. Every probe is answered (the latency figure
     is bench/healthz_idle.py's job; the timeout here only bounds a hang)."""
     c = metrics_cluster
-    port = c.metrics_ports["node-a"]  # type: ignore[attr-defined]
+    port = c.metrics_ports["node-a"]
     c.start(["node-a"])
     c.wait_active()
     c.wait_for(lambda: http_get(port, "/healthz")[0] == 200, 10, "/healthz 200")
@@ -234,7 +234,7 @@ def test_pause_is_loud_on_every_node_when_the_holder_dies(metrics_cluster: Clust
     paused, the standby reports paused and no active node, the alert pair of docs/operations.md,
     and says so in /healthz's status."""
     c = metrics_cluster
-    ports = c.metrics_ports  # type: ignore[attr-defined]
+    ports = c.metrics_ports
     c.start(["node-a"])
     assert c.wait_active() == "node-a"
     c.start(["node-b"])
