@@ -61,7 +61,6 @@ def render_summary(p: dict[str, Any]) -> list[Any]:
 
 
 def render_nodes(p: dict[str, Any]) -> html.Table:
-    active = p.get("active")
     head = html.Tr(
         [
             html.Th(h)
@@ -79,7 +78,7 @@ def render_nodes(p: dict[str, Any]) -> html.Table:
     )
     rows = []
     for n in p.get("nodes", []):
-        h = model.node_health(n, active)
+        h = model.node_health(n)
         rows.append(
             html.Tr(
                 [

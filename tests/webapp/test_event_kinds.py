@@ -4,7 +4,11 @@ small parser, not with the dashboard's, so a bug there cannot hide here."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from webapp import event_kinds, model
@@ -71,3 +75,35 @@ def test_a_malformed_entry_is_an_error(tmp_path: Path) -> None:
         assert "kinds.def:1" in str(e)
     else:
         raise AssertionError("a malformed entry was accepted")
+
+
+def test_a_non_editable_install_imports_the_kinds(tmp_path: Path) -> None:
+    """A wheel built from the package's files, installed apart from any checkout, reads the
+    kinds from its own data: nothing in it points back at the source tree."""
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", src)
+    # symlinks=True: the wheel build itself must turn the link into the list's text.
+    shutil.copytree(ROOT / "webapp", src / "webapp", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    (src / "include" / "af" / "core").mkdir(parents=True)
+    shutil.copy(DEF, src / "include" / "af" / "core")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "-w", str(tmp_path / "dist"), str(src)], check=True)  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    site = tmp_path / "site"
+    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
+                   check=True)  # fmt: skip
+    shutil.rmtree(src)  # the install must not need the tree it was built from
+    probe = "import webapp, webapp.event_kinds as k; print(webapp.__file__); print(len(k.EVENT_KINDS))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert Path(out[0]).is_relative_to(site), out
+    assert int(out[1]) == len(listed())

@@ -1,5 +1,5 @@
 #pragma once
-// Internal to src/db/db_worker*.cpp: DbWorker's connection and what it listens for. Not a
+// Internal to src/db/runtime/db_worker*.cpp: DbWorker's connection and what it listens for. Not a
 // public header (it brings in libpqxx, which db_worker.hpp keeps out of the daemon).
 
 #include <memory>

@@ -18,7 +18,7 @@ DbWorker::DbWorker(WorkerSettings s, Sink sink)
           CommandSql(s_.schema, s_.cluster, s_.node_id), nullptr, nullptr})),
       renewals_(std::make_unique<RenewLanes>(
           RenewLanes::Settings{s_.conninfo, s_.schema, s_.cluster, s_.node_id, s_.connect_timeout,
-                               s_.ttl, renew_timing(s_.ttl, s_.renew_interval, s_.fence_margin)},
+                               s_.lease, renew_timing(s_.lease)},
           sink_, statements_)) {}
 
 DbWorker::~DbWorker() {
@@ -109,7 +109,7 @@ bool DbWorker::connect() {
         durable_lease_session(*impl_->conn);
         migrate(*impl_->conn, s_.schema);
         const auto inc = impl_->state.register_node(*impl_->conn, s_.hostname, s_.version, s_.pid,
-                                                    s_.airflow_hostname);
+                                                    s_.airflow_hostname, s_.stale_after);
         impl_->term_floor = impl_->state.highest_term(*impl_->conn);
         sink_(core::ev::term_floor{impl_->term_floor});
         auto peers = impl_->state.peer_incarnations(*impl_->conn);

@@ -147,7 +147,7 @@ void RenewLanes::Impl::send(Lane& lane, std::int64_t term) {
         }
         // The lease deadline counts from the moment before the statement is sent.
         const TimePoint sent = boot_clock::now();
-        const bool ok = lease.renew(*lane.conn, term, s.ttl);
+        const bool ok = lease.renew(*lane.conn, term, s.lease.ttl);
         ++statements;
         result = core::ev::renew_result{ok, term, sent};
     } catch (const std::exception& e) {
