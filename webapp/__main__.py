@@ -51,9 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from stdin instead of prompting",
     )
-    gr = sub.add_parser(
-        "grant-role", help="create the dashboard's database role, grant it the prices table"
-    )
+    gr = sub.add_parser("grant-role", help="create the dashboard's database role, grant it the prices table")
     gr.add_argument("--role", default="af_dashboard")
     gr.add_argument("--conninfo", help="as a role allowed to grant [env AF_DASHBOARD_CONNINFO]")
     gr.add_argument(

@@ -61,6 +61,7 @@ def render_summary(p: dict[str, Any]) -> list[Any]:
 
 
 def render_nodes(p: dict[str, Any]) -> html.Table:
+    active = p.get("active")
     head = html.Tr(
         [
             html.Th(h)

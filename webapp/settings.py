@@ -62,7 +62,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--conninfo",
         help="libpq connection string as the dashboard's own role (python -m webapp "
-        "grant-role, init-db --dashboard-role), no password in it (use PGPASSFILE) [env AF_DASHBOARD_CONNINFO]",
+        "grant-role, init-db --dashboard-role), no password in it (use PGPASSFILE) "
+        "[env AF_DASHBOARD_CONNINFO]",
     )
     ap.add_argument(
         "--schema",

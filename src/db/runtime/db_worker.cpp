@@ -91,7 +91,7 @@ void DbWorker::lost(const std::string& what) {
     connected_ = false;
     impl_->listener.reset();
     impl_->conn.reset();
-    impl_->next_connect = boot_clock::now() + impl_->backoff;
+    impl_->reconnect.failed(boot_clock::now());
     if (!impl_->reported_down) {
         // Logged once per change of state, not once per try.
         spdlog::warn("database connection lost: {}; retrying with backoff", what);
@@ -102,7 +102,7 @@ void DbWorker::lost(const std::string& what) {
 bool DbWorker::connect() {
     if (impl_->conn)
         return true;
-    if (boot_clock::now() < impl_->next_connect)
+    if (!impl_->reconnect.due(boot_clock::now()))
         return false;
     try {
         impl_->conn = open_connection(s_.conninfo, s_.connect_timeout, s_.statement_timeout);
@@ -128,15 +128,13 @@ bool DbWorker::connect() {
         if (active_)
             inbox_.push(job::CheckCommands{});
         connected_ = true;
-        impl_->backoff = Duration{100};
+        impl_->reconnect.opened();
         if (impl_->reported_down || !impl_->was_connected)
             spdlog::info("database connection {}", impl_->was_connected ? "restored" : "open");
         impl_->reported_down = false;
         impl_->was_connected = true;
         return true;
     } catch (const std::exception& e) {
-        // Exponential backoff, capped: a down database is asked about twice a second at most.
-        impl_->backoff = std::min(impl_->backoff * 2, Duration{2000});
         lost(e.what());
         return false;
     }

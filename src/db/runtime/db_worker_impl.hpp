@@ -10,6 +10,7 @@
 #include "af/db/command_sql.hpp"
 #include "af/db/db_worker.hpp"
 #include "af/db/lease_sql.hpp"
+#include "af/db/reconnect_backoff.hpp"
 #include "af/db/state_sql.hpp"
 
 namespace af::db {
@@ -59,8 +60,7 @@ struct DbWorker::Impl {
     std::unique_ptr<Listener> listener;
     bool was_connected{false};
     bool reported_down{false};
-    Duration backoff{100};
-    TimePoint next_connect{};
+    ReconnectBackoff reconnect;
     /// Highest term on record at connect. The core learns it too, but an acquire it queued
     /// before the connection opened still carries its old floor.
     std::int64_t term_floor{0};
