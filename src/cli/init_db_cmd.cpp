@@ -30,26 +30,36 @@ void take_from_daemon(pqxx::transaction_base& tx, const std::string& schema,
     tx.exec("GRANT USAGE ON SEQUENCE " + s + ".events_id_seq TO " + r);
 }
 
+// A role that row-level security binds to one cluster (the operators', the dashboard's): refused
+// if it could step past the policies; whatever it had on the schema's tables is taken back, so
+// the grants that follow are all it has.
+void start_limited_grant(pqxx::transaction_base& tx, const std::string& schema,
+                         const std::string& role, const std::string& option) {
+    const auto r = tx.exec_params(
+        "SELECT rolsuper OR rolbypassrls OR rolcreaterole FROM pg_roles WHERE rolname = $1", role);
+    if (r.empty())
+        throw std::runtime_error(option + ": no role named " + role);
+    if (r[0][0].as<bool>())
+        throw std::runtime_error(option + ": role " + role +
+                                 " is a superuser or has BYPASSRLS or CREATEROLE, which "
+                                 "row-level security and these grants cannot limit");
+    const std::string s = db::quoted(schema);
+    const std::string q = tx.quote_name(role);
+    tx.exec("REVOKE ALL ON ALL TABLES IN SCHEMA " + s + " FROM " + q);
+    tx.exec("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + s + " FROM " + q);
+    tx.exec("GRANT USAGE ON SCHEMA " + s + " TO " + q);
+}
+
 // `status`, `history`, `pause`, `resume` and `switchover` for one cluster, nothing more: read
 // the state tables, request switchovers (and cancel scheduled ones), set and clear the pause,
 // and add the operator's own events. No lease writes, no terminate, no other cluster (row-level
 // security), no fencing state. Run as the administrator, who owns or may grant all of it.
 void grant_operator(pqxx::transaction_base& tx, const std::string& schema,
                     const std::string& cluster, const std::string& role) {
-    const auto r = tx.exec_params(
-        "SELECT rolsuper OR rolbypassrls OR rolcreaterole FROM pg_roles WHERE rolname = $1", role);
-    if (r.empty())
-        throw std::runtime_error("--operator-role: no role named " + role);
-    if (r[0][0].as<bool>())
-        throw std::runtime_error("--operator-role: role " + role +
-                                 " is a superuser or has BYPASSRLS or CREATEROLE, which "
-                                 "row-level security and these grants cannot limit");
+    start_limited_grant(tx, schema, role, "--operator-role");
     const std::string s = db::quoted(schema);
     const std::string o = tx.quote_name(role);
     const std::string c = tx.quote(cluster);
-    tx.exec("REVOKE ALL ON ALL TABLES IN SCHEMA " + s + " FROM " + o);
-    tx.exec("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + s + " FROM " + o);
-    tx.exec("GRANT USAGE ON SCHEMA " + s + " TO " + o);
     tx.exec("GRANT SELECT ON " + s + ".lease, " + s + ".nodes, " + s + ".events, " + s +
             ".schema_migrations TO " + o);
     tx.exec("GRANT INSERT (cluster, node_id, term, kind, detail) ON " + s + ".events TO " + o);
@@ -86,20 +96,10 @@ void grant_operator_role(pqxx::connection& conn, const std::string& schema,
 void grant_dashboard_role(pqxx::connection& conn, const std::string& schema,
                           const std::string& cluster, const std::string& role) {
     pqxx::work tx(conn);
-    const auto r = tx.exec_params(
-        "SELECT rolsuper OR rolbypassrls OR rolcreaterole FROM pg_roles WHERE rolname = $1", role);
-    if (r.empty())
-        throw std::runtime_error("--dashboard-role: no role named " + role);
-    if (r[0][0].as<bool>())
-        throw std::runtime_error("--dashboard-role: role " + role +
-                                 " is a superuser or has BYPASSRLS or CREATEROLE, which "
-                                 "row-level security and these grants cannot limit");
+    start_limited_grant(tx, schema, role, "--dashboard-role");
     const std::string s = db::quoted(schema);
     const std::string d = tx.quote_name(role);
     const std::string c = tx.quote(cluster);
-    tx.exec("REVOKE ALL ON ALL TABLES IN SCHEMA " + s + " FROM " + d);
-    tx.exec("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + s + " FROM " + d);
-    tx.exec("GRANT USAGE ON SCHEMA " + s + " TO " + d);
     tx.exec("GRANT SELECT ON " + s + ".lease, " + s + ".nodes, " + s + ".events TO " + d);
     // Only the columns a requester may set; request_command reads the id back with currval.
     tx.exec("GRANT INSERT (cluster, kind, target, requested_by, for_holder, for_term) ON " + s +
