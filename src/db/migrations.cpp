@@ -178,7 +178,10 @@ CREATE FUNCTION {s}.pause_state(p_cluster text)
                    expires_at timestamptz, remaining_ms bigint, for_holder text, for_term bigint)
     LANGUAGE sql VOLATILE AS $$
 SELECT p.paused_by, p.reason, p.stop_processes, p.paused_at, p.expires_at,
-       greatest(0, ceil(extract(epoch FROM p.expires_at - clock_timestamp()) * 1000))::bigint,
+       -- greatest() skips a NULL: no expiry must stay NULL, not read as 0 ms left
+       CASE WHEN p.expires_at IS NOT NULL
+            THEN greatest(0, ceil(extract(epoch FROM p.expires_at - clock_timestamp()) * 1000))
+            END::bigint,
        p.for_holder, p.for_term
 FROM {s}.pause p WHERE p.cluster = p_cluster AND {s}.pause_is_live(p.expires_at)
 $$;

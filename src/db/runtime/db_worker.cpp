@@ -13,9 +13,7 @@ namespace af::db {
 DbWorker::DbWorker(WorkerSettings s, Sink sink)
     : s_(std::move(s)),
       sink_(std::move(sink)),
-      impl_(std::make_unique<Impl>(Impl{
-          LeaseSql(s_.schema, s_.cluster, s_.node_id), StateSql(s_.schema, s_.cluster, s_.node_id),
-          CommandSql(s_.schema, s_.cluster, s_.node_id), nullptr, nullptr})),
+      impl_(std::make_unique<Impl>(s_)),
       renewals_(std::make_unique<RenewLanes>(
           RenewLanes::Settings{s_.conninfo, s_.schema, s_.cluster, s_.node_id, s_.connect_timeout,
                                s_.lease, renew_timing(s_.lease)},

@@ -53,6 +53,11 @@ class Listener final : public pqxx::notification_receiver {
 
 /// Worker thread only.
 struct DbWorker::Impl {
+    explicit Impl(const WorkerSettings& s)
+        : lease(s.schema, s.cluster, s.node_id),
+          state(s.schema, s.cluster, s.node_id),
+          commands(s.schema, s.cluster, s.node_id) {}
+
     LeaseSql lease;
     StateSql state;
     CommandSql commands;
