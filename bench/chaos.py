@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from localcluster.chaos.env import ChaosEnv
 from localcluster.chaos.faults import FAULTS, Options, Trial
 from localcluster.chaos.netns import cleanup_leftovers, why_unavailable
 from localcluster.chaos.trial import run_trial, statements_at_rest, summarize
+from localcluster.cluster import daemon_binary
 
 HERE = Path(__file__).resolve().parent
 
@@ -90,8 +94,23 @@ def load() -> str:
 
 
 def derived(ttl: int) -> str:
-    """The daemon's rule for unset timings (src/config/config.cpp, docs/design.md)."""
-    return f"{max(50, ttl // 6)} / {max(100, ttl // 10)}"
+    """The renew interval and fence margin the daemon derives from ``ttl`` (its rule,
+    core::lease_timings_for), as its own `check-config` prints them: the rule is not restated."""
+    cfg = {
+        "cluster": "bench", "node_id": "bench", "database": {"conninfo": "dbname=none"},
+        "lease": {"ttl_ms": ttl}, "processes": [{"name": "x", "command": ["true"]}],
+    }  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(cfg, f)
+        f.flush()
+        out = subprocess.run(
+            [str(daemon_binary()), "check-config", "--syntax-only", "--config", f.name],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    m = re.search(r"renew every (\d+) ms, fence margin (\d+) ms", out)
+    if not m:
+        raise RuntimeError(f"check-config printed no lease timings: {out!r}")
+    return f"{m[1]} / {m[2]}"
 
 
 def sweep(env: ChaosEnv, ttls: list[int], args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]:

@@ -247,10 +247,18 @@ class Dashboard:
             return
         if prices_ddl:  # the role may read the prices table only if it exists when granted
             pg.psql(prices_ddl, dbname=dbname)
-        # Its own least-privilege role, allowed to send terminate for this cluster only.
+        # Its own least-privilege role (with the prices table), allowed by the daemons' init-db
+        # to read this cluster and send terminate to it only.
         webapp = [sys.executable, "-m", "webapp"]
-        grant = ["grant-role", "--conninfo", pg.conninfo(dbname), "--cluster", cluster]
+        grant = ["grant-role", "--conninfo", pg.conninfo(dbname)]
         subprocess.run(webapp + grant, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        admin = self.workdir / "init-db-dashboard.json"
+        admin.write_text(json.dumps({
+            "cluster": cluster, "node_id": "init", "database": {"conninfo": pg.conninfo(dbname)},
+            "processes": [{"name": "x", "command": ["true"]}],
+        }))  # fmt: skip
+        init_db = [str(daemon_binary()), "init-db", "--config", str(admin)]
+        subprocess.run([*init_db, "--dashboard-role", "af_dashboard"], check=True, stdout=subprocess.DEVNULL)
         user = os.environ.get("AF_DASHBOARD_USER") or "admin"
         password = secrets.token_urlsafe(9)
         password_file = self.workdir / "dashboard.password"

@@ -16,7 +16,8 @@ EPILOG = """\
 commands:
   serve           run the dashboard (the default: `python -m webapp --cluster demo ...`)
   hash-password   print a `user:hash` line for the users file
-  grant-role      create/refresh the dashboard's least-privilege database role
+  grant-role      create the dashboard's database role, grant it the prices table (the
+                  daemons' schema: airflow-failover init-db --dashboard-role ROLE)
 
 `python -m webapp COMMAND --help` shows a command's options. Environment:
   AF_DASHBOARD_CONNINFO, AF_DASHBOARD_SCHEMA, AF_DASHBOARD_CLUSTER, AF_DASHBOARD_HOST,
@@ -50,18 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from stdin instead of prompting",
     )
-    gr = sub.add_parser("grant-role", help="create/refresh the dashboard's database role")
+    gr = sub.add_parser("grant-role", help="create the dashboard's database role, grant it the prices table")
     gr.add_argument("--role", default="af_dashboard")
-    gr.add_argument(
-        "--cluster",
-        default=os.environ.get("AF_DASHBOARD_CLUSTER"),
-        help="the only cluster the role may send terminate to [env AF_DASHBOARD_CLUSTER]",
-    )
     gr.add_argument("--conninfo", help="as a role allowed to grant [env AF_DASHBOARD_CONNINFO]")
-    gr.add_argument(
-        "--schema",
-        default=os.environ.get("AF_DASHBOARD_SCHEMA") or settings_mod.DEFAULT_SCHEMA,
-    )
     gr.add_argument(
         "--prices-table",
         default=os.environ.get("AF_DASHBOARD_PRICES_TABLE") or settings_mod.DEFAULT_PRICES_TABLE,
@@ -161,22 +153,15 @@ def cmd_grant_role(ns: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if not ns.cluster:
-        print(
-            "python -m webapp: give --cluster (or AF_DASHBOARD_CLUSTER): the role may send "
-            "terminate to that cluster only",
-            file=sys.stderr,
-        )
-        return 2
     conn = psycopg2.connect(conninfo)
     try:
         if ns.print_only:
-            print(render(conn, ns.role, ns.schema, ns.cluster, ns.prices_table))
+            print(render(conn, ns.role, ns.prices_table))
         else:
-            grant_dashboard_role(conn, ns.role, ns.schema, ns.cluster, ns.prices_table)
+            grant_dashboard_role(conn, ns.role, ns.prices_table)
             print(
-                f"role {ns.role}: granted on schema {ns.schema} and {ns.prices_table}; "
-                f"terminate for cluster {ns.cluster} only"
+                f"role {ns.role}: SELECT on {ns.prices_table} (if it exists); the daemons' "
+                f"schema: airflow-failover init-db --dashboard-role {ns.role}"
             )
     finally:
         conn.close()

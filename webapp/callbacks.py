@@ -47,7 +47,7 @@ class Callbacks:
         """summary, nodes, panel store, event marker, db-error text and style, pause banner text
         and style."""
         try:
-            p = self.q.panel(self.settings.stale_after_ms)
+            p = self.q.panel()
         except DatabaseUnavailable as e:
             unknown = [
                 html.Span("active ", className="label"),
@@ -59,7 +59,7 @@ class Callbacks:
         try:
             banner = pause_banner(self.q.pause(), p.get("active"))
         except PauseUnreadable as e:
-            banner = f"maintenance mode unknown (re-run `python -m webapp grant-role`): {e}"
+            banner = f"maintenance mode unknown (re-run `airflow-failover init-db --dashboard-role`): {e}"
         except DatabaseUnavailable:
             banner = ""
         return (

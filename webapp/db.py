@@ -185,10 +185,10 @@ class Queries:
         self._tickers = sql.SQL(sql_text("tickers")).format(table=t)
         self._prices = sql.SQL(sql_text("prices")).format(table=t)
 
-    def panel(self, stale_after_ms: int) -> dict[str, Any]:
+    def panel(self) -> dict[str, Any]:
         """The cluster panel: one statement, one round trip."""
         with self.pool.connection() as conn, conn.cursor() as cur:
-            cur.execute(self._panel, {"cluster": self.cluster, "stale_after_ms": stale_after_ms})
+            cur.execute(self._panel, {"cluster": self.cluster})
             row = cur.fetchone()
         assert row is not None
         value = row[0]
@@ -272,4 +272,5 @@ class Queries:
                     "term": term,
                 },
             )
-            return bool(cur.rowcount == 1)
+            row = cur.fetchone()
+        return row is not None and row[0] is not None

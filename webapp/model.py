@@ -124,15 +124,14 @@ class Health:
     level: str  # ok | warn | bad
 
 
-def node_health(node: dict[str, Any], active: str | None) -> Health:
-    """A node row's health, judged like `status` does (stale rows are history) plus the lease."""
+def node_health(node: dict[str, Any]) -> Health:
+    """A node row's health: the schema's stale verdict (cluster_status), else its processes."""
     if node.get("stale"):
-        return Health("stale: not heard from", "bad")
+        why = str(node.get("stale_why") or "not heard from")
+        return Health(why if why.startswith("claims") else f"stale: {why}", "bad")
     role = node.get("role")
     procs = node.get("processes") or []
     if role == "active":
-        if node.get("node_id") != active:
-            return Health("claims active without a valid lease", "bad")
         if not procs or not all(p.get("running") for p in procs):
             return Health("active, process not running", "warn")
         return Health("healthy", "ok")

@@ -79,7 +79,7 @@ def render_nodes(p: dict[str, Any]) -> html.Table:
     )
     rows = []
     for n in p.get("nodes", []):
-        h = model.node_health(n, active)
+        h = model.node_health(n)
         rows.append(
             html.Tr(
                 [

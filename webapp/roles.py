@@ -1,5 +1,6 @@
-"""The dashboard's least-privilege database role (``webapp/sql/dashboard_role.sql``) and the
-check, at start, that the dashboard really runs as such a role."""
+"""The dashboard's least-privilege database role: its login and the prices table
+(``webapp/sql/dashboard_role.sql``; the daemons' schema is granted by `airflow-failover init-db
+--dashboard-role`), and the check, at start, that the dashboard really runs as such a role."""
 
 from __future__ import annotations
 
@@ -10,53 +11,33 @@ from psycopg2 import sql
 from .db import sql_text
 
 
-def policy_name(role: str) -> str:
-    return f"dashboard_terminate_{role}"[:63]
-
-
-def role_sql(role: str, schema: str, cluster: str, prices_table: str = "xetra_daily_price") -> sql.Composed:
+def role_sql(role: str, prices_table: str = "xetra_daily_price") -> sql.Composed:
     return sql.SQL(sql_text("dashboard_role")).format(
-        role=sql.Identifier(role),
-        schema=sql.Identifier(schema),
-        policy=sql.Identifier(policy_name(role)),
         role_literal=sql.Literal(role),
-        cluster_literal=sql.Literal(cluster),
         prices_regclass=sql.Literal(prices_table),
-        pause_regclass=sql.Literal(f'"{schema}".pause'),
-        pause_policy_literal=sql.Literal(f"dashboard_pause_{role}"[:63]),
     )
 
 
-def render(
-    conn: psycopg2.extensions.connection,
-    role: str,
-    schema: str,
-    cluster: str,
-    prices_table: str = "xetra_daily_price",
-) -> str:
-    return str(role_sql(role, schema, cluster, prices_table).as_string(conn))
+def render(conn: psycopg2.extensions.connection, role: str, prices_table: str = "xetra_daily_price") -> str:
+    return str(role_sql(role, prices_table).as_string(conn))
 
 
 def grant_dashboard_role(
     conn: psycopg2.extensions.connection,
     role: str,
-    schema: str,
-    cluster: str,
     prices_table: str = "xetra_daily_price",
     create: bool = True,
 ) -> None:
     """Creates ``role`` (LOGIN, no password: set one or use pg_hba) if missing and gives it
-    exactly: SELECT on lease, nodes, events and the prices table (if it exists yet); INSERT of
-    (cluster, kind, target, requested_by, for_holder, for_term) into commands, limited by a
-    row-level security policy to ``terminate`` rows of ``cluster``; USAGE on the id sequence;
-    SELECT on the pause row of ``cluster`` (row-level security; schema version 5 on).
-    One transaction; run again after the prices table is created."""
+    SELECT on the prices table (if it exists yet). Its rights on the daemons' schema (read the
+    cluster, request terminate for one cluster) come from `airflow-failover init-db
+    --dashboard-role ROLE`. One transaction; run again after the prices table is created."""
     with conn, conn.cursor() as cur:
         if create:
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-        cur.execute(role_sql(role, schema, cluster, prices_table))
+        cur.execute(role_sql(role, prices_table))
 
 
 class NotLeastPrivilege(ValueError):
@@ -89,7 +70,8 @@ def check_least_privilege(conn: psycopg2.extensions.connection, schema: str) -> 
     if superuser:
         raise NotLeastPrivilege(
             f"database role {user} is a superuser; run the dashboard as its own role "
-            "(python -m webapp grant-role --role af_dashboard --cluster NAME, then "
+            "(python -m webapp grant-role --role af_dashboard, airflow-failover init-db "
+            "--dashboard-role af_dashboard, then "
             "--conninfo '... user=af_dashboard')"
         )
     if bypassrls or createrole:

@@ -1,5 +1,5 @@
 """The dashboard's configuration: command-line arguments, then environment variables, then an
-optional airflow-failover node config (``--config``) for the cluster, schema and timings. The
+optional airflow-failover node config (``--config``) for the cluster and schema. The
 database connection is always the dashboard's own (``--conninfo``): a node config's conninfo is
 the daemons' role, which can rewrite the lease, and is never used."""
 
@@ -17,9 +17,6 @@ DEFAULT_SCHEMA = "airflow_failover"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 DEFAULT_PRICES_TABLE = "xetra_daily_price"
-# `airflow-failover status` calls a node row stale after max(3 × status_interval_ms, ttl_ms);
-# with the defaults (1000, 3000) that is 3000 ms.
-DEFAULT_STALE_AFTER_MS = 3000
 
 
 @dataclass(frozen=True)
@@ -30,7 +27,6 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     prices_table: str = DEFAULT_PRICES_TABLE
-    stale_after_ms: int = DEFAULT_STALE_AFTER_MS
     refresh_ms: int = 1000
     pool_size: int = 2
     users_file: Path | None = None
@@ -60,13 +56,14 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--config",
         metavar="FILE",
-        help="an airflow-failover node config: cluster, database.schema and the "
-        "timings are taken from it (never its conninfo: that is the daemons' role)",
+        help="an airflow-failover node config: cluster and database.schema are taken "
+        "from it (never its conninfo: that is the daemons' role)",
     )
     ap.add_argument(
         "--conninfo",
         help="libpq connection string as the dashboard's own role (python -m webapp "
-        "grant-role), no password in it (use PGPASSFILE) [env AF_DASHBOARD_CONNINFO]",
+        "grant-role, init-db --dashboard-role), no password in it (use PGPASSFILE) "
+        "[env AF_DASHBOARD_CONNINFO]",
     )
     ap.add_argument(
         "--schema",
@@ -83,12 +80,6 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         "--prices-table",
         help=f"the Xetra table, optionally schema-qualified [env "
         f"AF_DASHBOARD_PRICES_TABLE; default {DEFAULT_PRICES_TABLE}]",
-    )
-    ap.add_argument(
-        "--stale-after-ms",
-        type=int,
-        help="a node row older than this is shown stale [default: from --config as "
-        f"`status` computes it, else {DEFAULT_STALE_AFTER_MS}]",
     )
     ap.add_argument(
         "--users-file",
@@ -144,26 +135,19 @@ def _node_config(path: str) -> dict[str, Any]:
 def from_args(ns: argparse.Namespace) -> Settings:
     node: dict[str, Any] = _node_config(ns.config) if ns.config else {}
     db = node.get("database", {}) if isinstance(node.get("database"), dict) else {}
-    lease = node.get("lease", {}) if isinstance(node.get("lease"), dict) else {}
 
     conninfo = ns.conninfo or _env("AF_DASHBOARD_CONNINFO")
     cluster = ns.cluster or _env("AF_DASHBOARD_CLUSTER") or node.get("cluster")
     if not conninfo:
         raise ValueError(
             "no database: give --conninfo or AF_DASHBOARD_CONNINFO, logging in as the "
-            "dashboard's own role (python -m webapp grant-role); --config's conninfo is the "
+            "dashboard's own role (airflow-failover init-db --dashboard-role); --config's conninfo is the "
             "daemons' and is not used"
         )
     if not cluster:
         raise ValueError("no cluster: give --cluster, AF_DASHBOARD_CLUSTER or --config")
     schema = ns.schema or _env("AF_DASHBOARD_SCHEMA") or db.get("schema") or DEFAULT_SCHEMA
 
-    stale = ns.stale_after_ms
-    if stale is None and node:
-        stale = max(
-            3 * int(node.get("status_interval_ms", 1000)),
-            int(lease.get("ttl_ms", 3000)),
-        )
     users_file = ns.users_file or _env("AF_DASHBOARD_USERS_FILE")
     password_file = ns.password_file or _env("AF_DASHBOARD_PASSWORD_FILE")
     host = ns.host or _env("AF_DASHBOARD_HOST") or DEFAULT_HOST
@@ -193,7 +177,6 @@ def from_args(ns: argparse.Namespace) -> Settings:
         host=host,
         port=int(ns.port or _env("AF_DASHBOARD_PORT") or DEFAULT_PORT),
         prices_table=ns.prices_table or _env("AF_DASHBOARD_PRICES_TABLE") or DEFAULT_PRICES_TABLE,
-        stale_after_ms=int(stale if stale is not None else DEFAULT_STALE_AFTER_MS),
         users_file=Path(users_file) if users_file else None,
         password_file=Path(password_file) if password_file else None,
         user=ns.user or _env("AF_DASHBOARD_USER") or "admin",

@@ -3,7 +3,7 @@
 # only when not root. Source it, then call ensure_apt_packages.
 
 AF_APT_PACKAGES=(
-    build-essential cmake ninja-build pkg-config ccache clang clang-format
+    build-essential cmake ninja-build pkg-config ccache clang clang-format clang-tidy
     libpqxx-dev libboost-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev
     libssl-dev libsystemd-dev prometheus-cpp-dev
     postgresql postgresql-client

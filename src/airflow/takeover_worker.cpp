@@ -105,7 +105,7 @@ void TakeoverWorker::run() {
 std::string TakeoverWorker::hostname_of(const std::string& node, pqxx::connection& airflow) {
     if (const auto it = cfg_.hostnames.find(node); it != cfg_.hostnames.end())
         return it->second;
-    // Every daemon records its own at start-up (src/db/state_sql.cpp, register_node), before
+    // Every daemon records its own at start-up (src/db/sql/state_sql.cpp, register_node), before
     // it can hold a term.
     std::unique_ptr<pqxx::connection> own;  // only when the databases differ
     if (rows_.conninfo != cfg_.conninfo)

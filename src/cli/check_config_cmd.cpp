@@ -36,7 +36,7 @@ int cmd_check_config(const config::Config& c, bool host_checks) {
               << "  on renewal trouble: freeze (SIGSTOP) " << ms(e.fence_lead())
               << " before the local deadline, thaw if a renewal arrives, SIGKILL "
               << ms(e.kill_grace) << " before it\n";
-    const auto rt = db::renew_timing(e.ttl, e.renew_interval, e.fence_margin);
+    const auto rt = db::renew_timing(e);
     std::cout << "  renewals: 3 lanes, a copy after " << ms(rt.hedge_after)
               << " unanswered, statement and TCP timeout " << ms(rt.statement_timeout) << "\n";
     if (c.heartbeat) {

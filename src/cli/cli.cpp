@@ -50,6 +50,8 @@ commands:
                                        get no rights on the schema
                    --operator-role ROLE  may run status, history, pause, resume and
                                        switchover for this cluster, nothing else
+                   --dashboard-role ROLE  the dashboard's (webapp): reads this cluster,
+                                       requests terminate for it, nothing else
                    --airflow-role ROLE the role of airflow.conninfo: SELECT and UPDATE
                                        (state, end_date) on Airflow's job table, for the
                                        takeover step and the airflow-db health checks
@@ -86,15 +88,16 @@ struct Args {
     std::optional<std::string> to;
     double timeout_s{30};
     int limit{20};
-    std::optional<std::string> conninfo;       ///< init-db: connect as an administrator
-    std::optional<std::string> daemon_role;    ///< init-db: the role the daemon logs in as
-    std::optional<std::string> operator_role;  ///< init-db: the CLI's operators' role
-    std::optional<std::string> at;             ///< switchover --at
-    bool cancel{false};                        ///< switchover --cancel
-    bool stop_processes{false};                ///< pause
-    bool syntax_only{false};                   ///< check-config
-    std::string reason;                        ///< pause
-    std::optional<std::string> expires;        ///< pause
+    std::optional<std::string> conninfo;        ///< init-db: connect as an administrator
+    std::optional<std::string> daemon_role;     ///< init-db: the role the daemon logs in as
+    std::optional<std::string> operator_role;   ///< init-db: the CLI's operators' role
+    std::optional<std::string> dashboard_role;  ///< init-db: the dashboard's role
+    std::optional<std::string> at;              ///< switchover --at
+    bool cancel{false};                         ///< switchover --cancel
+    bool stop_processes{false};                 ///< pause
+    bool syntax_only{false};                    ///< check-config
+    std::string reason;                         ///< pause
+    std::optional<std::string> expires;         ///< pause
 
     std::optional<std::string> airflow_role;  ///< init-db: the role of airflow.conninfo
 };
@@ -141,6 +144,8 @@ std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) 
                 (s == "--at" ? a.at : a.expires) = argv[++i];
         } else if (s == "--operator-role" && i + 1 < argv.size()) {
             a.operator_role = argv[++i];
+        } else if (s == "--dashboard-role" && i + 1 < argv.size()) {
+            a.dashboard_role = argv[++i];
         } else if ((s == "--conninfo" || s == "--daemon-role") && i + 1 < argv.size()) {
             (s == "--conninfo" ? a.conninfo : a.daemon_role) = argv[++i];
         } else if (s == "--airflow-role" && i + 1 < argv.size()) {
@@ -207,7 +212,7 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
                 std::cout << *to << " is already active (term " << before.term << ")\n";
                 return k_exit_healthy;
             }
-            if (it->last_seen_age_ms > stale_after_ms(c) || it->role != "standby") {
+            if (it->stale || it->role != "standby") {
                 std::cerr << "switchover refused: " << *to << " is not a healthy standby (role "
                           << it->role << ", last seen " << age_text(it->last_seen_age_ms)
                           << " ago)\n";
@@ -218,9 +223,15 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
         const auto started = std::chrono::steady_clock::now();
         // Meant for the active the operator is told about: should another node take over
         // before it is carried out, the command is closed as stale, not run by the newcomer.
-        const std::int64_t id =
+        const auto requested =
             commands.insert(*conn, std::string(to_string(core::CommandKind::switchover)), to,
                             requester(*conn), db::CommandTarget{*before.active, before.term});
+        if (!requested) {
+            std::cerr << "switchover refused: " << *before.active << " no longer holds the lease "
+                      << "in term " << before.term << "\n";
+            return k_exit_no_active;
+        }
+        const std::int64_t id = *requested;
         std::cout << "switchover requested (command " << id << "): " << *before.active << " (term "
                   << before.term << ") -> " << to.value_or("the best standby") << "\n";
         const auto deadline = started + std::chrono::duration<double>(timeout_s);
@@ -307,7 +318,8 @@ int main(const std::vector<std::string>& argv) {
     if (cmd == "status")
         return cmd_status(cfg, args->json);
     if (cmd == "init-db") {
-        const int rc = cmd_init_db(cfg, args->conninfo, args->daemon_role, args->operator_role);
+        const int rc = cmd_init_db(cfg, args->conninfo, args->daemon_role, args->operator_role,
+                                   args->dashboard_role);
         return rc != 0 || !args->airflow_role
                    ? rc
                    : cmd_grant_airflow(cfg, args->conninfo, *args->airflow_role);

@@ -71,8 +71,4 @@ config::Config load_cli_config(const std::string& path, bool operator_only) {
     return config::load_config(path);
 }
 
-std::int64_t stale_after_ms(const config::Config& c) {
-    return std::max<std::int64_t>(3 * c.status_interval.count(), c.lease.ttl.count());
-}
-
 }  // namespace af::cli

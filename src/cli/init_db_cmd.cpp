@@ -30,26 +30,36 @@ void take_from_daemon(pqxx::transaction_base& tx, const std::string& schema,
     tx.exec("GRANT USAGE ON SEQUENCE " + s + ".events_id_seq TO " + r);
 }
 
+// A role that row-level security binds to one cluster (the operators', the dashboard's): refused
+// if it could step past the policies; whatever it had on the schema's tables is taken back, so
+// the grants that follow are all it has.
+void start_limited_grant(pqxx::transaction_base& tx, const std::string& schema,
+                         const std::string& role, const std::string& option) {
+    const auto r = tx.exec_params(
+        "SELECT rolsuper OR rolbypassrls OR rolcreaterole FROM pg_roles WHERE rolname = $1", role);
+    if (r.empty())
+        throw std::runtime_error(option + ": no role named " + role);
+    if (r[0][0].as<bool>())
+        throw std::runtime_error(option + ": role " + role +
+                                 " is a superuser or has BYPASSRLS or CREATEROLE, which "
+                                 "row-level security and these grants cannot limit");
+    const std::string s = db::quoted(schema);
+    const std::string q = tx.quote_name(role);
+    tx.exec("REVOKE ALL ON ALL TABLES IN SCHEMA " + s + " FROM " + q);
+    tx.exec("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + s + " FROM " + q);
+    tx.exec("GRANT USAGE ON SCHEMA " + s + " TO " + q);
+}
+
 // `status`, `history`, `pause`, `resume` and `switchover` for one cluster, nothing more: read
 // the state tables, request switchovers (and cancel scheduled ones), set and clear the pause,
 // and add the operator's own events. No lease writes, no terminate, no other cluster (row-level
 // security), no fencing state. Run as the administrator, who owns or may grant all of it.
 void grant_operator(pqxx::transaction_base& tx, const std::string& schema,
                     const std::string& cluster, const std::string& role) {
-    const auto r = tx.exec_params(
-        "SELECT rolsuper OR rolbypassrls OR rolcreaterole FROM pg_roles WHERE rolname = $1", role);
-    if (r.empty())
-        throw std::runtime_error("--operator-role: no role named " + role);
-    if (r[0][0].as<bool>())
-        throw std::runtime_error("--operator-role: role " + role +
-                                 " is a superuser or has BYPASSRLS or CREATEROLE, which "
-                                 "row-level security and these grants cannot limit");
+    start_limited_grant(tx, schema, role, "--operator-role");
     const std::string s = db::quoted(schema);
     const std::string o = tx.quote_name(role);
     const std::string c = tx.quote(cluster);
-    tx.exec("REVOKE ALL ON ALL TABLES IN SCHEMA " + s + " FROM " + o);
-    tx.exec("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + s + " FROM " + o);
-    tx.exec("GRANT USAGE ON SCHEMA " + s + " TO " + o);
     tx.exec("GRANT SELECT ON " + s + ".lease, " + s + ".nodes, " + s + ".events, " + s +
             ".schema_migrations TO " + o);
     tx.exec("GRANT INSERT (cluster, node_id, term, kind, detail) ON " + s + ".events TO " + o);
@@ -78,11 +88,44 @@ void grant_operator_role(pqxx::connection& conn, const std::string& schema,
               << "for cluster " << cluster << " only\n";
 }
 
+// The dashboard (webapp/): read the cluster through the schema's functions (cluster_status,
+// pause_state: they run with the caller's rights, so these grants and the row-level security
+// below still decide), and request terminate commands for its own cluster through
+// request_command, nothing more. The prices table is not the daemon's: `python -m webapp
+// grant-role` grants it.
+void grant_dashboard_role(pqxx::connection& conn, const std::string& schema,
+                          const std::string& cluster, const std::string& role) {
+    pqxx::work tx(conn);
+    start_limited_grant(tx, schema, role, "--dashboard-role");
+    const std::string s = db::quoted(schema);
+    const std::string d = tx.quote_name(role);
+    const std::string c = tx.quote(cluster);
+    tx.exec("GRANT SELECT ON " + s + ".lease, " + s + ".nodes, " + s + ".events TO " + d);
+    // Only the columns a requester may set; request_command reads the id back with currval.
+    tx.exec("GRANT INSERT (cluster, kind, target, requested_by, for_holder, for_term) ON " + s +
+            ".commands TO " + d);
+    tx.exec("GRANT USAGE ON SEQUENCE " + s + ".commands_id_seq TO " + d);
+    tx.exec("GRANT SELECT ON " + s + ".pause TO " + d);
+    // One policy name per role and table, as the dashboard's grant-role named them before.
+    const std::string terminate = tx.quote_name(("dashboard_terminate_" + role).substr(0, 63));
+    tx.exec("DROP POLICY IF EXISTS " + terminate + " ON " + s + ".commands");
+    tx.exec("CREATE POLICY " + terminate + " ON " + s + ".commands FOR INSERT TO " + d +
+            " WITH CHECK (kind = 'terminate' AND cluster = " + c + ")");
+    const std::string pause = tx.quote_name(("dashboard_pause_" + role).substr(0, 63));
+    tx.exec("DROP POLICY IF EXISTS " + pause + " ON " + s + ".pause");
+    tx.exec("CREATE POLICY " + pause + " ON " + s + ".pause FOR SELECT TO " + d +
+            " USING (cluster = " + c + ")");
+    tx.commit();
+    std::cout << "dashboard role " << role << ": reads cluster " << cluster
+              << " and may request terminate for it only\n";
+}
+
 }  // namespace
 
 int cmd_init_db(const config::Config& c, const std::optional<std::string>& conninfo,
                 const std::optional<std::string>& daemon_role,
-                const std::optional<std::string>& operator_role) {
+                const std::optional<std::string>& operator_role,
+                const std::optional<std::string>& dashboard_role) {
     try {
         auto conn = db::open_connection(conninfo.value_or(c.database.conninfo),
                                         c.database.connect_timeout, Duration{30000});
@@ -93,6 +136,8 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
                       << " migration(s), now at version " << db::latest_schema_version() << "\n";
             if (operator_role)
                 grant_operator_role(*conn, schema, c.cluster, *operator_role);
+            if (dashboard_role)
+                grant_dashboard_role(*conn, schema, c.cluster, *dashboard_role);
             if (!c.fence_roles.empty())
                 std::cout << "fencing: without --daemon-role the daemon fences directly and "
                              "needs CREATEROLE; run init-db as an administrator with "
@@ -119,7 +164,7 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
         {
             pqxx::nontransaction tx(*conn);
             tx.exec("RESET ROLE");
-            // Nobody else uses the schema unless granted (the dashboard: webapp grant-role).
+            // Nobody else uses the schema unless granted (--operator-role, --dashboard-role).
             tx.exec("REVOKE ALL ON SCHEMA " + db::quoted(schema) + " FROM PUBLIC");
             take_from_daemon(tx, schema, role);
             for (const auto& [node, airflow_role] : c.fence_roles) {
@@ -150,6 +195,8 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
         }
         if (operator_role)
             grant_operator_role(*conn, schema, c.cluster, *operator_role);
+        if (dashboard_role)
+            grant_dashboard_role(*conn, schema, c.cluster, *dashboard_role);
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "airflow-failover init-db: " << e.what() << "\n";

@@ -40,7 +40,6 @@ int cmd_status(const config::Config& c, bool json) {
         std::cerr << "airflow-failover status: cannot read the cluster state: " << e.what() << "\n";
         return k_exit_unknown;
     }
-    db::mark_stale(v, stale_after_ms(c));
     if (json) {
         nlohmann::json j = v.to_json();
         j.update(ops.json);

@@ -1,5 +1,6 @@
 // The config's entry points: parse (the top level, then each section), load, and the core's
 // view of it (Config::election()).
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -36,6 +37,10 @@ std::optional<HealthKind> parse_health_kind(const std::string& type) {
         if (type == to_string(k))
             return k;
     return std::nullopt;
+}
+
+Duration stale_after(const Config& c) {
+    return std::max(3 * c.status_interval, c.lease.ttl);
 }
 
 core::ElectionConfig Config::election() const {

@@ -11,11 +11,11 @@ LeaseConfig parse_lease(const json* j) {
     if (!j)
         return l;
     ObjectReader r(*j, "lease");
-    l.ttl = r.millis("ttl_ms", l.ttl, 500, 600000);
-    // Unset timings follow ttl_ms (docs/design.md, "Timings from ttl_ms"): six renewals per
-    // TTL, a tenth of it (at least 100 ms) as fence margin, and the standby polls as often.
-    l.renew_interval = r.millis("renew_interval_ms", std::max(Duration{50}, l.ttl / 6), 50, 600000);
-    l.fence_margin = r.millis("fence_margin_ms", std::max(Duration{100}, l.ttl / 10), 50, 600000);
+    // Unset timings follow ttl_ms (core::lease_timings_for).
+    const auto rule = core::lease_timings_for(r.millis("ttl_ms", l.ttl, 500, 600000));
+    l.ttl = rule.ttl;
+    l.renew_interval = r.millis("renew_interval_ms", rule.renew_interval, 50, 600000);
+    l.fence_margin = r.millis("fence_margin_ms", rule.fence_margin, 50, 600000);
     l.poll_interval = r.millis("poll_interval_ms", l.renew_interval, 50, 600000);
     r.finish();
     // Patroni's rule in our terms: at least three renewals must fit in a TTL, so one lost
@@ -37,7 +37,7 @@ LeaseConfig parse_lease(const json* j) {
 
 SupervisionConfig parse_supervision(const json* j, const LeaseConfig& lease) {
     SupervisionConfig s;
-    s.handover_cooldown = 2 * lease.ttl;
+    s.handover_cooldown = core::handover_cooldown_for(lease.ttl);
     if (!j)
         return s;
     ObjectReader r(*j, "supervision");

@@ -161,6 +161,118 @@ ALTER TABLE {s}.lease ADD COLUMN server_stamp text;
         R"sql(
 ALTER TABLE {s}.nodes ADD COLUMN airflow_hostname text NOT NULL DEFAULT '';
 )sql",
+        // 8: the contract: the rules the CLI, the dashboard, the demo and the benches read the
+        // cluster by, each stated once, here (the callers select from these functions). They run
+        // with the caller's rights (SECURITY INVOKER), so row-level security and grants still
+        // decide what each role sees.
+        R"sql(
+-- How long this node's row may go unrefreshed before it counts as stale, written by the daemon
+-- from its own timings (config::Config::stale_after). NULL: a row from before version 8.
+ALTER TABLE {s}.nodes ADD COLUMN stale_after_ms bigint;
+-- A pause counts until it expires, on the database clock.
+CREATE FUNCTION {s}.pause_is_live(expires_at timestamptz) RETURNS boolean
+    LANGUAGE sql VOLATILE AS $$ SELECT $1 IS NULL OR $1 > clock_timestamp() $$;
+-- The cluster's live pause, if any (maintenance mode).
+CREATE FUNCTION {s}.pause_state(p_cluster text)
+    RETURNS TABLE (paused_by text, reason text, stop_processes boolean, paused_at timestamptz,
+                   expires_at timestamptz, remaining_ms bigint, for_holder text, for_term bigint)
+    LANGUAGE sql VOLATILE AS $$
+SELECT p.paused_by, p.reason, p.stop_processes, p.paused_at, p.expires_at,
+       -- greatest() skips a NULL: no expiry must stay NULL, not read as 0 ms left
+       CASE WHEN p.expires_at IS NOT NULL
+            THEN greatest(0, ceil(extract(epoch FROM p.expires_at - clock_timestamp()) * 1000))
+            END::bigint,
+       p.for_holder, p.for_term
+FROM {s}.pause p WHERE p.cluster = p_cluster AND {s}.pause_is_live(p.expires_at)
+$$;
+-- The whole cluster as `status` and the dashboard show it, on one database clock reading:
+--   active             = the lease holder while floor(ms left) > 0, else NULL
+--   lease_remaining_ms = max(0, floor(ms left)); 0 for a never-taken (-infinity) lease
+--   last_seen_age_ms   = floor(ms since the node row was refreshed)
+--   stale_why          = 'not heard from' past the row's own stale_after_ms (before version 8:
+--                        the lease's TTL), else 'claims active without a valid lease' for a row
+--                        reading active that is not the live holder (a dead holder's row says
+--                        active forever: nobody is left to change it), else NULL
+--   stale              = stale_why IS NOT NULL
+CREATE FUNCTION {s}.cluster_status(p_cluster text) RETURNS json LANGUAGE sql VOLATILE AS $$
+WITH clock AS (
+    SELECT clock_timestamp() AS now
+), lv AS (
+    SELECT l.*,
+           CASE WHEN isfinite(l.expires_at)
+                THEN floor(extract(epoch FROM l.expires_at - clock.now) * 1000)::bigint
+                ELSE 0 END AS left_ms,
+           CASE WHEN isfinite(l.expires_at) AND l.renewed_at IS NOT NULL
+                -- two clock_timestamp() readings of one statement, microseconds apart:
+                -- round, do not floor, to get the configured whole milliseconds back
+                THEN round(extract(epoch FROM l.expires_at - l.renewed_at) * 1000)::bigint
+                END AS ttl_ms
+    FROM {s}.lease l, clock
+    WHERE l.cluster = p_cluster
+), st AS (
+    SELECT CASE WHEN lv.holder IS NOT NULL AND lv.left_ms > 0 THEN lv.holder END AS active
+    FROM clock LEFT JOIN lv ON true
+), nv AS (
+    SELECT n.*, a.age_ms,
+           CASE WHEN a.age_ms > coalesce(n.stale_after_ms, lv.ttl_ms) THEN 'not heard from'
+                WHEN n.role = 'active' AND n.node_id IS DISTINCT FROM st.active
+                THEN 'claims active without a valid lease' END AS stale_why
+    FROM {s}.nodes n CROSS JOIN clock CROSS JOIN st LEFT JOIN lv ON true,
+         LATERAL (SELECT floor(extract(epoch FROM clock.now - n.last_seen) * 1000)::bigint
+                  AS age_ms) a
+    WHERE n.cluster = p_cluster
+)
+SELECT json_build_object(
+    'cluster', p_cluster,
+    'db_now', clock.now,
+    'holder', lv.holder,
+    'term', coalesce(lv.term, 0),
+    'active', st.active,
+    'lease_remaining_ms', greatest(coalesce(lv.left_ms, 0), 0),
+    'lease_ttl_ms', lv.ttl_ms,
+    'acquired_at', lv.acquired_at,
+    'renewed_at', lv.renewed_at,
+    'reserved_for', lv.reserved_for,
+    'reserved_until', lv.reserved_until,
+    'nodes', coalesce((
+        SELECT json_agg(json_build_object(
+                   'node_id', nv.node_id, 'role', nv.role, 'state', nv.state, 'term', nv.term,
+                   'processes', nv.processes, 'hostname', nv.hostname, 'version', nv.version,
+                   'pid', nv.pid, 'incarnation', nv.incarnation, 'priority', nv.priority,
+                   'peers', nv.peers, 'counters', nv.counters, 'started_at', nv.started_at,
+                   'last_seen_age_ms', nv.age_ms, 'stale', nv.stale_why IS NOT NULL,
+                   'stale_why', nv.stale_why
+               ) ORDER BY nv.node_id)
+        FROM nv
+    ), '[]'::json))
+FROM clock CROSS JOIN st LEFT JOIN lv ON true
+$$;
+-- An operator command (switchover from the CLI, terminate from the CLI or the dashboard),
+-- bound to the holder and term the requester saw. Written only while that holder still holds
+-- the live lease in that term, so a late request never reaches a node that took over in the
+-- meantime; NULL when it was not written. Without p_for_holder the insert trigger binds it to
+-- the live lease. currval, not RETURNING: the dashboard role may insert commands, not read
+-- them.
+CREATE FUNCTION {s}.request_command(p_cluster text, p_kind text, p_target text,
+                                    p_requested_by text, p_for_holder text, p_for_term bigint)
+    RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF p_for_holder IS NULL THEN
+        INSERT INTO {s}.commands (cluster, kind, target, requested_by)
+        VALUES (p_cluster, p_kind, p_target, p_requested_by);
+    ELSE
+        INSERT INTO {s}.commands (cluster, kind, target, requested_by, for_holder, for_term)
+        SELECT p_cluster, p_kind, p_target, p_requested_by, l.holder, l.term
+        FROM {s}.lease l
+        WHERE l.cluster = p_cluster AND l.holder = p_for_holder AND l.term = p_for_term
+          AND l.expires_at > clock_timestamp();
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    RETURN currval(pg_get_serial_sequence('{s}.commands', 'id'));
+END $$;
+)sql",
     };
     return m;
 }

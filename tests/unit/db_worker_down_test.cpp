@@ -56,9 +56,11 @@ af::db::WorkerSettings unreachable() {
     s.schema = "af";
     s.cluster = "c";
     s.node_id = "n1";
-    s.ttl = af::Duration{1500};
-    s.renew_interval = af::Duration{250};
-    s.fence_margin = af::Duration{150};
+    s.connect_timeout = af::Duration{2000};
+    s.lease = {.ttl = af::Duration{1500},
+               .renew_interval = af::Duration{250},
+               .fence_margin = af::Duration{150},
+               .poll_interval = af::Duration{250}};
     return s;
 }
 

@@ -111,7 +111,8 @@ TEST(LaneSchedule, OldestUnansweredIsCopiedFirst) {
 
 TEST(RenewTiming, DerivedFromTheLeaseTimings) {
     // ttl 1000, renew every 166, fence margin 100
-    const auto r = af::db::renew_timing(1000ms, 166ms, 100ms);
+    const auto r =
+        af::db::renew_timing({.ttl = 1000ms, .renew_interval = 166ms, .fence_margin = 100ms});
     EXPECT_EQ(r.statement_timeout, 900ms);  // an answer after the deadline is worth nothing
     EXPECT_EQ(r.tcp_user_timeout, 900ms);
     EXPECT_EQ(r.hedge_after, 83ms);  // half an interval: before the core resends
@@ -120,7 +121,8 @@ TEST(RenewTiming, DerivedFromTheLeaseTimings) {
 }
 
 TEST(RenewTiming, HasFloors) {
-    const auto r = af::db::renew_timing(500ms, 20ms, 450ms);
+    const auto r =
+        af::db::renew_timing({.ttl = 500ms, .renew_interval = 20ms, .fence_margin = 450ms});
     EXPECT_EQ(r.statement_timeout, 100ms);
     EXPECT_EQ(r.hedge_after, 20ms);
 }

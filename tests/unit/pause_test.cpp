@@ -1,5 +1,5 @@
 // Maintenance mode in the pure election core (ev::paused), on a fake clock. A small driver plays
-// the database: it answers acquires and renewals as src/db/lease_sql.cpp does for one node (no
+// the database: it answers acquires and renewals as src/db/sql/lease_sql.cpp does for one node (no
 // pause check: these tests show the core itself does not ask while paused).
 #include <gtest/gtest.h>
 

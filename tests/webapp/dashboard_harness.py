@@ -3,12 +3,14 @@ dashboard role's grant for a cluster, and a running ``python -m webapp`` process
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 
+from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 from tests.support.helpers import sql_rows
 
@@ -28,14 +30,29 @@ def commands(pg: PgServer, cluster: str) -> list[dict[str, Any]]:
 
 
 def grant_for_cluster(pg: PgServer, role: str, cluster: str) -> None:
-    """(Re)grants the dashboard role, its terminate policy naming `cluster`."""
+    """(Re)grants the dashboard role as the docs do: `python -m webapp grant-role` makes the
+    role, `airflow-failover init-db --dashboard-role` grants the daemons' schema for `cluster`
+    (its terminate policy naming it)."""
     from webapp.roles import grant_dashboard_role
 
     conn = psycopg2.connect(pg.conninfo())
     try:
-        grant_dashboard_role(conn, role, "airflow_failover", cluster)
+        grant_dashboard_role(conn, role)
     finally:
         conn.close()
+    cfg = Path(pg.root) / f"init-db-{cluster}.json"
+    cfg.write_text(json.dumps({
+        "cluster": cluster, "node_id": "init", "database": {"conninfo": pg.conninfo()},
+        "processes": [{"name": "x", "command": ["true"]}],
+    }))  # fmt: skip
+    res = subprocess.run(
+        [str(daemon_binary()), "init-db", "--config", str(cfg), "--dashboard-role", role],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
 
 
 class Dashboard:

@@ -109,13 +109,13 @@ def test_settings_from_node_config(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with pytest.raises(ValueError, match="no database.*not used"):
         parse("--config", str(cfg))
     s = parse("--config", str(cfg), "--conninfo", "host=db dbname=af user=af_dashboard")
-    assert (s.cluster, s.conninfo, s.schema, s.stale_after_ms) == (
-        "prod", "host=db dbname=af user=af_dashboard", "af2", 6000,
+    assert (s.cluster, s.conninfo, s.schema) == (
+        "prod", "host=db dbname=af user=af_dashboard", "af2",
     )  # fmt: skip
     assert (s.host, s.port) == ("127.0.0.1", 8050)
     monkeypatch.setenv("AF_DASHBOARD_PORT", "9000")
-    s = parse("--config", str(cfg), "--cluster", "other", "--stale-after-ms", "100", "--conninfo", "x")
-    assert (s.cluster, s.port, s.stale_after_ms) == ("other", 9000, 100)
+    s = parse("--config", str(cfg), "--cluster", "other", "--conninfo", "x")
+    assert (s.cluster, s.port) == ("other", 9000)
     with pytest.raises(ValueError, match="no database"):
         parse("--cluster", "x")
 

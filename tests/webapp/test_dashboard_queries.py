@@ -27,7 +27,7 @@ def queries(pg: PgServer, shared_cluster: Cluster) -> Iterator[Queries]:
 
 def test_panel_matches_status_json(queries: Queries, shared_cluster: Cluster) -> None:
     status = shared_cluster.status()
-    panel = queries.panel(3000)
+    panel = queries.panel()
     assert panel["active"] == status["active"] is not None
     assert panel["term"] == status["term"]
     assert 0 < panel["lease_remaining_ms"] <= shared_cluster.ttl_ms
@@ -50,7 +50,7 @@ def test_panel_matches_status_json(queries: Queries, shared_cluster: Cluster) ->
         assert abs(mine["last_seen_age_ms"] - n["last_seen_age_ms"]) < 2000
         assert mine["peers"] == {} or isinstance(mine["peers"], dict)
     active = ours[panel["active"]]
-    assert model.node_health(active, panel["active"]).label == "healthy"
+    assert model.node_health(active).label == "healthy"
     assert model.process_pids(active).startswith("scheduler=")
     assert panel["event_marker"][0] is not None
 
@@ -68,17 +68,17 @@ def test_event_marker_changes_for_a_row_that_commits_out_of_time_order(
         " FROM airflow_failover.events WHERE cluster = 'marker-order'"
     )
     sql_rows(pg, insert, "node-a", 1, "released")
-    before = mine.panel(3000)["event_marker"]
+    before = mine.panel()["event_marker"]
     # Stamped 5 ms before the row already read, as a longer transaction's row would be.
     sql_rows(pg, insert, "node-b", 2, "became_active")
-    after = mine.panel(3000)["event_marker"]
+    after = mine.panel()["event_marker"]
     assert after != before
     assert [e.kind for e in mine.events()] == ["became_active", "released"]
 
 
 def test_panel_reuses_one_pooled_connection(pg: PgServer, queries: Queries) -> None:
     for _ in range(5):
-        queries.panel(3000)
+        queries.panel()
     assert queries.pool.open_connections == 1
     conns = sql_rows(
         pg,
@@ -90,7 +90,7 @@ def test_panel_reuses_one_pooled_connection(pg: PgServer, queries: Queries) -> N
 
 def test_unknown_cluster_reads_as_empty(queries: Queries) -> None:
     other = Queries(queries.pool, "airflow_failover", "no-such-cluster")
-    panel = other.panel(3000)
+    panel = other.panel()
     assert panel["active"] is None and panel["term"] == 0 and panel["nodes"] == []
     assert panel["lease_remaining_ms"] == 0 and panel["event_marker"] == [None, 0]
     assert other.events() == []
@@ -98,7 +98,7 @@ def test_unknown_cluster_reads_as_empty(queries: Queries) -> None:
 
 def test_never_taken_lease_is_no_active(pg: PgServer, queries: Queries) -> None:
     sql_rows(pg, "INSERT INTO airflow_failover.lease (cluster) VALUES ('fresh-lease')")
-    panel = Queries(queries.pool, "airflow_failover", "fresh-lease").panel(3000)
+    panel = Queries(queries.pool, "airflow_failover", "fresh-lease").panel()
     assert panel["active"] is None and panel["lease_remaining_ms"] == 0
 
 

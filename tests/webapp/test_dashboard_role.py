@@ -84,7 +84,7 @@ def test_queries_work_as_the_role(pg: PgServer, dashboard_role: str, cluster: Cl
     pool = Pool(pg.conninfo(user=dashboard_role), size=1)
     try:
         q = Queries(pool, "airflow_failover", cluster.name)
-        panel = q.panel(3000)
+        panel = q.panel()
         assert panel["active"] == cluster.active()
         assert q.events()
         assert q.tickers() == []  # no prices table in this database
@@ -108,15 +108,8 @@ def test_prices_table_granted_when_present(pg: PgServer, dashboard_role: str) ->
     conn = psycopg2.connect(pg.conninfo(db))
     try:
         ensure_table(conn)
-        with conn, conn.cursor() as cur:
-            cur.execute("CREATE SCHEMA airflow_failover")
-            for t in ("lease", "nodes", "events"):
-                cur.execute(f"CREATE TABLE airflow_failover.{t} (x int)")
-            cur.execute("CREATE TABLE airflow_failover.commands (id bigserial, cluster text,"
-                        " kind text, target text, requested_by text, taken_by text,"
-                        " for_holder text, for_term bigint)")  # fmt: skip
-        grant_dashboard_role(conn, dashboard_role, "airflow_failover", "c")
-        grant_dashboard_role(conn, dashboard_role, "airflow_failover", "c")  # idempotent
+        grant_dashboard_role(conn, dashboard_role)
+        grant_dashboard_role(conn, dashboard_role)  # idempotent
     finally:
         conn.close()
     role_conn = psycopg2.connect(pg.conninfo(db, user=dashboard_role))

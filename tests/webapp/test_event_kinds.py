@@ -4,7 +4,11 @@ small parser, not with the dashboard's, so a bug there cannot hide here."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from webapp import event_kinds, model
@@ -71,3 +75,34 @@ def test_a_malformed_entry_is_an_error(tmp_path: Path) -> None:
         assert "kinds.def:1" in str(e)
     else:
         raise AssertionError("a malformed entry was accepted")
+
+
+def test_a_non_editable_install_imports_the_kinds(tmp_path: Path) -> None:
+    """The package as setuptools builds it for a wheel (build_py: the modules and the package
+    data of pyproject.toml), installed apart from any checkout, reads the kinds from its own
+    data: nothing in it points back at the source tree. build_py, not `pip wheel`: no network
+    and no `wheel` package needed, and it is the step that fills a wheel."""
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", src)
+    # symlinks=True: the build itself must turn the link into the list's text.
+    shutil.copytree(ROOT / "webapp", src / "webapp", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    (src / "include" / "af" / "core").mkdir(parents=True)
+    shutil.copy(DEF, src / "include" / "af" / "core")
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "-q",
+                    "build_py", "--build-lib", str(site)], cwd=src, check=True,
+                   capture_output=True)  # fmt: skip
+    shutil.rmtree(src)  # the install must not need the tree it was built from
+    probe = "import webapp, webapp.event_kinds as k; print(webapp.__file__); print(len(k.EVENT_KINDS))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert Path(out[0]).is_relative_to(site), out
+    assert int(out[1]) == len(listed())

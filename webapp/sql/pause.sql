@@ -1,7 +1,7 @@
--- Maintenance mode (`airflow-failover pause`, daemon schema version 5): the cluster's live
--- pause, if any, judged on the database clock as the daemons judge it (an expired row no
--- longer counts). Read apart from the panel statement, so that a dashboard role granted
--- before version 5 still shows the panel (and a note instead of the banner).
+-- Maintenance mode (`airflow-failover pause`): the cluster's live pause, if any, from the
+-- daemons' own pause_state() (migration 8: an expired row no longer counts). Read apart from
+-- the panel statement, so that a dashboard role granted before the pause existed still shows
+-- the panel (and a note instead of the banner).
 -- Placeholders: {schema} (identifier); %(cluster)s (parameter).
 SELECT json_build_object(
     'paused_by', paused_by,
@@ -12,6 +12,4 @@ SELECT json_build_object(
     'for_holder', for_holder,
     'for_term', for_term
 )
-FROM {schema}.pause
-WHERE cluster = %(cluster)s
-  AND (expires_at IS NULL OR expires_at > clock_timestamp())
+FROM {schema}.pause_state(%(cluster)s)

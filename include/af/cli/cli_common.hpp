@@ -23,7 +23,4 @@ std::unique_ptr<pqxx::connection> open_for_operator(const config::Config& c);
 /// operator's, with the operator role's conninfo) is accepted too.
 config::Config load_cli_config(const std::string& path, bool operator_only);
 
-/// A node row not refreshed for this long belongs to a dead or cut-off daemon.
-std::int64_t stale_after_ms(const config::Config& c);
-
 }  // namespace af::cli

@@ -21,10 +21,12 @@ int cmd_history(const config::Config& c, bool json, int limit);
 /// `init-db`: create or upgrade the schema, as `conninfo` (default: the config's) and, with
 /// `daemon_role`, for that role with a fencing function for it (the administrator keeps the
 /// schema, the events table and the fencing state); with `operator_role`, that role may run
-/// status, history, pause, resume and switchover for the config's cluster and nothing else.
+/// status, history, pause, resume and switchover for the config's cluster and nothing else;
+/// with `dashboard_role`, that role may read the cluster and request terminate for it.
 int cmd_init_db(const config::Config& c, const std::optional<std::string>& conninfo,
                 const std::optional<std::string>& daemon_role,
-                const std::optional<std::string>& operator_role = std::nullopt);
+                const std::optional<std::string>& operator_role = std::nullopt,
+                const std::optional<std::string>& dashboard_role = std::nullopt);
 
 /// `init-db --airflow-role ROLE`: grants ROLE what the takeover step and the airflow-db checks
 /// need on Airflow's job table (SELECT, UPDATE (state, end_date)), as `conninfo` (default:

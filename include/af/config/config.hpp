@@ -185,6 +185,11 @@ struct Config : core::Candidacy {
     bool operator==(const Config&) const = default;
 };
 
+/// How long this node's row may go unrefreshed before `status` and the dashboard call it stale
+/// (the daemon writes it into the row; the schema's cluster_status judges by it): three missed
+/// refreshes, and never less than a lease TTL.
+Duration stale_after(const Config& c);
+
 /// Parses and validates JSON text. Throws ConfigError naming the key and the rule.
 Config parse_config(const std::string& json_text);
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,14 +25,30 @@ struct LeaseTimings {
     bool operator==(const LeaseTimings&) const = default;
 };
 
+/// The rule for the intervals a config leaves unset (docs/design.md, "Timings from ttl_ms"):
+/// six renewals per TTL, a tenth of it (at least 100 ms) as fence margin, and the standby polls
+/// as often as the active renews.
+constexpr LeaseTimings lease_timings_for(Duration ttl) {
+    const Duration renew = std::max(Duration{50}, ttl / 6);
+    return LeaseTimings{ttl, renew, std::max(Duration{100}, ttl / 10), renew};
+}
+static_assert(lease_timings_for(LeaseTimings{}.ttl) == LeaseTimings{},
+              "LeaseTimings' defaults are the rule's values at the default TTL");
+
+/// After a hand-over a node lets the others go first for two TTLs (config
+/// supervision.handover_cooldown_ms unset).
+constexpr Duration handover_cooldown_for(Duration ttl) {
+    return 2 * ttl;
+}
+
 /// Restarts in place and crash-loop hand-over (config "supervision").
 struct SupervisionPolicy {
     Duration restart_backoff_initial{500};
     Duration restart_backoff_max{10000};
     int crash_loop_limit{5};  ///< crashes within the window that trigger a hand-over
     Duration crash_loop_window{60000};
-    /// After a hand-over, let others go first. The parser's default is 2 x lease.ttl_ms.
-    Duration handover_cooldown{6000};
+    /// After a hand-over, let others go first.
+    Duration handover_cooldown{handover_cooldown_for(LeaseTimings{}.ttl)};
     bool operator==(const SupervisionPolicy&) const = default;
 };
 

@@ -21,8 +21,9 @@ struct NodeView {
     int priority{100};
     nlohmann::json peers;     ///< what this node hears of the others
     nlohmann::json counters;  ///< heartbeats sent/received/dropped, statements
-    /// Set by mark_stale(): the row stopped changing (dead or cut-off daemon), so `role` is only
-    /// what it last wrote and is shown as `last_role`.
+    /// The schema's rule (cluster_status, migration 8): the row stopped changing (dead or cut-off
+    /// daemon), or it reads active without the live lease, so `role` is only what it last wrote
+    /// and is shown as `last_role`.
     bool stale{false};
 };
 
@@ -38,11 +39,9 @@ struct ClusterView {
     nlohmann::json to_json() const;
 };
 
-/// What `status` shows of each row: a node not heard from within `stale_after_ms` is stale, and
-/// only the holder of the unexpired lease may read `active`. A dead holder's row still says
-/// "active" in the table (nobody is left to change it), so without this two nodes would read
-/// active after a kill -9. Pure, for the unit tests.
-void mark_stale(ClusterView& v, std::int64_t stale_after_ms);
+/// The cluster as the schema's cluster_status() judges it (one database clock reading; the
+/// stale rule is the schema's).
+ClusterView from_status_json(const nlohmann::json& j);
 
 ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
                          const std::string& cluster);

@@ -35,11 +35,14 @@ class CommandSql {
     std::optional<Command> take(pqxx::connection& c,
                                 std::vector<std::string>* stale = nullptr) const;
     void finish(pqxx::connection& c, std::int64_t id, const std::string& result) const;
-    /// Inserts a command (its trigger notifies the daemons); returns its id. It is meant for
-    /// `meant_for`, or else for the live lease's holder and term at the time of the insert.
-    std::int64_t insert(pqxx::connection& c, const std::string& kind,
-                        const std::optional<std::string>& target, const std::string& requested_by,
-                        const std::optional<CommandTarget>& meant_for = std::nullopt) const;
+    /// Requests a command through the schema's request_command (migration 8; its trigger
+    /// notifies the daemons); returns its id. It is meant for `meant_for`, and written only while
+    /// that holder still holds the live lease in that term (none: it was not written); without
+    /// `meant_for`, for the live lease's holder and term at the time of the insert.
+    std::optional<std::int64_t> insert(
+        pqxx::connection& c, const std::string& kind, const std::optional<std::string>& target,
+        const std::string& requested_by,
+        const std::optional<CommandTarget>& meant_for = std::nullopt) const;
     /// The result of a command, once done.
     std::optional<std::string> result(pqxx::connection& c, std::int64_t id) const;
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "af/core/election_config.hpp"
 #include "af/core/election_event.hpp"
 #include "af/db/db_jobs.hpp"
 #include "af/db/node_report.hpp"
@@ -22,11 +23,12 @@ struct WorkerSettings {
     std::string schema;
     std::string cluster;
     std::string node_id;
-    Duration connect_timeout{2000};
-    Duration statement_timeout{3000};
-    Duration ttl{3000};
-    Duration renew_interval{500};  ///< with ttl and fence_margin: the renewal lanes' timeouts
-    Duration fence_margin{300};
+    Duration connect_timeout{};
+    core::LeaseTimings lease;  ///< the lease's length; with it, the renewal lanes' timeouts
+    /// The main connection's statement timeout: a statement that outlives the lease is moot.
+    Duration statement_timeout{lease.ttl};
+    /// Written into the node row: past this age the row counts as stale (migration 8).
+    Duration stale_after{};
     std::string hostname;
     std::string airflow_hostname;  ///< what Airflow records for this node's jobs ("" if none)
     std::string version;

@@ -30,9 +30,9 @@ class RenewLanes {
         std::string schema;
         std::string cluster;
         std::string node_id;
-        Duration connect_timeout{2000};
-        Duration ttl{3000};
-        RenewTiming timing{renew_timing(Duration{3000}, Duration{500}, Duration{300})};
+        Duration connect_timeout{};
+        core::LeaseTimings lease;
+        RenewTiming timing{renew_timing(lease)};
     };
     static constexpr std::size_t k_lanes = 3;
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "af/core/election_config.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::db {
@@ -20,6 +21,6 @@ struct RenewTiming {
     int keepalive_count;
 };
 
-RenewTiming renew_timing(Duration ttl, Duration renew_interval, Duration fence_margin);
+RenewTiming renew_timing(const core::LeaseTimings& lease);
 
 }  // namespace af::db

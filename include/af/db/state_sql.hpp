@@ -6,6 +6,7 @@
 #include <string>
 
 #include "af/db/node_report.hpp"
+#include "af/util/boot_clock.hpp"
 
 namespace af::db {
 
@@ -15,9 +16,10 @@ class StateSql {
     StateSql(std::string schema, std::string cluster, std::string node_id);
 
     /// Creates or refreshes this node's row at start-up; returns its new incarnation number.
+    /// `stale_after`: past this age the row is stale (the schema's cluster_status).
     std::int64_t register_node(pqxx::connection& c, const std::string& hostname,
                                const std::string& version, int pid,
-                               const std::string& airflow_hostname) const;
+                               const std::string& airflow_hostname, Duration stale_after) const;
     /// The other nodes' incarnations: heartbeats from a lower one are replays.
     std::map<std::string, std::int64_t> peer_incarnations(pqxx::connection& c) const;
     void publish(pqxx::connection& c, const NodeReport& r) const;

@@ -12,6 +12,7 @@
 #include "af/db/lane_schedule.hpp"
 #include "af/db/lease_sql.hpp"
 #include "af/db/mailbox.hpp"
+#include "af/db/reconnect_backoff.hpp"
 
 namespace af::db {
 
@@ -34,8 +35,7 @@ struct RenewLanes::Impl {
         LaneInbox inbox;
         // The lane's thread only:
         std::unique_ptr<pqxx::connection> conn;
-        TimePoint next_connect{};
-        Duration backoff{100};
+        ReconnectBackoff reconnect;
         std::thread thread;
     };
 
@@ -129,7 +129,7 @@ void RenewLanes::Impl::send(Lane& lane, std::int64_t term) {
     std::optional<core::Event> result;
     try {
         if (!lane.conn) {
-            if (boot_clock::now() < lane.next_connect)
+            if (!lane.reconnect.due(boot_clock::now()))
                 throw std::runtime_error("database unavailable (renewal connection backing off)");
             try {
                 const TcpTuning tcp{s.timing.tcp_user_timeout, s.timing.keepalive_idle_s,
@@ -138,16 +138,15 @@ void RenewLanes::Impl::send(Lane& lane, std::int64_t term) {
                     open_connection(s.conninfo, s.connect_timeout, s.timing.statement_timeout, tcp);
                 durable_lease_session(*conn);
                 lane.conn = std::move(conn);
-                lane.backoff = Duration{100};
+                lane.reconnect.opened();
             } catch (...) {
-                lane.next_connect = boot_clock::now() + lane.backoff;
-                lane.backoff = std::min(lane.backoff * 2, Duration{2000});
+                lane.reconnect.failed(boot_clock::now());
                 throw;
             }
         }
         // The lease deadline counts from the moment before the statement is sent.
         const TimePoint sent = boot_clock::now();
-        const bool ok = lease.renew(*lane.conn, term, s.ttl);
+        const bool ok = lease.renew(*lane.conn, term, s.lease.ttl);
         ++statements;
         result = core::ev::renew_result{ok, term, sent};
     } catch (const std::exception& e) {

@@ -78,19 +78,18 @@ void CommandSql::finish(pqxx::connection& c, std::int64_t id, const std::string&
                    static_cast<long long>(id), result);
 }
 
-std::int64_t CommandSql::insert(pqxx::connection& c, const std::string& kind,
-                                const std::optional<std::string>& target,
-                                const std::string& requested_by,
-                                const std::optional<CommandTarget>& meant_for) const {
+std::optional<std::int64_t> CommandSql::insert(
+    pqxx::connection& c, const std::string& kind, const std::optional<std::string>& target,
+    const std::string& requested_by, const std::optional<CommandTarget>& meant_for) const {
     pqxx::nontransaction tx(c);
-    // Without meant_for, the insert trigger binds the row to the live lease.
     const auto r = tx.exec_params(
-        "INSERT INTO " + quoted(schema_) +
-            ".commands (cluster, kind, target, requested_by, for_holder, for_term)"
-            " VALUES ($1, $2, NULLIF($3, ''), $4, NULLIF($5, ''), NULLIF($6, -1)) RETURNING id",
+        "SELECT " + quoted(schema_) +
+            ".request_command($1, $2, NULLIF($3, ''), $4, NULLIF($5, ''), NULLIF($6, -1))",
         cluster_, kind, target.value_or(""), requested_by,
         meant_for ? meant_for->holder : std::string(),
         static_cast<long long>(meant_for ? meant_for->term : -1));
+    if (r[0][0].is_null())
+        return std::nullopt;
     return r[0][0].as<std::int64_t>();
 }
 

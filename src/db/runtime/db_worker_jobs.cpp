@@ -25,10 +25,11 @@ void DbWorker::execute(job::Acquire& j) {
     ++statements_;
     // Read the clock before sending: the lease deadline counts from here.
     const TimePoint sent = boot_clock::now();
-    auto r = impl_->lease.acquire(*impl_->conn, s_.ttl, std::max(j.min_term, impl_->term_floor));
+    auto r =
+        impl_->lease.acquire(*impl_->conn, s_.lease.ttl, std::max(j.min_term, impl_->term_floor));
     if (r.won && !s_.fence_roles.empty() && !fence(r.term)) {
-        r.won = false;         // given back: no processes without the fence
-        r.remaining = s_.ttl;  // the core waits a poll before trying again
+        r.won = false;               // given back: no processes without the fence
+        r.remaining = s_.lease.ttl;  // the core waits a poll before trying again
     }
     sink_(core::ev::acquire_result{r.won, r.term, r.holder, r.remaining, sent, r.previous_holder,
                                    r.previous_released});
@@ -36,7 +37,7 @@ void DbWorker::execute(job::Acquire& j) {
 
 void DbWorker::execute(job::Release& j) {
     ++statements_;
-    const bool ok = impl_->lease.release(*impl_->conn, j.term, j.reserved_for, s_.ttl);
+    const bool ok = impl_->lease.release(*impl_->conn, j.term, j.reserved_for, s_.lease.ttl);
     sink_(core::ev::release_result{j.term, ok});
 }
 
@@ -57,7 +58,7 @@ void DbWorker::execute(job::Record& j) {
 
 void DbWorker::execute(job::CheckPause&) {
     // Often enough that a paused standby's view of the lease (from the same read) stays fresh.
-    inbox_.push(job::CheckPause{}, boot_clock::now() + std::min(k_pause_check, s_.ttl / 3));
+    inbox_.push(job::CheckPause{}, boot_clock::now() + std::min(k_pause_check, s_.lease.ttl / 3));
     ++statements_;
     const auto p = read_pause(*impl_->conn, s_.schema, s_.cluster);
     core::ev::paused e;

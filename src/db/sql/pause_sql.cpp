@@ -8,14 +8,16 @@ namespace af::db {
 
 namespace {
 
-// The columns every statement returns, in Pause's order; "live" is false for an expired row.
-constexpr const char* k_pause_columns =
-    "paused_by, reason, stop_processes,"
-    " to_char(paused_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint,"
-    " for_holder, coalesce(for_term, 0),"
-    " expires_at IS NULL OR expires_at > clock_timestamp()";
+// The columns every statement returns, in Pause's order, from the pause table or the schema's
+// pause_state(); "live" is the schema's pause_is_live() (migration 8): false for an expired row.
+std::string pause_columns(const std::string& schema) {
+    return "paused_by, reason, stop_processes,"
+           " to_char(paused_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+           " to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+           " ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint,"
+           " for_holder, coalesce(for_term, 0), " +
+           quoted(schema) + ".pause_is_live(expires_at)";
+}
 
 std::optional<Pause> from_row(const pqxx::result& r) {
     if (r.empty() || !r[0][8].as<bool>())
@@ -49,9 +51,9 @@ nlohmann::json Pause::to_json() const {
 std::optional<Pause> read_pause(pqxx::connection& c, const std::string& schema,
                                 const std::string& cluster) {
     pqxx::nontransaction tx(c);
-    return from_row(tx.exec_params(std::string("SELECT ") + k_pause_columns + " FROM " +
-                                       quoted(schema) + ".pause WHERE cluster = $1",
-                                   cluster));
+    return from_row(tx.exec_params(
+        "SELECT " + pause_columns(schema) + " FROM " + quoted(schema) + ".pause_state($1)",
+        cluster));
 }
 
 Pause set_pause(pqxx::connection& c, const std::string& schema, const std::string& cluster,
@@ -68,7 +70,7 @@ Pause set_pause(pqxx::connection& c, const std::string& schema, const std::strin
             " reason = EXCLUDED.reason, stop_processes = EXCLUDED.stop_processes,"
             " paused_at = clock_timestamp(), expires_at = EXCLUDED.expires_at"
             " RETURNING " +
-            std::string(k_pause_columns),
+            pause_columns(schema),
         cluster, by, reason, stop_processes, static_cast<long long>(expires_in_ms.value_or(-1)));
     auto p = from_row(r);
     if (!p)
@@ -95,7 +97,7 @@ std::optional<Pause> clear_pause(pqxx::connection& c, const std::string& schema,
     pqxx::nontransaction tx(c);
     return from_row(tx.exec_params("DELETE FROM " + quoted(schema) +
                                        ".pause WHERE cluster = $1 RETURNING " +
-                                       std::string(k_pause_columns),
+                                       pause_columns(schema),
                                    cluster));
 }
 

@@ -13,12 +13,10 @@ namespace af::db {
 DbWorker::DbWorker(WorkerSettings s, Sink sink)
     : s_(std::move(s)),
       sink_(std::move(sink)),
-      impl_(std::make_unique<Impl>(Impl{
-          LeaseSql(s_.schema, s_.cluster, s_.node_id), StateSql(s_.schema, s_.cluster, s_.node_id),
-          CommandSql(s_.schema, s_.cluster, s_.node_id), nullptr, nullptr})),
+      impl_(std::make_unique<Impl>(s_)),
       renewals_(std::make_unique<RenewLanes>(
           RenewLanes::Settings{s_.conninfo, s_.schema, s_.cluster, s_.node_id, s_.connect_timeout,
-                               s_.ttl, renew_timing(s_.ttl, s_.renew_interval, s_.fence_margin)},
+                               s_.lease, renew_timing(s_.lease)},
           sink_, statements_)) {}
 
 DbWorker::~DbWorker() {
@@ -91,7 +89,7 @@ void DbWorker::lost(const std::string& what) {
     connected_ = false;
     impl_->listener.reset();
     impl_->conn.reset();
-    impl_->next_connect = boot_clock::now() + impl_->backoff;
+    impl_->reconnect.failed(boot_clock::now());
     if (!impl_->reported_down) {
         // Logged once per change of state, not once per try.
         spdlog::warn("database connection lost: {}; retrying with backoff", what);
@@ -102,14 +100,14 @@ void DbWorker::lost(const std::string& what) {
 bool DbWorker::connect() {
     if (impl_->conn)
         return true;
-    if (boot_clock::now() < impl_->next_connect)
+    if (!impl_->reconnect.due(boot_clock::now()))
         return false;
     try {
         impl_->conn = open_connection(s_.conninfo, s_.connect_timeout, s_.statement_timeout);
         durable_lease_session(*impl_->conn);
         migrate(*impl_->conn, s_.schema);
         const auto inc = impl_->state.register_node(*impl_->conn, s_.hostname, s_.version, s_.pid,
-                                                    s_.airflow_hostname);
+                                                    s_.airflow_hostname, s_.stale_after);
         impl_->term_floor = impl_->state.highest_term(*impl_->conn);
         sink_(core::ev::term_floor{impl_->term_floor});
         auto peers = impl_->state.peer_incarnations(*impl_->conn);
@@ -128,15 +126,13 @@ bool DbWorker::connect() {
         if (active_)
             inbox_.push(job::CheckCommands{});
         connected_ = true;
-        impl_->backoff = Duration{100};
+        impl_->reconnect.opened();
         if (impl_->reported_down || !impl_->was_connected)
             spdlog::info("database connection {}", impl_->was_connected ? "restored" : "open");
         impl_->reported_down = false;
         impl_->was_connected = true;
         return true;
     } catch (const std::exception& e) {
-        // Exponential backoff, capped: a down database is asked about twice a second at most.
-        impl_->backoff = std::min(impl_->backoff * 2, Duration{2000});
         lost(e.what());
         return false;
     }

@@ -11,19 +11,23 @@ StateSql::StateSql(std::string schema, std::string cluster, std::string node_id)
 
 std::int64_t StateSql::register_node(pqxx::connection& c, const std::string& hostname,
                                      const std::string& version, int pid,
-                                     const std::string& airflow_hostname) const {
+                                     const std::string& airflow_hostname,
+                                     Duration stale_after) const {
     pqxx::nontransaction tx(c);
     const auto r = tx.exec_params(
         "INSERT INTO " + quoted(schema_) +
             ".nodes AS n (cluster, node_id, role, state, hostname, version, pid, incarnation,"
-            " airflow_hostname) VALUES ($1, $2, 'standby', 'starting', $3, $4, $5, 1, $6)"
+            " airflow_hostname, stale_after_ms)"
+            " VALUES ($1, $2, 'standby', 'starting', $3, $4, $5, 1, $6, $7)"
             " ON CONFLICT (cluster, node_id) DO UPDATE SET role = 'standby', state = 'starting',"
             " term = 0, processes = '[]', hostname = EXCLUDED.hostname,"
             " version = EXCLUDED.version, pid = EXCLUDED.pid, incarnation = n.incarnation + 1,"
-            " airflow_hostname = EXCLUDED.airflow_hostname,"
+            " airflow_hostname = EXCLUDED.airflow_hostname, stale_after_ms = "
+            "EXCLUDED.stale_after_ms,"
             " started_at = clock_timestamp(), last_seen = clock_timestamp()"
             " RETURNING incarnation",
-        cluster_, node_id_, hostname, version, pid, airflow_hostname);
+        cluster_, node_id_, hostname, version, pid, airflow_hostname,
+        static_cast<long long>(stale_after.count()));
     return r[0][0].as<std::int64_t>();
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Internal to src/db/db_worker*.cpp: DbWorker's connection and what it listens for. Not a
+// Internal to src/db/runtime/db_worker*.cpp: DbWorker's connection and what it listens for. Not a
 // public header (it brings in libpqxx, which db_worker.hpp keeps out of the daemon).
 
 #include <memory>
@@ -10,6 +10,7 @@
 #include "af/db/command_sql.hpp"
 #include "af/db/db_worker.hpp"
 #include "af/db/lease_sql.hpp"
+#include "af/db/reconnect_backoff.hpp"
 #include "af/db/state_sql.hpp"
 
 namespace af::db {
@@ -52,6 +53,11 @@ class Listener final : public pqxx::notification_receiver {
 
 /// Worker thread only.
 struct DbWorker::Impl {
+    explicit Impl(const WorkerSettings& s)
+        : lease(s.schema, s.cluster, s.node_id),
+          state(s.schema, s.cluster, s.node_id),
+          commands(s.schema, s.cluster, s.node_id) {}
+
     LeaseSql lease;
     StateSql state;
     CommandSql commands;
@@ -59,8 +65,7 @@ struct DbWorker::Impl {
     std::unique_ptr<Listener> listener;
     bool was_connected{false};
     bool reported_down{false};
-    Duration backoff{100};
-    TimePoint next_connect{};
+    ReconnectBackoff reconnect;
     /// Highest term on record at connect. The core learns it too, but an acquire it queued
     /// before the connection opened still carries its old floor.
     std::int64_t term_floor{0};
