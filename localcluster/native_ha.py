@@ -110,19 +110,15 @@ class Host:
                 out |= {proc.pid} | set(session_pids(proc.pid)) | descendants(proc.pid)
         return out
 
-    def lose(self) -> None:
-        """Every process of the host SIGKILLed at once (the supervisor, if any, restarts them)."""
-        signal_all(self.pids(), signal.SIGKILL)
+    def lose(self, pids: set[int] | None = None) -> None:
+        """Every process of the host (``pids``, found beforehand, or now) SIGKILLed at once; the
+        supervisor, if any, restarts them."""
+        signal_all(self.pids() if pids is None else pids, signal.SIGKILL)
         for proc in self.procs.values():
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-
-    def freeze(self) -> set[int]:
-        pids = self.pids()
-        signal_all(pids, signal.SIGSTOP)
-        return pids
 
     def stop(self) -> None:
         self._halt.set()

@@ -212,11 +212,12 @@ def long_tries(site: Site) -> list[dict[str, Any]]:
 
 
 def running_long_try(site: Site) -> dict[str, Any] | None:
-    """The long task's current try when it runs and its body has written a beat."""
-    beats = read_beats(site)
+    """The long task's current try when it runs and its body wrote a beat in the last 2 s (a
+    killed try stays "running" in the table until a scheduler resets it)."""
+    recent = [b for b in read_beats(site)[-40:] if b["t"] > time.time() - 2]
     for t in long_tries(site):
         if t["state"] == "running" and any(
-            b["run_id"] == t["run_id"] and b["try"] == t["try_number"] for b in beats[-40:]
+            b["run_id"] == t["run_id"] and b["try"] == t["try_number"] for b in recent
         ):
             return t
     return None

@@ -17,7 +17,7 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
-from .airflow_faults import TakeoverPair, host_loss
+from .airflow_faults import TakeoverPair
 from .airflow_site import Site, wait_for
 from .native_ha import Host, pair_host_pids, signal_all
 
@@ -34,6 +34,10 @@ class VsPair(TakeoverPair):
         extra = {k: v for k, v in self.site.env().items() if k.startswith("VS_NATIVE_")}
         for proc in cfg["processes"]:
             proc["env"].update(extra)
+            # The run's mark (localcluster.procs.RUN_VAR) reaches them through the daemon's own
+            # environment; the config may not set the daemon's reserved names.
+            for k in [k for k in proc["env"] if k.startswith("AIRFLOW_FAILOVER_")]:
+                del proc["env"][k]
         return cfg
 
 
@@ -58,13 +62,10 @@ class Setup:
     def pids(self, host: str) -> set[int]:
         raise NotImplementedError
 
-    def lose(self, host: str) -> None:
-        signal_all(self.pids(host), signal.SIGKILL)
-
-    def freeze(self, host: str) -> set[int]:
-        pids = self.pids(host)
-        signal_all(pids, signal.SIGSTOP)
-        return pids
+    def lose(self, host: str, pids: set[int]) -> None:
+        """SIGKILL of ``pids`` (found beforehand: finding them takes a while on a loaded box,
+        and the fault's clock starts at the signal)."""
+        signal_all(pids, signal.SIGKILL)
 
     def parser_left(self, host: str) -> bool:
         """Whether a dag-processor can run anywhere once ``host`` is gone."""
@@ -96,8 +97,8 @@ class Single(Setup):
     def pids(self, host: str) -> set[int]:
         return self.host.pids()
 
-    def lose(self, host: str) -> None:
-        self.host.lose()
+    def lose(self, host: str, pids: set[int]) -> None:
+        self.host.lose(pids)
 
     def restore(self, host: str) -> None:
         wait_for(self.host.running, 60, "the supervisor to restart host-a's processes")
@@ -129,8 +130,8 @@ class Native(Setup):
     def pids(self, host: str) -> set[int]:
         return self.hosts[host].pids()
 
-    def lose(self, host: str) -> None:
-        self.hosts[host].lose()
+    def lose(self, host: str, pids: set[int]) -> None:
+        self.hosts[host].lose(pids)
 
     def parser_left(self, host: str) -> bool:
         return any("dag-processor" in h.roles for n, h in self.hosts.items() if n != host)
@@ -155,9 +156,22 @@ class Failover(Setup):
 
     def start(self) -> None:
         self.pair.start(["node-a"])
-        wait_for(lambda: self.pair.active() == "node-a", 120, "node-a active", diagnose=self.pair.diagnose)
+        wait_for(
+            lambda: self.alive() and self.pair.active() == "node-a",
+            120,
+            "node-a active",
+            diagnose=self.pair.diagnose,
+        )
         self.pair.start(["node-b"])
         wait_for(lambda: self.warm_ready("node-b"), 180, "node-b's warm standby", diagnose=self.pair.diagnose)
+
+    def alive(self) -> bool:
+        for name, node in self.pair.nodes.items():
+            if node.proc is not None and node.proc.poll() is not None:
+                raise AssertionError(
+                    f"daemon {name} exited with {node.proc.returncode}\n{self.pair.diagnose()}"
+                )
+        return True
 
     def victim(self, long_try: dict[str, Any] | None) -> str:
         active = wait_for(self.pair.active, 30, "an active node", diagnose=self.pair.diagnose)
@@ -166,8 +180,11 @@ class Failover(Setup):
     def pids(self, host: str) -> set[int]:
         return pair_host_pids(self.pair, host)
 
-    def lose(self, host: str) -> None:
-        host_loss(self.pair, host)
+    def lose(self, host: str, pids: set[int]) -> None:
+        daemon = self.pair.nodes[host].proc
+        assert daemon is not None and daemon.pid in pids, f"{host}'s daemon is not among {pids}"
+        signal_all(pids, signal.SIGKILL)
+        daemon.wait(timeout=10)
 
     def restore(self, host: str) -> None:
         before = self.warm_ready(host)

@@ -69,8 +69,11 @@ def test_short_bench_native_ha_vs_airflow_failover_host_loss(tmp_path: Path) -> 
         assert r["load"]["tis_queued_per_min"] > 0, f"{r['setup']}: the load never ran\n{report}"
         f = r["faults"]["host_loss"]
         assert math.isfinite(f["sched_s"]), f"{r['setup']}: no scheduling after the host loss\n{report}"
-        assert math.isfinite(f["task_s"]), f"{r['setup']}: the long task never ran again\n{report}"
+        # Native HA resets a lost peer's task only at its orphan check (every 300 s), usually
+        # after the short window: its figure may be "not within".
+        assert "task_s" in f, report
     failover = results[1]
+    assert math.isfinite(failover["faults"]["host_loss"]["task_s"]), f"long task not rerun\n{report}"
     assert failover["faults"]["host_loss"]["overlap_s"] == 0, report
     assert failover["overlap_total_s"] == 0, report
     assert math.isfinite(failover["faults"]["host_loss"]["parse_s"]), f"no parsing after failover\n{report}"
