@@ -39,6 +39,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -284,6 +285,10 @@ def table(results: list[dict[str, Any]]) -> str:
         "failover": "airflow-failover",
     }
     for res in results:
+        if "error" in res:
+            why = res["error"].splitlines()[0][:200]
+            lines.append(f"| {names[res['setup']]} | {res['executor']} | failed: {why} |" + " |" * 9)
+            continue
         rest, load = res["rest"], res["load"]
         cost = [
             f"{rest['statements_per_s']:.0f} / {load['statements_per_s']:.0f}",
@@ -329,13 +334,15 @@ def settings(args: argparse.Namespace, started: str, results: list[dict[str, Any
         check=False,
     ).stdout.strip()
     loads = "; ".join(
-        f"{r['setup']}/{r['executor']} {r['load_avg_start']} → {r.get('load_avg_end', '?')}" for r in results
+        f"{r['setup']}/{r['executor']} {r.get('load_avg_start', '?')} → {r.get('load_avg_end', '?')}"
+        for r in results
     )
     return "\n".join(
         [
             f"- date {started}, commit `{commit}`{' (with uncommitted changes)' if dirty else ''}, "
             f"Apache Airflow {version}, PostgreSQL {pg_version}, {os.cpu_count()} cores",
-            f"- command: `.venv/bin/python bench/vs_native.py {' '.join(sys.argv[1:])}`",
+            f"- command: `.venv/bin/python bench/vs_native.py {' '.join(sys.argv[1:])}`; daemon binary "
+            f"{os.environ.get('AIRFLOW_FAILOVER_BIN', 'build/airflow-failover')}",
             f"- workload: {args.dags} DAGs x 10 short tasks every 30 s, one long task; at rest "
             f"{args.rest_s:.0f} s, under load {args.load_s:.0f} s after {args.warmup_s:.0f} s of warm-up; "
             f"each fault measured for up to {args.trial_s:.0f} s; one trial per setup, executor and fault",
@@ -361,8 +368,13 @@ def main() -> int:
     ap.add_argument("--load-s", type=float, default=45.0)
     # Long enough for Airflow's orphan check (every 300 s) to reset a lost peer's task.
     ap.add_argument("--trial-s", type=float, default=360.0, help="longest wait for a fault's figures")
-    ap.add_argument("--json", type=Path, help="write every figure as JSON")
+    ap.add_argument("--json", type=Path, help="write every figure as JSON (after each setup)")
+    ap.add_argument("--keep", action="store_true", help="keep the working directory (logs, beats)")
+    ap.add_argument("--table-from", type=Path, help="print the table of a JSON file and exit")
     args = ap.parse_args()
+    if args.table_from:
+        print(table(json.loads(args.table_from.read_text())))
+        return 0
     if args.short:
         args.setups, args.executors, args.faults, args.dags = "native,failover", "local", "host_loss", 10
         args.rest_s, args.warmup_s, args.load_s, args.trial_s = 8.0, 5.0, 12.0, 45.0
@@ -379,8 +391,8 @@ def main() -> int:
     say(f"load average at start: {load_avg()}; {os.cpu_count()} cores")
     results: list[dict[str, Any]] = []
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="af-vs-native-") as tmpdir:
-        tmp = Path(tmpdir)
+    tmp = Path(tempfile.mkdtemp(prefix="af-vs-native-"))
+    try:
         pg = PgServer()
         pg.init()
         with open(pg.datadir / "postgresql.conf", "a", encoding="utf-8") as f:
@@ -402,7 +414,11 @@ def main() -> int:
             bench.template()
             for executor in args.executors:
                 for setup in args.setups:
-                    results.append(bench.run_setup(setup, executor))
+                    try:
+                        results.append(bench.run_setup(setup, executor))
+                    except Exception as e:  # noqa: BLE001 - one broken setup must not lose the rest
+                        say(f"{setup}/{executor} FAILED: {e}")
+                        results.append({"setup": setup, "executor": executor, "error": str(e)[:3000]})
                     if args.json:
                         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
         finally:
@@ -410,6 +426,11 @@ def main() -> int:
                 bench.broker.stop()
             kill_run(bench.run_id)
             pg.destroy()
+    finally:
+        if args.keep:
+            say(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     say(f"done in {time.monotonic() - t0:.0f} s")
     print(table(results))
     print()

@@ -164,10 +164,14 @@ class Window:
             " WHERE queued_dttm > %s AND queued_dttm <= %s",
             (self._t0, self._t1),
         )[0][0]
-        finished = self.site.query(
-            "SELECT count(*) FROM task_instance WHERE state = 'success' AND end_date > %s AND end_date <= %s",
-            (self._t0, self._t1),
-        )[0][0]
+        ended = dict(
+            self.site.query(
+                "SELECT coalesce(state, 'none'), count(*) FROM task_instance"
+                " WHERE end_date > %s AND end_date <= %s GROUP BY 1",
+                (self._t0, self._t1),
+            )
+        )
+        finished = ended.get("success", 0)
         out = {
             "seconds": secs,
             "statements_per_s": d["statements"] / secs,
@@ -180,6 +184,8 @@ class Window:
             "tis_queued_per_min": 60.0 * float(queued) / secs,
             "tis_done_per_min": 60.0 * float(finished) / secs,
         }
+        for state, n in ended.items():
+            out[f"ended_{state}"] = float(n)
         for key, mark in LOG_MARKS.items():
             out[key] = float(text.count(mark))
         return out
