@@ -309,6 +309,8 @@ def table(results: list[dict[str, Any]]) -> str:
                 parse = "never: no dag-processor left"
             twice = "no" if f["overlap_s"] == 0 else f"YES, {f['overlap_s']:.1f} s"
             fault_txt = {"host_loss": "host loss", "sigstop": "SIGSTOP 30 s"}[fault]
+            if res["setup"] == "native" and f["victim"] == "host-b":
+                f = {**f, "victim": "host-b, no dag-processor"}
             lines.append(
                 f"| {names[res['setup']]} | {res['executor']} | {fault_txt} ({f['victim']}) "
                 f"| {secs(f['sched_s'], f['waited_s'])} | {task} "
