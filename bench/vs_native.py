@@ -302,7 +302,7 @@ def table(results: list[dict[str, Any]]) -> str:
             task = secs(f["task_s"], f["waited_s"])
             if not math.isnan(f["task_s"]):
                 task += f" ({f['task_try']} on {f['task_host']})"
-            if res["executor"] == "celery" and f["task_try"] == "same try" and fault == "host_loss":
+            if res["executor"] == "celery" and f["task_try"] == "same try" and f["task_s"] < 5:
                 task = "not interrupted (on the worker)"
             parse = secs(f["parse_s"], f["waited_s"])
             if math.isnan(f["parse_s"]) and not f["parser_left"]:
@@ -319,7 +319,8 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def settings(args: argparse.Namespace, started: str, results: list[dict[str, Any]], pg_version: str) -> str:
+def source_state() -> str:
+    """The commit, taken when the run starts (the checkout may move on while it runs)."""
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -329,6 +330,12 @@ def settings(args: argparse.Namespace, started: str, results: list[dict[str, Any
         text=True,
         check=False,
     ).stdout.strip()
+    return f"`{commit}`{' (with uncommitted changes)' if dirty else ''}"
+
+
+def settings(
+    args: argparse.Namespace, started: str, results: list[dict[str, Any]], pg_version: str, source: str
+) -> str:
     version = subprocess.run(
         [str(venv_bin() / "python"), "-c", "import airflow; print(airflow.__version__)"],
         capture_output=True,
@@ -341,7 +348,7 @@ def settings(args: argparse.Namespace, started: str, results: list[dict[str, Any
     )
     return "\n".join(
         [
-            f"- date {started}, commit `{commit}`{' (with uncommitted changes)' if dirty else ''}, "
+            f"- date {started}, commit {source}, "
             f"Apache Airflow {version}, PostgreSQL {pg_version}, {os.cpu_count()} cores",
             f"- command: `.venv/bin/python bench/vs_native.py {' '.join(sys.argv[1:])}`; daemon binary "
             f"{os.environ.get('AIRFLOW_FAILOVER_BIN', 'build/airflow-failover')}",
@@ -390,6 +397,7 @@ def main() -> int:
         daemon_binary()
     airflow_exe()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    source = source_state()
     say(f"load average at start: {load_avg()}; {os.cpu_count()} cores")
     results: list[dict[str, Any]] = []
     t0 = time.monotonic()
@@ -436,7 +444,7 @@ def main() -> int:
     say(f"done in {time.monotonic() - t0:.0f} s")
     print(table(results))
     print()
-    print(settings(args, started, results, pg_version))
+    print(settings(args, started, results, pg_version, source))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     return 0
