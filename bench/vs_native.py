@@ -13,7 +13,7 @@ Setups (localcluster/vs_native_setups.py): single (one host, a supervisor restar
 native (two hosts, a scheduler on each, the dag-processor on host-a, triggerers on both),
 failover (two hosts under the daemons, takeover step, warm standby, heartbeats, default lease).
 
-Workload (dags/vs_native_load.py): N DAGs x 10 short tasks every 30 s (paused "at rest",
+Workload (bench/dags/vs_native_load.py): N DAGs x 10 short tasks every 30 s (paused "at rest",
 unpaused "under load": more than two cores can run, so the schedulers are saturated), and one
 long task that writes a beat every 0.25 s while it executes.
 
@@ -53,9 +53,9 @@ from typing import Any
 
 from localcluster.airflow_site import REPO, Site, airflow_exe, venv_bin, wait_for
 from localcluster.cluster import daemon_binary
-from localcluster.native_ha import celery_worker, signal_all
+from localcluster.native_ha import celery_worker
 from localcluster.pgserver import PgServer
-from localcluster.procs import RUN_VAR, kill_run, stop
+from localcluster.procs import RUN_VAR, kill_run, signal_all, stop
 from localcluster.vs_native_measure import (
     Window,
     enable_statements,
@@ -68,7 +68,7 @@ from localcluster.vs_native_measure import (
 )
 from localcluster.vs_native_setups import SETUPS, Setup, make
 
-LOAD_DAG = REPO / "dags" / "vs_native_load.py"
+LOAD_DAG = REPO / "bench" / "dags" / "vs_native_load.py"
 FAULTS = ("host_loss", "sigstop")
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
 FREEZE_S = 30.0

@@ -65,11 +65,10 @@ def kill9_with_guard(c: _Daemons, node: str) -> float:
     return t0
 
 
-def host_loss(c: _Daemons, node: str, extra_sessions: list[int] | None = None) -> float:
-    """The whole host at once: the daemon, its guard (a child in a session of its own) and every
-    managed process's session (scheduler, executor workers, task runners, which may have left
-    their parent; ``extra_sessions`` names leaders found otherwise) SIGKILLed in one sweep;
-    nobody releases the lease. Waits for the daemon's exit."""
+def host_pids(c: _Daemons, node: str, extra_sessions: list[int] | None = None) -> set[int]:
+    """Every process of ``node``'s host: the daemon, its guard (a child in a session of its own)
+    and every managed process's session (scheduler, executor workers, task runners, which may have
+    left their parent; ``extra_sessions`` names leaders found otherwise)."""
     daemon = c.daemon_proc(node)
     pids = {daemon.pid} | descendants(daemon.pid)
     for pid in list(pids):
@@ -78,6 +77,14 @@ def host_loss(c: _Daemons, node: str, extra_sessions: list[int] | None = None) -
             pids |= set(session_pids(pid))
     for leader in extra_sessions or []:
         pids |= set(session_pids(leader))
+    return pids
+
+
+def host_loss(c: _Daemons, node: str, extra_sessions: list[int] | None = None) -> float:
+    """The whole host at once (``host_pids``) SIGKILLed in one sweep; nobody releases the lease.
+    Waits for the daemon's exit."""
+    daemon = c.daemon_proc(node)
+    pids = host_pids(c, node, extra_sessions)
     assert any(args(p)[-1:] == ["guard"] for p in pids), "the guard was not found"
     t0 = signal_all(pids, signal.SIGKILL)
     daemon.wait(timeout=10)

@@ -17,24 +17,16 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .airflow_faults import descendants
-from .airflow_site import Pair, Site, airflow_exe, scheduler_leaders, session_pids
+from . import faults
+from .airflow_pair import Pair
+from .airflow_site import Site, airflow_exe, scheduler_leaders
 from .ports import free_tcp_port
-from .procfs import proc_stat
-from .procs import spawn
+from .procfs import descendants, session_pids
+from .procs import signal_all, spawn
 
 ROLES = ("scheduler", "dag-processor", "triggerer")
-
-
-def signal_all(pids: Iterable[int], sig: int) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 @dataclass
@@ -144,19 +136,13 @@ class Host:
 
 def pair_host_pids(pair: Pair, name: str) -> set[int]:
     """Every process of a daemon's "host": the daemon, its guard, the sessions below it and the
-    schedulers it started (as ``airflow_faults.host_loss`` finds them)."""
+    schedulers it started (as ``faults.host_loss`` finds them)."""
     daemon = pair.nodes[name].proc
     if daemon is None or daemon.poll() is not None:
         return set()
-    pids = {daemon.pid} | descendants(daemon.pid)
-    for pid in list(pids):
-        st = proc_stat(pid)
-        if st and st[3] == pid:
-            pids |= set(session_pids(pid))
-    for leader, node in scheduler_leaders(pair.cluster):
-        if node == name:
-            pids |= set(session_pids(leader))
-    return pids
+    return faults.host_pids(
+        pair, name, [pid for pid, node in scheduler_leaders(pair.cluster) if node == name]
+    )
 
 
 def celery_worker(site: Site, queue: str, concurrency: int = 4) -> subprocess.Popen[bytes]:

@@ -15,9 +15,9 @@ from typing import Any
 
 import psycopg2
 
-from .airflow_site import Site, cmdline, environ_of
+from .airflow_site import Site
 from .pgserver import PgServer
-from .procfs import stat_fields
+from .procfs import args, environ_of, stat_fields
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOG_MARKS = {
@@ -69,7 +69,7 @@ def scheduler_processes(site: Site) -> list[int]:
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
-        words = " ".join(cmdline(pid)).split()
+        words = " ".join(args(pid)).split()
         if "scheduler" not in words[:4] or not any("airflow" in w for w in words[:2]):
             continue
         if environ_of(pid).get("AIRFLOW_HOME") == home:

@@ -14,31 +14,31 @@
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass
 from typing import Any
 
-from .airflow_faults import TakeoverPair
+from .airflow_pair import TakeoverPair
 from .airflow_site import Site, wait_for
-from .native_ha import Host, pair_host_pids, signal_all
+from .daemon_config import Process
+from .native_ha import Host, pair_host_pids
+from .procs import signal_all
 
 SETUPS = ("single", "native", "failover")
 
 
-@dataclass
 class VsPair(TakeoverPair):
     """The daemons' processes also get the workload's settings (``VS_NATIVE_*``), which the
     Pair's environment allowlist leaves out."""
 
-    def config_for(self, name: str) -> dict[str, Any]:
-        cfg = super().config_for(name)
+    def processes(self, name: str) -> list[Process]:
+        procs = super().processes(name)
         extra = {k: v for k, v in self.site.env().items() if k.startswith("VS_NATIVE_")}
-        for proc in cfg["processes"]:
-            proc["env"].update(extra)
+        for proc in procs:
+            proc.env.update(extra)
             # The run's mark (localcluster.procs.RUN_VAR) reaches them through the daemon's own
             # environment; the config may not set the daemon's reserved names.
-            for k in [k for k in proc["env"] if k.startswith("AIRFLOW_FAILOVER_")]:
-                del proc["env"][k]
-        return cfg
+            for k in [k for k in proc.env if k.startswith("AIRFLOW_FAILOVER_")]:
+                del proc.env[k]
+        return procs
 
 
 class Setup:
