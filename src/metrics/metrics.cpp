@@ -7,6 +7,8 @@
 #include <sstream>
 #include <vector>
 
+#include "af/core/event_kind.hpp"
+
 namespace af::metrics {
 
 namespace {
@@ -54,8 +56,15 @@ Metrics::Metrics(const std::string& cluster, const std::string& node, const std:
                   .Register(registry_)),
       failovers_(prometheus::BuildCounter()
                      .Name("airflow_failover_failovers_total")
-                     .Help("Times this node became active (won a new term)")
+                     .Help("Unplanned changes of the active node, each counted once in the "
+                           "cluster: by the node that won a term after the previous holder's "
+                           "lease ran out, or by the active that handed over after a crash loop")
                      .Register(registry_)),
+      switchovers_(prometheus::BuildCounter()
+                       .Name("airflow_failover_switchovers_total")
+                       .Help("Planned hand-overs (an operator's switchover) this node accepted "
+                             "as the active")
+                       .Register(registry_)),
       starts_(prometheus::BuildCounter()
                   .Name("airflow_failover_process_starts_total")
                   .Help("Managed process starts, by process")
@@ -84,11 +93,17 @@ Metrics::Metrics(const std::string& cluster, const std::string& node, const std:
               .Add({},
                    prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                            0.1, 0.25, 0.5, 1.0, 2.5, 5.0})),
-      info_{{"cluster", cluster}, {"node", node}, {"version", version}} {
+      cluster_(cluster),
+      info_{{"node", node}, {"version", version}} {
     // Known label values start at zero, so rate() and increase() work from the first scrape.
     for (const char* op : {"acquire", "renew", "release"})
         db_errors_.Add({{"op", op}});
     failovers_.Add({});
+    switchovers_.Add({});
+    // increase() misses a series' first sample: an alert on a rare kind (processes_frozen)
+    // would never fire if the series were born at 1.
+    for (const auto& k : core::k_event_kinds)
+        events_.Add({{"kind", std::string(k.name)}});
 }
 
 void Metrics::observe_renew_latency(Duration d) {
@@ -101,12 +116,25 @@ void Metrics::database_error(const std::string& op) {
 
 void Metrics::event(const std::string& kind) {
     events_.Add({{"kind", kind}}).Increment();
-    if (kind == "became_active")
+    // A switchover is counted by the active that accepts it, a crash-loop hand-over by the active
+    // that gives up: the winner of the next term cannot tell either from a clean release.
+    if (kind == "switchover")
+        switchovers_.Add({}).Increment();
+    else if (kind == "crash_loop")
+        failovers_.Add({}).Increment();
+}
+
+void Metrics::term_won(const std::string& previous_holder, bool previous_released) {
+    // A lease that ran out means the previous active died, hung or lost the database: the
+    // unplanned case. A released one was given up on purpose (switchover, failback, shutdown);
+    // no previous holder is the cluster's first election.
+    if (!previous_holder.empty() && !previous_released)
         failovers_.Add({}).Increment();
 }
 
 void Metrics::process_started(const std::string& name, bool restart) {
     starts_.Add({{"process", name}}).Increment();
+    health_failures_.Add({{"process", name}});
     auto& r = restarts_.Add({{"process", name}});
     if (restart)
         r.Increment();
@@ -194,6 +222,11 @@ std::string Metrics::render(const Snapshot& s) const {
             age.metric.push_back(sample(a, G, {{"peer", peer}}));
         out.push_back(std::move(age));
     }
+    // Every series carries the cluster, so rules can group by it when clusters share a
+    // Prometheus (the scrape config need not add it, nor keep it right).
+    for (auto& f : out)
+        for (auto& m : f.metric)
+            m.label.insert(m.label.begin(), ClientMetric::Label{"cluster", cluster_});
     std::ostringstream text;
     prometheus::TextSerializer().Serialize(text, out);
     return text.str();

@@ -55,6 +55,9 @@ class Metrics {
     void database_error(const std::string& op);
     /// An event row (became_active, lease_lost, fenced, health_failed, ...).
     void event(const std::string& kind);
+    /// This node won a term (from the acquire result): counts a failover when the previous
+    /// holder's lease ran out rather than being released.
+    void term_won(const std::string& previous_holder, bool previous_released);
     /// A managed process was started; `restart` when it already ran in the same term.
     void process_started(const std::string& name, bool restart);
     void health_check_failed(const std::string& name);
@@ -69,12 +72,14 @@ class Metrics {
     prometheus::Family<prometheus::Counter>& db_errors_;
     prometheus::Family<prometheus::Counter>& events_;
     prometheus::Family<prometheus::Counter>& failovers_;
+    prometheus::Family<prometheus::Counter>& switchovers_;
     prometheus::Family<prometheus::Counter>& starts_;
     prometheus::Family<prometheus::Counter>& restarts_;
     prometheus::Family<prometheus::Counter>& health_failures_;
     prometheus::Family<prometheus::Counter>& hook_runs_;
     prometheus::Histogram& renew_latency_;
-    std::map<std::string, std::string> info_;
+    std::string cluster_;                       ///< a label on every series
+    std::map<std::string, std::string> info_;  ///< node and version, on the _info series
 };
 
 /// The content type of Metrics::render().
