@@ -56,14 +56,14 @@ Metrics::Metrics(const std::string& cluster, const std::string& node, const std:
                   .Register(registry_)),
       failovers_(prometheus::BuildCounter()
                      .Name("airflow_failover_failovers_total")
-                     .Help("Unplanned changes of the active node, each counted once in the "
-                           "cluster: by the node that won a term after the previous holder's "
-                           "lease ran out, or by the active that handed over after a crash loop")
+                     .Help("Changes of the active node other than switchovers (the active "
+                           "died, hung, lost the database, crash-looped, stopped, failed back), "
+                           "counted by the node that won the new term")
                      .Register(registry_)),
       switchovers_(prometheus::BuildCounter()
                        .Name("airflow_failover_switchovers_total")
-                       .Help("Planned hand-overs (an operator's switchover) this node accepted "
-                             "as the active")
+                       .Help("Terms this node won after the previous active accepted an "
+                             "operator's switchover")
                        .Register(registry_)),
       starts_(prometheus::BuildCounter()
                   .Name("airflow_failover_process_starts_total")
@@ -94,6 +94,7 @@ Metrics::Metrics(const std::string& cluster, const std::string& node, const std:
                    prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                            0.1, 0.25, 0.5, 1.0, 2.5, 5.0})),
       cluster_(cluster),
+      node_(node),
       info_{{"node", node}, {"version", version}} {
     // Known label values start at zero, so rate() and increase() work from the first scrape.
     for (const char* op : {"acquire", "renew", "release"})
@@ -116,20 +117,14 @@ void Metrics::database_error(const std::string& op) {
 
 void Metrics::event(const std::string& kind) {
     events_.Add({{"kind", kind}}).Increment();
-    // A switchover is counted by the active that accepts it, a crash-loop hand-over by the active
-    // that gives up: the winner of the next term cannot tell either from a clean release.
-    if (kind == "switchover")
-        switchovers_.Add({}).Increment();
-    else if (kind == "crash_loop")
-        failovers_.Add({}).Increment();
 }
 
-void Metrics::term_won(const std::string& previous_holder, bool previous_released) {
-    // A lease that ran out means the previous active died, hung or lost the database: the
-    // unplanned case. A released one was given up on purpose (switchover, failback, shutdown);
-    // no previous holder is the cluster's first election.
-    if (!previous_holder.empty() && !previous_released)
-        failovers_.Add({}).Increment();
+void Metrics::term_won(const std::string& previous_holder, bool after_switchover) {
+    // Counted by the winner, so each change of the active counts once in the cluster, also
+    // when the previous active cannot count anything (killed, host gone).
+    if (previous_holder.empty() || previous_holder == node_)
+        return;
+    (after_switchover ? switchovers_ : failovers_).Add({}).Increment();
 }
 
 void Metrics::process_started(const std::string& name, bool restart) {

@@ -55,9 +55,11 @@ class Metrics {
     void database_error(const std::string& op);
     /// An event row (became_active, lease_lost, fenced, health_failed, ...).
     void event(const std::string& kind);
-    /// This node won a term (from the acquire result): counts a failover when the previous
-    /// holder's lease ran out rather than being released.
-    void term_won(const std::string& previous_holder, bool previous_released);
+    /// This node won a term (from the acquire result). A term after another node's is a
+    /// change of the active: a switchover if the previous term ended by an accepted
+    /// switchover, else a failover. The cluster's first term, or one after this node's own,
+    /// is neither.
+    void term_won(const std::string& previous_holder, bool after_switchover);
     /// A managed process was started; `restart` when it already ran in the same term.
     void process_started(const std::string& name, bool restart);
     void health_check_failed(const std::string& name);
@@ -79,6 +81,7 @@ class Metrics {
     prometheus::Family<prometheus::Counter>& hook_runs_;
     prometheus::Histogram& renew_latency_;
     std::string cluster_;                       ///< a label on every series
+    std::string node_;
     std::map<std::string, std::string> info_;  ///< node and version, on the _info series
 };
 
