@@ -66,7 +66,8 @@ struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
             return;
         }
         if (ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
-            ec == boost::asio::error::operation_aborted || ec == boost::asio::error::connection_reset) {
+            ec == boost::asio::error::operation_aborted ||
+            ec == boost::asio::error::connection_reset) {
             close();
             return;
         }

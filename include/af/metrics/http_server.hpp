@@ -13,9 +13,9 @@
 namespace af::metrics {
 
 /// A small HTTP/1.1 server on Boost.Beast and the daemon's own io_context (no thread of its
-/// own): GET (or HEAD) of a few fixed paths, one request per connection, then close. It serves /metrics and /healthz on
-/// one port. Being on the same loop is the point for /healthz: a loop that is stuck cannot
-/// answer, so a load balancer sees a timeout, never a stale 200.
+/// own): GET (or HEAD) of a few fixed paths, one request per connection, then close. It serves
+/// /metrics and /healthz on one port. Being on the same loop is the point for /healthz: a loop that
+/// is stuck cannot answer, so a load balancer sees a timeout, never a stale 200.
 ///
 /// Limits: requests over 8 KiB are refused with 431, a client gets 5 s to send its request
 /// and to read the answer, and at most 64 connections are open at once: at the limit a new

@@ -80,7 +80,7 @@ class Metrics {
     prometheus::Family<prometheus::Counter>& health_failures_;
     prometheus::Family<prometheus::Counter>& hook_runs_;
     prometheus::Histogram& renew_latency_;
-    std::string cluster_;                       ///< a label on every series
+    std::string cluster_;  ///< a label on every series
     std::string node_;
     std::map<std::string, std::string> info_;  ///< node and version, on the _info series
 };
