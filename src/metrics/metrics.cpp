@@ -105,6 +105,9 @@ Metrics::Metrics(const std::string& cluster, const std::string& node, const std:
     // would never fire if the series were born at 1.
     for (const auto& k : core::k_event_kinds)
         events_.Add({{"kind", std::string(k.name)}});
+    for (const char* hook : {"on_role_change", "pre_promote"})
+        for (const char* outcome : {"ok", "failed", "timeout", "not_started", "dropped"})
+            hook_runs_.Add({{"hook", hook}, {"outcome", outcome}});
 }
 
 void Metrics::observe_renew_latency(Duration d) {
