@@ -14,6 +14,7 @@ AF_APT_PACKAGES=(
     chromium chromium-driver faketime
     libclang-rt-14-dev rabbitmq-server
     patroni etcd-server
+    prometheus
 )
 
 af_sudo() {

@@ -31,6 +31,8 @@ void Daemon::observe(const core::Event& e) {
     } else if (const auto* f = std::get_if<core::ev::db_failure>(&e)) {
         static const char* ops[] = {"acquire", "renew", "release"};
         x_.metrics->database_error(ops[static_cast<int>(f->op)]);
+    } else if (const auto* a = std::get_if<core::ev::acquire_result>(&e); a && a->won) {
+        x_.metrics->term_won(a->previous_holder, a->after_switchover);
     } else if (const auto* u = std::get_if<core::ev::process_unhealthy>(&e)) {
         x_.metrics->health_check_failed(u->name);
     }

@@ -4,13 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
-#include <istream>
+#include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "af/config/config.hpp"
 
@@ -19,30 +19,14 @@ namespace af::metrics {
 using boost::asio::ip::tcp;
 
 namespace {
-constexpr std::size_t k_max_request = 8192;
+namespace http = boost::beast::http;
+
+constexpr std::uint32_t k_max_request = 8192;
 constexpr int k_max_connections = 64;
 constexpr int k_backlog = 128;
 constexpr auto k_io_timeout = std::chrono::seconds(5);
 constexpr std::chrono::milliseconds k_accept_backoff{100};
 
-const char* reason(int status) {
-    switch (status) {
-        case 200:
-            return "OK";
-        case 400:
-            return "Bad Request";
-        case 404:
-            return "Not Found";
-        case 405:
-            return "Method Not Allowed";
-        case 431:
-            return "Request Header Fields Too Large";
-        case 503:
-            return "Service Unavailable";
-        default:
-            return "Unknown";
-    }
-}
 /// Close-on-exec: the daemon forks managed processes, which must not inherit the listener or a
 /// client's connection (Boost.Asio opens and accepts without SOCK_CLOEXEC).
 void set_cloexec(int fd) {
@@ -52,10 +36,13 @@ void set_cloexec(int fd) {
 }
 }  // namespace
 
-/// One connection: read the head, answer, close. Keeps itself alive through shared_ptr.
+/// One connection: Beast parses the request head, we answer and close. One timer bounds the
+/// whole exchange, reading and writing. Keeps itself alive through shared_ptr.
 struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
     Session(HttpServer& srv, tcp::socket s)
-        : server(srv), socket(std::move(s)), timer(socket.get_executor()), buf(k_max_request) {}
+        : server(srv), socket(std::move(s)), timer(socket.get_executor()), buf(k_max_request) {
+        parser.header_limit(k_max_request);
+    }
 
     void start() {
         ++server.open_;
@@ -65,34 +52,38 @@ struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
             if (!ec)
                 self->close();
         });
-        boost::asio::async_read_until(
-            socket, buf, "\r\n\r\n",
+        // The head only: a body (there should be none) is never read, the answer closes.
+        http::async_read_header(
+            socket, buf, parser,
             [self](const boost::system::error_code& ec, std::size_t) { self->on_head(ec); });
     }
 
     void on_head(const boost::system::error_code& ec) {
-        if (ec == boost::asio::error::not_found) {  // the head outgrew the buffer
+        if (closed)
+            return;
+        if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
             respond({431, "text/plain; charset=utf-8", "request too large\n"}, false);
             return;
         }
-        if (ec) {
+        if (ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
+            ec == boost::asio::error::operation_aborted ||
+            ec == boost::asio::error::connection_reset) {
             close();
             return;
         }
-        head_read = true;
-        std::istream in(&buf);
-        std::string method, target, version;
-        in >> method >> target >> version;
-        if (version.rfind("HTTP/1.", 0) != 0) {
+        if (ec) {
             respond({400, "text/plain; charset=utf-8", "bad request\n"}, false);
             return;
         }
-        const bool head = method == "HEAD";
-        if (method != "GET" && !head) {
+        head_read = true;
+        const auto& req = parser.get();
+        const bool head = req.method() == http::verb::head;
+        if (req.method() != http::verb::get && !head) {
             respond({405, "text/plain; charset=utf-8", "only GET and HEAD\n"}, false);
             return;
         }
-        const std::string path = target.substr(0, target.find('?'));
+        const std::string_view target(req.target().data(), req.target().size());
+        const std::string path(target.substr(0, target.find('?')));
         auto it = server.routes_.find(path);
         if (it == server.routes_.end()) {
             respond({404, "text/plain; charset=utf-8", "not found\n"}, head);
@@ -102,19 +93,22 @@ struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
     }
 
     void respond(const Response& r, bool head_only) {
-        out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
-              "\r\nContent-Type: " + r.content_type +
-              "\r\nContent-Length: " + std::to_string(r.body.size()) +
-              "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+        head_read = true;  // being answered: never evicted
+        res.version(11);
+        res.result(static_cast<unsigned>(r.status));
+        res.set(http::field::content_type, r.content_type);
+        res.set(http::field::cache_control, "no-store");
+        res.keep_alive(false);
+        // HEAD: the length of the body a GET would get, and no body.
+        res.content_length(r.body.size());
         if (!head_only)
-            out += r.body;
+            res.body() = r.body;
         auto self = shared_from_this();
-        boost::asio::async_write(socket, boost::asio::buffer(out),
-                                 [self](const boost::system::error_code&, std::size_t) {
-                                     boost::system::error_code ignored;
-                                     self->socket.shutdown(tcp::socket::shutdown_both, ignored);
-                                     self->close();
-                                 });
+        http::async_write(socket, res, [self](const boost::system::error_code&, std::size_t) {
+            boost::system::error_code ignored;
+            self->socket.shutdown(tcp::socket::shutdown_both, ignored);
+            self->close();
+        });
     }
 
     void close() {
@@ -130,8 +124,9 @@ struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
     HttpServer& server;
     tcp::socket socket;
     boost::asio::steady_timer timer;
-    boost::asio::streambuf buf;
-    std::string out;
+    boost::beast::flat_buffer buf;
+    http::request_parser<http::empty_body> parser;
+    http::response<http::string_body> res;
     bool head_read{false};  ///< once true, the connection is being answered: never evicted
     bool closed{false};
 };

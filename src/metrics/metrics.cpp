@@ -7,6 +7,8 @@
 #include <sstream>
 #include <vector>
 
+#include "af/core/event_kind.hpp"
+
 namespace af::metrics {
 
 namespace {
@@ -54,8 +56,15 @@ Metrics::Metrics(const std::string& cluster, const std::string& node, const std:
                   .Register(registry_)),
       failovers_(prometheus::BuildCounter()
                      .Name("airflow_failover_failovers_total")
-                     .Help("Times this node became active (won a new term)")
+                     .Help("Changes of the active node other than switchovers (the active "
+                           "died, hung, lost the database, crash-looped, stopped, failed back), "
+                           "counted by the node that won the new term")
                      .Register(registry_)),
+      switchovers_(prometheus::BuildCounter()
+                       .Name("airflow_failover_switchovers_total")
+                       .Help("Terms this node won after the previous active accepted an "
+                             "operator's switchover")
+                       .Register(registry_)),
       starts_(prometheus::BuildCounter()
                   .Name("airflow_failover_process_starts_total")
                   .Help("Managed process starts, by process")
@@ -84,11 +93,21 @@ Metrics::Metrics(const std::string& cluster, const std::string& node, const std:
               .Add({},
                    prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                            0.1, 0.25, 0.5, 1.0, 2.5, 5.0})),
-      info_{{"cluster", cluster}, {"node", node}, {"version", version}} {
+      cluster_(cluster),
+      node_(node),
+      info_{{"node", node}, {"version", version}} {
     // Known label values start at zero, so rate() and increase() work from the first scrape.
     for (const char* op : {"acquire", "renew", "release"})
         db_errors_.Add({{"op", op}});
     failovers_.Add({});
+    switchovers_.Add({});
+    // increase() misses a series' first sample: an alert on a rare kind (processes_frozen)
+    // would never fire if the series were born at 1.
+    for (const auto& k : core::k_event_kinds)
+        events_.Add({{"kind", std::string(k.name)}});
+    for (const char* hook : {"on_role_change", "pre_promote"})
+        for (const char* outcome : {"ok", "failed", "timeout", "not_started", "dropped"})
+            hook_runs_.Add({{"hook", hook}, {"outcome", outcome}});
 }
 
 void Metrics::observe_renew_latency(Duration d) {
@@ -101,12 +120,19 @@ void Metrics::database_error(const std::string& op) {
 
 void Metrics::event(const std::string& kind) {
     events_.Add({{"kind", kind}}).Increment();
-    if (kind == "became_active")
-        failovers_.Add({}).Increment();
+}
+
+void Metrics::term_won(const std::string& previous_holder, bool after_switchover) {
+    // Counted by the winner, so each change of the active counts once in the cluster, also
+    // when the previous active cannot count anything (killed, host gone).
+    if (previous_holder.empty() || previous_holder == node_)
+        return;
+    (after_switchover ? switchovers_ : failovers_).Add({}).Increment();
 }
 
 void Metrics::process_started(const std::string& name, bool restart) {
     starts_.Add({{"process", name}}).Increment();
+    health_failures_.Add({{"process", name}});
     auto& r = restarts_.Add({{"process", name}});
     if (restart)
         r.Increment();
@@ -194,6 +220,11 @@ std::string Metrics::render(const Snapshot& s) const {
             age.metric.push_back(sample(a, G, {{"peer", peer}}));
         out.push_back(std::move(age));
     }
+    // Every series carries the cluster, so rules can group by it when clusters share a
+    // Prometheus (the scrape config need not add it, nor keep it right).
+    for (auto& f : out)
+        for (auto& m : f.metric)
+            m.label.insert(m.label.begin(), ClientMetric::Label{"cluster", cluster_});
     std::ostringstream text;
     prometheus::TextSerializer().Serialize(text, out);
     return text.str();

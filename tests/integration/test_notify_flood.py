@@ -21,7 +21,7 @@ WINDOW_S = 2.0
 
 def statements(port: int) -> float:
     _, body = http_get(port, "/metrics")
-    m = re.search(r"^airflow_failover_database_statements_total (\S+)$", body, re.M)
+    m = re.search(r"^airflow_failover_database_statements_total\{[^}]*\} (\S+)$", body, re.M)
     assert m, body
     return float(m.group(1))
 

@@ -226,9 +226,9 @@ def test_role_change_hooks_run_in_order_and_a_hanging_one_delays_nothing(
         )
         status, text = http_get(port_b, "/metrics", timeout=5)
         assert status == 200, text
-        assert 'airflow_failover_hook_runs_total{hook="on_role_change",outcome="timeout"} 1' in text, [
-            ln for ln in text.splitlines() if "hook" in ln
-        ]
+        labels = f'cluster="{c.name}",hook="on_role_change",outcome="timeout"'
+        runs = f"airflow_failover_hook_runs_total{{{labels}}} 1"
+        assert runs in text, [ln for ln in text.splitlines() if "hook" in ln]
         assert c.active() == "node-b"
     finally:
         c.stop_all()

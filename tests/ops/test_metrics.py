@@ -23,17 +23,22 @@ from tests.support.helpers import http_get
 
 
 def scrape(port: int) -> dict[str, Any]:
-    """{sample name or name{label=value,...}: value} plus the families' types under '#types'."""
+    """{sample name or name{label=value,...}: value} plus the families' types under '#types'
+    and the one cluster every series is labelled with under '#cluster' (left out of the keys)."""
     status, body = http_get(port, "/metrics")
     assert status == 200
     out: dict[str, Any] = {"#types": {}}
+    clusters = set()
     for fam in text_string_to_metric_families(body):
         out["#types"][fam.name] = fam.type
         for s in fam.samples:
             key = s.name
+            clusters.add(s.labels.pop("cluster", None))
             if s.labels:
                 key += "{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}"
             out[key] = s.value
+    assert len(clusters) == 1 and None not in clusters, f"every series carries one cluster: {clusters}"
+    out["#cluster"] = clusters.pop()
     return out
 
 
@@ -59,7 +64,10 @@ def test_metrics_follow_a_switchover(metrics_cluster: Cluster) -> None:
     term = a["airflow_failover_term"]
     assert term >= 1 and b["airflow_failover_term"] == 0
     assert 0 < a["airflow_failover_lease_remaining_seconds"] <= c.ttl_ms / 1000
-    assert a["airflow_failover_failovers_total"] == 1 and b["airflow_failover_failovers_total"] == 0
+    assert a["#cluster"] == c.name == b["#cluster"]
+    # The cluster's first election: neither a failover nor a switchover.
+    for m in (a, b):
+        assert m["airflow_failover_failovers_total"] == 0 and m["airflow_failover_switchovers_total"] == 0
     assert a["airflow_failover_events_total{kind=became_active}"] == 1
     assert a["airflow_failover_process_starts_total{process=scheduler}"] == 1
     assert a["airflow_failover_process_restarts_total{process=scheduler}"] == 0
@@ -75,7 +83,7 @@ def test_metrics_follow_a_switchover(metrics_cluster: Cluster) -> None:
         assert m["airflow_failover_database_connected"] == 1
         assert m["airflow_failover_loop_healthy"] == 1
         node = first if m is a else other
-        info = [k for k in m if k.startswith(f"airflow_failover_info{{cluster={c.name},node={node},version=")]
+        info = [k for k in m if k.startswith(f"airflow_failover_info{{node={node},version=")]
         assert len(info) == 1 and m[info[0]] == 1, info
 
     # /healthz: both loops healthy; /healthz/active only on the active.
@@ -95,12 +103,21 @@ def test_metrics_follow_a_switchover(metrics_cluster: Cluster) -> None:
     assert a2["airflow_failover_term"] == 0 and a2["airflow_failover_lease_remaining_seconds"] == 0
     assert b2["airflow_failover_active"] == 1
     assert b2["airflow_failover_term"] > term
-    assert b2["airflow_failover_failovers_total"] == 1
-    assert a2["airflow_failover_failovers_total"] == 1  # counters never go back
+    # A switchover is not a failover: counted once, by the node that won the new term.
+    assert b2["airflow_failover_switchovers_total"] == 1 and a2["airflow_failover_switchovers_total"] == 0
+    assert a2["airflow_failover_failovers_total"] == 0 == b2["airflow_failover_failovers_total"]
     assert a2["airflow_failover_events_total{kind=switchover}"] == 1
     assert a2["airflow_failover_renew_latency_seconds_count"] >= renews
     assert http_get(ports[first], "/healthz/active")[0] == 503
     assert http_get(ports[other], "/healthz/active")[0] == 200
+
+    # The new active's daemon is killed (its guard releases the lease): the first node takes
+    # over, a failover although the lease was released, not a switchover.
+    c.signal(other, signal.SIGKILL)
+    c.wait_for(lambda: scrape(ports[first])["airflow_failover_active"] == 1, 15, f"{first} active again")
+    a3 = scrape(ports[first])
+    assert a3["airflow_failover_failovers_total"] == 1
+    assert a3["airflow_failover_switchovers_total"] == 0
 
 
 def test_http_edges_and_a_stopped_loop(metrics_cluster: Cluster) -> None:

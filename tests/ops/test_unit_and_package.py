@@ -131,6 +131,8 @@ def test_deb_contents(deb: Path, tmp_path: Path) -> None:
         "./usr/share/doc/airflow-failover/airflow-failover.json",
         "./usr/share/doc/airflow-failover/warm-standby.md",
         "./usr/share/airflow-failover/python/airflow_failover_warm/__init__.py",
+        "./usr/share/airflow-failover/prometheus/airflow-failover.rules.yml",
+        "./usr/share/airflow-failover/grafana/airflow-failover.json",
     ):
         assert f in files, f
     info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True, check=True).stdout

@@ -27,6 +27,9 @@ struct acquire_result {
     /// way the previous holder is fenced: a win needs a released or expired lease.
     std::string previous_holder;
     bool previous_released{false};
+    /// When won: the previous term ended by an accepted switchover (counted apart from
+    /// failovers in the metrics; the election does not use it).
+    bool after_switchover{false};
 };
 
 struct renew_result {

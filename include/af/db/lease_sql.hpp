@@ -21,6 +21,9 @@ struct AcquireOutcome {
     /// term was released (else it expired on the database clock).
     std::string previous_holder;
     bool previous_released{false};
+    /// When won: the term before ours ended by an accepted switchover (its holder recorded a
+    /// `switchover` event in it), so this change of the active was planned, not a failover.
+    bool after_switchover{false};
 };
 
 /// Makes the session's commits durable before it runs a lease statement: synchronous_commit

@@ -12,15 +12,16 @@
 
 namespace af::metrics {
 
-/// A deliberately tiny HTTP/1.1 server on the daemon's own io_context: GET (or HEAD) of a few
-/// fixed paths, one request per connection, then close. It serves /metrics and /healthz on
-/// one port. Being on the same loop is the point for /healthz: a loop that is stuck cannot
-/// answer, so a load balancer sees a timeout, never a stale 200.
+/// A small HTTP/1.1 server on Boost.Beast and the daemon's own io_context (no thread of its
+/// own): GET (or HEAD) of a few fixed paths, one request per connection, then close. It serves
+/// /metrics and /healthz on one port. Being on the same loop is the point for /healthz: a loop that
+/// is stuck cannot answer, so a load balancer sees a timeout, never a stale 200.
 ///
 /// Limits: requests over 8 KiB are refused with 431, a client gets 5 s to send its request
 /// and to read the answer, and at most 64 connections are open at once: at the limit a new
 /// connection closes the oldest one that has not sent its request yet, so idle connections
-/// cannot starve /healthz.
+/// cannot starve /healthz. A failing accept (EMFILE: out of descriptors) is retried every
+/// 100 ms, not at once, so it cannot spin the loop the election runs on.
 class HttpServer {
   public:
     struct Response {

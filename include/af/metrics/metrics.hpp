@@ -55,6 +55,11 @@ class Metrics {
     void database_error(const std::string& op);
     /// An event row (became_active, lease_lost, fenced, health_failed, ...).
     void event(const std::string& kind);
+    /// This node won a term (from the acquire result). A term after another node's is a
+    /// change of the active: a switchover if the previous term ended by an accepted
+    /// switchover, else a failover. The cluster's first term, or one after this node's own,
+    /// is neither.
+    void term_won(const std::string& previous_holder, bool after_switchover);
     /// A managed process was started; `restart` when it already ran in the same term.
     void process_started(const std::string& name, bool restart);
     void health_check_failed(const std::string& name);
@@ -69,12 +74,15 @@ class Metrics {
     prometheus::Family<prometheus::Counter>& db_errors_;
     prometheus::Family<prometheus::Counter>& events_;
     prometheus::Family<prometheus::Counter>& failovers_;
+    prometheus::Family<prometheus::Counter>& switchovers_;
     prometheus::Family<prometheus::Counter>& starts_;
     prometheus::Family<prometheus::Counter>& restarts_;
     prometheus::Family<prometheus::Counter>& health_failures_;
     prometheus::Family<prometheus::Counter>& hook_runs_;
     prometheus::Histogram& renew_latency_;
-    std::map<std::string, std::string> info_;
+    std::string cluster_;  ///< a label on every series
+    std::string node_;
+    std::map<std::string, std::string> info_;  ///< node and version, on the _info series
 };
 
 /// The content type of Metrics::render().

@@ -32,7 +32,7 @@ void DbWorker::execute(job::Acquire& j) {
         r.remaining = s_.lease.ttl;  // the core waits a poll before trying again
     }
     sink_(core::ev::acquire_result{r.won, r.term, r.holder, r.remaining, sent, r.previous_holder,
-                                   r.previous_released});
+                                   r.previous_released, r.after_switchover});
 }
 
 void DbWorker::execute(job::Release& j) {

@@ -41,6 +41,10 @@ LeaseSql::LeaseSql(std::string schema, std::string cluster, std::string node_id)
     // `prev` reads the row as it was before this statement (a CTE sees the statement's
     // snapshot), to tell the winner who held the term before. If another claimant changed the
     // row in between, the terms do not line up and the previous holder is reported unknown.
+    // A won term also says whether the one before ended by an accepted switchover: its holder
+    // records the `switchover` row when it accepts, before it stops its processes and
+    // releases, so the row is there when the lease is free (it only tells the metrics a
+    // switchover from a failover; the index on (cluster, at) bounds the look-up to a day).
     //
     // An expiry is only judged on the server history that wrote it (docs/design.md, "The lease
     // across a database failover"): a promoted replica may have missed the last renewals, and
@@ -95,16 +99,20 @@ WITH cur AS (
 )
 SELECT true, won.term, won.holder, 0::bigint,
        (SELECT p.last_holder FROM prev p WHERE p.term = won.term - 1),
-       coalesce((SELECT p.holder IS NULL FROM prev p WHERE p.term = won.term - 1), false)
+       coalesce((SELECT p.holder IS NULL FROM prev p WHERE p.term = won.term - 1), false),
+       EXISTS (SELECT 1 FROM )sql" +
+                   quoted(schema_) + R"sql(.events e
+                WHERE e.cluster = $1 AND e.at > clock_timestamp() - interval '1 day'
+                  AND e.term = won.term - 1 AND e.kind = 'switchover')
   FROM won
 UNION ALL
-SELECT false, term, holder, $3::bigint, NULL::text, false FROM restamped
+SELECT false, term, holder, $3::bigint, NULL::text, false, false FROM restamped
 UNION ALL
 SELECT false, term, coalesce(holder, reserved_for),
        GREATEST(0, ceil(extract(epoch FROM
            GREATEST(expires_at, CASE WHEN reserved_for <> $2 THEN reserved_until END)
            - clock_timestamp()) * 1000))::bigint,
-       NULL::text, false
+       NULL::text, false, false
   FROM )sql" + t + R"sql( WHERE cluster = $1 AND NOT EXISTS (SELECT 1 FROM won)
                    AND NOT EXISTS (SELECT 1 FROM restamped))sql";
 
@@ -203,6 +211,7 @@ AcquireOutcome LeaseSql::acquire(pqxx::connection& c, Duration ttl, std::int64_t
         o.previous_holder = r[0][4].as<std::string>();
         o.previous_released = r[0][5].as<bool>();
     }
+    o.after_switchover = o.won && r[0][6].as<bool>();
     return o;
 }
 

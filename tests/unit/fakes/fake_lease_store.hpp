@@ -68,6 +68,9 @@ class FakeLeaseStore : public ports::LeaseStore {
             r.won = true;
             r.previous_holder = db_.last_holder == node_ ? "" : db_.last_holder;
             r.previous_released = db_.holder.empty();
+            r.after_switchover = std::any_of(
+                db_.events.begin(), db_.events.end(),
+                [&](const auto& e) { return e.term == db_.term && e.kind == "switchover"; });
             db_.term = std::max(db_.term, min_term) + 1;
             db_.holder = db_.last_holder = node_;
             db_.expires = now() + ttl_;
