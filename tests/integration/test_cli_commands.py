@@ -1,0 +1,157 @@
+"""The command line on CLI11 (issue 24): every subcommand has its own help and refuses the
+options of the others; the new commands (restart, remove, failover, events prune) against real
+daemons and a real PostgreSQL; switchover --at times read by PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from pathlib import Path
+
+import pytest
+
+from localcluster.cluster import Cluster, daemon_binary
+from localcluster.pgserver import PgServer
+
+S = "airflow_failover"
+
+# command -> (an option it takes, shown in its help; an option it must refuse)
+COMMANDS = {
+    "run": ("--config", "--json"),
+    "status": ("--watch", "--to"),
+    "history": ("--limit", "--watch"),
+    "init-db": ("--operator-role", "--to"),
+    "check-config": ("--environment-file", "--limit"),
+    "switchover": ("--cancel", "--reason"),
+    "pause": ("--stop-processes", "--at"),
+    "resume": ("--json", "--reason"),
+    "restart": ("--node", "--to"),
+    "remove": ("NODE", "--force"),
+    "failover": ("--force", "--cancel"),
+    "events prune": ("--older-than", "--limit"),
+}
+
+
+def af(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(daemon_binary()), *args], capture_output=True, text=True, timeout=60, check=False, input=stdin
+    )
+
+
+def test_each_command_has_its_own_help_and_refuses_the_others_options() -> None:
+    top = af("--help")
+    assert top.returncode == 0
+    for cmd, (own, foreign) in COMMANDS.items():
+        assert cmd.split()[0] in top.stdout, cmd
+        res = af(*cmd.split(), "--help")
+        assert res.returncode == 0 and own in res.stdout, f"{cmd} --help: {res.stdout}{res.stderr}"
+        assert foreign not in res.stdout, f"{cmd} --help shows {foreign}"
+        # Refused before any config is read: the file does not exist.
+        res = af(*cmd.split(), foreign, "x", "--config", "/nonexistent")
+        assert res.returncode == 2 and foreign in res.stderr, f"{cmd} {foreign}: {res.stderr}"
+    for argv, why in [
+        (["bogus"], "unknown command 'bogus'"),
+        ([], "A subcommand is required"),
+        (["events"], "A subcommand is required"),
+        (["remove"], "NODE is required"),
+        (["failover"], "--to is required"),
+        (["switchover", "--cancel", "--to", "b"], "excludes"),
+        (["history", "--limit", "0"], "--limit"),
+        (["events", "prune", "--older-than", "0"], "--older-than"),
+        (["status", "--watch", "0"], "--watch"),
+    ]:
+        res = af(*argv, "--config", "/nonexistent")
+        assert res.returncode == 2 and why in res.stderr, f"{argv}: {res.stderr}"
+
+
+def test_config_errors_name_the_cause() -> None:
+    res = af("status", "--config", "/nonexistent/c.json")
+    assert res.returncode == 2 and "No such file or directory" in res.stderr, res.stderr
+
+
+def wait(pred: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_restart_failover_remove_and_at_against_real_daemons(pg: PgServer, tmp_path: Path) -> None:
+    c = Cluster(pg, tmp_path / "c", size=2, heartbeats=True)
+    try:
+        c.start()
+        a = c.wait_active()
+        b = next(n for n in c.nodes if n != a)
+        wait(lambda: c.status()["nodes"] and len(c.status()["nodes"]) == 2, 10, "both node rows")
+        term = c.status()["term"]
+        pid = c.live_instances()[0].pid
+
+        res = c.cli("restart", "scheduler", "--node", b)
+        assert res.returncode == 1 and "not the active node" in res.stderr, res.stderr
+        res = c.cli("restart", "scheduler")
+        assert res.returncode == 0 and "done: restarting scheduler" in res.stdout, res.stdout + res.stderr
+        # Started again by the same node in the same term: a new process, no hand-over.
+        wait(lambda: [i.pid for i in c.live_instances()] not in ([], [pid]), 15, "the restarted scheduler")
+        assert c.status()["active"] == a and c.status()["term"] == term
+        assert [i.node for i in c.live_instances()] == [a]
+        res = c.cli("restart", "webserver")
+        assert res.returncode == 1 and "webserver is not running" in res.stderr, res.stderr
+
+        res = c.cli("switchover", "--at", "2026-02-31T02:00:00Z")
+        assert res.returncode == 2 and "not a valid time" in res.stderr and "22008" in res.stderr, res.stderr
+        res = c.cli("switchover", "--at", "2036-01-01T02:00:00")
+        assert res.returncode == 2 and "has no UTC offset" in res.stderr, res.stderr
+
+        res = c.cli("failover", "--to", b)
+        assert res.returncode == 1 and "healthy active" in res.stderr, res.stderr
+        res = c.cli("failover", "--to", b, "--force")  # no terminal to confirm on
+        assert res.returncode == 2 and "--yes" in res.stderr, res.stderr
+        res = c.cli("remove", a)
+        assert res.returncode == 1 and "holds the lease" in res.stderr, res.stderr
+        res = c.cli("remove", b)
+        assert res.returncode == 1 and "stop its daemon first" in res.stderr, res.stderr
+        res = c.cli("failover", "--to", b, "--force", "--yes", "--timeout", "20")
+        assert res.returncode == 0 and f"failover done: {b} is active" in res.stdout, res.stdout + res.stderr
+        c.assert_no_overlap()
+
+        proc = c.nodes[a].proc
+        assert proc is not None
+        proc.terminate()
+        proc.wait(timeout=20)
+        wait(lambda: c.cli("remove", a).returncode == 0, 15, f"{a} removable once stale")
+        assert [n["node_id"] for n in c.status()["nodes"]] == [b]
+        kinds = {e["kind"] for e in c.events()}
+        assert {"restart_requested", "failover_requested", "node_removed"} <= kinds, kinds
+    finally:
+        c.stop_all()
+
+
+def test_events_prune_deletes_only_old_events_and_nothing_else(pg: PgServer, tmp_path: Path) -> None:
+    c = Cluster(pg, tmp_path / "c", size=1)
+    assert c.cli("init-db").returncode == 0
+    for days in (40, 10, 0):
+        pg.psql(
+            f"INSERT INTO {S}.events (cluster, node_id, kind, at) "
+            f"VALUES ('{c.name}', 'x', 'shutdown', now() - interval '{days} days')"
+        )
+    pg.psql(f"INSERT INTO {S}.events (cluster, node_id, kind, at) VALUES ('other', 'x', 'shutdown', now() - interval '40 days')")
+    res = c.cli("events", "prune", "--older-than", "30", "--json")
+    assert res.returncode == 0 and '"exit_code":0' in res.stdout, res.stdout + res.stderr
+    assert "deleted 1 events" in res.stdout
+    left = pg.psql(
+        f"SELECT string_agg(cluster || ':' || extract(day FROM now() - at)::int, ',' ORDER BY at) "
+        f"FROM {S}.events WHERE kind = 'shutdown'"
+    )
+    assert left == f"other:40,{c.name}:10,{c.name}:0", left
+    # The append-only rule still refuses the rest, even with the pruning horizon set by hand.
+    for sql in (
+        f"DELETE FROM {S}.events WHERE cluster = '{c.name}'",
+        f"SET airflow_failover.prune_before = 'infinity'; DELETE FROM {S}.events WHERE at > now() - interval '2 days'",
+        f"SET airflow_failover.prune_before = 'infinity'; UPDATE {S}.events SET detail = 'x'",
+        f"SET airflow_failover.prune_before = 'infinity'; TRUNCATE {S}.events",
+    ):
+        with pytest.raises(RuntimeError, match="append-only"):
+            pg.psql(sql)
