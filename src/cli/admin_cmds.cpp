@@ -138,8 +138,8 @@ int cmd_restart(const config::Config& c, const std::string& process,
         const std::int64_t id =
             commands.insert(*conn, std::string(to_string(core::CommandKind::restart)), process,
                             requester(*conn), db::CommandTarget{*v.active, v.term});
-        std::cout << "restart requested (command " << id << "): " << process << " on "
-                  << *v.active << " (term " << v.term << ")\n";
+        std::cout << "restart requested (command " << id << "): " << process << " on " << *v.active
+                  << " (term " << v.term << ")\n";
         const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
         while (Clock::now() < deadline) {
             if (const auto result = commands.result(*conn, id)) {
@@ -167,19 +167,18 @@ int cmd_remove(const config::Config& c, const std::string& node) {
             return k_exit_no_active;
         }
         if (v.active && *v.active == node) {
-            std::cerr << "remove refused: " << node << " holds the lease (term " << v.term
-                      << ")\n";
+            std::cerr << "remove refused: " << node << " holds the lease (term " << v.term << ")\n";
             return k_exit_no_active;
         }
         // The age is judged in the statement itself, on the database clock: a daemon that
         // wrote its row since the read above keeps it.
         pqxx::nontransaction tx(*conn);
-        const auto r = tx.exec_params(
-            "DELETE FROM " + db::quoted(c.database.schema) +
-                ".nodes WHERE cluster = $1 AND node_id = $2"
-                " AND last_seen < clock_timestamp() - $3 * interval '1 millisecond'"
-                " RETURNING last_seen::text",
-            c.cluster, node, static_cast<long long>(stale_after_ms(c)));
+        const auto r =
+            tx.exec_params("DELETE FROM " + db::quoted(c.database.schema) +
+                               ".nodes WHERE cluster = $1 AND node_id = $2"
+                               " AND last_seen < clock_timestamp() - $3 * interval '1 millisecond'"
+                               " RETURNING last_seen::text",
+                           c.cluster, node, static_cast<long long>(stale_after_ms(c)));
         if (r.empty()) {
             std::cerr << "remove refused: " << node << " was seen " << age_text(n->last_seen_age_ms)
                       << " ago, within " << age_text(stale_after_ms(c))
@@ -267,15 +266,16 @@ int cmd_failover(const config::Config& c, const std::string& to, bool force, boo
             }
             if (!now.active) {
                 pqxx::nontransaction tx(*conn);
-                tx.exec_params("SELECT " + db::quoted(c.database.schema) +
-                                   ".reserve_free_lease($1, $2, $3)",
-                               c.cluster, to, reserve_ms);
+                tx.exec_params(
+                    "SELECT " + db::quoted(c.database.schema) + ".reserve_free_lease($1, $2, $3)",
+                    c.cluster, to, reserve_ms);
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
         const db::ClusterView end = db::read_cluster(*conn, c.database.schema, c.cluster);
-        std::cerr << "failover: " << to << " is not active within " << timeout_s << " s (active: "
-                  << end.active.value_or("none") << ", term " << end.term << ")\n";
+        std::cerr << "failover: " << to << " is not active within " << timeout_s
+                  << " s (active: " << end.active.value_or("none") << ", term " << end.term
+                  << ")\n";
         return k_exit_no_active;
     } catch (const std::exception& e) {
         return failed("failover", e);

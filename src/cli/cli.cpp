@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -142,8 +143,9 @@ int main(const std::vector<std::string>& argv) {
     add_config(run, a);
 
     auto* status = app.add_subcommand(
-        "status", "show the cluster: active node, term, lease time left, every node; exit 0 "
-                  "healthy active, 1 no active, 2 cannot tell");
+        "status",
+        "show the cluster: active node, term, lease time left, every node; exit 0 "
+        "healthy active, 1 no active, 2 cannot tell");
     add_config(status, a);
     add_json(status, a, "machine-readable");
     status
@@ -163,8 +165,9 @@ int main(const std::vector<std::string>& argv) {
         ->check(CLI::PositiveNumber);
 
     auto* init_db = app.add_subcommand(
-        "init-db", "create or upgrade the daemon's schema (the daemon also does this at start); "
-                   "grant roles");
+        "init-db",
+        "create or upgrade the daemon's schema (the daemon also does this at start); "
+        "grant roles");
     add_config(init_db, a);
     add_json(init_db, a, k_json_generic);
     init_db
@@ -189,10 +192,11 @@ int main(const std::vector<std::string>& argv) {
                      "Airflow's job table")
         ->type_name("ROLE");
 
-    auto* check = app.add_subcommand(
-        "check-config", "validate the config and everything `run` would refuse at start (the "
-                        "heartbeat secret, listen ports, commands on the daemon's PATH, health "
-                        "URLs); print the effective timings; exit 0 if `run` would start");
+    auto* check =
+        app.add_subcommand("check-config",
+                           "validate the config and everything `run` would refuse at start (the "
+                           "heartbeat secret, listen ports, commands on the daemon's PATH, health "
+                           "URLs); print the effective timings; exit 0 if `run` would start");
     add_config(check, a);
     add_json(check, a, k_json_generic);
     check->add_flag("--syntax-only", a.syntax_only, "the file alone, not this host (CI)");
@@ -203,17 +207,18 @@ int main(const std::vector<std::string>& argv) {
         ->type_name("FILE");
 
     auto* switchover = app.add_subcommand(
-        "switchover", "planned hand-over: the active stops its processes, releases the lease and "
-                      "the target (or the best standby) takes over; waits for the outcome");
+        "switchover",
+        "planned hand-over: the active stops its processes, releases the lease and "
+        "the target (or the best standby) takes over; waits for the outcome");
     add_config(switchover, a);
     add_json(switchover, a, k_json_generic);
     auto* sw_to = switchover->add_option("--to", a.to, "hand over to this healthy standby")
                       ->type_name("NODE");
-    auto* sw_timeout = switchover
-                           ->add_option("--timeout", a.timeout_s,
-                                        "how long to wait for the outcome (default 30)")
-                           ->type_name("SEC")
-                           ->check(CLI::PositiveNumber);
+    auto* sw_timeout =
+        switchover
+            ->add_option("--timeout", a.timeout_s, "how long to wait for the outcome (default 30)")
+            ->type_name("SEC")
+            ->check(CLI::PositiveNumber);
     auto* sw_at = switchover
                       ->add_option("--at", a.at,
                                    "schedule it instead: 2026-12-01T02:00:00Z (an offset is "
@@ -227,8 +232,9 @@ int main(const std::vector<std::string>& argv) {
     sw_at->excludes(sw_timeout);
 
     auto* pause = app.add_subcommand(
-        "pause", "maintenance mode for the whole cluster: the active keeps its lease, no standby "
-                 "takes over, no process is restarted or killed for its health");
+        "pause",
+        "maintenance mode for the whole cluster: the active keeps its lease, no standby "
+        "takes over, no process is restarted or killed for its health");
     add_config(pause, a);
     add_json(pause, a, k_json_generic);
     pause->add_option("--reason", a.reason, "shown in status, the dashboard and the events")
@@ -247,30 +253,31 @@ int main(const std::vector<std::string>& argv) {
     add_json(resume, a, k_json_generic);
 
     auto* restart = app.add_subcommand(
-        "restart", "restart a managed process in place on the active node (graceful stop, then "
-                   "start; the node keeps its lease and no crash is counted)");
+        "restart",
+        "restart a managed process in place on the active node (graceful stop, then "
+        "start; the node keeps its lease and no crash is counted)");
     add_config(restart, a);
     add_json(restart, a, k_json_generic);
-    restart->add_option("PROCESS", a.process, "the process's name (processes[].name)")
-        ->required();
+    restart->add_option("PROCESS", a.process, "the process's name (processes[].name)")->required();
     restart
-        ->add_option("--node", a.node,
-                     "the node it runs on (refused unless it is the active node)")
+        ->add_option("--node", a.node, "the node it runs on (refused unless it is the active node)")
         ->type_name("NODE");
     restart->add_option("--timeout", a.timeout_s, "how long to wait for the answer (default 30)")
         ->type_name("SEC")
         ->check(CLI::PositiveNumber);
 
     auto* remove = app.add_subcommand(
-        "remove", "delete a decommissioned node's row (refused while the node holds the lease "
-                  "or was seen lately: stop its daemon first)");
+        "remove",
+        "delete a decommissioned node's row (refused while the node holds the lease "
+        "or was seen lately: stop its daemon first)");
     add_config(remove, a);
     add_json(remove, a, k_json_generic);
     remove->add_option("NODE", a.process, "the node's id")->required();
 
     auto* failover = app.add_subcommand(
-        "failover", "make NODE active when no healthy active exists (refused while one does, "
-                    "unless --force); asks for confirmation unless --yes");
+        "failover",
+        "make NODE active when no healthy active exists (refused while one does, "
+        "unless --force); asks for confirmation unless --yes");
     add_config(failover, a);
     add_json(failover, a, k_json_generic);
     failover->add_option("--to", a.to, "the healthy standby to make active")
@@ -285,8 +292,9 @@ int main(const std::vector<std::string>& argv) {
     auto* events = app.add_subcommand("events", "the events table (an append-only audit log)");
     events->require_subcommand(1);
     auto* prune = events->add_subcommand(
-        "prune", "delete this cluster's events older than DAYS (at least 1), the one delete the "
-                 "append-only rule lets through; needs the events table's owner");
+        "prune",
+        "delete this cluster's events older than DAYS (at least 1), the one delete the "
+        "append-only rule lets through; needs the events table's owner");
     add_config(prune, a);
     add_json(prune, a, k_json_generic);
     prune->add_option("--older-than", a.older_than_days, "age in days (>= 1)")
@@ -308,7 +316,8 @@ int main(const std::vector<std::string>& argv) {
         }
         if (s.empty() || s[0] == '-')
             continue;
-        if (!app.get_subcommand_ptr(s) && s != "guard") {
+        const auto known = app.get_subcommands([&](CLI::App* sc) { return sc->check_name(s); });
+        if (known.empty()) {
             std::cerr << "airflow-failover: unknown command '" << s
                       << "'; run `airflow-failover --help` for the list\n";
             return k_exit_unknown;
@@ -326,8 +335,10 @@ int main(const std::vector<std::string>& argv) {
 
     CLI::App* cmd = app.get_subcommands().front();
     std::string name = cmd->get_name();
-    if (cmd == events)
-        cmd = prune, name = "events prune";
+    if (cmd == events) {
+        cmd = prune;
+        name = "events prune";
+    }
     const bool operator_cmd = cmd == status || cmd == history || cmd == pause || cmd == resume ||
                               cmd == switchover || cmd == restart || cmd == remove ||
                               cmd == failover;

@@ -37,7 +37,8 @@ void take_from_daemon(pqxx::transaction_base& tx, const std::string& schema,
 // scheduled switchovers), set and clear the pause, delete its cluster's node rows, reserve a
 // free lease for a standby (reserve_free_lease, never a live one) and add the operator's own
 // events. No lease writes, no terminate, no other cluster's commands, pause or nodes (row-level
-// security), no fencing state, no events pruning. Run as the administrator, who owns or may grant all of it.
+// security), no fencing state, no events pruning. Run as the administrator, who owns or may grant
+// all of it.
 void grant_operator(pqxx::transaction_base& tx, const std::string& schema,
                     const std::string& cluster, const std::string& role) {
     const auto r = tx.exec_params(

@@ -3,11 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <cctype>
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -56,7 +57,7 @@ std::string bind_problem(const std::string& host, unsigned short port) {
         return "";
     std::string why = "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message();
     if (ec == boost::asio::error::address_in_use)
-        why += " (another program, or this node's daemon, already uses it)";
+        why += " (another program uses it, not this config's running daemon)";
     return why;
 }
 
@@ -169,10 +170,10 @@ std::optional<int> running_daemon_for(const std::string& config_path) {
 
 bool holds_port(int pid, unsigned short port, bool udp) {
     std::vector<std::string> inodes;
-    for (const char* table : udp ? std::initializer_list<const char*>{"/proc/net/udp",
-                                                                      "/proc/net/udp6"}
-                                 : std::initializer_list<const char*>{"/proc/net/tcp",
-                                                                      "/proc/net/tcp6"}) {
+    const std::array<const char*, 2> tables =
+        udp ? std::array<const char*, 2>{"/proc/net/udp", "/proc/net/udp6"}
+            : std::array<const char*, 2>{"/proc/net/tcp", "/proc/net/tcp6"};
+    for (const char* table : tables) {
         std::istringstream in(read_file(table));
         std::string line;
         std::getline(in, line);  // the header
@@ -256,8 +257,9 @@ std::vector<std::string> preflight(const config::Config& c, const PreflightConte
                               e.what());
             }
         }
-        if (auto why = port_problem(bind_problem<boost::asio::ip::udp>(h.listen_host, h.listen_port),
-                                    h.listen_port, true, ctx, "heartbeat.listen");
+        if (auto why =
+                port_problem(bind_problem<boost::asio::ip::udp>(h.listen_host, h.listen_port),
+                             h.listen_port, true, ctx, "heartbeat.listen");
             !why.empty())
             out.push_back("heartbeat.listen: " + why);
     }

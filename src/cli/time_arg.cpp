@@ -55,8 +55,7 @@ std::string timestamp_on_db(pqxx::connection& conn, const std::string& option,
             " isfinite($1::timestamptz), extract(epoch FROM $1::timestamptz)::text",
             text);
         tx.exec("SET LOCAL TimeZone = 'Asia/Kathmandu'");
-        const auto other =
-            tx.exec_params("SELECT extract(epoch FROM $1::timestamptz)::text", text);
+        const auto other = tx.exec_params("SELECT extract(epoch FROM $1::timestamptz)::text", text);
         tx.commit();
         if (!utc[0][1].as<bool>())
             throw TimeArgError(option + " '" + text + "' is not a finite time");
@@ -70,8 +69,8 @@ std::string timestamp_on_db(pqxx::connection& conn, const std::string& option,
             why.pop_back();
         if (const auto nl = why.find('\n'); nl != std::string::npos)
             why = why.substr(0, nl);
-        throw TimeArgError(option + " '" + text + "' is not a valid time: " + why +
-                           " (SQL state " + e.sqlstate() +
+        throw TimeArgError(option + " '" + text + "' is not a valid time: " + why + " (SQL state " +
+                           e.sqlstate() +
                            "); write it like 2026-12-01T02:00:00Z, or a delay like +30s");
     }
 }

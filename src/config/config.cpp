@@ -114,8 +114,9 @@ Config load_config(const std::string& path) {
     errno = 0;
     std::ifstream in(path);
     if (!in)
-        throw ConfigError("(file)", "cannot read " + path +
-                                        (errno != 0 ? ": " + std::string(std::strerror(errno)) : ""));
+        throw ConfigError(
+            "(file)",
+            "cannot read " + path + (errno != 0 ? ": " + std::string(std::strerror(errno)) : ""));
     std::stringstream ss;
     ss << in.rdbuf();
     try {

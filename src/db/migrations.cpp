@@ -219,7 +219,8 @@ DO $do$
 BEGIN
     IF pg_has_role((SELECT proowner FROM pg_proc
                      WHERE oid = '{s}.events_append_only()'::regprocedure), 'USAGE') THEN
-        EXECUTE $ex$)sql") + k_events_guard + R"sql($ex$;
+        EXECUTE $ex$)sql") +
+            k_events_guard + R"sql($ex$;
     END IF;
 END $do$;
 )sql",

@@ -45,7 +45,8 @@ struct Request : std::enable_shared_from_this<Request> {
             boost::asio::async_connect(self->socket, results, [self](auto ec2, const auto&) {
                 if (ec2)
                     return self->finish(false, "connect: " + ec2.message());
-                self->request = "GET " + self->url.path + " HTTP/1.0\r\nHost: " + self->url.host_header() +
+                self->request = "GET " + self->url.path +
+                                " HTTP/1.0\r\nHost: " + self->url.host_header() +
                                 "\r\nUser-Agent: airflow-failover\r\n\r\n";
                 boost::asio::async_write(
                     self->socket, boost::asio::buffer(self->request), [self](auto ec3, auto) {

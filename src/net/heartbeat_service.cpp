@@ -1,10 +1,10 @@
 #include "af/net/heartbeat_service.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <cerrno>
+#include <cstring>
 
 #include <boost/asio/ip/address.hpp>
 #include <chrono>

@@ -4,9 +4,10 @@ daemons and a real PostgreSQL; switchover --at times read by PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import time
-
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,21 @@ def test_restart_failover_remove_and_at_against_real_daemons(pg: PgServer, tmp_p
         term = c.status()["term"]
         pid = c.live_instances()[0].pid
 
+        # status --watch: one status a period until Ctrl-C, asleep in between (not a spin).
+        watch = subprocess.Popen(
+            [str(daemon_binary()), "status", "--watch", "0.3", "--json", "--config", str(c.nodes[a].config)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)
+        with open(f"/proc/{watch.pid}/stat") as f:
+            cpu_ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        watch.send_signal(signal.SIGINT)
+        out, _ = watch.communicate(timeout=10)
+        shown = [json.loads(line)["active"] for line in out.splitlines()]
+        assert len(shown) >= 3 and set(shown) == {a}, out
+        assert cpu_ticks < 100, f"{cpu_ticks} ticks of CPU in 1.5 s: a busy loop"
+
         res = c.cli("restart", "scheduler", "--node", b)
         assert res.returncode == 1 and "not the active node" in res.stderr, res.stderr
         res = c.cli("restart", "scheduler")
@@ -137,7 +153,10 @@ def test_events_prune_deletes_only_old_events_and_nothing_else(pg: PgServer, tmp
             f"INSERT INTO {S}.events (cluster, node_id, kind, at) "
             f"VALUES ('{c.name}', 'x', 'shutdown', now() - interval '{days} days')"
         )
-    pg.psql(f"INSERT INTO {S}.events (cluster, node_id, kind, at) VALUES ('other', 'x', 'shutdown', now() - interval '40 days')")
+    pg.psql(
+        f"INSERT INTO {S}.events (cluster, node_id, kind, at) "
+        "VALUES ('other', 'x', 'shutdown', now() - interval '40 days')"
+    )
     res = c.cli("events", "prune", "--older-than", "30", "--json")
     assert res.returncode == 0 and '"exit_code":0' in res.stdout, res.stdout + res.stderr
     assert "deleted 1 events" in res.stdout
@@ -147,11 +166,47 @@ def test_events_prune_deletes_only_old_events_and_nothing_else(pg: PgServer, tmp
     )
     assert left == f"other:40,{c.name}:10,{c.name}:0", left
     # The append-only rule still refuses the rest, even with the pruning horizon set by hand.
+    horizon = "SET airflow_failover.prune_before = 'infinity'; "
     for sql in (
         f"DELETE FROM {S}.events WHERE cluster = '{c.name}'",
-        f"SET airflow_failover.prune_before = 'infinity'; DELETE FROM {S}.events WHERE at > now() - interval '2 days'",
-        f"SET airflow_failover.prune_before = 'infinity'; UPDATE {S}.events SET detail = 'x'",
-        f"SET airflow_failover.prune_before = 'infinity'; TRUNCATE {S}.events",
+        f"{horizon}DELETE FROM {S}.events WHERE at > now() - interval '2 days'",
+        f"{horizon}UPDATE {S}.events SET detail = 'x'",
+        f"{horizon}TRUNCATE {S}.events",
     ):
         with pytest.raises(RuntimeError, match="append-only"):
             pg.psql(sql)
+
+
+def test_check_config_on_a_live_node_knows_its_own_ports_and_the_units_path(
+    pg: PgServer, tmp_path: Path
+) -> None:
+    c = Cluster(pg, tmp_path / "c", size=1, heartbeats=True)
+    node = c.nodes["node-a"]
+    try:
+        c.start()
+        c.wait_active()
+        res = c.cli("check-config")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "held by this config's running daemon" in res.stdout, res.stdout
+        # The same port in another config file is another program's: in use.
+        other = tmp_path / "other.json"
+        other.write_text(node.config.read_text())
+        res = af("check-config", "--config", str(other))
+        assert res.returncode == 2 and "heartbeat.listen" in res.stderr and "in use" in res.stderr, res.stderr
+    finally:
+        c.stop_all()
+    # Commands are looked up on the unit's PATH (its EnvironmentFile), not this shell's.
+    bindir = tmp_path / "unit-bin"
+    bindir.mkdir()
+    (bindir / "my-scheduler").write_text("#!/bin/sh\nexit 0\n")
+    (bindir / "my-scheduler").chmod(0o755)
+    cfg = json.loads(node.config.read_text())
+    cfg["processes"][0]["command"] = ["my-scheduler"]
+    cfg.pop("heartbeat")
+    node.config.write_text(json.dumps(cfg))
+    env = tmp_path / "default"
+    env.write_text(f"# the unit's EnvironmentFile\nPATH={bindir}:/usr/bin\n")
+    res = c.cli("check-config")
+    assert res.returncode == 2 and "my-scheduler is not found" in res.stderr, res.stderr
+    res = c.cli("check-config", "--environment-file", str(env))
+    assert res.returncode == 0 and f"PATH={bindir}:/usr/bin" in res.stdout, res.stdout + res.stderr

@@ -1,7 +1,7 @@
 """The operator role (issue 22, issue 24 item 2): `init-db --operator-role` lets a role run
-status, history, pause, resume, switchover, restart, remove and failover for one cluster, from a config with `cluster`
-and `database` alone, and nothing else; operator commands run no migration and record who
-asked (Unix user and database role). A real PostgreSQL and a real daemon."""
+status, history, pause, resume, switchover, restart, remove and failover for one cluster, from
+a config with `cluster` and `database` alone, and nothing else; operator commands run no
+migration and record who asked (Unix user and database role). A real PostgreSQL and a real daemon."""
 
 from __future__ import annotations
 
@@ -87,10 +87,10 @@ def test_an_operator_config_runs_the_operator_commands_and_nothing_else(
     finally:
         c.stop_all()
     # A decommissioned node of its own cluster, and one of another cluster with a free lease.
-    for cluster, node in ((c.name, "node-z"), ("other", "node-o")):
+    for cluster, node_id in ((c.name, "node-z"), ("other", "node-o")):
         pg.psql(
             f"INSERT INTO {S}.nodes (cluster, node_id, role, last_seen) "
-            f"VALUES ('{cluster}', '{node}', 'standby', now() - interval '1 hour')"
+            f"VALUES ('{cluster}', '{node_id}', 'standby', now() - interval '1 hour')"
         )
     pg.psql(f"INSERT INTO {S}.lease (cluster, holder, term) VALUES ('other', NULL, 3)")
     # The free lease of its own cluster may be reserved (failover), another cluster's not.

@@ -8,8 +8,7 @@
 namespace af::cli {
 
 /// `switchover`: a command row for the active node; waits up to `timeout_s` for a new active.
-int cmd_switchover(const config::Config& c, const std::optional<std::string>& to,
-                   double timeout_s);
+int cmd_switchover(const config::Config& c, const std::optional<std::string>& to, double timeout_s);
 
 /// `restart PROCESS [--node N]`: a command row for the active node (the only one running the
 /// processes), carried out by its daemon (ev::process_restart): a graceful stop and a start in

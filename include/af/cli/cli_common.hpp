@@ -1,9 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <pqxx/connection>
-#include <exception>
 #include <string>
 
 #include "af/config/config.hpp"

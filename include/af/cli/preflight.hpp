@@ -1,8 +1,8 @@
 #pragma once
 
 #include <optional>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "af/config/config.hpp"
@@ -16,8 +16,8 @@ namespace af::cli {
 /// Where `run` would run: the PATH its unit gives it, and its config file (to know its own
 /// running daemon's ports from another program's).
 struct PreflightContext {
-    std::string path;                        ///< the daemon's PATH ("" : spawn's default)
-    std::optional<std::string> config_path;  ///< this config, to find its running daemon
+    std::string path;                          ///< the daemon's PATH ("" : spawn's default)
+    std::optional<std::string> config_path;    ///< this config, to find its running daemon
     std::vector<std::string>* notes{nullptr};  ///< what is fine but worth saying
 };
 std::vector<std::string> preflight(const config::Config& c, const PreflightContext& ctx);

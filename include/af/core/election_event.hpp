@@ -168,9 +168,8 @@ struct warm_stale {
 using Event =
     std::variant<ev::tick, ev::acquire_result, ev::renew_result, ev::release_result, ev::db_failure,
                  ev::lease_hint, ev::process_exited, ev::process_terminate, ev::process_restart,
-                 ev::process_unhealthy,
-                 ev::switchover, ev::peer_heartbeat, ev::stop_requested, ev::takeover_result,
-                 ev::hook_result, ev::term_floor, ev::paused, ev::warm_ready, ev::warm_exited,
-                 ev::warm_stale>;
+                 ev::process_unhealthy, ev::switchover, ev::peer_heartbeat, ev::stop_requested,
+                 ev::takeover_result, ev::hook_result, ev::term_floor, ev::paused, ev::warm_ready,
+                 ev::warm_exited, ev::warm_stale>;
 
 }  // namespace af::core
