@@ -37,7 +37,7 @@ def test_an_ipv6_health_url_is_checked_end_to_end(pg: PgServer, tmp_path: Path) 
     node = cluster.nodes["node-a"]
     cfg = cluster.config_for(node)
     url = f"http://[::1]:{port}/health"
-    cfg["processes"][0]["health"] = {"type": "http", "url": url, "interval_ms": 200, "timeout_ms": 500}
+    cfg["processes"][0]["health"] = {"type": "http", "url": url, "interval_ms": 300, "timeout_ms": 200}
     node.config.write_text(json.dumps(cfg))
     try:
         res = cluster.cli("check-config")
