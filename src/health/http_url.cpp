@@ -32,7 +32,7 @@ std::optional<HttpUrl> parse_http_url(const std::string& url, std::string* probl
             return fail(bad);
         u.host = hostport.substr(1, close - 1);
         boost::system::error_code ec;
-        const auto addr = boost::asio::ip::make_address_v6(u.host, ec);
+        boost::asio::ip::make_address_v6(u.host, ec);
         if (ec || u.host.find('%') != std::string::npos)
             return fail("\"" + url + "\": [" + u.host + "] is not an IPv6 address");
         const std::string after = hostport.substr(close + 1);
