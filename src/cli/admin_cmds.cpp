@@ -172,13 +172,13 @@ int cmd_remove(const config::Config& c, const std::string& node) {
         }
         // The age is judged in the statement itself, on the database clock: a daemon that
         // wrote its row since the read above keeps it.
-        pqxx::nontransaction tx(*conn);
-        const auto r =
-            tx.exec_params("DELETE FROM " + db::quoted(c.database.schema) +
-                               ".nodes WHERE cluster = $1 AND node_id = $2"
-                               " AND last_seen < clock_timestamp() - $3 * interval '1 millisecond'"
-                               " RETURNING last_seen::text",
-                           c.cluster, node, static_cast<long long>(stale_after_ms(c)));
+        // One statement, its transaction closed before the next (requester, record).
+        const auto r = pqxx::nontransaction(*conn).exec_params(
+            "DELETE FROM " + db::quoted(c.database.schema) +
+                ".nodes WHERE cluster = $1 AND node_id = $2"
+                " AND last_seen < clock_timestamp() - $3 * interval '1 millisecond'"
+                " RETURNING last_seen::text",
+            c.cluster, node, static_cast<long long>(stale_after_ms(c)));
         if (r.empty()) {
             std::cerr << "remove refused: " << node << " was seen " << age_text(n->last_seen_age_ms)
                       << " ago, within " << age_text(stale_after_ms(c))
