@@ -5,7 +5,7 @@
 AF_APT_PACKAGES=(
     build-essential cmake ninja-build pkg-config ccache clang clang-format clang-tidy
     libpqxx-dev libboost-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-    libssl-dev libsystemd-dev prometheus-cpp-dev
+    libssl-dev libsystemd-dev prometheus-cpp-dev libcli11-dev help2man
     postgresql postgresql-client
     python3 python3-venv python3-pip
     openjdk-17-jre-headless

@@ -28,7 +28,8 @@ void PgStore::stop(Duration drain) {
 
 void PgStore::route(core::Event e) {
     const bool command = std::holds_alternative<core::ev::switchover>(e) ||
-                         std::holds_alternative<core::ev::process_terminate>(e);
+                         std::holds_alternative<core::ev::process_terminate>(e) ||
+                         std::holds_alternative<core::ev::process_restart>(e);
     // A copy: the daemon may stop the store (and so clear its sinks) while handling the event.
     const ports::EventSink to = command && commands_ ? commands_ : lease_;
     if (to)

@@ -1,5 +1,7 @@
 #include "af/cli/check_config_cmd.hpp"
 
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -16,10 +18,47 @@ std::string ms(Duration d) {
     return std::to_string(d.count()) + " ms";
 }
 
+std::string unit_path(const std::optional<std::string>& environment_file,
+                      std::vector<std::string>& notes) {
+    // The unit's EnvironmentFile= (config/airflow-failover.service), then systemd's own PATH
+    // for services: not the PATH of the operator's shell.
+    constexpr const char* k_default_file = "/etc/default/airflow-failover";
+    constexpr const char* k_systemd_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin";
+    std::string file = environment_file.value_or("");
+    std::error_code ec;
+    if (file.empty() && std::filesystem::exists(k_default_file, ec))
+        file = k_default_file;
+    if (!file.empty()) {
+        for (const auto& [k, v] : read_environment_file(file))
+            if (k == "PATH") {
+                notes.push_back("commands searched on PATH=" + v + " (from " + file + ")");
+                return v;
+            }
+        notes.push_back("commands searched on systemd's PATH=" + std::string(k_systemd_path) +
+                        " (" + file + " sets none)");
+        return k_systemd_path;
+    }
+    const char* mine = std::getenv("PATH");
+    notes.push_back("commands searched on this shell's PATH (no " + std::string(k_default_file) +
+                    "; pass the unit's with --environment-file)");
+    return mine ? mine : "";
+}
+
 }  // namespace
 
-int cmd_check_config(const config::Config& c, bool host_checks) {
-    const auto problems = host_checks ? preflight(c) : std::vector<std::string>{};
+int cmd_check_config(const config::Config& c, bool host_checks,
+                     const std::optional<std::string>& environment_file,
+                     const std::optional<std::string>& config_path) {
+    std::vector<std::string> notes;
+    std::vector<std::string> problems;
+    if (host_checks) {
+        try {
+            PreflightContext ctx{unit_path(environment_file, notes), config_path, &notes};
+            problems = preflight(c, ctx);
+        } catch (const std::exception& e) {
+            problems.push_back(std::string("--environment-file: ") + e.what());
+        }
+    }
     if (!problems.empty()) {
         for (const auto& p : problems)
             std::cerr << "airflow-failover: config error: " << p << "\n";
@@ -36,6 +75,8 @@ int cmd_check_config(const config::Config& c, bool host_checks) {
               << "  on renewal trouble: freeze (SIGSTOP) " << ms(e.fence_lead())
               << " before the local deadline, thaw if a renewal arrives, SIGKILL "
               << ms(e.kill_grace) << " before it\n";
+    for (const auto& n : notes)
+        std::cout << "  " << n << "\n";
     const auto rt = db::renew_timing(e);
     std::cout << "  renewals: 3 lanes, a copy after " << ms(rt.hedge_after)
               << " unanswered, statement and TCP timeout " << ms(rt.statement_timeout) << "\n";

@@ -1,27 +1,25 @@
+// The command line: one CLI11 subcommand per command, each with its own options and help;
+// an option a command does not take is refused by that command.
 #include "af/cli/cli.hpp"
 
 #include <unistd.h>
 
-#include <algorithm>
-#include <cstdio>
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
-#include <pqxx/pqxx>
+#include <sstream>
 #include <thread>
 
+#include "af/cli/admin_cmds.hpp"
 #include "af/cli/check_config_cmd.hpp"
 #include "af/cli/cli_common.hpp"
 #include "af/cli/cluster_cmds.hpp"
 #include "af/cli/operator_cmds.hpp"
 #include "af/config/config.hpp"
-#include "af/core/command_kind.hpp"
 #include "af/daemon/run_daemon.hpp"
-#include "af/db/cluster_view.hpp"
-#include "af/db/command_sql.hpp"
-#include "af/db/connection.hpp"
-#include "af/db/fencing_sql.hpp"
-#include "af/db/history_sql.hpp"
-#include "af/db/migrations.hpp"
 #include "af/guard/guard_main.hpp"
 #include "af/util/log.hpp"
 #include "af/version.hpp"
@@ -30,306 +28,386 @@ namespace af::cli {
 
 namespace {
 
-constexpr const char* k_usage = R"(usage: airflow-failover COMMAND [--config FILE] [options]
-
-Keeps exactly one Apache Airflow scheduler running across several hosts, elected through a
-lease row in PostgreSQL.
-
-commands:
-  run            run the daemon on this node (foreground; systemd runs it as a service)
-  status         show the cluster: active node, term, lease time left, every node
-                   --json   machine-readable; exit 0 healthy active, 1 no active, 2 cannot tell
-  history        the terms of the lease: holder, start, end, how each ended, takeover gap
-                   --json   machine-readable    --limit N   the last N terms (default 20)
-  init-db        create or upgrade the daemon's schema (the daemon also does this at start)
-                   --conninfo STR      connect as this (an administrator) instead of the
-                                       config's database.conninfo
-                   --daemon-role ROLE  the daemon's database role: it gets the schema, and
-                                       with fencing.database_roles a SECURITY DEFINER fencing
-                                       function (so it needs no CREATEROLE); Airflow's roles
-                                       get no rights on the schema
-                   --operator-role ROLE  may run status, history, pause, resume and
-                                       switchover for this cluster, nothing else
-                   --dashboard-role ROLE  the dashboard's (webapp): reads this cluster,
-                                       requests terminate for it, nothing else
-                   --airflow-role ROLE the role of airflow.conninfo: SELECT and UPDATE
-                                       (state, end_date) on Airflow's job table, for the
-                                       takeover step and the airflow-db health checks
-  check-config   validate the config file and everything `run` would refuse at start (the
-                 heartbeat secret file, free listen ports, commands on PATH, health URLs);
-                 print the effective timings
-                   --syntax-only  the file alone, not this host (CI, a build host)
-  switchover     planned hand-over: the active stops its processes, releases the lease and
-                 the target (or the best standby) takes over; waits and prints the outcome
-                   --to NODE      hand over to this standby (refused if unknown or unhealthy)
-                   --timeout SEC  how long to wait for the outcome (default 30)
-                   --at TIME      schedule it instead: 2026-12-01T02:00:00Z (an offset is
-                                  required) or +30s, +15m; judged on the database clock
-                   --cancel       cancel every scheduled switchover
-  pause          maintenance mode for the whole cluster: the active keeps its lease, no
-                 standby takes over, no process is restarted or killed for its health
-                   --reason TEXT     shown in status, the dashboard and the events
-                   --stop-processes  also stop the managed processes until resume
-                   --expires IN      end the pause by itself after IN (30m, 2h; default 1h;
-                                     "never": only resume ends it)
-  resume         end maintenance mode at once (a free lease is taken at once)
-
-options:
-  --config FILE  the node's JSON config (default: $AIRFLOW_FAILOVER_CONFIG or
-                 /etc/airflow-failover/config.json)
-  --version      print the version
-  --help         print this help
-)";
+constexpr const char* k_description =
+    "Keeps exactly one Apache Airflow scheduler running across several hosts, elected through a "
+    "lease row in PostgreSQL. Exit codes of the commands that read the cluster: 0 healthy "
+    "active (or done), 1 no active node (or refused), 2 cannot tell (bad arguments, config, "
+    "database error).";
 
 struct Args {
-    std::string command;
     std::string config;
     bool json{false};
     std::optional<std::string> to;
     double timeout_s{30};
     int limit{20};
-    std::optional<std::string> conninfo;        ///< init-db: connect as an administrator
-    std::optional<std::string> daemon_role;     ///< init-db: the role the daemon logs in as
-    std::optional<std::string> operator_role;   ///< init-db: the CLI's operators' role
-    std::optional<std::string> dashboard_role;  ///< init-db: the dashboard's role
-    std::optional<std::string> at;              ///< switchover --at
-    bool cancel{false};                         ///< switchover --cancel
-    bool stop_processes{false};                 ///< pause
-    bool syntax_only{false};                    ///< check-config
-    std::string reason;                         ///< pause
-    std::optional<std::string> expires;         ///< pause
-
-    std::optional<std::string> airflow_role;  ///< init-db: the role of airflow.conninfo
+    double watch_s{0};
+    std::optional<std::string> conninfo;
+    std::optional<std::string> daemon_role;
+    std::optional<std::string> operator_role;
+    std::optional<std::string> dashboard_role;
+    std::optional<std::string> airflow_role;
+    std::optional<std::string> at;
+    bool cancel{false};
+    bool stop_processes{false};
+    bool syntax_only{false};
+    std::optional<std::string> environment_file;
+    std::string reason;
+    std::string expires{"1h"};
+    std::string process;
+    std::optional<std::string> node;
+    bool force{false};
+    bool yes{false};
+    int older_than_days{0};
 };
 
-std::optional<Args> parse(const std::vector<std::string>& argv, int& exit_code) {
-    Args a;
-    if (const char* env = std::getenv("AIRFLOW_FAILOVER_CONFIG"))
-        a.config = env;
-    if (a.config.empty())
-        a.config = "/etc/airflow-failover/config.json";
-    for (std::size_t i = 0; i < argv.size(); ++i) {
-        const std::string& s = argv[i];
-        if (s == "--help" || s == "-h") {
-            std::cout << k_usage;
-            exit_code = 0;
-            return std::nullopt;
-        }
-        if (s == "--version") {
-            std::cout << "airflow-failover " << k_version << "\n";
-            exit_code = 0;
-            return std::nullopt;
-        }
-        if (s == "--config" || s.rfind("--config=", 0) == 0) {
-            if (s == "--config") {
-                if (i + 1 >= argv.size()) {
-                    std::cerr << "airflow-failover: --config needs a file\n";
-                    exit_code = k_exit_unknown;
-                    return std::nullopt;
-                }
-                a.config = argv[++i];
-            } else {
-                a.config = s.substr(9);
-            }
-        } else if (s == "--json") {
-            a.json = true;
-        } else if (s == "--cancel" || s == "--stop-processes" || s == "--syntax-only") {
-            (s == "--cancel"           ? a.cancel
-             : s == "--stop-processes" ? a.stop_processes
-                                       : a.syntax_only) = true;
-        } else if ((s == "--at" || s == "--reason" || s == "--expires") && i + 1 < argv.size()) {
-            if (s == "--reason")
-                a.reason = argv[++i];
-            else
-                (s == "--at" ? a.at : a.expires) = argv[++i];
-        } else if (s == "--operator-role" && i + 1 < argv.size()) {
-            a.operator_role = argv[++i];
-        } else if (s == "--dashboard-role" && i + 1 < argv.size()) {
-            a.dashboard_role = argv[++i];
-        } else if ((s == "--conninfo" || s == "--daemon-role") && i + 1 < argv.size()) {
-            (s == "--conninfo" ? a.conninfo : a.daemon_role) = argv[++i];
-        } else if (s == "--airflow-role" && i + 1 < argv.size()) {
-            a.airflow_role = argv[++i];
-        } else if ((s == "--to" || s == "--timeout") && i + 1 < argv.size()) {
-            if (s == "--to") {
-                a.to = argv[++i];
-            } else {
-                try {
-                    a.timeout_s = std::stod(argv[++i]);
-                } catch (const std::exception&) {
-                    std::cerr << "airflow-failover: --timeout needs seconds, got '" << argv[i]
-                              << "'\n";
-                    exit_code = k_exit_unknown;
-                    return std::nullopt;
-                }
-            }
-        } else if (s == "--limit" && i + 1 < argv.size()) {
-            try {
-                std::size_t used = 0;
-                a.limit = std::stoi(argv[++i], &used);
-                if (used != argv[i].size() || a.limit < 1)
-                    throw std::invalid_argument("not positive");
-            } catch (const std::exception&) {
-                std::cerr << "airflow-failover: --limit needs a whole number of terms >= 1, got '"
-                          << argv[i] << "'\n";
-                exit_code = k_exit_unknown;
-                return std::nullopt;
-            }
-        } else if (!s.empty() && s[0] != '-' && a.command.empty()) {
-            a.command = s;
-        } else {
-            std::cerr << "airflow-failover: unknown argument '" << s << "'\n" << k_usage;
-            exit_code = k_exit_unknown;
-            return std::nullopt;
-        }
-    }
-    if (a.command.empty()) {
-        std::cerr << k_usage;
-        exit_code = k_exit_unknown;
-        return std::nullopt;
-    }
-    return a;
+/// The options every command that reads the config takes.
+void add_config(CLI::App* app, Args& a) {
+    app->add_option("--config", a.config,
+                    "the node's JSON config, or an operator's (cluster and database only)")
+        ->envname("AIRFLOW_FAILOVER_CONFIG")
+        ->type_name("FILE");
 }
 
-int cmd_switchover(const config::Config& c, const std::optional<std::string>& to,
-                   double timeout_s) {
-    try {
-        auto conn = open_for_operator(c);
-        const db::ClusterView before = db::read_cluster(*conn, c.database.schema, c.cluster);
-        if (!before.active) {
-            std::cerr << "switchover refused: cluster " << c.cluster << " has no active node\n";
-            return k_exit_no_active;
-        }
-        if (to) {
-            const auto it = std::find_if(before.nodes.begin(), before.nodes.end(),
-                                         [&](const db::NodeView& n) { return n.node_id == *to; });
-            if (it == before.nodes.end()) {
-                std::cerr << "switchover refused: unknown node '" << *to << "' in cluster "
-                          << c.cluster << "\n";
-                return k_exit_no_active;
-            }
-            if (*to == *before.active) {
-                std::cout << *to << " is already active (term " << before.term << ")\n";
-                return k_exit_healthy;
-            }
-            if (it->stale || it->role != "standby") {
-                std::cerr << "switchover refused: " << *to << " is not a healthy standby (role "
-                          << it->role << ", last seen " << age_text(it->last_seen_age_ms)
-                          << " ago)\n";
-                return k_exit_no_active;
-            }
-        }
-        db::CommandSql commands(c.database.schema, c.cluster, c.node_id);
-        const auto started = std::chrono::steady_clock::now();
-        // Meant for the active the operator is told about: should another node take over
-        // before it is carried out, the command is closed as stale, not run by the newcomer.
-        const auto requested =
-            commands.insert(*conn, std::string(to_string(core::CommandKind::switchover)), to,
-                            requester(*conn), db::CommandTarget{*before.active, before.term});
-        if (!requested) {
-            std::cerr << "switchover refused: " << *before.active << " no longer holds the lease "
-                      << "in term " << before.term << "\n";
-            return k_exit_no_active;
-        }
-        const std::int64_t id = *requested;
-        std::cout << "switchover requested (command " << id << "): " << *before.active << " (term "
-                  << before.term << ") -> " << to.value_or("the best standby") << "\n";
-        const auto deadline = started + std::chrono::duration<double>(timeout_s);
-        std::optional<std::string> result;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (!result) {
-                result = commands.result(*conn, id);
-                if (result &&
-                    (result->rfind("refused", 0) == 0 || result->rfind("stale", 0) == 0)) {
-                    std::cerr << "switchover " << *result << "\n";
-                    return k_exit_no_active;
-                }
-            }
-            const db::ClusterView now = db::read_cluster(*conn, c.database.schema, c.cluster);
-            if (now.active && *now.active != *before.active && now.term > before.term) {
-                const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::steady_clock::now() - started)
-                                    .count();
-                std::cout << "switchover done: " << *now.active << " is active in term " << now.term
-                          << " (" << ms << " ms after the request)\n";
-                if (to && *now.active != *to) {
-                    std::cerr << "but the target was " << *to << "\n";
-                    return k_exit_no_active;
-                }
-                return k_exit_healthy;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        std::cerr << "switchover: no new active node within " << timeout_s << " s"
-                  << (result ? " (command: " + *result + ")" : "") << "\n";
-        return k_exit_no_active;
-    } catch (const std::exception& e) {
-        std::cerr << "airflow-failover switchover: " << e.what() << "\n";
-        return k_exit_unknown;
-    }
+void add_json(CLI::App* app, Args& a, const char* what) {
+    app->add_flag("--json", a.json, what);
 }
 
-int operator_command(const config::Config& c, const Args& a) {
+constexpr const char* k_json_generic =
+    "print one JSON object: {\"command\", \"exit_code\", \"output\": [lines], \"errors\": [lines]}";
+
+/// For the commands without a JSON form of their own: what they print, as one JSON object.
+int as_json(const std::string& command, const std::function<int()>& run) {
+    std::ostringstream out, err;
+    auto* old_out = std::cout.rdbuf(out.rdbuf());
+    auto* old_err = std::cerr.rdbuf(err.rdbuf());
+    int code = k_exit_unknown;
     try {
-        if (a.command == "resume")
-            return cmd_resume(c);
-        if (a.command == "pause")
-            return cmd_pause(c, a.stop_processes, a.reason,
-                             a.expires == "never" ? std::nullopt
-                                                  : std::optional(parse_duration_ms(
-                                                        "--expires", a.expires.value_or("1h"))));
-        if (a.cancel)
-            return cmd_switchover_cancel(c);
-        if (a.at)
-            return cmd_switchover_at(c, a.to, parse_at("--at", *a.at));
-        return cmd_switchover(c, a.to, a.timeout_s);
-    } catch (const TimeArgError& e) {
-        std::cerr << "airflow-failover " << a.command << ": " << e.what() << "\n";
-        return k_exit_unknown;
+        code = run();
+    } catch (...) {
+        std::cout.rdbuf(old_out);
+        std::cerr.rdbuf(old_err);
+        throw;
+    }
+    std::cout.rdbuf(old_out);
+    std::cerr.rdbuf(old_err);
+    auto lines = [](const std::string& text) {
+        auto arr = nlohmann::json::array();
+        std::istringstream in(text);
+        for (std::string line; std::getline(in, line);)
+            arr.push_back(line);
+        return arr;
+    };
+    std::cout << nlohmann::json{{"command", command},
+                                {"exit_code", code},
+                                {"output", lines(out.str())},
+                                {"errors", lines(err.str())}}
+                     .dump()
+              << "\n";
+    return code;
+}
+
+int watch_status(const config::Config& c, bool json, double every_s) {
+    // Until Ctrl-C (SIGINT ends the process as usual); a sleep between reads, never a spin.
+    const bool tty = isatty(STDOUT_FILENO) != 0;
+    for (;;) {
+        if (tty && !json)
+            std::cout << "\033[H\033[2J";
+        const int code = cmd_status(c, json);
+        if (!json)
+            std::cout << "(every " << every_s << " s, exit code now " << code
+                      << "; Ctrl-C to stop)\n";
+        std::cout << std::flush;
+        std::this_thread::sleep_for(std::chrono::duration<double>(every_s));
     }
 }
 
 }  // namespace
 
 int main(const std::vector<std::string>& argv) {
-    int code = 0;
     // The guard is started by the daemon with its pipe on fd 3; it takes no config.
     if (!argv.empty() && argv[0] == "guard")
         return guard::guard_main(3);
-    const auto args = parse(argv, code);
-    if (!args)
-        return code;
-    const std::string& cmd = args->command;
-    if (cmd != "run" && cmd != "status" && cmd != "init-db" && cmd != "check-config" &&
-        cmd != "switchover" && cmd != "history" && cmd != "pause" && cmd != "resume") {
-        std::cerr << "airflow-failover: unknown command '" << cmd << "'\n" << k_usage;
+
+    Args a;
+    a.config = "/etc/airflow-failover/config.json";
+    CLI::App app{k_description, "airflow-failover"};
+    app.set_version_flag("--version", std::string("airflow-failover ") + k_version);
+    app.require_subcommand(1);
+    add_config(&app, a);
+    app.footer(
+        "Run `airflow-failover COMMAND --help` for a command's options. The config defaults to "
+        "$AIRFLOW_FAILOVER_CONFIG, else /etc/airflow-failover/config.json. See "
+        "/usr/share/doc/airflow-failover/operations.md.");
+
+    auto* run = app.add_subcommand(
+        "run", "run the daemon on this node (foreground; systemd runs it as a service)");
+    add_config(run, a);
+
+    auto* status = app.add_subcommand(
+        "status",
+        "show the cluster: active node, term, lease time left, every node; exit 0 "
+        "healthy active, 1 no active, 2 cannot tell");
+    add_config(status, a);
+    add_json(status, a, "machine-readable");
+    status
+        ->add_option("--watch", a.watch_s,
+                     "print it again every SEC seconds (default 2) until Ctrl-C")
+        ->expected(0, 1)
+        ->default_str("2")
+        ->type_name("SEC")
+        ->check(CLI::Range(0.1, 3600.0));
+
+    auto* history = app.add_subcommand(
+        "history", "the terms of the lease: holder, start, end, how each ended, takeover gap");
+    add_config(history, a);
+    add_json(history, a, "machine-readable");
+    history->add_option("--limit", a.limit, "the last N terms (default 20)")
+        ->type_name("N")
+        ->check(CLI::PositiveNumber);
+
+    auto* init_db = app.add_subcommand(
+        "init-db",
+        "create or upgrade the daemon's schema (the daemon also does this at start); "
+        "grant roles");
+    add_config(init_db, a);
+    add_json(init_db, a, k_json_generic);
+    init_db
+        ->add_option("--conninfo", a.conninfo,
+                     "connect as this (an administrator) instead of the config's "
+                     "database.conninfo")
+        ->type_name("STR");
+    init_db
+        ->add_option("--daemon-role", a.daemon_role,
+                     "the daemon's database role: it gets the schema, and with "
+                     "fencing.database_roles a SECURITY DEFINER fencing function; the "
+                     "administrator keeps the events table")
+        ->type_name("ROLE");
+    init_db
+        ->add_option("--operator-role", a.operator_role,
+                     "may run status, history, pause, resume, switchover, restart, remove and "
+                     "failover for this cluster, nothing else")
+        ->type_name("ROLE");
+    init_db
+        ->add_option("--dashboard-role", a.dashboard_role,
+                     "the dashboard's (webapp): reads this cluster, requests terminate for it, "
+                     "nothing else")
+        ->type_name("ROLE");
+    init_db
+        ->add_option("--airflow-role", a.airflow_role,
+                     "the role of airflow.conninfo: SELECT and UPDATE (state, end_date) on "
+                     "Airflow's job table")
+        ->type_name("ROLE");
+
+    auto* check =
+        app.add_subcommand("check-config",
+                           "validate the config and everything `run` would refuse at start (the "
+                           "heartbeat secret, listen ports, commands on the daemon's PATH, health "
+                           "URLs); print the effective timings; exit 0 if `run` would start");
+    add_config(check, a);
+    add_json(check, a, k_json_generic);
+    check->add_flag("--syntax-only", a.syntax_only, "the file alone, not this host (CI)");
+    check
+        ->add_option("--environment-file", a.environment_file,
+                     "the unit's EnvironmentFile (PATH=... lines) to search commands with, as "
+                     "the service would (default: /etc/default/airflow-failover when it exists)")
+        ->type_name("FILE");
+
+    auto* switchover = app.add_subcommand(
+        "switchover",
+        "planned hand-over: the active stops its processes, releases the lease and "
+        "the target (or the best standby) takes over; waits for the outcome");
+    add_config(switchover, a);
+    add_json(switchover, a, k_json_generic);
+    auto* sw_to = switchover->add_option("--to", a.to, "hand over to this healthy standby")
+                      ->type_name("NODE");
+    auto* sw_timeout =
+        switchover
+            ->add_option("--timeout", a.timeout_s, "how long to wait for the outcome (default 30)")
+            ->type_name("SEC")
+            ->check(CLI::PositiveNumber);
+    auto* sw_at = switchover
+                      ->add_option("--at", a.at,
+                                   "schedule it instead: 2026-12-01T02:00:00Z (an offset is "
+                                   "required; read by PostgreSQL) or +30s, +15m; judged on the "
+                                   "database clock")
+                      ->type_name("TIME");
+    switchover->add_flag("--cancel", a.cancel, "cancel every scheduled switchover")
+        ->excludes(sw_to)
+        ->excludes(sw_at)
+        ->excludes(sw_timeout);
+    sw_at->excludes(sw_timeout);
+
+    auto* pause = app.add_subcommand(
+        "pause",
+        "maintenance mode for the whole cluster: the active keeps its lease, no standby "
+        "takes over, no process is restarted or killed for its health");
+    add_config(pause, a);
+    add_json(pause, a, k_json_generic);
+    pause->add_option("--reason", a.reason, "shown in status, the dashboard and the events")
+        ->type_name("TEXT");
+    pause->add_flag("--stop-processes", a.stop_processes,
+                    "also stop the managed processes until resume");
+    pause
+        ->add_option("--expires", a.expires,
+                     "end the pause by itself after IN (30m, 2h; default 1h; \"never\": only "
+                     "resume ends it)")
+        ->type_name("IN");
+
+    auto* resume = app.add_subcommand(
+        "resume", "end maintenance mode at once (a free lease is taken at once)");
+    add_config(resume, a);
+    add_json(resume, a, k_json_generic);
+
+    auto* restart = app.add_subcommand(
+        "restart",
+        "restart a managed process in place on the active node (graceful stop, then "
+        "start; the node keeps its lease and no crash is counted)");
+    add_config(restart, a);
+    add_json(restart, a, k_json_generic);
+    restart->add_option("PROCESS", a.process, "the process's name (processes[].name)")->required();
+    restart
+        ->add_option("--node", a.node, "the node it runs on (refused unless it is the active node)")
+        ->type_name("NODE");
+    restart->add_option("--timeout", a.timeout_s, "how long to wait for the answer (default 30)")
+        ->type_name("SEC")
+        ->check(CLI::PositiveNumber);
+
+    auto* remove = app.add_subcommand(
+        "remove",
+        "delete a decommissioned node's row (refused while the node holds the lease "
+        "or was seen lately: stop its daemon first)");
+    add_config(remove, a);
+    add_json(remove, a, k_json_generic);
+    remove->add_option("NODE", a.process, "the node's id")->required();
+
+    auto* failover = app.add_subcommand(
+        "failover",
+        "make NODE active when no healthy active exists (refused while one does, "
+        "unless --force); asks for confirmation unless --yes");
+    add_config(failover, a);
+    add_json(failover, a, k_json_generic);
+    failover->add_option("--to", a.to, "the healthy standby to make active")
+        ->type_name("NODE")
+        ->required();
+    failover->add_flag("--force", a.force, "even while a healthy active exists");
+    failover->add_flag("--yes,-y", a.yes, "do not ask for confirmation");
+    failover->add_option("--timeout", a.timeout_s, "how long to wait (default 30)")
+        ->type_name("SEC")
+        ->check(CLI::PositiveNumber);
+
+    auto* events = app.add_subcommand("events", "the events table (an append-only audit log)");
+    events->require_subcommand(1);
+    auto* prune = events->add_subcommand(
+        "prune",
+        "delete this cluster's events older than DAYS (at least 1), the one delete the "
+        "append-only rule lets through; needs the events table's owner");
+    add_config(prune, a);
+    add_json(prune, a, k_json_generic);
+    prune->add_option("--older-than", a.older_than_days, "age in days (>= 1)")
+        ->type_name("DAYS")
+        ->required()
+        ->check(CLI::Range(1, 36500));
+    prune
+        ->add_option("--conninfo", a.conninfo,
+                     "connect as this (the events table's owner) instead of database.conninfo")
+        ->type_name("STR");
+
+    // An unknown command is named as such, not as an unexpected argument.
+    std::vector<std::string> rev(argv.rbegin(), argv.rend());
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        const std::string& s = argv[i];
+        if (s == "--config") {
+            ++i;
+            continue;
+        }
+        if (s.empty() || s[0] == '-')
+            continue;
+        const auto known = app.get_subcommands([&](CLI::App* sc) { return sc->check_name(s); });
+        if (known.empty()) {
+            std::cerr << "airflow-failover: unknown command '" << s
+                      << "'; run `airflow-failover --help` for the list\n";
+            return k_exit_unknown;
+        }
+        break;
+    }
+    try {
+        app.parse(std::move(rev));
+    } catch (const CLI::Success& e) {
+        return app.exit(e);  // --help, --version
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
         return k_exit_unknown;
     }
+
+    CLI::App* cmd = app.get_subcommands().front();
+    std::string name = cmd->get_name();
+    if (cmd == events) {
+        cmd = prune;
+        name = "events prune";
+    }
+    const bool operator_cmd = cmd == status || cmd == history || cmd == pause || cmd == resume ||
+                              cmd == switchover || cmd == restart || cmd == remove ||
+                              cmd == failover;
     config::Config cfg;
     try {
-        cfg = load_cli_config(args->config, cmd == "status" || cmd == "history" || cmd == "pause" ||
-                                                cmd == "resume" || cmd == "switchover");
+        cfg = load_cli_config(a.config, operator_cmd);
     } catch (const config::ConfigError& e) {
+        if (a.json && cmd != status)
+            return as_json(name, [&] {
+                std::cerr << "config error: " << e.what() << "\n";
+                return k_exit_unknown;
+            });
         std::cerr << "airflow-failover: config error: " << e.what() << "\n";
         return k_exit_unknown;
     }
-    if (cmd == "check-config")
-        return cmd_check_config(cfg, !args->syntax_only);
-    if (cmd == "status")
-        return cmd_status(cfg, args->json);
-    if (cmd == "init-db") {
-        const int rc = cmd_init_db(cfg, args->conninfo, args->daemon_role, args->operator_role,
-                                   args->dashboard_role);
-        return rc != 0 || !args->airflow_role
-                   ? rc
-                   : cmd_grant_airflow(cfg, args->conninfo, *args->airflow_role);
+    auto dispatch = [&]() -> int {
+        if (cmd == check)
+            return cmd_check_config(cfg, !a.syntax_only, a.environment_file, a.config);
+        if (cmd == init_db) {
+            const int rc =
+                cmd_init_db(cfg, a.conninfo, a.daemon_role, a.operator_role, a.dashboard_role);
+            return rc != 0 || !a.airflow_role ? rc
+                                              : cmd_grant_airflow(cfg, a.conninfo, *a.airflow_role);
+        }
+        if (cmd == switchover) {
+            if (a.cancel)
+                return cmd_switchover_cancel(cfg);
+            if (a.at)
+                return cmd_switchover_at(cfg, a.to, parse_at("--at", *a.at));
+            return cmd_switchover(cfg, a.to, a.timeout_s);
+        }
+        if (cmd == pause)
+            return cmd_pause(cfg, a.stop_processes, a.reason,
+                             a.expires == "never"
+                                 ? std::nullopt
+                                 : std::optional(parse_duration_ms("--expires", a.expires)));
+        if (cmd == resume)
+            return cmd_resume(cfg);
+        if (cmd == restart)
+            return cmd_restart(cfg, a.process, a.node, a.timeout_s);
+        if (cmd == remove)
+            return cmd_remove(cfg, a.process);
+        if (cmd == failover)
+            return cmd_failover(cfg, *a.to, a.force, a.yes, a.timeout_s);
+        if (cmd == prune)
+            return cmd_events_prune(cfg, a.older_than_days, a.conninfo);
+        return k_exit_unknown;
+    };
+    try {
+        if (cmd == status)
+            return status->count("--watch") > 0 ? watch_status(cfg, a.json, a.watch_s)
+                                                : cmd_status(cfg, a.json);
+        if (cmd == history)
+            return cmd_history(cfg, a.json, a.limit);
+        if (cmd == run) {
+            setup_logging(cfg.log.level, cfg.log.format, cfg.node_id);
+            return daemon::run_daemon(std::move(cfg), a.config);
+        }
+        return a.json ? as_json(name, dispatch) : dispatch();
+    } catch (const TimeArgError& e) {
+        std::cerr << "airflow-failover " << name << ": " << e.what() << "\n";
+        return k_exit_unknown;
     }
-    if (cmd == "history")
-        return cmd_history(cfg, args->json, args->limit);
-    if (cmd == "pause" || cmd == "resume" || cmd == "switchover")
-        return operator_command(cfg, *args);
-    setup_logging(cfg.log.level, cfg.log.format, cfg.node_id);
-    return daemon::run_daemon(std::move(cfg), args->config);
 }
 
 }  // namespace af::cli

@@ -29,10 +29,8 @@ std::string requester(pqxx::connection& conn) {
     return "cli:" + user + "@" + host + " as " + role;
 }
 
-std::unique_ptr<pqxx::connection> open_for_operator(const config::Config& c) {
-    auto conn =
-        db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
-    pqxx::nontransaction tx(*conn);
+void require_schema(pqxx::connection& conn, const config::Config& c) {
+    pqxx::nontransaction tx(conn);
     const std::string table = db::quoted(c.database.schema) + ".schema_migrations";
     const auto exists = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", table);
     const int version =
@@ -44,7 +42,22 @@ std::unique_ptr<pqxx::connection> open_for_operator(const config::Config& c) {
             "schema " + c.database.schema + " is at version " + std::to_string(version) +
             ", this build needs " + std::to_string(db::latest_schema_version()) +
             ": run `airflow-failover init-db` (or start a daemon of this build) first");
+}
+
+std::unique_ptr<pqxx::connection> open_for_operator(const config::Config& c) {
+    auto conn =
+        db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
+    require_schema(*conn, c);
     return conn;
+}
+
+std::string error_text(const std::exception& e) {
+    std::string s = e.what();
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
+    if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql && !sql->sqlstate().empty())
+        s += " (SQL state " + sql->sqlstate() + ")";
+    return s;
 }
 
 config::Config load_cli_config(const std::string& path, bool operator_only) {

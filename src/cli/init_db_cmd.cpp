@@ -25,6 +25,8 @@ void take_from_daemon(pqxx::transaction_base& tx, const std::string& schema,
     // The sequence behind events.id follows its table.
     tx.exec("ALTER TABLE " + s + ".events OWNER TO CURRENT_USER");
     tx.exec("ALTER FUNCTION " + s + ".events_append_only() OWNER TO CURRENT_USER");
+    // The daemon could not replace the rule the administrator owns (migration 8): do it here.
+    tx.exec(db::events_guard_sql(schema));
     tx.exec("REVOKE ALL ON " + s + ".events FROM " + r);
     tx.exec("GRANT SELECT, INSERT ON " + s + ".events TO " + r);
     tx.exec("GRANT USAGE ON SEQUENCE " + s + ".events_id_seq TO " + r);
@@ -50,10 +52,13 @@ void start_limited_grant(pqxx::transaction_base& tx, const std::string& schema,
     tx.exec("GRANT USAGE ON SCHEMA " + s + " TO " + q);
 }
 
-// `status`, `history`, `pause`, `resume` and `switchover` for one cluster, nothing more: read
-// the state tables, request switchovers (and cancel scheduled ones), set and clear the pause,
-// and add the operator's own events. No lease writes, no terminate, no other cluster (row-level
-// security), no fencing state. Run as the administrator, who owns or may grant all of it.
+// `status`, `history`, `pause`, `resume`, `switchover`, `restart`, `remove` and `failover` for
+// one cluster, nothing more: read the state tables, request switchovers and restarts (and cancel
+// scheduled switchovers), set and clear the pause, delete its cluster's node rows, reserve a
+// free lease for a standby (reserve_free_lease, never a live one) and add the operator's own
+// events. No lease writes, no terminate, no other cluster's commands, pause or nodes (row-level
+// security), no fencing state, no events pruning. Run as the administrator, who owns or may grant
+// all of it.
 void grant_operator(pqxx::transaction_base& tx, const std::string& schema,
                     const std::string& cluster, const std::string& role) {
     start_limited_grant(tx, schema, role, "--operator-role");
@@ -73,10 +78,18 @@ void grant_operator(pqxx::transaction_base& tx, const std::string& schema,
     const std::string policy = tx.quote_name("operator_" + role);
     tx.exec("DROP POLICY IF EXISTS " + policy + " ON " + s + ".commands");
     tx.exec("CREATE POLICY " + policy + " ON " + s + ".commands TO " + o + " USING (cluster = " +
-            c + ") WITH CHECK (cluster = " + c + " AND kind = 'switchover')");
+            c + ") WITH CHECK (cluster = " + c + " AND kind IN ('switchover', 'restart'))");
     tx.exec("DROP POLICY IF EXISTS " + policy + " ON " + s + ".pause");
     tx.exec("CREATE POLICY " + policy + " ON " + s + ".pause TO " + o + " USING (cluster = " + c +
             ") WITH CHECK (cluster = " + c + ")");
+    tx.exec("GRANT DELETE ON " + s + ".nodes TO " + o);
+    tx.exec("DROP POLICY IF EXISTS " + policy + " ON " + s + ".nodes");
+    tx.exec("CREATE POLICY " + policy + " ON " + s + ".nodes FOR DELETE TO " + o +
+            " USING (cluster = " + c + ")");
+    tx.exec("GRANT EXECUTE ON FUNCTION " + s + ".reserve_free_lease(text, text, bigint) TO " + o);
+    tx.exec_params("INSERT INTO " + s +
+                       ".operator_clusters (role, cluster) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                   role, cluster);
 }
 
 void grant_operator_role(pqxx::connection& conn, const std::string& schema,
@@ -84,7 +97,8 @@ void grant_operator_role(pqxx::connection& conn, const std::string& schema,
     pqxx::work tx(conn);
     grant_operator(tx, schema, cluster, role);
     tx.commit();
-    std::cout << "operator role " << role << ": status, history, pause, resume and switchover "
+    std::cout << "operator role " << role
+              << ": status, history, pause, resume, switchover, restart, remove and failover "
               << "for cluster " << cluster << " only\n";
 }
 

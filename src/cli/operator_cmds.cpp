@@ -92,6 +92,9 @@ int cmd_switchover_at(const config::Config& c, const std::optional<std::string>&
                       const AtTime& at) {
     try {
         auto conn = open_for_operator(c);
+        AtTime when = at;
+        if (when.iso)
+            when.iso = timestamp_on_db(*conn, "--at", *when.iso);
         const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
         if (!v.active) {
             std::cerr << "switchover refused: cluster " << c.cluster << " has no active node\n";
@@ -111,12 +114,15 @@ int cmd_switchover_at(const config::Config& c, const std::optional<std::string>&
         // time, the command is closed as stale rather than run by the newcomer.
         const auto s =
             db::schedule_switchover(*conn, c.database.schema, c.cluster, to, requester(*conn),
-                                    db::CommandTarget{*v.active, v.term}, at.in_ms, at.iso);
+                                    db::CommandTarget{*v.active, v.term}, when.in_ms, when.iso);
         std::cout << "switchover scheduled (command " << s.id << ") for " << s.at
                   << " (database clock, in " << (s.in_ms + 999) / 1000 << " s): " << *v.active
                   << " (term " << v.term << ") -> " << to.value_or("the best standby") << "\n"
                   << "cancel with `airflow-failover switchover --cancel`\n";
         return 0;
+    } catch (const TimeArgError& e) {
+        std::cerr << "airflow-failover switchover: " << e.what() << "\n";
+        return k_exit_unknown;
     } catch (const db::NotInFuture& e) {
         std::cerr << "switchover --at refused: " << e.what() << "\n";
         return k_exit_unknown;
@@ -124,7 +130,7 @@ int cmd_switchover_at(const config::Config& c, const std::optional<std::string>&
         std::cerr << "switchover --at: the database cannot read the time: " << e.what() << "\n";
         return k_exit_unknown;
     } catch (const std::exception& e) {
-        std::cerr << "airflow-failover switchover: " << e.what() << "\n";
+        std::cerr << "airflow-failover switchover: " << error_text(e) << "\n";
         return k_exit_unknown;
     }
 }

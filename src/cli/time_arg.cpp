@@ -1,37 +1,16 @@
 #include "af/cli/time_arg.hpp"
 
 #include <cctype>
+#include <pqxx/pqxx>
 
-// Hand-written scanners rather than <regex>: GCC 12's <regex> trips -Wmaybe-uninitialized under
-// the sanitizer build (-Werror), and these grammars are small.
+// Durations are scanned here (a small grammar; GCC 12's <regex> trips -Wmaybe-uninitialized
+// under the sanitizer build); instants are read by PostgreSQL, whose clock judges them anyway.
 namespace af::cli {
 
 namespace {
 
 bool digit(char c) {
     return std::isdigit(static_cast<unsigned char>(c)) != 0;
-}
-
-/// Reads exactly `n` digits at `i` into `out`; false if they are not there.
-bool digits(const std::string& s, std::size_t& i, std::size_t n, int& out) {
-    if (i + n > s.size())
-        return false;
-    out = 0;
-    for (std::size_t k = 0; k < n; ++k) {
-        if (!digit(s[i + k]))
-            return false;
-        out = out * 10 + (s[i + k] - '0');
-    }
-    i += n;
-    return true;
-}
-
-bool expect(const std::string& s, std::size_t& i, char c) {
-    if (i < s.size() && s[i] == c) {
-        ++i;
-        return true;
-    }
-    return false;
 }
 
 }  // namespace
@@ -60,47 +39,40 @@ std::int64_t parse_duration_ms(const std::string& option, const std::string& tex
 AtTime parse_at(const std::string& option, const std::string& text) {
     if (!text.empty() && text[0] == '+')
         return {parse_duration_ms(option, text), std::nullopt};
-    const TimeArgError shape(option +
-                             " needs an ISO-8601 time with an offset (2026-12-01T02:00:00Z) or a "
-                             "delay (+30s, +15m), got '" +
-                             text + "'");
-    // YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]] then the offset: Z, +HH, +HHMM or +HH:MM. Without an
-    // offset the instant would depend on the database session's time zone.
-    std::size_t i = 0;
-    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, ignored = 0;
-    if (!digits(text, i, 4, year) || !expect(text, i, '-') || !digits(text, i, 2, month) ||
-        !expect(text, i, '-') || !digits(text, i, 2, day) ||
-        !(expect(text, i, 'T') || expect(text, i, ' ')) || !digits(text, i, 2, hour) ||
-        !expect(text, i, ':') || !digits(text, i, 2, minute))
-        throw shape;
-    if (expect(text, i, ':')) {
-        if (!digits(text, i, 2, second))
-            throw shape;
-        if (expect(text, i, '.')) {
-            const std::size_t f = i;
-            while (i < text.size() && digit(text[i]) && i - f < 6)
-                ++i;
-            if (i == f)
-                throw shape;
-        }
-    }
-    if (i == text.size())
-        throw TimeArgError(option + " '" + text +
-                           "' has no UTC offset; add Z (UTC) or one like +01:00");
-    if (!expect(text, i, 'Z')) {
-        if (!(expect(text, i, '+') || expect(text, i, '-')) || !digits(text, i, 2, ignored))
-            throw shape;
-        if (i < text.size()) {
-            expect(text, i, ':');
-            if (!digits(text, i, 2, ignored))
-                throw shape;
-        }
-    }
-    if (i != text.size())
-        throw shape;
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59)
-        throw TimeArgError(option + " '" + text + "' is not a valid date and time");
+    // An instant: PostgreSQL reads it (timestamp_on_db), one grammar for the CLI and the table.
     return {std::nullopt, text};
+}
+
+std::string timestamp_on_db(pqxx::connection& conn, const std::string& option,
+                            const std::string& text) {
+    try {
+        pqxx::work tx(conn);
+        // Read under two session time zones 5:45 apart: an instant with its own offset is the
+        // same under both; one without would depend on whoever's session reads it.
+        tx.exec("SET LOCAL TimeZone = 'UTC'");
+        const auto utc = tx.exec_params(
+            "SELECT to_char($1::timestamptz, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+            " isfinite($1::timestamptz), extract(epoch FROM $1::timestamptz)::text",
+            text);
+        tx.exec("SET LOCAL TimeZone = 'Asia/Kathmandu'");
+        const auto other = tx.exec_params("SELECT extract(epoch FROM $1::timestamptz)::text", text);
+        tx.commit();
+        if (!utc[0][1].as<bool>())
+            throw TimeArgError(option + " '" + text + "' is not a finite time");
+        if (utc[0][2].as<std::string>() != other[0][0].as<std::string>())
+            throw TimeArgError(option + " '" + text +
+                               "' has no UTC offset; add Z (UTC) or one like +01:00");
+        return utc[0][0].as<std::string>();
+    } catch (const pqxx::data_exception& e) {
+        std::string why = e.what();
+        while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
+            why.pop_back();
+        if (const auto nl = why.find('\n'); nl != std::string::npos)
+            why = why.substr(0, nl);
+        throw TimeArgError(option + " '" + text + "' is not a valid time: " + why + " (SQL state " +
+                           e.sqlstate() +
+                           "); write it like 2026-12-01T02:00:00Z, or a delay like +30s");
+    }
 }
 
 }  // namespace af::cli

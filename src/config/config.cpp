@@ -1,6 +1,8 @@
 // The config's entry points: parse (the top level, then each section), load, and the core's
 // view of it (Config::election()).
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -114,9 +116,12 @@ Config parse_config(const std::string& json_text) {
 }
 
 Config load_config(const std::string& path) {
+    errno = 0;
     std::ifstream in(path);
     if (!in)
-        throw ConfigError("(file)", "cannot read " + path);
+        throw ConfigError(
+            "(file)",
+            "cannot read " + path + (errno != 0 ? ": " + std::string(std::strerror(errno)) : ""));
     std::stringstream ss;
     ss << in.rdbuf();
     try {

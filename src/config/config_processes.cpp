@@ -1,5 +1,6 @@
 // The processes section of the config: each managed process, its health check and its warm
 // standby settings.
+#include "af/health/http_url.hpp"
 #include "config_parse.hpp"
 
 namespace af::config::detail {
@@ -34,8 +35,8 @@ HealthConfig parse_health(const json& j, const std::string& path, const std::str
         }
         case HealthKind::http: {
             HttpHealth a{r.string("url")};
-            if (a.url.rfind("http://", 0) != 0)
-                throw ConfigError(r.key("url"), "must be an http:// URL, got \"" + a.url + "\"");
+            if (std::string why; !health::parse_http_url(a.url, &why))
+                throw ConfigError(r.key("url"), "must be an http:// URL: " + why);
             h.check = std::move(a);
             break;
         }

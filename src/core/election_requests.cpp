@@ -66,6 +66,37 @@ void Election::on(const ev::process_terminate& e) {
         emit(act::command_done{e.command_id, "done: killed " + e.name + " on " + node_id_});
 }
 
+void Election::on(const ev::process_restart& e) {
+    auto done = [&](const std::string& result) {
+        if (e.command_id)
+            emit(act::command_done{e.command_id, result});
+    };
+    if (paused()) {
+        // Nothing is started while paused: a stop now would leave the process down.
+        done(refused_while_paused());
+        return;
+    }
+    auto it = procs_.find(e.name);
+    if (it == procs_.end() || it->second.state != ProcState::running || !holding() ||
+        term_.giving_up || stopping_) {
+        done("refused: " + e.name + " is not running on " + node_id_ + " or it is not active");
+        return;
+    }
+    // A stop the node asked for itself: process_exited then counts no crash, and
+    // reconcile_processes starts it again at once since the term still wants it.
+    Proc& p = it->second;
+    p.state = ProcState::stopping;
+    p.kill_at = now_ + p.policy.stop_timeout;
+    p.restart_at = now_;
+    emit(act::stop_process{e.name});
+    if (p.frozen)
+        emit(act::thaw_process{e.name});
+    p.frozen = false;
+    note(EventKind::restart_requested,
+         "stopping " + e.name + " on request of " + e.requested_by + "; starting it again");
+    done("done: restarting " + e.name + " on " + node_id_);
+}
+
 void Election::on(const ev::stop_requested& e) {
     if (stopping_)
         return;

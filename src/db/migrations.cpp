@@ -10,6 +10,23 @@ namespace af::db {
 
 namespace {
 
+// Rows are only ever added to the events table, but `events prune` may delete rows older than
+// the horizon it sets for its own transaction (airflow_failover.prune_before), and never rows
+// younger than a day. UPDATE and TRUNCATE stay refused. Whoever sets the horizon still needs
+// DELETE on the table, which only its owner has.
+constexpr const char* k_events_guard = R"sql(
+CREATE OR REPLACE FUNCTION {s}.events_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP = 'DELETE' AND TG_LEVEL = 'ROW' THEN
+        IF OLD.at < clock_timestamp() - interval '1 day' AND OLD.at < coalesce(
+               nullif(current_setting('airflow_failover.prune_before', true), '')::timestamptz,
+               '-infinity') THEN
+            RETURN OLD;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'airflow_failover events are append-only';
+END $fn$)sql";
+
 /// Each entry is one version; "{s}" stands for the quoted schema. Never edit a released entry:
 /// add a new one.
 const std::vector<std::string>& migrations() {
@@ -273,6 +290,52 @@ BEGIN
     RETURN currval(pg_get_serial_sequence('{s}.commands', 'id'));
 END $$;
 )sql",
+        // 9: operator commands restart and failover, node removal, events pruning (issue 24)
+        std::string(R"sql(
+ALTER TABLE {s}.commands DROP CONSTRAINT commands_kind_check;
+ALTER TABLE {s}.commands ADD CONSTRAINT commands_kind_check
+    CHECK (kind IN ('switchover', 'terminate', 'restart'));
+-- `remove NODE`: an operator role may delete the rows of its own cluster's nodes (a policy per
+-- role, init-db --operator-role); every role that may read the table still reads every row.
+ALTER TABLE {s}.nodes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY nodes_read ON {s}.nodes FOR SELECT USING (true);
+-- `failover --to NODE` with no live holder: reserve the free lease for a standby of the
+-- cluster for at most a minute, so that node and no other takes it. It never touches a live
+-- lease (a live holder is asked by a command instead), and only the lease's owner and the
+-- operator roles of that cluster (init-db --operator-role) may call it.
+CREATE TABLE {s}.operator_clusters (
+    role    name NOT NULL,
+    cluster text NOT NULL,
+    PRIMARY KEY (role, cluster)
+);
+CREATE FUNCTION {s}.reserve_free_lease(p_cluster text, p_node text, p_ms bigint)
+    RETURNS boolean LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
+    WITH r AS (
+        UPDATE {s}.lease
+           SET reserved_for = p_node,
+               reserved_until = clock_timestamp() + least(p_ms, 60000) * interval '1 millisecond'
+         WHERE cluster = p_cluster AND (holder IS NULL OR expires_at <= clock_timestamp())
+           AND EXISTS (SELECT 1 FROM {s}.nodes n WHERE n.cluster = p_cluster
+                          AND n.node_id = p_node AND n.role = 'standby')
+           AND (EXISTS (SELECT 1 FROM {s}.operator_clusters o
+                         WHERE o.role = session_user AND o.cluster = p_cluster)
+                OR pg_has_role(session_user, (SELECT relowner FROM pg_class
+                                               WHERE oid = '{s}.lease'::regclass), 'USAGE'))
+        RETURNING 1)
+    SELECT count(*) > 0 FROM r
+$$;
+REVOKE ALL ON FUNCTION {s}.reserve_free_lease(text, text, bigint) FROM PUBLIC;
+-- The append-only rule lets `events prune` through, and only it (events_guard_sql). Replaced
+-- only by its owner: where an administrator owns it (init-db --daemon-role), init-db replaces it.
+DO $do$
+BEGIN
+    IF pg_has_role((SELECT proowner FROM pg_proc
+                     WHERE oid = '{s}.events_append_only()'::regprocedure), 'USAGE') THEN
+        EXECUTE $ex$)sql") +
+            k_events_guard + R"sql($ex$;
+    END IF;
+END $do$;
+)sql",
     };
     return m;
 }
@@ -292,6 +355,10 @@ std::string expand(const std::string& sql, const std::string& schema) {
 }
 
 }  // namespace
+
+std::string events_guard_sql(const std::string& schema) {
+    return expand(k_events_guard, schema);
+}
 
 int latest_schema_version() {
     return static_cast<int>(migrations().size());

@@ -8,6 +8,7 @@
 #include <istream>
 
 #include "af/health/health_check.hpp"
+#include "af/health/http_url.hpp"
 
 namespace af::health {
 
@@ -15,20 +16,15 @@ namespace {
 
 using boost::asio::ip::tcp;
 
-struct Url {
-    std::string host, port, path;
-};
+using Url = HttpUrl;
 
 Url parse(const std::string& url) {
-    std::string rest = url.substr(7);  // after http://, validated by the config
-    const auto slash = rest.find('/');
-    std::string hostport = rest.substr(0, slash);
-    Url u;
-    u.path = slash == std::string::npos ? "/" : rest.substr(slash);
-    const auto colon = hostport.rfind(':');
-    u.host = colon == std::string::npos ? hostport : hostport.substr(0, colon);
-    u.port = colon == std::string::npos ? "80" : hostport.substr(colon + 1);
-    return u;
+    // Validated by check-config and the config (an http:// URL); a URL that still does not parse
+    // fails every check with the reason rather than being guessed at.
+    std::string why;
+    if (auto u = parse_http_url(url, &why))
+        return *u;
+    throw std::invalid_argument("processes[].health.url: " + why);
 }
 
 /// One request; owns its socket and timer and keeps itself alive until done.
@@ -49,7 +45,8 @@ struct Request : std::enable_shared_from_this<Request> {
             boost::asio::async_connect(self->socket, results, [self](auto ec2, const auto&) {
                 if (ec2)
                     return self->finish(false, "connect: " + ec2.message());
-                self->request = "GET " + self->url.path + " HTTP/1.0\r\nHost: " + self->url.host +
+                self->request = "GET " + self->url.path +
+                                " HTTP/1.0\r\nHost: " + self->url.host_header() +
                                 "\r\nUser-Agent: airflow-failover\r\n\r\n";
                 boost::asio::async_write(
                     self->socket, boost::asio::buffer(self->request), [self](auto ec3, auto) {

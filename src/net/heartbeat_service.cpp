@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <cerrno>
+#include <cstring>
 
 #include <boost/asio/ip/address.hpp>
 #include <chrono>
@@ -32,9 +34,12 @@ Key load_key(const config::HeartbeatConfig& cfg) {
     if (stat(cfg.secret_file.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
         throw config::ConfigError("heartbeat.secret_file",
                                   cfg.secret_file + " is not a regular file");
+    errno = 0;
     std::ifstream in(cfg.secret_file, std::ios::binary);
     if (!in)
-        throw config::ConfigError("heartbeat.secret_file", "cannot read " + cfg.secret_file);
+        throw config::ConfigError("heartbeat.secret_file",
+                                  "cannot read " + cfg.secret_file +
+                                      (errno != 0 ? ": " + std::string(std::strerror(errno)) : ""));
     Key key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     while (!key.empty() && (key.back() == '\n' || key.back() == '\r'))
         key.pop_back();

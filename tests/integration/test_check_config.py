@@ -110,7 +110,7 @@ def test_ports_in_use_are_refused(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "heartbeat.listen: cannot listen on 127.0.0.1:" in res.stderr, res.stderr
     assert "metrics.listen: cannot listen on 127.0.0.1:" in res.stderr, res.stderr
-    assert "already uses it" in res.stderr
+    assert "another program uses it, not this config's running daemon" in res.stderr
     assert "2 problem(s)" in res.stderr
 
 
@@ -122,13 +122,23 @@ def test_commands_must_be_found_and_urls_must_parse(tmp_path: Path) -> None:
          "health": {"type": "command", "command": ["no-such-probe"]}},
     ]  # fmt: skip
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    # A URL that does not parse is the config's error: `run` refuses it too (one URL parser).
+    res = check(config(tmp_path, secret_file(tmp_path), processes=procs), env)
+    assert res.returncode == 2
+    assert (
+        'processes[0].health.url: must be an http:// URL: "http://:99999/health" is not a URL' in res.stderr
+    )
+    procs[0]["health"] = {"type": "http", "url": "http://[::1]:8974/health"}
     res = check(config(tmp_path, secret_file(tmp_path), processes=procs), env)
     assert res.returncode == 2
     err = res.stderr
-    assert "processes[0].command: airflow-no-such-binary is not found on PATH (/usr/bin:/bin)" in err, err
-    assert 'processes[0].health.url: "http://:99999/health" is not a URL' in err, err
+    assert (
+        "processes[0].command: airflow-no-such-binary is not found on the daemon's PATH (/usr/bin:/bin)"
+        in err
+    ), err
+    assert "processes[0].health.url" not in err, err
     assert "processes[1].command: ./bin/triggerer does not exist or is not executable" in err
-    assert "processes[1].health.command: no-such-probe is not found on PATH" in err
+    assert "processes[1].health.command: no-such-probe is not found on the daemon's PATH" in err
     # Found relative to the process's cwd once it exists:
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "triggerer").write_text("#!/bin/sh\n")

@@ -1,7 +1,7 @@
 """The operator role (issue 22, issue 24 item 2): `init-db --operator-role` lets a role run
-status, history, pause, resume and switchover for one cluster, from a config with `cluster`
-and `database` alone, and nothing else; operator commands run no migration and record who
-asked (Unix user and database role). A real PostgreSQL and a real daemon."""
+status, history, pause, resume, switchover, restart, remove and failover for one cluster, from
+a config with `cluster` and `database` alone, and nothing else; operator commands run no
+migration and record who asked (Unix user and database role). A real PostgreSQL and a real daemon."""
 
 from __future__ import annotations
 
@@ -73,16 +73,37 @@ def test_an_operator_config_runs_the_operator_commands_and_nothing_else(
             ("resume",),
             ("switchover", "--at", "+1h"),
             ("switchover", "--cancel"),
+            ("restart", "scheduler"),
         ):
             r = cli(op, *args)
             assert r.returncode == 0, f"{args}: {r.stdout}{r.stderr}"
         # Nothing to hand over to: refused for want of a standby, not for want of rights.
         r = cli(op, "switchover", "--timeout", "2")
         assert "permission denied" not in r.stderr, r.stderr
+        # The switchover above may leave the lease free for a moment: then this reserves it
+        # (reserve_free_lease, as the operator); else node-a is already active.
+        r = cli(op, "failover", "--to", "node-a", "--yes")
+        assert r.returncode == 0 and "node-a" in r.stdout, r.stdout + r.stderr
         events = pg.psql(f"SELECT detail FROM {S}.events WHERE cluster = '{c.name}' AND kind = 'resumed'")
         requested = pg.psql(f"SELECT requested_by FROM {S}.commands WHERE cluster = '{c.name}'")
     finally:
         c.stop_all()
+    # A decommissioned node of its own cluster, and one of another cluster with a free lease.
+    for cluster, node_id in ((c.name, "node-z"), ("other", "node-o")):
+        pg.psql(
+            f"INSERT INTO {S}.nodes (cluster, node_id, role, last_seen) "
+            f"VALUES ('{cluster}', '{node_id}', 'standby', now() - interval '1 hour')"
+        )
+    pg.psql(f"INSERT INTO {S}.lease (cluster, holder, term) VALUES ('other', NULL, 3)")
+    # The free lease of its own cluster may be reserved (failover), another cluster's not.
+    reserve = f"SELECT {S}.reserve_free_lease('{{}}', '{{}}', 1000)"
+    assert as_operator(pg, reserve.format(c.name, "node-z")).stdout.strip() == "t"
+    assert as_operator(pg, reserve.format("other", "node-o")).stdout.strip() == "f"
+    r = cli(op, "remove", "node-z")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert as_operator(pg, f"DELETE FROM {S}.nodes WHERE cluster = 'other'").returncode == 0
+    assert pg.psql(f"SELECT count(*) FROM {S}.nodes WHERE cluster = 'other'") == "1"
+    assert pg.psql(f"SELECT reserved_for IS NULL FROM {S}.lease WHERE cluster = 'other'") == "t"
     me = pwd.getpwuid(os.getuid()).pw_name
     assert f"cli:{me}@" in events and " as af_op" in events, events
     assert requested and all(" as af_op" in line for line in requested.splitlines()), requested
@@ -101,6 +122,11 @@ def test_an_operator_config_runs_the_operator_commands_and_nothing_else(
         f"UPDATE {S}.commands SET kind = 'terminate'",
         f"CREATE TABLE {S}.mine (x int)",
         f"ALTER TABLE {S}.pause DISABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {S}.nodes DISABLE ROW LEVEL SECURITY",
+        f"INSERT INTO {S}.commands (cluster, kind, requested_by) VALUES ('other', 'restart', 'x')",
+        f"INSERT INTO {S}.operator_clusters VALUES ('af_op', 'other')",
+        f"UPDATE {S}.lease SET reserved_for = 'x'",
+        f"SET airflow_failover.prune_before = 'infinity'; DELETE FROM {S}.events",
     ]
     allowed = [sql for sql in attacks if as_operator(pg, sql).returncode == 0]
     assert allowed == [], f"the operator's role could: {allowed}"

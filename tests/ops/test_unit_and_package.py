@@ -133,8 +133,17 @@ def test_deb_contents(deb: Path, tmp_path: Path) -> None:
         "./usr/share/airflow-failover/python/airflow_failover_warm/__init__.py",
         "./usr/share/airflow-failover/prometheus/airflow-failover.rules.yml",
         "./usr/share/airflow-failover/grafana/airflow-failover.json",
+        "./usr/share/man/man1/airflow-failover.1",
+        "./usr/share/bash-completion/completions/airflow-failover",
     ):
         assert f in files, f
+    # The man page is the program's own help, every subcommand's included.
+    root = tmp_path / "man"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    man = (root / "usr/share/man/man1/airflow-failover.1").read_text()
+    for cmd in ("status", "restart", "remove", "failover", "events prune"):
+        assert f'.SS "airflow-failover {cmd}"' in man, cmd
+    assert "--older-than" in man and "--watch" in man
     info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True, check=True).stdout
     depends = next(line for line in info.splitlines() if line.startswith(" Depends:"))
     for lib in ("libpqxx-6.4", "libspdlog1.10", "libsystemd0", "libprometheus-cpp-core1.0", "adduser"):

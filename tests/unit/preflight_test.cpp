@@ -2,6 +2,12 @@
 #include "af/cli/preflight.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "af/health/http_url.hpp"
 
 namespace {
 
@@ -16,6 +22,43 @@ TEST(Preflight, HealthUrls) {
                             "http://host:port/", "http://ho st/", "https://host/", "http//host"})
         EXPECT_NE(http_url_problem(bad), "") << bad;
     EXPECT_NE(http_url_problem("http://host:70000/").find("a port is 1-65535"), std::string::npos);
+    EXPECT_NE(http_url_problem("http://[::g]/").find("not an IPv6 address"), std::string::npos);
+}
+
+// The one parser check-config and the http check share: what check-config passes, the check
+// can request (an IPv6 literal is resolved without its brackets, and sent with them).
+TEST(Preflight, TheHealthCheckReadsUrlsAsCheckConfigDoes) {
+    const auto v6 = af::health::parse_http_url("http://[::1]:8974/health");
+    ASSERT_TRUE(v6);
+    EXPECT_EQ(v6->host, "::1");
+    EXPECT_EQ(v6->port, "8974");
+    EXPECT_EQ(v6->path, "/health");
+    EXPECT_EQ(v6->host_header(), "[::1]:8974");
+    const auto plain = af::health::parse_http_url("http://web");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->host, "web");
+    EXPECT_EQ(plain->port, "80");
+    EXPECT_EQ(plain->path, "/");
+    EXPECT_EQ(plain->host_header(), "web");
+}
+
+TEST(Preflight, EnvironmentFilesAreReadAsSystemdReadsThem) {
+    const std::string path = ::testing::TempDir() + "/af_env_" + std::to_string(::getpid());
+    {
+        std::ofstream out(path);
+        out << "# comment\n; another\n\nPATH=/opt/airflow/bin:/usr/bin\nA = \"quoted value\"\n";
+    }
+    const auto env = af::cli::read_environment_file(path);
+    std::remove(path.c_str());
+    ASSERT_EQ(env.size(), 2u);
+    EXPECT_EQ(env[0], (std::pair<std::string, std::string>{"PATH", "/opt/airflow/bin:/usr/bin"}));
+    EXPECT_EQ(env[1], (std::pair<std::string, std::string>{"A", "quoted value"}));
+    try {
+        af::cli::read_environment_file("/nonexistent/env");
+        FAIL();
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos);
+    }
 }
 
 TEST(Preflight, CommandsAreFoundAsSpawnFindsThem) {

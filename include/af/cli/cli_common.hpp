@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <pqxx/connection>
 #include <string>
@@ -18,6 +19,10 @@ std::string requester(pqxx::connection& conn);
 /// runs no migration (an operator's role may create nothing, and upgrading is init-db's or a
 /// daemon's job) and refuses a schema older than this build with a message saying so.
 std::unique_ptr<pqxx::connection> open_for_operator(const config::Config& c);
+/// Throws unless the schema is at this build's version (no migration: see open_for_operator).
+void require_schema(pqxx::connection& conn, const config::Config& c);
+/// An exception's message for the operator, with the SQL state when the database raised it.
+std::string error_text(const std::exception& e);
 
 /// The config of a CLI command. `operator_only`: a file with `cluster` and `database` alone (an
 /// operator's, with the operator role's conninfo) is accepted too.

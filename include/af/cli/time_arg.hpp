@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <pqxx/connection>
 #include <stdexcept>
 #include <string>
 
@@ -24,7 +25,13 @@ struct AtTime {
     std::optional<std::string> iso;
 };
 
-/// Throws TimeArgError naming `option`.
+/// Throws TimeArgError naming `option` for a bad delay; an instant is returned as given, for
+/// timestamp_on_db.
 AtTime parse_at(const std::string& option, const std::string& text);
+/// An instant as PostgreSQL reads it (`$1::timestamptz`), in UTC ("2026-12-01T02:00:00.000000Z").
+/// Throws TimeArgError naming `option` when the database refuses it (2026-02-31: the SQL
+/// state says why), when it has no explicit UTC offset, or when it is not finite.
+std::string timestamp_on_db(pqxx::connection& conn, const std::string& option,
+                            const std::string& text);
 
 }  // namespace af::cli

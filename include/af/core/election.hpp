@@ -135,6 +135,7 @@ class Election {
     void reconcile_processes();
     // election_requests.cpp: operator commands and shutdown
     void on(const ev::process_terminate& e);
+    void on(const ev::process_restart& e);
     void on(const ev::switchover& e);
     void on(const ev::stop_requested& e);
     /// Give the lease up: stop the processes, release (to `to`, if set), then stay out for the

@@ -74,6 +74,14 @@ struct process_terminate {
     std::int64_t command_id{0};
 };
 
+/// An operator asked to restart a process in place (`airflow-failover restart`): stopped
+/// gracefully and started again by this node, which keeps its lease; no crash is counted.
+struct process_restart {
+    std::string name;
+    std::string requested_by;
+    std::int64_t command_id{0};
+};
+
 /// A process kept failing its health check: it is killed and handled as a crash (restart in
 /// place with backoff; repeated failures hand the lease over).
 struct process_unhealthy {
@@ -162,9 +170,9 @@ struct warm_stale {
 
 using Event =
     std::variant<ev::tick, ev::acquire_result, ev::renew_result, ev::release_result, ev::db_failure,
-                 ev::lease_hint, ev::process_exited, ev::process_terminate, ev::process_unhealthy,
-                 ev::switchover, ev::peer_heartbeat, ev::stop_requested, ev::takeover_result,
-                 ev::hook_result, ev::term_floor, ev::paused, ev::warm_ready, ev::warm_exited,
-                 ev::warm_stale>;
+                 ev::lease_hint, ev::process_exited, ev::process_terminate, ev::process_restart,
+                 ev::process_unhealthy, ev::switchover, ev::peer_heartbeat, ev::stop_requested,
+                 ev::takeover_result, ev::hook_result, ev::term_floor, ev::paused, ev::warm_ready,
+                 ev::warm_exited, ev::warm_stale>;
 
 }  // namespace af::core

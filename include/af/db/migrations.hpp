@@ -5,6 +5,9 @@
 
 namespace af::db {
 
+/// The statement that (re)creates the events table's append-only rule with its one exception,
+/// `events prune` (migration 8). init-db runs it as the administrator who owns the rule.
+std::string events_guard_sql(const std::string& schema);
 /// The newest schema version this build knows.
 int latest_schema_version();
 

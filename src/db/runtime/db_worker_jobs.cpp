@@ -106,6 +106,10 @@ void DbWorker::execute(job::CheckCommands&) {
                 sink_(core::ev::process_terminate{cmd->target.value_or(s_.default_process),
                                                   cmd->requested_by, cmd->id});
                 break;
+            case core::CommandKind::restart:
+                sink_(core::ev::process_restart{cmd->target.value_or(s_.default_process),
+                                                cmd->requested_by, cmd->id});
+                break;
         }
     }
     // A switchover scheduled for a time (switchover --at): look again right when it falls due
