@@ -132,7 +132,7 @@ struct HttpServer::Session : std::enable_shared_from_this<HttpServer::Session> {
 };
 
 HttpServer::HttpServer(boost::asio::io_context& io, std::map<std::string, Handler> routes)
-    : io_(io), acceptor_(io), accept_backoff_(io), routes_(std::move(routes)) {}
+    : acceptor_(io), accept_backoff_(io), routes_(std::move(routes)) {}
 
 HttpServer::~HttpServer() {
     stop();

@@ -45,7 +45,6 @@ class HttpServer {
     void do_accept();
     void make_room();
 
-    boost::asio::io_context& io_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer accept_backoff_;  ///< after a failed accept (out of descriptors)
     bool accept_failing_{false};                ///< logged once per run of failures
