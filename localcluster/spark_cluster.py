@@ -83,8 +83,16 @@ class SparkCluster:
         try:
             self.procs.append(
                 spawn(
-                    [cls, MASTER_CLASS, "--host", "127.0.0.1", "--port", str(self.master_port),
-                     "--webui-port", str(self.master_ui_port)],  # fmt: skip
+                    [
+                        cls,
+                        MASTER_CLASS,
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(self.master_port),
+                        "--webui-port",
+                        str(self.master_ui_port),
+                    ],  # fmt: skip
                     self._env("master"),
                     self.workdir / "master" / "master.log",
                     cwd=self.workdir / "master",
@@ -95,10 +103,23 @@ class SparkCluster:
                 env = self._env(name)
                 self.procs.append(
                     spawn(
-                        [cls, WORKER_CLASS, "--host", "127.0.0.1", "--port", str(ports[2 + 2 * i]),
-                         "--webui-port", str(ports[3 + 2 * i]), "--cores", str(self.cores),
-                         "--memory", self.memory, "--work-dir", env["SPARK_WORKER_DIR"],
-                         self.master_url],  # fmt: skip
+                        [
+                            cls,
+                            WORKER_CLASS,
+                            "--host",
+                            "127.0.0.1",
+                            "--port",
+                            str(ports[2 + 2 * i]),
+                            "--webui-port",
+                            str(ports[3 + 2 * i]),
+                            "--cores",
+                            str(self.cores),
+                            "--memory",
+                            self.memory,
+                            "--work-dir",
+                            env["SPARK_WORKER_DIR"],
+                            self.master_url,
+                        ],  # fmt: skip
                         env,
                         self.workdir / name / f"{name}.log",
                         cwd=self.workdir / name,
