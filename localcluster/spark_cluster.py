@@ -69,6 +69,9 @@ class SparkCluster:
             # the master's and workers' own heap (default 1g each): they only keep books; the
             # executors get theirs from --memory / spark.executor.memory
             SPARK_DAEMON_MEMORY="256m",
+            # The master's REST submission server listens on a fixed port (6066) on which a
+            # second cluster (another test, the demo) would collide; spark-submit does not need it.
+            SPARK_MASTER_OPTS="-Dspark.master.rest.enabled=false",
         )
         env[RUN_VAR] = self.run_id
         for sub in ("logs", "scratch", "work"):
