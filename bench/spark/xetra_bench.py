@@ -138,7 +138,9 @@ def start_target(target: str, workdir: Path) -> tuple[Any, Any, float]:
     builder = SparkSession.builder
     if target.startswith("standalone"):
         workers = int(target.removeprefix("standalone") or "2")
-        cluster = SparkCluster(workdir / target, workers=workers, cores=1, memory="1536m").start()
+        cluster = SparkCluster(
+            workdir / f"cluster-{workers}", workers=workers, cores=1, memory="1536m"
+        ).start()
         master = cluster.master_url
         builder = builder.config("spark.executor.memory", "1g").config("spark.executor.cores", "1")
     spark = (
@@ -215,7 +217,9 @@ def main() -> int:
                 print(f"  {target}: session start {startup_s:.1f} s", flush=True)
                 try:
                     for i in range(args.repeat):
-                        out = scratch / f"{days}x{tickers}-{target}-{i}"
+                        # no "[2]" in the path: Hadoop would read it as a glob
+                        tag = target.replace("[", "").replace("]", "")
+                        out = scratch / f"{days}x{tickers}-{tag}-{i}"
                         phases: dict[str, float] = {}
                         pids = cluster.pids() if cluster is not None else []
                         c1 = (jvm_cpu_seconds(spark) or 0.0) + proc_cpu_seconds(pids)
