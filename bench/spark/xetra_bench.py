@@ -157,7 +157,7 @@ def start_target(target: str, workdir: Path) -> tuple[Any, Any, float]:
         deadline = time.monotonic() + 300
         want = cluster.workers
         while time.monotonic() < deadline:
-            if len(spark.sparkContext._jsc.sc().getExecutorMemoryStatus()) - 1 >= want:
+            if spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1 >= want:
                 break
             time.sleep(0.5)
     spark.conf.set("spark.sql.shuffle.partitions", str(max(2, spark.sparkContext.defaultParallelism)))
