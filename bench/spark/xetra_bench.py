@@ -143,23 +143,28 @@ def start_target(target: str, workdir: Path) -> tuple[Any, Any, float]:
         ).start()
         master = cluster.master_url
         builder = builder.config("spark.executor.memory", "1g").config("spark.executor.cores", "1")
-    spark = (
-        builder.master(master)
-        .appName(f"xetra-bench-{target}")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")  # stay on loopback
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    if cluster is not None:  # wait for the executors, so their start is counted here
-        deadline = time.monotonic() + 300
-        want = cluster.workers
-        while time.monotonic() < deadline:
-            if spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1 >= want:
-                break
-            time.sleep(0.5)
+    try:
+        spark = (
+            builder.master(master)
+            .appName(f"xetra-bench-{target}")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.host", "127.0.0.1")  # stay on loopback
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        if cluster is not None:  # wait for the executors, so their start is counted here
+            deadline = time.monotonic() + 300
+            want = cluster.workers
+            while time.monotonic() < deadline:
+                if spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1 >= want:
+                    break
+                time.sleep(0.5)
+    except BaseException:
+        if cluster is not None:  # no cluster left behind by a failed start
+            cluster.stop()
+        raise
     spark.conf.set("spark.sql.shuffle.partitions", str(max(2, spark.sparkContext.defaultParallelism)))
     return spark, cluster, time.perf_counter() - t0
 
