@@ -118,6 +118,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="stop once every xetra_daily run (the backfill and the scheduled one) has finished, "
         "with --duration as a cap: for scripts and CI",
     )
+    ap.add_argument(
+        "--spark-cluster",
+        action="store_true",
+        help="run the pipeline's Spark job on a standalone master + 2 workers (s3a:// in and out)",
+    )
     ap.add_argument("--summary", type=Path, help="write a JSON summary here when the demo stops")
     ap.add_argument("--no-dashboard", action="store_true", help="do not start the web dashboard")
     ap.add_argument("--days", type=int, default=3, help="trading days of sample data (default 3)")
@@ -384,6 +389,7 @@ class AirflowDemo:
         self.celery = args.executor == "celery"
         self.pg: PgServer | None = None
         self.s3: Any = None
+        self.spark: Any = None  # a SparkCluster with --spark-cluster
         self.broker: Any = None
         self.site: Site | None = None
         self.pair: Pair | None = None
@@ -414,6 +420,12 @@ class AirflowDemo:
         self.s3 = S3Server(self.workdir, dict(os.environ)).start()
         self.s3.create_bucket(PUBLIC_BUCKET)
         self.s3.create_bucket(LAKE_BUCKET)
+        if self.args.spark_cluster:
+            from .spark_cluster import SparkCluster
+
+            say("starting a Spark standalone master and 2 workers (1 core each)")
+            self.spark = SparkCluster(self.workdir / "spark", workers=2, cores=1).start()
+            say(f"Spark master {self.spark.master_url}, UI http://127.0.0.1:{self.spark.master_ui_port}")
         n = self.upload_sample(PUBLIC_BUCKET)
         say(
             f"uploaded {n} Xetra PDS files for {', '.join(d.isoformat() for d in self.days)} "
@@ -547,12 +559,16 @@ class AirflowDemo:
             "login": "postgres",
             "schema": DBNAME,
         }
-        return {
+        env = {
             "AIRFLOW_VAR_XETRA_SOURCE_URL": f"s3://{source}",
             "AIRFLOW_VAR_XETRA_LAKE_URL": f"s3://{lake}",
             "AIRFLOW_CONN_XETRA_S3": json.dumps(s3_conn),
             "AIRFLOW_CONN_XETRA_POSTGRES": json.dumps(pg_conn),
         }
+        if self.spark is not None:  # spark_io stays auto: direct (s3a://) on a cluster
+            env["AIRFLOW_VAR_XETRA_SPARK_MASTER"] = self.spark.master_url
+            env["AIRFLOW_VAR_XETRA_SPARK_CONF"] = "spark.executor.memory=512m"
+        return env
 
     def celery_env(self) -> dict[str, str]:
         assert self.pg is not None
@@ -803,6 +819,8 @@ class AirflowDemo:
             steps.append(("the api-server", self.site.stop))
         if self.broker is not None:
             steps.append(("RabbitMQ", self.broker.stop))
+        if self.spark is not None:
+            steps.append(("the Spark cluster", self.spark.stop))
         if self.s3 is not None:
             steps.append(("the S3 server", self.s3.stop))
         if self.pg is not None:

@@ -38,6 +38,9 @@ if [ -f scripts/lib/python-env.sh ]; then
     # shellcheck source=lib/python-env.sh
     source scripts/lib/python-env.sh
     ensure_python_env
+    # shellcheck source=lib/spark-jars.sh
+    source scripts/lib/spark-jars.sh
+    ensure_spark_s3a_jars
     PY=.venv/bin/python
 else
     PY=python3

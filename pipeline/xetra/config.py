@@ -35,7 +35,8 @@ NAMES: tuple[str, ...] = (
     "spark_master",
     "spark_submit",  # default: spark-submit beside this Python, else on PATH
     "spark_job",
-    "spark_io",  # stage: through a local temp dir (local Spark); direct: s3a:// URLs to the job
+    "spark_io",  # auto, stage (through a local temp dir) or direct (s3a:// URLs to the job)
+    "spark_jars",  # jars for direct: comma-separated, none, or empty (those spark-jars.sh fetched)
     "spark_conf",  # extra "key=value,key=value" passed as --conf
     "postgres_conn_id",
     "s3_conn_id",
@@ -53,7 +54,8 @@ def default(name: str) -> str:
         "spark_master": "local[2]",
         "spark_submit": "",
         "spark_job": str(REPO / "spark" / "xetra_daily_job.py"),
-        "spark_io": "stage",
+        "spark_io": "auto",  # direct when the lake is S3 and the master not local
+        "spark_jars": "",
         "spark_conf": "",
         "postgres_conn_id": "xetra_postgres",
         "s3_conn_id": "xetra_s3",

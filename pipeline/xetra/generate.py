@@ -187,6 +187,32 @@ def make_instruments(tickers: int, seed: int, real: int | None = None) -> list[I
     return out
 
 
+# Data lines of a real PDS day. One published load of real files (qiushiyan/xetra readme.md, the
+# source DataFrame of a run from 2021-09-16: "193,095 rows", 3,050 ISINs after aggregation) gives
+# about 190,000; whether that frame held one day or two is not stated, so the real figure is
+# between ~95,000 and ~195,000 (2021; earlier years had fewer instruments). The larger is used:
+# it errs on the side of more work. The ISIN count is not matched (the generator's instruments
+# trade in more minutes than most real ones, so ~600 of them make the lines of ~3,000 real ones).
+REAL_DAY_ROWS = 190_000
+
+
+def expected_day_rows(instruments: list[Instrument]) -> float:
+    """Mean data lines per trading day for these instruments (one bar per traded minute)."""
+    return len(_minutes()) * sum(i.liquidity for i in instruments)
+
+
+def real_size_tickers(seed: int = 1, rows: int = REAL_DAY_ROWS) -> int:
+    """The smallest ticker count whose trading days hold ``rows`` data lines on average."""
+    lo, hi = 1, 20_000
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if expected_day_rows(make_instruments(mid, seed)) >= rows:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def _fmt_price(p: float) -> str:
     return f"{p:.2f}" if p >= 1.0 else f"{p:.4f}"
 

@@ -78,16 +78,25 @@ def run_spark(lake: Storage, start: date, end: date | None = None) -> SparkRun:
     the lake's raw files; the Parquet of every accepted day replaces
     ``<lake>/curated/xetra_daily/YYYY-MM-DD/``. Refused days are reported, and their curated
     output is left as it was."""
-    from pipeline.xetra.config import max_malformed_share, setting, spark_submit_path
+    from pipeline.xetra.config import max_malformed_share, s3_options, setting, spark_submit_path
+    from pipeline.xetra.spark_submit import s3a_confs, s3a_jars, spark_io_mode
 
     days = days_between(start, end if end is not None else start)
     ranged = end is not None
     with tempfile.TemporaryDirectory(prefix=f"xetra-{start.isoformat()}-") as tmp:
         work = Path(tmp)
-        direct = setting("spark_io") == "direct" and isinstance(lake, S3Storage)
+        master = setting("spark_master")
+        mode = spark_io_mode(setting("spark_io"), isinstance(lake, S3Storage), master)
+        direct = mode == "direct"
+        s3a_args: list[str] = []
+        s3a_env: dict[str, str] = {}
         if direct:
             base = lake.url.replace("s3://", "s3a://", 1)
             raw_root, out_root = f"{base}/{RAW_PREFIX}", f"{base}/{CURATED_PREFIX}"
+            s3a_args, s3a_env = s3a_confs(s3_options())
+            jars = s3a_jars(setting("spark_jars"))
+            if jars:
+                s3a_args += ["--jars", ",".join(jars)]
         else:
             raw_root, out_root = str(work / "in"), str(work / "out")
             fetched = [
@@ -100,10 +109,14 @@ def run_spark(lake: Storage, start: date, end: date | None = None) -> SparkRun:
                     f"nothing under {lake.url}/{RAW_PREFIX}/ for {days[0]}..{days[-1]}: run ingest first"
                 )
         stats_file = work / "stats.json"
-        cmd = [spark_submit_path(), "--master", setting("spark_master")]
+        cmd = [spark_submit_path(), "--master", master, *s3a_args]
         for kv in filter(None, setting("spark_conf").split(",")):
             cmd += ["--conf", kv.strip()]
-        cmd.append(setting("spark_job"))
+        job = Path(setting("spark_job"))
+        helpers = [str(job.parent / m) for m in ("xetra_rules.py", "xetra_days.py")]
+        if all(Path(h).is_file() for h in helpers):  # the job's modules, for a remote driver
+            cmd += ["--py-files", ",".join(helpers)]
+        cmd.append(str(job))
         if ranged:
             cmd += ["--start", days[0].isoformat(), "--end", days[-1].isoformat(),
                     "--input", raw_root, "--output", out_root]  # fmt: skip
@@ -112,8 +125,9 @@ def run_spark(lake: Storage, start: date, end: date | None = None) -> SparkRun:
                     "--output", f"{out_root}/{start.isoformat()}"]  # fmt: skip
         cmd += ["--stats-file", str(stats_file), "--max-malformed-share", str(max_malformed_share())]
         env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
-        if setting("spark_master").startswith("local"):
-            env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode: stay on loopback
+        env.update(s3a_env)  # the keys: in the environment, never on the command line
+        if master.startswith(("local", "spark://127.0.0.1:", "spark://localhost:")):
+            env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode or cluster: stay on loopback
         print("running: " + " ".join(cmd), flush=True)
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         print(proc.stdout[-20000:], flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -14,6 +15,7 @@ import psycopg2
 import pytest
 
 from localcluster.pgserver import PgServer
+from localcluster.spark_cluster import SparkCluster
 from pipeline.xetra import reference
 from pipeline.xetra.generate import SampleSummary
 from pipeline.xetra.load import fetch_day
@@ -103,23 +105,40 @@ def pipeline_env(
 
 
 @pytest.mark.slow
-def test_whole_dag_run_for_one_day(
-    airflow_home: Path, pg: PgServer, sample: SampleSummary, pipeline_env: dict[str, str]
+def test_whole_dag_run_for_one_day_on_a_standalone_cluster_with_s3a(
+    airflow_home: Path,
+    pg: PgServer,
+    sample: SampleSummary,
+    pipeline_env: dict[str, str],
+    s3a_jars: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """One whole xetra_daily run with spark_master at a standalone master and two 1-core workers
+    (spark_io left at auto): the executors read the raw files from s3a:// and the job writes the
+    Parquet there; the rows loaded equal the oracle's; after stop() no process of the cluster (the
+    executors included) is left. (The backfill DAG's test below covers local[2] with staging.)"""
     day = date(2019, 1, 4)
-    bag = _dagbag(airflow_home)
-    dag = bag.get_dag("xetra_daily")
-    for t in dag.tasks:
-        t.retries = 0  # fail fast here; the retry policy itself is checked above
-    run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC))
-    assert str(run.state) in ("success", "DagRunState.SUCCESS"), run.state
+    with SparkCluster(tmp_path / "spark", workers=2, cores=1) as cluster:
+        cluster.start()
+        monkeypatch.setenv("XETRA_SPARK_MASTER", cluster.master_url)
+        monkeypatch.delenv("XETRA_SPARK_IO", raising=False)
+        monkeypatch.setenv("XETRA_SPARK_CONF", "spark.executor.memory=512m,spark.ui.enabled=false")
+        dag = _dagbag(airflow_home).get_dag("xetra_daily")
+        for t in dag.tasks:
+            t.retries = 0  # fail fast here; the retry policy itself is checked above
+        run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC))
+        assert str(run.state) in ("success", "DagRunState.SUCCESS"), run.state
+        apps = cluster.state()["completedapps"]
+        assert isinstance(apps, list) and [a["name"] for a in apps] == [f"xetra-daily-{day}"]
+        # The executors (not the driver) opened the raw files through s3a.
+        logs = [p.read_text(errors="replace") for p in tmp_path.glob("spark/worker*/work/app-*/*/stderr")]
+        raw = f"s3a://{pipeline_env['lake_bucket']}/raw/{day}/"
+        assert any(raw in log for log in logs), f"no executor log names {raw}"
+    assert cluster.pids() == []
 
     expected, _ = reference.compute_day(sample.root / day.isoformat(), day)
-    conn = psycopg2.connect(pg.conninfo("xetra"))
-    try:
-        got = fetch_day(conn, day)
-    finally:
-        conn.close()
+    got = _db_rows(pg, day)
     assert len(got) == len(expected) > 0
     for r, e in zip(got, expected, strict=True):
         assert r[:3] == (e.trade_date, e.isin, e.mnemonic)
@@ -171,3 +190,17 @@ def test_backfill_dag_run_equals_the_daily_figures(
             assert r[4] == pytest.approx(e.vwap, rel=1e-9)
         assert any(k.endswith(".parquet") for k in lake.list(f"curated/xetra_daily/{day.isoformat()}/"))
     assert any(r[2] == "SAP" for r in _db_rows(pg, days[0]))  # the dashboard's default ticker
+
+
+@pytest.fixture
+def s3a_jars() -> list[str]:
+    """The s3a jars, fetched (checksum-verified, cached) the way scripts/test.sh does."""
+    from pipeline.xetra.spark_submit import s3a_jars as find
+
+    try:
+        return find()
+    except FileNotFoundError:
+        subprocess.run(
+            ["bash", "-c", "source scripts/lib/spark-jars.sh && ensure_spark_s3a_jars"], cwd=REPO, check=True
+        )
+        return find()
