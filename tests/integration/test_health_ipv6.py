@@ -4,7 +4,6 @@ check-config passed it and the check tried to resolve "[::1]")."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,10 +34,10 @@ def test_an_ipv6_health_url_is_checked_end_to_end(pg: PgServer, tmp_path: Path) 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     cluster = Cluster(pg, tmp_path / "c", size=1)
     node = cluster.nodes["node-a"]
-    cfg = cluster.config_for(node)
+    cfg = cluster.node_config(node)
     url = f"http://[::1]:{port}/health"
-    cfg["processes"][0]["health"] = {"type": "http", "url": url, "interval_ms": 300, "timeout_ms": 200}
-    node.config.write_text(json.dumps(cfg))
+    cfg.processes[0].health = {"type": "http", "url": url, "interval_ms": 300, "timeout_ms": 200}
+    cfg.write(node.config)
     try:
         res = cluster.cli("check-config")
         assert res.returncode == 0, res.stdout + res.stderr

@@ -62,7 +62,7 @@ def names_in_dashboard() -> set[str]:
 
 def test_rules_and_dashboard_name_only_exported_metrics(metrics_cluster: Cluster) -> None:
     c = metrics_cluster
-    ports = c.metrics_ports  # type: ignore[attr-defined]
+    ports = c.metrics_ports
     c.start()
     c.wait_active()
 
