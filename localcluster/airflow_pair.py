@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from . import faults
-from .airflow_site import Site, airflow_exe, kill_session, scheduler_leaders, tail, venv_bin, wait_for
+from .airflow_site import Site, airflow_exe, scheduler_leaders, tail, venv_bin, wait_for
 from .cluster import DaemonCluster, Node
 from .daemon_config import DaemonConfig, Process, Supervision, heartbeat_mesh
 from .launch import LocalProcesses
 from .ports import free_tcp_port
-from .procs import own_host_argv
+from .procs import kill_session, own_host_argv
 
 DaemonNode = Node
 

@@ -21,7 +21,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -35,8 +34,8 @@ import psycopg2
 from .pgserver import PgServer
 from .ports import free_tcp_port
 from .procfs import args as cmdline
-from .procfs import environ_of, proc_stat, session_pids
-from .procs import spawn
+from .procfs import environ_of, proc_stat
+from .procs import spawn, stop_sessions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,15 +59,6 @@ def airflow_exe() -> Path:
 
 
 # -- processes ---------------------------------------------------------------------------------------
-def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
-    for pid in session_pids(sid):
-        try:
-            os.kill(pid, signal.SIGCONT)
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
 def scheduler_leaders(cluster: str) -> list[tuple[int, str]]:
     """Live ``airflow scheduler`` process-group leaders started by a daemon of ``cluster``, as
     (pid, node). A scheduler's own children (executor workers, log server) are not leaders."""
@@ -297,21 +287,7 @@ class Site:
                 raise AssertionError(f"{name} exited with {proc.returncode}\n{self.diagnose()}")
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 15
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            kill_session(proc.pid)
-            if proc.poll() is None:
-                proc.wait(timeout=10)
+        stop_sessions(list(self.procs.values()))
 
     # -- the metadata DB ---------------------------------------------------------------------------
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:

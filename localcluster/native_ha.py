@@ -12,11 +12,9 @@ SIGSTOPs the same set and returns it for the SIGCONT.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 
 from . import faults
@@ -24,7 +22,7 @@ from .airflow_pair import Pair
 from .airflow_site import Site, airflow_exe, scheduler_leaders
 from .ports import free_tcp_port
 from .procfs import descendants, session_pids
-from .procs import signal_all, spawn
+from .procs import signal_all, spawn, stop_sessions
 
 ROLES = ("scheduler", "dag-processor", "triggerer")
 
@@ -116,22 +114,7 @@ class Host:
         self._halt.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 15
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            signal_all(session_pids(proc.pid), signal.SIGKILL)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_sessions(list(self.procs.values()))
 
 
 def pair_host_pids(pair: Pair, name: str) -> set[int]:

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .procfs import pids_with_env
+from .procfs import pids_with_env, session_pids
 
 RUN_VAR = "AIRFLOW_FAILOVER_LOCAL_RUN"
 
@@ -140,3 +140,34 @@ def own_host_argv(hostname: str, hosts_file: Path) -> list[str]:
         hostname,
         str(hosts_file),
     ]
+
+
+def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
+    """``sig`` to every process of session ``sid``, SIGCONT first so a frozen one goes too."""
+    for pid in session_pids(sid):
+        try:
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def stop_sessions(procs: list[subprocess.Popen[bytes]], grace_s: float = 15.0) -> None:
+    """SIGTERM each process's group (each a session leader), SIGKILL what is left of its session
+    after ``grace_s`` in all, and reap the leaders."""
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        kill_session(proc.pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
