@@ -8,28 +8,20 @@
 
 #include "af/core/election.hpp"
 #include "af/core/pause.hpp"
-#include "fake_time.hpp"
+#include "one_node.hpp"
 
 namespace {
 
 using namespace af;
 using namespace af::core;
 using namespace std::chrono_literals;
+using af::test::all;
 using af::test::t;
 
 ElectionConfig cfg() {
     ElectionConfig c;
     c.processes = {{"scheduler", 500ms}};
     return c;
-}
-
-template <class A>
-std::vector<A> all(const Ready& r) {
-    std::vector<A> v;
-    for (const auto& a : r.actions)
-        if (const A* x = std::get_if<A>(&a))
-            v.push_back(*x);
-    return v;
 }
 
 bool recorded(const Ready& r, const std::string& kind) {
@@ -48,38 +40,8 @@ ev::paused pause_on(bool stop = false) {
     return p;
 }
 
-/// One node, driven by hand: `now` is milliseconds on the fake clock.
-struct Node {
-    Election core{cfg(), "node-a"};
-    long long now{0};
-
-    Ready step(const Event& e) { return core.step(e, t(now)); }
-    /// Wins term `term` and answers every renewal at once, so the lease stays held.
-    Ready become_active(std::int64_t term = 1) {
-        step(ev::tick{});
-        ev::acquire_result won;
-        won.won = true;
-        won.term = term;
-        won.sent_at = t(now);
-        return step(won);
-    }
-    /// Runs the clock forward in steps of 100 ms, answering renewals; returns every action.
-    Ready run_for(long long ms) {
-        Ready out;
-        const long long until = now + ms;
-        while (now < until) {
-            now += 100;
-            Ready r = step(ev::tick{});
-            for (const auto& a : r.actions) {
-                out.actions.push_back(a);
-                if (const auto* rn = std::get_if<act::renew>(&a)) {
-                    Ready rr = step(ev::renew_result{true, rn->term, t(now)});
-                    out.actions.insert(out.actions.end(), rr.actions.begin(), rr.actions.end());
-                }
-            }
-        }
-        return out;
-    }
+struct Node : af::test::OneNode {
+    Node() : OneNode(cfg()) {}
 };
 
 TEST(Pause, StandbyNeverAsksForTheLeaseWhilePausedAndAsksAtOnceOnResume) {

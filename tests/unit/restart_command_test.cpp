@@ -7,62 +7,25 @@
 #include <vector>
 
 #include "af/core/election.hpp"
-#include "fake_time.hpp"
+#include "one_node.hpp"
 
 namespace {
 
 using namespace af;
 using namespace af::core;
 using namespace std::chrono_literals;
+using af::test::all;
 using af::test::t;
 
-template <class A>
-std::vector<A> all(const Ready& r) {
-    std::vector<A> v;
-    for (const auto& a : r.actions)
-        if (const A* x = std::get_if<A>(&a))
-            v.push_back(*x);
-    return v;
-}
-
-/// One node, driven by hand; renewals are answered at once so the lease stays held.
-struct Node {
-    Election core;
-    long long now{0};
-
+/// One node whose scheduler restarts count towards a crash loop of `crash_loop_limit`.
+struct Node : af::test::OneNode {
     explicit Node(int crash_loop_limit = 3)
-        : core(
-              [&] {
-                  ElectionConfig c;
-                  c.processes = {{"scheduler", 500ms}};
-                  c.crash_loop_limit = crash_loop_limit;
-                  return c;
-              }(),
-              "node-a") {}
-
-    Ready step(const Event& e) { return core.step(e, t(now)); }
-    void become_active() {
-        step(ev::tick{});
-        ev::acquire_result won;
-        won.won = true;
-        won.term = 1;
-        won.sent_at = t(now);
-        step(won);
-    }
-    Ready run_for(long long ms) {
-        Ready out;
-        for (const long long until = now + ms; now < until;) {
-            now += 100;
-            for (const auto& a : step(ev::tick{}).actions) {
-                out.actions.push_back(a);
-                if (const auto* rn = std::get_if<act::renew>(&a)) {
-                    Ready rr = step(ev::renew_result{true, rn->term, t(now)});
-                    out.actions.insert(out.actions.end(), rr.actions.begin(), rr.actions.end());
-                }
-            }
-        }
-        return out;
-    }
+        : OneNode([&] {
+              ElectionConfig c;
+              c.processes = {{"scheduler", 500ms}};
+              c.crash_loop_limit = crash_loop_limit;
+              return c;
+          }()) {}
 };
 
 TEST(RestartCommand, StopsGracefullyThenStartsAgainInTheSameTermWithoutACrash) {
