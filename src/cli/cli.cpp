@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -27,6 +28,17 @@
 namespace af::cli {
 
 namespace {
+
+// CLI11's PositiveNumber says "Value 0 not in range 0.000000 to 1.797...e308": name the rule.
+const CLI::Validator k_positive(
+    [](std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || *end != '\0' || !(v > 0))
+            return "must be a number greater than 0, got '" + s + "'";
+        return {};
+    },
+    "POSITIVE");
 
 constexpr const char* k_description =
     "Keeps exactly one Apache Airflow scheduler running across several hosts, elected through a "
@@ -163,7 +175,7 @@ int main(const std::vector<std::string>& argv) {
     add_json(history, a, "machine-readable");
     history->add_option("--limit", a.limit, "the last N terms (default 20)")
         ->type_name("N")
-        ->check(CLI::PositiveNumber);
+        ->check(k_positive);
 
     auto* init_db = app.add_subcommand(
         "init-db",
@@ -224,7 +236,7 @@ int main(const std::vector<std::string>& argv) {
         switchover
             ->add_option("--timeout", a.timeout_s, "how long to wait for the outcome (default 30)")
             ->type_name("SEC")
-            ->check(CLI::PositiveNumber);
+            ->check(k_positive);
     auto* sw_at = switchover
                       ->add_option("--at", a.at,
                                    "schedule it instead: 2026-12-01T02:00:00Z (an offset is "
@@ -270,7 +282,7 @@ int main(const std::vector<std::string>& argv) {
         ->type_name("NODE");
     restart->add_option("--timeout", a.timeout_s, "how long to wait for the answer (default 30)")
         ->type_name("SEC")
-        ->check(CLI::PositiveNumber);
+        ->check(k_positive);
 
     auto* remove = app.add_subcommand(
         "remove",
@@ -293,7 +305,7 @@ int main(const std::vector<std::string>& argv) {
     failover->add_flag("--yes,-y", a.yes, "do not ask for confirmation");
     failover->add_option("--timeout", a.timeout_s, "how long to wait (default 30)")
         ->type_name("SEC")
-        ->check(CLI::PositiveNumber);
+        ->check(k_positive);
 
     auto* events = app.add_subcommand("events", "the events table (an append-only audit log)");
     events->require_subcommand(1);

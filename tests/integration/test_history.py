@@ -81,4 +81,4 @@ def test_history_names_how_each_term_ended(cluster: Cluster) -> None:
 
 def test_history_limit_must_be_positive(cluster: Cluster) -> None:
     res = history(cluster, "--limit", "0")
-    assert res.returncode == 2 and "--limit needs a whole number" in res.stderr
+    assert res.returncode == 2 and "--limit: must be a number greater than 0" in res.stderr
