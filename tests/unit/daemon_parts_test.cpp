@@ -8,10 +8,9 @@ namespace {
 
 using af::Duration;
 using af::TimePoint;
-using af::core::Role;
-using af::fakes::SimCluster;
-using af::fakes::SimNode;
 using json = nlohmann::json;
+using Cluster = af::fakes::SimCluster;
+using Node = af::fakes::SimNode;
 
 /// Heartbeats between n1 and n2 (the addresses are never used: the network is SimNet).
 json with_heartbeats(const std::string& peer) {
@@ -27,20 +26,20 @@ json airflow_scheduler() {
 }
 
 /// n1 active and serving, n2 a standby that has seen it.
-void two_nodes(SimCluster& c, const json& n1 = json::object(), const json& n2 = json::object()) {
+void two_nodes(Cluster& c, const json& n1 = json::object(), const json& n2 = json::object()) {
     c.add("n1", n1).start();
     ASSERT_TRUE(c.run_until([&] { return c.serving() == &c["n1"]; }));
     c.add("n2", n2).start();
     c.clock.run_for(Duration{3000});
-    ASSERT_EQ(c["n2"].role(), Role::standby);
+    ASSERT_EQ(c["n2"].role(), af::core::Role::standby);
     ASSERT_EQ(c.serving(), &c["n1"]);
 }
 
 TEST(DaemonParts, WithHeartbeatsAReleaseIsAnnouncedAndTheStandbyTakesOverAtOnce) {
-    SimCluster c;
+    Cluster c;
     two_nodes(c, with_heartbeats("n2"), with_heartbeats("n1"));
-    SimNode& n1 = c["n1"];
-    SimNode& n2 = c["n2"];
+    Node& n1 = c["n1"];
+    Node& n2 = c["n2"];
     ASSERT_GT(n2.heartbeats->received, 0) << "the standby heard nothing";
     ASSERT_GT(n1.heartbeats->received, 0);
     // Hearing the active, the standby polls only every slow_poll (2000 ms).
@@ -57,7 +56,7 @@ TEST(DaemonParts, WithHeartbeatsAReleaseIsAnnouncedAndTheStandbyTakesOverAtOnce)
 }
 
 TEST(DaemonParts, WithHeartbeatsAKilledActiveIsReplacedOnceItsGuardReleased) {
-    SimCluster c;
+    Cluster c;
     two_nodes(c, with_heartbeats("n2"), with_heartbeats("n1"));
     const std::int64_t term = c.db.term;
     c["n1"].kill_daemon(c.db);  // silent from now on; its guard released the lease
@@ -67,7 +66,7 @@ TEST(DaemonParts, WithHeartbeatsAKilledActiveIsReplacedOnceItsGuardReleased) {
 }
 
 TEST(DaemonParts, APrePromoteHookThatNeverAnswersIsAVetoAtItsTimeout) {
-    SimCluster c;
+    Cluster c;
     const json hook = {
         {"hooks", {{"pre_promote", {{"command", {"/bin/may-promote"}}, {"timeout_ms", 800}}}}}};
     c.add("n1", hook);
@@ -86,7 +85,7 @@ TEST(DaemonParts, APrePromoteHookThatNeverAnswersIsAVetoAtItsTimeout) {
 }
 
 TEST(DaemonParts, ARoleChangeHookThatHangsDoesNotDelayTheFencing) {
-    SimCluster c;
+    Cluster c;
     const json hook = {
         {"hooks", {{"on_role_change", {{"command", {"/bin/tell"}}, {"timeout_ms", 60000}}}}}};
     c.add("n1", hook);
@@ -95,7 +94,7 @@ TEST(DaemonParts, ARoleChangeHookThatHangsDoesNotDelayTheFencing) {
     ASSERT_TRUE(c.run_until([&] { return c.serving() == &c["n1"]; }));
     c.add("n2").start();
     c.clock.run_for(Duration{2000});
-    SimNode& n1 = c["n1"];
+    Node& n1 = c["n1"];
     ASSERT_TRUE(n1.on_role_change->running()) << "the promote's hook should still hang";
     n1.store.mode = af::fakes::FakeLeaseStore::Mode::hang;
     ASSERT_TRUE(c.run_until([&] { return !n1.processes.alive("scheduler"); }));
@@ -108,9 +107,9 @@ TEST(DaemonParts, ARoleChangeHookThatHangsDoesNotDelayTheFencing) {
 }
 
 TEST(DaemonParts, ATakeoverThatNeverAnswersHandsTheTermOverWithoutStarting) {
-    SimCluster c;
+    Cluster c;
     two_nodes(c, airflow_scheduler(), airflow_scheduler());
-    SimNode& n2 = c["n2"];
+    Node& n2 = c["n2"];
     n2.takeover->hang = true;
     n2.takeover->ignore_cancel = true;  // the Airflow database is gone: no answer at all
     c["n1"].kill_daemon(c.db);
@@ -129,9 +128,9 @@ TEST(DaemonParts, ATakeoverThatNeverAnswersHandsTheTermOverWithoutStarting) {
 }
 
 TEST(DaemonParts, ATakeoverCancelledAtItsTimeoutStartsTheSchedulerAfterTheAnswer) {
-    SimCluster c;
+    Cluster c;
     two_nodes(c, airflow_scheduler(), airflow_scheduler());
-    SimNode& n2 = c["n2"];
+    Node& n2 = c["n2"];
     n2.takeover->hang = true;  // the statement hangs; its cancellation is answered
     c["n1"].kill_daemon(c.db);
     ASSERT_TRUE(c.run_until([&] { return c.serving() == &n2; }));
