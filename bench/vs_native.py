@@ -51,6 +51,7 @@ from typing import Any
 
 import vs_native_xetra as xetra
 from vs_native_report import settings, source_state, table
+
 from localcluster.airflow_site import REPO, Site, airflow_exe, wait_for
 from localcluster.cluster import daemon_binary
 from localcluster.native_ha import celery_worker
