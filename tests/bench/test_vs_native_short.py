@@ -1,7 +1,8 @@
 """Issue 23: ``bench/vs_native.py --short`` works end to end and keeps its invariants.
 
-The short run puts Airflow's own active-active HA and airflow-failover (LocalExecutor, 10 DAGs)
-through a host loss under load, on a real PostgreSQL and the real Airflow 3. Checked: every
+The short run puts Airflow's own active-active HA and airflow-failover (LocalExecutor, 4 DAGs)
+through a host loss under load, on a real PostgreSQL and the real Airflow 3 (without the Xetra
+run, see below). Checked: every
 figure of the table is there, the load really ran, both setups schedule again and run the
 interrupted long task again, and under airflow-failover no two tries of it ever executed at once.
 Timings are the bench's business, not asserted here.
@@ -86,7 +87,9 @@ def test_short_bench_native_ha_vs_airflow_failover_host_loss(tmp_path: Path) -> 
     daemon_binary()
     out = tmp_path / "vs_native.json"
     res = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "vs_native.py"), "--short", "--json", str(out)],
+        # Without the Xetra run: a task of it killed with its host waits minutes for its retry
+        # delay (and, under native HA, the orphan check); `--short` alone runs it.
+        [sys.executable, str(REPO / "bench" / "vs_native.py"), "--short", "--no-xetra", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=900,
@@ -117,3 +120,8 @@ def test_short_bench_native_ha_vs_airflow_failover_host_loss(tmp_path: Path) -> 
     assert "| airflow-failover | local | host loss" in table, report
     assert "| native HA (2 schedulers) | local | host loss" in table, report
     assert "commit `" in table and "Apache Airflow 3." in table, report
+    # Every column of the full table is there, in every row.
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| setup |") and "| Xetra day run under load |" in rows[0], report
+    assert len(rows) == 3 and {row.count("|") for row in rows} == {14}, report
+    assert all(row.endswith("| not run |") for row in rows[1:]), report
