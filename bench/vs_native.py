@@ -5,8 +5,8 @@ setup after the other in one run.
 
     .venv/bin/python bench/vs_native.py [--executors local,celery] [--setups single,native,failover]
                                         [--faults host_loss,sigstop] [--json FILE]
-    .venv/bin/python bench/vs_native.py --short      (native vs failover, host loss, LocalExecutor,
-                                                      10 DAGs: checks the bench works)
+    .venv/bin/python bench/vs_native.py --short      (defaults: native vs failover, host loss,
+                                                      LocalExecutor, 4 DAGs: checks the bench works)
     (build/airflow-failover must be built; CeleryExecutor needs rabbitmq-server)
 
 Setups (localcluster/vs_native_setups.py): single (one host, a supervisor restarts its processes),
@@ -15,7 +15,9 @@ failover (two hosts under the daemons, takeover step, warm standby, heartbeats, 
 
 Workload (bench/dags/vs_native_load.py): N DAGs x 10 short tasks every 30 s (paused "at rest",
 unpaused "under load": more than two cores can run, so the schedulers are saturated), and one
-long task that writes a beat every 0.25 s while it executes.
+long task that writes a beat every 0.25 s while it executes; plus one run of the project's Xetra
+DAG (dags/xetra_daily.py, one small day from a moto S3 server, Spark local[2]: bench/vs_native_xetra.py)
+triggered as the load starts, waited for after the faults, which must succeed.
 
 Per setup and executor: a window at rest, then one under load, each measuring database statements
 per second (pg_stat_statements), lock waits (pg_locks sampled twice a second: % of samples with a
@@ -50,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import vs_native_xetra as xetra
+from vs_native_args import EXECUTORS, parse_args
 from vs_native_report import settings, source_state, table
 
 from localcluster.airflow_site import REPO, Site, airflow_exe, wait_for
@@ -67,11 +70,9 @@ from localcluster.vs_native_measure import (
     running_long_try,
     wait_until,
 )
-from localcluster.vs_native_setups import SETUPS, Setup, make
+from localcluster.vs_native_setups import Setup, make
 
 LOAD_DAG = REPO / "bench" / "dags" / "vs_native_load.py"
-FAULTS = ("host_loss", "sigstop")
-EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
 FREEZE_S = 30.0
 NAN = float("nan")
 
@@ -284,72 +285,8 @@ class Bench:
         return r
 
 
-FULL = {
-    "setups": ",".join(SETUPS),
-    "executors": "local,celery",
-    "faults": ",".join(FAULTS),
-    "dags": 50,
-    "rest_s": 20.0,
-    "warmup_s": 20.0,
-    "load_s": 45.0,
-    # Long enough for Airflow's orphan check (every 300 s) to reset a lost peer's task.
-    "trial_s": 360.0,
-    # A Xetra task killed with its host waits for the orphan check, then the DAG's retry delays.
-    "xetra_wait_s": 900.0,
-}
-# --short only changes these defaults: an option given explicitly still wins.
-SHORT = {
-    **FULL,
-    "setups": "native,failover",
-    "executors": "local",
-    "faults": "host_loss",
-    "dags": 4,
-    "rest_s": 5.0,
-    "warmup_s": 5.0,
-    "load_s": 8.0,
-    "trial_s": 45.0,
-    "xetra_wait_s": 600.0,
-}
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument(
-        "--short", action="store_true", help="defaults: native vs failover, host loss, local, 4 DAGs"
-    )
-    ap.add_argument("--setups")
-    ap.add_argument("--executors")
-    ap.add_argument("--faults")
-    ap.add_argument("--dags", type=int)
-    ap.add_argument("--rest-s", type=float)
-    ap.add_argument("--warmup-s", type=float)
-    ap.add_argument("--load-s", type=float)
-    ap.add_argument("--trial-s", type=float, help="longest wait for a fault's figures")
-    ap.add_argument("--no-xetra", action="store_true", help="leave the Xetra DAG out of the workload")
-    ap.add_argument(
-        "--xetra-wait-s", type=float, help="longest wait, after the faults, for the Xetra run to end"
-    )
-    ap.add_argument("--json", type=Path, help="write every figure as JSON (after each setup)")
-    ap.add_argument("--keep", action="store_true", help="keep the working directory (logs, beats)")
-    ap.add_argument("--table-from", type=Path, help="print the table of a JSON file and exit")
-    args = ap.parse_args(argv)
-    for key, default in (SHORT if args.short else FULL).items():
-        if getattr(args, key) is None:
-            setattr(args, key, default)
-    for key, allowed in (("setups", SETUPS), ("executors", tuple(EXECUTORS)), ("faults", FAULTS)):
-        vals = [v for v in getattr(args, key).split(",") if v]
-        bad = sorted(set(vals) - set(allowed))
-        if bad or not vals:
-            ap.error(f"--{key}: unknown {bad or 'empty'}; choose from {list(allowed)}")
-        setattr(args, key, vals)
-    for key in ("dags", "rest_s", "warmup_s", "load_s", "trial_s", "xetra_wait_s"):
-        if getattr(args, key) <= 0:
-            ap.error(f"--{key.replace('_', '-')}: must be positive, got {getattr(args, key)}")
-    return args
-
-
 def main() -> int:
-    args = parse_args()
+    args = parse_args(sys.argv[1:], __doc__)
     if args.table_from:
         print(table(json.loads(args.table_from.read_text())))
         return 0

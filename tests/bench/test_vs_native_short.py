@@ -26,17 +26,17 @@ from localcluster.vs_native_measure import overlap_seconds
 from tests.support.helpers import REPO
 
 sys.path.insert(0, str(REPO / "bench"))  # the bench's scripts import their siblings by name
-import vs_native  # noqa: E402
+import vs_native_args  # noqa: E402
 
 
 def test_short_changes_only_the_defaults_and_explicit_options_win() -> None:
-    short = vs_native.parse_args(["--short"])
+    short = vs_native_args.parse_args(["--short"])
     assert (short.setups, short.executors, short.faults) == (["native", "failover"], ["local"], ["host_loss"])
-    assert short.dags == vs_native.SHORT["dags"] < vs_native.FULL["dags"]
-    full = vs_native.parse_args([])
+    assert (short.dags, short.load_s, short.trial_s) == (4, 8.0, 45.0)
+    full = vs_native_args.parse_args([])
     assert full.setups == ["single", "native", "failover"] and full.executors == ["local", "celery"]
-    assert full.trial_s == vs_native.FULL["trial_s"] and not full.no_xetra
-    given = vs_native.parse_args(
+    assert full.trial_s == vs_native_args.FULL["trial_s"] and not full.no_xetra
+    given = vs_native_args.parse_args(
         ["--short", "--setups", "single", "--executors", "celery", "--faults", "sigstop", "--dags", "7"]
         + ["--rest-s", "1", "--warmup-s", "2", "--load-s", "3", "--trial-s", "4", "--xetra-wait-s", "5"]
     )
@@ -48,7 +48,7 @@ def test_short_changes_only_the_defaults_and_explicit_options_win() -> None:
     )
     assert (given.rest_s, given.warmup_s, given.load_s, given.trial_s, given.xetra_wait_s) == (1, 2, 3, 4, 5)
     # The order of the options does not matter.
-    assert vs_native.parse_args(["--setups", "single", "--short"]).setups == ["single"]
+    assert vs_native_args.parse_args(["--setups", "single", "--short"]).setups == ["single"]
 
 
 def test_bad_options_are_refused_with_the_option_named(capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,7 +58,7 @@ def test_bad_options_are_refused_with_the_option_named(capsys: pytest.CaptureFix
         (["--short", "--trial-s", "0"], "--trial-s: must be positive"),
     ):
         with pytest.raises(SystemExit):
-            vs_native.parse_args(argv)
+            vs_native_args.parse_args(argv)
         assert needle in capsys.readouterr().err
 
 
