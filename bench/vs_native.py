@@ -150,7 +150,11 @@ class Bench:
             site.wait_ready(timeout=300, dag_id="vs_native_long")
             wait_for(
                 lambda: (
-                    site.query("SELECT count(*) FROM serialized_dag WHERE dag_id LIKE 'vs_native_%%'")[0][0]
+                    site.query(
+                        "SELECT count(*) FROM serialized_dag "
+                        "WHERE dag_id LIKE 'vs\\_native\\_%%' OR dag_id = %s",
+                        (xetra.DAG_ID,),
+                    )[0][0]
                     >= a.dags + 1 + (0 if a.no_xetra else 1)
                 ),
                 300,
