@@ -101,6 +101,7 @@ def test_short_bench_native_ha_vs_airflow_failover_host_loss(tmp_path: Path) -> 
     results = json.loads(out.read_text())
     assert [(r["setup"], r["executor"]) for r in results] == [("native", "local"), ("failover", "local")]
     for r in results:
+        assert "error" not in r, f"{r['setup']}: {r.get('error')}\n{report}"
         for phase in ("rest", "load"):
             for key in ("statements_per_s", "scheduler_cpu_pct", "lock_wait_sample_pct", "deadlocks"):
                 assert math.isfinite(r[phase][key]), f"{r['setup']} {phase} {key}: {r[phase][key]}\n{report}"
