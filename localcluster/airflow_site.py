@@ -68,6 +68,32 @@ def migrated_template() -> str | None:
     return "af_migrated_" + "".join(c if c.isalnum() else "_" for c in version)
 
 
+def migrated_dump(pg: PgServer, workdir: Path) -> Path:
+    """The migrated template database of ``pg`` as plain SQL without owners or grants, made
+    (with one ``airflow db migrate``) if the server has none yet. Restored with ``psql -f`` by a
+    role into an empty database on another server, it gives that role what ``airflow db
+    migrate`` would have made, in a second."""
+    template = migrated_template()
+    if template is None:
+        raise RuntimeError(
+            f"no Airflow in {venv_bin()}: source scripts/lib/python-env.sh && ensure_python_env"
+        )
+    if template not in pg.psql("SELECT datname FROM pg_database").split():
+        Site(pg, workdir / "template-site", dbname=f"{template}_first").migrate()
+    out = workdir / f"{template}.sql"
+    res = subprocess.run(
+        [str(pg.bindir / "pg_dump"), "-h", str(pg.psql_host), "-p", str(pg.port), "-U", "postgres"]
+        + ["--no-owner", "--no-privileges", "-f", str(out), template],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"pg_dump of {template} failed: {res.stderr.strip()}")
+    return out
+
+
 # -- processes ---------------------------------------------------------------------------------------
 def scheduler_leaders(cluster: str) -> list[tuple[int, str]]:
     """Live ``airflow scheduler`` process-group leaders started by a daemon of ``cluster``, as
