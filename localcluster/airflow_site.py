@@ -94,6 +94,24 @@ def migrated_dump(pg: PgServer, workdir: Path) -> Path:
     return out
 
 
+def install_migrated_template(pg: PgServer, dump: Path) -> None:
+    """Gives ``pg`` the migrated template from another server's dump (``migrated_dump``), so
+    its sites skip ``airflow db migrate`` as well."""
+    template = migrated_template()
+    assert template is not None  # migrated_dump found Airflow
+    pg.create_database(template)
+    res = subprocess.run(
+        [str(pg.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(pg.psql_host)]
+        + ["-p", str(pg.port), "-U", "postgres", "-d", template, "-f", str(dump)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"restoring {dump} into {template} failed: {res.stderr.strip()[-2000:]}")
+
+
 # -- processes ---------------------------------------------------------------------------------------
 def scheduler_leaders(cluster: str) -> list[tuple[int, str]]:
     """Live ``airflow scheduler`` process-group leaders started by a daemon of ``cluster``, as
