@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .airflow_pair import Pair, TakeoverPair
-from .airflow_site import Site, airflow_exe
+from .airflow_site import Site, airflow_exe, install_migrated_template
 from .demo_dashboard import Dashboard
 from .demo_report import DAG_ID, backfill_done, build_summary, dag_runs, price_rows, running_tasks, when
 from .demo_view import REPO, Progress, Stopped, daemon_status, event_lines, kill_lines, render, sleep_until
@@ -66,7 +66,10 @@ class AirflowDemo:
         say("starting a throwaway PostgreSQL")
         self.pg = PgServer()
         self.pg.start()
-        self.pg.create_database(DBNAME)
+        if os.environ.get("AF_DEMO_AIRFLOW_SCHEMA"):
+            # The tests' shortcut: another server's migrated Airflow schema (migrated_dump), so
+            # the site's `airflow db migrate` below becomes a copy of it (Site.migrate).
+            install_migrated_template(self.pg, Path(os.environ["AF_DEMO_AIRFLOW_SCHEMA"]))
         if self.celery:
             say("starting a throwaway RabbitMQ (in the background)")
             self.broker = RabbitMQ(self.workdir, dict(os.environ))
