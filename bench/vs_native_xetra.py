@@ -2,7 +2,7 @@
 
 One moto S3 server for the whole run holds one generated trading day in the public bucket's
 layout; every setup's Airflow gets the pipeline's connections and variables the way the demo gives
-them (localcluster/demo.py's AirflowDemo.upload_sample and pipeline_env, reused as they are), and
+them (localcluster/demo_airflow.py's upload_sample and pipeline_env, as the demo calls them), and
 triggers one run of that day as its load starts. Spark runs at the DAG's default, local[2] on the
 host that runs the task. The day is fixed (a Friday the tests use too), so the manual run never
 meets the run the scheduler creates for yesterday's interval once the DAG is unpaused (that one
@@ -11,12 +11,10 @@ finds no source files: it fails or skips at ingest, without Spark).
 
 from __future__ import annotations
 
-import argparse
 import time
 from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from localcluster.airflow_site import REPO, Site
 from localcluster.pgserver import PgServer
@@ -37,29 +35,17 @@ class XetraSource:
         self.env: dict[str, str] = {}
 
     def start(self, env: dict[str, str]) -> None:
-        from localcluster.demo import DBNAME, AirflowDemo
+        from localcluster.demo_airflow import DBNAME, pipeline_env, upload_sample
         from localcluster.s3server import LAKE_BUCKET, PUBLIC_BUCKET, S3Server
 
         self.s3 = S3Server(self.workdir, env).start()
         self.s3.create_bucket(PUBLIC_BUCKET)
         self.s3.create_bucket(LAKE_BUCKET)
-        # The demo's own set-up, given what it reads from an AirflowDemo.
-        demo = cast(
-            AirflowDemo,
-            SimpleNamespace(
-                pg=self.pg,
-                s3=self.s3,
-                spark=None,
-                days=[DAY],
-                workdir=self.workdir,
-                args=argparse.Namespace(tickers=TICKERS),
-            ),
-        )
-        AirflowDemo.upload_sample(demo, PUBLIC_BUCKET)
+        upload_sample(self.s3, self.workdir, PUBLIC_BUCKET, [DAY], TICKERS)
         # The load task writes the day's prices to the demo's database (its connection names it).
         if DBNAME not in self.pg.psql("SELECT datname FROM pg_database").split():
             self.pg.create_database(DBNAME)
-        self.env = AirflowDemo.pipeline_env(demo, LAKE_BUCKET, PUBLIC_BUCKET)
+        self.env = pipeline_env(self.pg, self.s3.endpoint, LAKE_BUCKET, PUBLIC_BUCKET)
 
     def stop(self) -> None:
         if self.s3 is not None:

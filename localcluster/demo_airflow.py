@@ -185,48 +185,12 @@ class AirflowDemo:
         return wait
 
     def upload_sample(self, bucket: str) -> int:
-        import tempfile
-
-        from pipeline.xetra.generate import generate
-
-        first = self.days[0]
-        with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
-            generate(
-                Path(tmp),
-                first,
-                (self.days[-1] - first).days + 1,
-                self.args.tickers,
-                seed=2019,
-            )
-            return int(self.s3.upload_tree(Path(tmp), bucket))
+        return upload_sample(self.s3, self.workdir, bucket, self.days, self.args.tickers)
 
     def pipeline_env(self, lake: str, source: str) -> dict[str, str]:
-        from .s3server import ACCESS_KEY, REGION, SECRET_KEY
-
         assert self.pg is not None
-        s3_conn = {
-            "conn_type": "aws",
-            "login": ACCESS_KEY,
-            "password": SECRET_KEY,
-            "extra": {"endpoint_url": self.s3.endpoint, "region_name": REGION},
-        }
-        pg_conn = {
-            "conn_type": "postgres",
-            "host": "127.0.0.1",
-            "port": self.pg.port,
-            "login": "postgres",
-            "schema": DBNAME,
-        }
-        env = {
-            "AIRFLOW_VAR_XETRA_SOURCE_URL": f"s3://{source}",
-            "AIRFLOW_VAR_XETRA_LAKE_URL": f"s3://{lake}",
-            "AIRFLOW_CONN_XETRA_S3": json.dumps(s3_conn),
-            "AIRFLOW_CONN_XETRA_POSTGRES": json.dumps(pg_conn),
-        }
-        if self.spark is not None:  # spark_io stays auto: direct (s3a://) on a cluster
-            env["AIRFLOW_VAR_XETRA_SPARK_MASTER"] = self.spark.master_url
-            env["AIRFLOW_VAR_XETRA_SPARK_CONF"] = "spark.executor.memory=512m"
-        return env
+        master = self.spark.master_url if self.spark is not None else None
+        return pipeline_env(self.pg, self.s3.endpoint, lake, source, spark_master=master)
 
     def celery_env(self) -> dict[str, str]:
         assert self.pg is not None
@@ -377,3 +341,45 @@ class AirflowDemo:
                 f"==> schedulers still alive after their daemons exited: {left}",
                 flush=True,
             )
+
+
+def upload_sample(s3: Any, workdir: Path, bucket: str, days: list[date], tickers: int) -> int:
+    """Generates the days' source files (seeded, so every run has the same data) into ``bucket``."""
+    import tempfile
+
+    from pipeline.xetra.generate import generate
+
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        generate(Path(tmp), days[0], (days[-1] - days[0]).days + 1, tickers, seed=2019)
+        return int(s3.upload_tree(Path(tmp), bucket))
+
+
+def pipeline_env(
+    pg: PgServer, s3_endpoint: str, lake: str, source: str, spark_master: str | None = None
+) -> dict[str, str]:
+    """The Xetra DAG's variables and connections, as environment variables for Airflow."""
+    from .s3server import ACCESS_KEY, REGION, SECRET_KEY
+
+    s3_conn = {
+        "conn_type": "aws",
+        "login": ACCESS_KEY,
+        "password": SECRET_KEY,
+        "extra": {"endpoint_url": s3_endpoint, "region_name": REGION},
+    }
+    pg_conn = {
+        "conn_type": "postgres",
+        "host": "127.0.0.1",
+        "port": pg.port,
+        "login": "postgres",
+        "schema": DBNAME,
+    }
+    env = {
+        "AIRFLOW_VAR_XETRA_SOURCE_URL": f"s3://{source}",
+        "AIRFLOW_VAR_XETRA_LAKE_URL": f"s3://{lake}",
+        "AIRFLOW_CONN_XETRA_S3": json.dumps(s3_conn),
+        "AIRFLOW_CONN_XETRA_POSTGRES": json.dumps(pg_conn),
+    }
+    if spark_master is not None:  # spark_io stays auto: direct (s3a://) on a cluster
+        env["AIRFLOW_VAR_XETRA_SPARK_MASTER"] = spark_master
+        env["AIRFLOW_VAR_XETRA_SPARK_CONF"] = "spark.executor.memory=512m"
+    return env
