@@ -769,7 +769,8 @@ class AirflowDemo:
 
     def _summary(self) -> dict[str, Any]:
         assert self.site is not None and self.pair is not None
-        failovers = failovers_from_events(self.pair.events())
+        res = self.pair.cli("history", "--json", "--limit", "1000")
+        failovers = failovers_from_terms(json.loads(res.stdout)["terms"] if res.returncode == 0 else [])
         first_failover = datetime.fromisoformat(str(failovers[0]["at"])) if failovers else None
         runs = self.site.query(
             "SELECT state, end_date FROM dag_run WHERE dag_id IN (%s, %s)", (DAG_ID, MINUTELY_DAG_ID)
@@ -837,19 +838,14 @@ class AirflowDemo:
             )
 
 
-def failovers_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each term won by a node other than the previous winner: ``{at, from, to, term}``. The first
-    election is not a failover."""
-    out: list[dict[str, Any]] = []
-    holder: str | None = None
-    for e in events:
-        if e.get("kind") != "became_active":
-            continue
-        node = str(e["node_id"])
-        if holder is not None and node != holder:
-            out.append({"at": e["at"], "from": holder, "to": node, "term": e["term"]})
-        holder = node
-    return out
+def failovers_from_terms(terms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each term (`airflow-failover history --json`, the schema's term_history()) won by a node
+    other than the previous term's holder: ``{at, from, to, term}``."""
+    return [
+        {"at": t["start"], "from": p["holder"], "to": t["holder"], "term": t["term"]}
+        for p, t in zip(terms, terms[1:], strict=False)
+        if t["holder"] != p["holder"]
+    ]
 
 
 if __name__ == "__main__":
