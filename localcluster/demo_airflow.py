@@ -298,9 +298,12 @@ class AirflowDemo:
         if self.site is None or self.pair is None:
             return None
         try:
+            # The terms as the schema's term_history() gives them (what `history` prints).
+            res = self.pair.cli("history", "--json", "--limit", "1000")
+            terms = json.loads(res.stdout)["terms"] if res.returncode == 0 else []
             return build_summary(
                 self.site,
-                self.pair.events(),
+                terms,
                 self.watcher,
                 celery=self.celery,
                 names=self.names,

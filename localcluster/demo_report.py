@@ -109,7 +109,7 @@ def tasks_across(site: Site, at: datetime) -> list[dict[str, Any]]:
 
 def build_summary(
     site: Site,
-    events: list[dict[str, Any]],
+    terms: list[dict[str, Any]],
     watcher: TryWatcher | None,
     *,
     celery: bool,
@@ -118,7 +118,7 @@ def build_summary(
     workdir: Path,
 ) -> dict[str, Any]:
     """The ``--summary`` JSON: failovers, run counts, task overlaps, scheduler jobs, timings."""
-    failovers = failovers_from_events(events)
+    failovers = failovers_from_terms(terms)
     first_failover = datetime.fromisoformat(str(failovers[0]["at"])) if failovers else None
     runs = site.query(
         "SELECT state, end_date FROM dag_run WHERE dag_id IN (%s, %s)", (DAG_ID, MINUTELY_DAG_ID)
@@ -152,16 +152,12 @@ def build_summary(
     }
 
 
-def failovers_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each term won by a node other than the previous winner: ``{at, from, to, term}``. The first
-    election is not a failover."""
-    out: list[dict[str, Any]] = []
-    holder: str | None = None
-    for e in events:
-        if e.get("kind") != "became_active":
-            continue
-        node = str(e["node_id"])
-        if holder is not None and node != holder:
-            out.append({"at": e["at"], "from": holder, "to": node, "term": e["term"]})
-        holder = node
-    return out
+def failovers_from_terms(terms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each term (`airflow-failover history --json`, the schema's term_history()) won by a node
+    other than the previous term's holder: ``{at, from, to, term}``. The first election is not a
+    failover."""
+    return [
+        {"at": t["start"], "from": p["holder"], "to": t["holder"], "term": t["term"]}
+        for p, t in zip(terms, terms[1:], strict=False)
+        if t["holder"] != p["holder"]
+    ]
