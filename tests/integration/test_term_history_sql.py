@@ -116,6 +116,21 @@ def test_terminate_and_crash_loop_are_named(db: psycopg2.extensions.connection) 
         ("terminate", "by admin"), ("crash loop", "scheduler crashed 3 times"), ("active", "")]  # fmt: skip
 
 
+def test_a_request_recorded_after_the_next_term_began_still_names_the_end(
+    db: psycopg2.extensions.connection,
+) -> None:
+    # The dashboard's terminate (and a switchover) is noted in the step that hands over, but the
+    # old holder's rows can land after the winner's first row: the request still ends the term.
+    h = terms(db, "late", [
+        ("a", 0, 1, "became_active"),
+        ("b", 20, 2, "became_active"),
+        ("a", 21, 1, "terminate_requested", "by dashboard:admin"),
+        ("a", 22, 1, "released"),
+        ("a", 23, 1, "fenced", "woke up late"),
+    ])  # fmt: skip
+    assert [(t["ended"], t["detail"]) for t in h] == [("terminate", "by dashboard:admin"), ("active", "")]
+
+
 def test_no_recorded_end_is_expired_with_an_upper_bound_gap(db: psycopg2.extensions.connection) -> None:
     # Host lost: the holder wrote nothing at its end; its late records after the next term
     # began (it woke up and found itself fenced) do not count as an end of its term.

@@ -12,8 +12,10 @@ namespace af::db {
 // follows it) and the gap until the next term began, measured from the release (or the ending
 // record). A term with no recorded end is 'expired' and its gap an upper bound, from the
 // holder's last record. Records a holder writes after the next term began count only if they
-// are its release: anything else (a frozen holder waking up fenced) came after its lease had
-// expired. STABLE and SECURITY INVOKER: whoever may read the events may call it.
+// are its release or the request that caused it (switchover, terminate: noted in the step that
+// hands over, before the release, but their rows can land after the next term's first row):
+// anything else (a frozen holder waking up fenced) came after its lease had expired. STABLE and
+// SECURITY INVOKER: whoever may read the events may call it.
 const char* term_history_migration() {
     return R"sql(
 CREATE FUNCTION {s}.term_history(p_cluster text, p_terms integer)
@@ -42,7 +44,8 @@ WITH ev AS (
 ), own AS (
     SELECT s.id AS start_id, e.id, e.at, e.kind, e.detail
     FROM starts s JOIN ev e ON e.id > s.id AND e.node_id = s.node_id AND e.term = s.term
-    WHERE s.next_at IS NULL OR e.at <= s.next_at OR e.kind IN ('released', 'stepped_down')
+    WHERE s.next_at IS NULL OR e.at <= s.next_at
+       OR e.kind IN ('released', 'stepped_down', 'switchover', 'terminate_requested')
 ), t AS (
     SELECT s.*, fin.name AS fin_name, fin.detail AS fin_detail,
            coalesce(rel.at, fin.at) AS end_at, coalesce(rel.kind, fin.kind) AS end_kind,
