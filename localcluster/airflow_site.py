@@ -81,16 +81,7 @@ def migrated_dump(pg: PgServer, workdir: Path) -> Path:
     if template not in pg.psql("SELECT datname FROM pg_database").split():
         Site(pg, workdir / "template-site", dbname=f"{template}_first").migrate()
     out = workdir / f"{template}.sql"
-    res = subprocess.run(
-        [str(pg.bindir / "pg_dump"), "-h", str(pg.psql_host), "-p", str(pg.port), "-U", "postgres"]
-        + ["--no-owner", "--no-privileges", "-f", str(out), template],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    if res.returncode != 0:
-        raise RuntimeError(f"pg_dump of {template} failed: {res.stderr.strip()}")
+    _pg_tool(pg, "pg_dump", ["--no-owner", "--no-privileges", "-f", str(out), template], 120)
     return out
 
 
@@ -100,16 +91,15 @@ def install_migrated_template(pg: PgServer, dump: Path) -> None:
     template = migrated_template()
     assert template is not None  # migrated_dump found Airflow
     pg.create_database(template)
-    res = subprocess.run(
-        [str(pg.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(pg.psql_host)]
-        + ["-p", str(pg.port), "-U", "postgres", "-d", template, "-f", str(dump)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    _pg_tool(pg, "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", template, "-f", str(dump)], 300)
+
+
+def _pg_tool(pg: PgServer, tool: str, args: list[str], timeout: float) -> None:
+    """Runs one of the server's client tools as ``postgres``; its stderr's end in the error."""
+    cmd = [str(pg.bindir / tool), "-h", str(pg.psql_host), "-p", str(pg.port), "-U", "postgres"]
+    res = subprocess.run(cmd + args, capture_output=True, text=True, check=False, timeout=timeout)
     if res.returncode != 0:
-        raise RuntimeError(f"restoring {dump} into {template} failed: {res.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"{tool} {' '.join(args)} failed: {res.stderr.strip()[-2000:]}")
 
 
 # -- processes ---------------------------------------------------------------------------------------
