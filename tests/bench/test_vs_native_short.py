@@ -106,7 +106,12 @@ def test_short_bench_native_ha_vs_airflow_failover_host_loss(tmp_path: Path) -> 
             for key in ("statements_per_s", "scheduler_cpu_pct", "lock_wait_sample_pct", "deadlocks"):
                 assert math.isfinite(r[phase][key]), f"{r['setup']} {phase} {key}: {r[phase][key]}\n{report}"
             assert r[phase]["statements_per_s"] > 0, report
-        assert r["load"]["tis_queued_per_min"] > 0, f"{r['setup']}: the load never ran\n{report}"
+        # The short window (8 s) is shorter than the DAGs' 30 s schedule: a wave queued during the
+        # warm-up may only finish inside it, so the load shows as task instances queued OR done.
+        load = r["load"]
+        assert load["tis_queued_per_min"] + load["tis_done_per_min"] > 0, (
+            f"{r['setup']}: the load never ran\n{report}"
+        )
         f = r["faults"]["host_loss"]
         assert math.isfinite(f["sched_s"]), f"{r['setup']}: no scheduling after the host loss\n{report}"
         # Native HA resets a lost peer's task only at its orphan check (every 300 s), usually
