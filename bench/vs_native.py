@@ -5,8 +5,8 @@ setup after the other in one run.
 
     .venv/bin/python bench/vs_native.py [--executors local,celery] [--setups single,native,failover]
                                         [--faults host_loss,sigstop] [--json FILE]
-    .venv/bin/python bench/vs_native.py --short      (native vs failover, host loss, LocalExecutor,
-                                                      10 DAGs: checks the bench works)
+    .venv/bin/python bench/vs_native.py --short      (defaults: native vs failover, host loss,
+                                                      LocalExecutor, 4 DAGs: checks the bench works)
     (build/airflow-failover must be built; CeleryExecutor needs rabbitmq-server)
 
 Setups (localcluster/vs_native_setups.py): single (one host, a supervisor restarts its processes),
@@ -15,7 +15,9 @@ failover (two hosts under the daemons, takeover step, warm standby, heartbeats, 
 
 Workload (bench/dags/vs_native_load.py): N DAGs x 10 short tasks every 30 s (paused "at rest",
 unpaused "under load": more than two cores can run, so the schedulers are saturated), and one
-long task that writes a beat every 0.25 s while it executes.
+long task that writes a beat every 0.25 s while it executes; plus one run of the project's Xetra
+DAG (dags/xetra_daily.py, one small day from a moto S3 server, Spark local[2]: bench/vs_native_xetra.py)
+triggered as the load starts, waited for after the faults, which must succeed.
 
 Per setup and executor: a window at rest, then one under load, each measuring database statements
 per second (pg_stat_statements), lock waits (pg_locks sampled twice a second: % of samples with a
@@ -37,11 +39,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,7 +51,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcluster.airflow_site import REPO, Site, airflow_exe, venv_bin, wait_for
+import vs_native_xetra as xetra
+from vs_native_args import EXECUTORS, parse_args
+from vs_native_report import settings, source_state, table
+
+from localcluster.airflow_site import REPO, Site, airflow_exe, wait_for
 from localcluster.cluster import daemon_binary
 from localcluster.native_ha import celery_worker
 from localcluster.pgserver import PgServer
@@ -66,11 +70,9 @@ from localcluster.vs_native_measure import (
     running_long_try,
     wait_until,
 )
-from localcluster.vs_native_setups import SETUPS, Setup, make
+from localcluster.vs_native_setups import Setup, make
 
 LOAD_DAG = REPO / "bench" / "dags" / "vs_native_load.py"
-FAULTS = ("host_loss", "sigstop")
-EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
 FREEZE_S = 30.0
 NAN = float("nan")
 
@@ -91,10 +93,14 @@ class Bench:
         self.tmp = tmp
         self.run_id = uuid.uuid4().hex[:12]
         self.broker: Any = None
+        self.xetra: xetra.XetraSource | None = None
+
+    def dag_files(self) -> tuple[Path, ...]:
+        return (LOAD_DAG,) if self.args.no_xetra else (LOAD_DAG, xetra.DAG_FILE)
 
     def template(self) -> None:
         """One migrated metadata DB, cloned for every setup (a fresh DB each, no migration)."""
-        site = Site(self.pg, self.tmp / "template", dbname="vsn_template", dag_files=(LOAD_DAG,))
+        site = Site(self.pg, self.tmp / "template", dbname="vsn_template", dag_files=self.dag_files())
         site.migrate()
 
     def site(self, setup: str, executor: str) -> Site:
@@ -108,6 +114,7 @@ class Bench:
             "VS_NATIVE_DIR": str(beats),
             "VS_NATIVE_DAGS": str(self.args.dags),
             "VS_NATIVE_LONG_SECONDS": "1800",
+            **(self.xetra.env if self.xetra is not None else {}),
         }
         if executor == "celery":
             extra.update(
@@ -120,7 +127,7 @@ class Bench:
             self.pg,
             root,
             dbname=dbname,
-            dag_files=(LOAD_DAG,),
+            dag_files=self.dag_files(),
             executor=EXECUTORS[executor],
             orphan_threshold_s=None,
             orphan_check_s=None,
@@ -143,8 +150,12 @@ class Bench:
             site.wait_ready(timeout=300, dag_id="vs_native_long")
             wait_for(
                 lambda: (
-                    site.query("SELECT count(*) FROM serialized_dag WHERE dag_id LIKE 'vs_native_%%'")[0][0]
-                    >= a.dags + 1
+                    site.query(
+                        "SELECT count(*) FROM serialized_dag "
+                        "WHERE dag_id LIKE 'vs\\_native\\_%%' OR dag_id = %s",
+                        (xetra.DAG_ID,),
+                    )[0][0]
+                    >= a.dags + 1 + (0 if a.no_xetra else 1)
                 ),
                 300,
                 "every DAG serialized",
@@ -163,24 +174,36 @@ class Bench:
             with Window(self.pg, site) as w:
                 time.sleep(a.rest_s)
             out["rest"] = w.result()
+            # The long DAG and one Xetra day are triggered as the load starts; their CLIs' start-up is
+            # part of the load. The Xetra run exists before its DAG is unpaused (see vs_native_xetra).
+            xetra_run = f"xetra-{setup_name}-{executor}"
             site.query("UPDATE dag SET is_paused = false WHERE dag_id LIKE %s", ("vs\\_native\\_%",))
-            # The long DAG is triggered as the load starts; its CLI's start-up is part of the load.
-            trig = threading.Thread(
-                target=site.airflow,
-                args=("dags", "trigger", "vs_native_long", "--run-id", f"long-{setup_name}-{executor}"),
-                daemon=True,
-            )
-            trig.start()
+            trigs = [
+                threading.Thread(
+                    target=site.airflow,
+                    args=("dags", "trigger", "vs_native_long", "--run-id", f"long-{setup_name}-{executor}"),
+                    daemon=True,
+                )
+            ]
+            if not a.no_xetra:
+                trigs.append(threading.Thread(target=xetra.trigger, args=(site, xetra_run), daemon=True))
+            for trig in trigs:
+                trig.start()
             time.sleep(a.warmup_s)
             say(f"{setup_name}/{executor}: under load for {a.load_s:.0f} s")
             with Window(self.pg, site) as w:
                 time.sleep(a.load_s)
             out["load"] = w.result()
-            trig.join(timeout=120)
+            for trig in trigs:
+                trig.join(timeout=120)
             out["faults"] = {}
             faults = a.faults
             for i, fault in enumerate(faults):
                 out["faults"][fault] = self.fault(site, setup, fault, last=i == len(faults) - 1)
+            if not a.no_xetra:
+                say(f"{setup_name}/{executor}: waiting for the Xetra run (up to {a.xetra_wait_s:.0f} s)")
+                out["xetra"] = xetra.result(site, xetra_run, a.xetra_wait_s)
+                say(f"{setup_name}/{executor}: Xetra {json.dumps(out['xetra'], default=str)}")
             out["load_avg_end"] = load_avg()
             out["overlap_total_s"] = overlap_seconds(read_beats(site))
             return out
@@ -266,133 +289,11 @@ class Bench:
         return r
 
 
-# -- the table -----------------------------------------------------------------------------------------
-def secs(v: float, waited: float) -> str:
-    return f"not within {waited:.0f} s" if math.isnan(v) else f"{v:.1f} s"
-
-
-def table(results: list[dict[str, Any]]) -> str:
-    head = (
-        "| setup | executor | fault (host hit) | scheduling again | long task executing again "
-        "| ran twice at once | DAG files parsed again | statements/s rest / load | lock waits: "
-        "samples % / most waiting / logged > 1 s | deadlocks | scheduler CPU % rest / load "
-        "| TIs queued / done per min under load |"
-    )
-    lines = [head, "|" + "---|" * 12]
-    names = {
-        "single": "single, supervised",
-        "native": "native HA (2 schedulers)",
-        "failover": "airflow-failover",
-    }
-    for res in results:
-        if "error" in res:
-            why = res["error"].splitlines()[0][:200]
-            lines.append(f"| {names[res['setup']]} | {res['executor']} | failed: {why} |" + " |" * 9)
-            continue
-        rest, load = res["rest"], res["load"]
-        cost = [
-            f"{rest['statements_per_s']:.0f} / {load['statements_per_s']:.0f}",
-            f"{load['lock_wait_sample_pct']:.0f} % / {load['max_waiting']:.0f} / "
-            f"{rest['lock_waits_logged'] + load['lock_waits_logged']:.0f}",
-            f"{rest['deadlocks'] + load['deadlocks']:.0f}",
-            f"{rest['scheduler_cpu_pct']:.0f} / {load['scheduler_cpu_pct']:.0f}",
-            f"{load['tis_queued_per_min']:.0f} / {load['tis_done_per_min']:.0f}",
-        ]
-        for i, (fault, f) in enumerate(res["faults"].items()):
-            task = secs(f["task_s"], f["waited_s"])
-            if not math.isnan(f["task_s"]):
-                task += f" ({f['task_try']} on {f['task_host']})"
-            if res["executor"] == "celery" and f["task_try"] == "same try" and f["task_s"] < 5:
-                task = "not interrupted (on the worker)"
-            parse = secs(f["parse_s"], f["waited_s"])
-            if math.isnan(f["parse_s"]) and not f["parser_left"]:
-                parse = "never: no dag-processor left"
-            twice = "no" if f["overlap_s"] == 0 else f"YES, {f['overlap_s']:.1f} s"
-            fault_txt = {"host_loss": "host loss", "sigstop": "SIGSTOP 30 s"}[fault]
-            if res["setup"] == "native" and f["victim"] == "host-b":
-                f = {**f, "victim": "host-b, no dag-processor"}
-            lines.append(
-                f"| {names[res['setup']]} | {res['executor']} | {fault_txt} ({f['victim']}) "
-                f"| {secs(f['sched_s'], f['waited_s'])} | {task} "
-                f"| {twice} | {parse} | " + " | ".join(cost if i == 0 else ["″"] * len(cost)) + " |"
-            )
-    return "\n".join(lines)
-
-
-def source_state() -> str:
-    """The commit, taken when the run starts (the checkout may move on while it runs)."""
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return f"`{commit}`{' (with uncommitted changes)' if dirty else ''}"
-
-
-def settings(
-    args: argparse.Namespace, started: str, results: list[dict[str, Any]], pg_version: str, source: str
-) -> str:
-    version = subprocess.run(
-        [str(venv_bin() / "python"), "-c", "import airflow; print(airflow.__version__)"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    loads = "; ".join(
-        f"{r['setup']}/{r['executor']} {r.get('load_avg_start', '?')} → {r.get('load_avg_end', '?')}"
-        for r in results
-    )
-    return "\n".join(
-        [
-            f"- date {started}, commit {source}, "
-            f"Apache Airflow {version}, PostgreSQL {pg_version}, {os.cpu_count()} cores",
-            f"- command: `.venv/bin/python bench/vs_native.py {' '.join(sys.argv[1:])}`; daemon binary "
-            f"{os.environ.get('AIRFLOW_FAILOVER_BIN', 'build/airflow-failover')}",
-            f"- workload: {args.dags} DAGs x 10 short tasks every 30 s, one long task; at rest "
-            f"{args.rest_s:.0f} s, under load {args.load_s:.0f} s after {args.warmup_s:.0f} s of warm-up; "
-            f"each fault measured for up to {args.trial_s:.0f} s; one trial per setup, executor and fault",
-            "- airflow-failover: daemon defaults (ttl_ms 1300), heartbeats on, takeover step for the "
-            "scheduler, dag-processor and triggerer jobs, warm standby for all three",
-            "- Airflow, every setup: parallelism 4 per scheduler, task_instance_heartbeat_timeout 30 s, "
-            "min_file_process_interval 30 s, orphan settings at Airflow's defaults (30 s / 300 s); "
-            "Celery: one worker host (never faulted), concurrency 4, RabbitMQ",
-            f"- load average (1/5/15 min) at the start and end of each setup: {loads}",
-        ]
-    )
-
-
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--short", action="store_true", help="native vs failover, host loss, local, 10 DAGs")
-    ap.add_argument("--setups", default=",".join(SETUPS))
-    ap.add_argument("--executors", default="local,celery")
-    ap.add_argument("--faults", default=",".join(FAULTS))
-    ap.add_argument("--dags", type=int, default=50)
-    ap.add_argument("--rest-s", type=float, default=20.0)
-    ap.add_argument("--warmup-s", type=float, default=20.0)
-    ap.add_argument("--load-s", type=float, default=45.0)
-    # Long enough for Airflow's orphan check (every 300 s) to reset a lost peer's task.
-    ap.add_argument("--trial-s", type=float, default=360.0, help="longest wait for a fault's figures")
-    ap.add_argument("--json", type=Path, help="write every figure as JSON (after each setup)")
-    ap.add_argument("--keep", action="store_true", help="keep the working directory (logs, beats)")
-    ap.add_argument("--table-from", type=Path, help="print the table of a JSON file and exit")
-    args = ap.parse_args()
+    args = parse_args(sys.argv[1:], __doc__)
     if args.table_from:
         print(table(json.loads(args.table_from.read_text())))
         return 0
-    if args.short:
-        args.setups, args.executors, args.faults, args.dags = "native,failover", "local", "host_loss", 10
-        args.rest_s, args.warmup_s, args.load_s, args.trial_s = 8.0, 5.0, 12.0, 45.0
-    for key, allowed in (("setups", SETUPS), ("executors", tuple(EXECUTORS)), ("faults", FAULTS)):
-        vals = [v for v in getattr(args, key).split(",") if v]
-        bad = sorted(set(vals) - set(allowed))
-        if bad or not vals:
-            ap.error(f"--{key}: unknown {bad or 'empty'}; choose from {list(allowed)}")
-        setattr(args, key, vals)
     if "failover" in args.setups:
         daemon_binary()
     airflow_exe()
@@ -415,6 +316,10 @@ def main() -> int:
         bench = Bench(args, pg, tmp)
         try:
             enable_statements(pg)
+            if not args.no_xetra:
+                say("starting the S3 server with the Xetra day")
+                bench.xetra = xetra.XetraSource(pg, tmp)
+                bench.xetra.start({k: v for k, v in os.environ.items() if k != RUN_VAR})
             if "celery" in args.executors:
                 from localcluster.rabbitmq import RabbitMQ
 
@@ -434,6 +339,8 @@ def main() -> int:
         finally:
             if bench.broker is not None:
                 bench.broker.stop()
+            if bench.xetra is not None:
+                bench.xetra.stop()
             kill_run(bench.run_id)
             pg.destroy()
     finally:

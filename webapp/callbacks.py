@@ -78,11 +78,12 @@ class Callbacks:
         """timeline figure, takeovers table, events table."""
         try:
             events = self.q.events()
+            terms = self.q.terms()
         except DatabaseUnavailable:
             return NO, NO, NO
         if not events:
             return empty_figure("no events yet"), render_takeovers([]), render_events([])
-        tk = model.takeovers(events)
+        tk = model.takeovers(terms)
         return timeline_figure(events, tk), render_takeovers(tk), render_events(events)
 
     # -- login ----------------------------------------------------------------------------------

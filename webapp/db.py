@@ -146,6 +146,20 @@ class Event:
 
 
 @dataclass(frozen=True)
+class TermRow:
+    """One row of the schema's term_history()."""
+
+    term: int
+    holder: str
+    started_at: datetime
+    ended: str  # released, daemon died, switchover, terminate, ..., expired, active
+    detail: str
+    gap_ms: float | None  # to the next term's start; None for the current term
+    gap_from_kind: str  # the record the gap is measured from
+    gap_from_at: datetime
+
+
+@dataclass(frozen=True)
 class Ticker:
     isin: str
     mnemonic: str
@@ -180,6 +194,7 @@ class Queries:
         t = table_identifier(prices_table)
         self._panel = sql.SQL(sql_text("panel")).format(schema=s)
         self._events = sql.SQL(sql_text("events")).format(schema=s)
+        self._terms = sql.SQL(sql_text("terms")).format(schema=s)
         self._terminate = sql.SQL(sql_text("terminate")).format(schema=s)
         self._pause = sql.SQL(sql_text("pause")).format(schema=s)
         self._tickers = sql.SQL(sql_text("tickers")).format(table=t)
@@ -212,6 +227,15 @@ class Queries:
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute(self._events, {"cluster": self.cluster, "limit": limit})
             return [Event(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5]) for r in cur.fetchall()]
+
+    def terms(self, limit: int = 21) -> list[TermRow]:
+        """The last ``limit`` terms, oldest first (term_history())."""
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(self._terms, {"cluster": self.cluster, "terms": limit})
+            return [
+                TermRow(int(r[0]), r[1], r[2], r[3], r[4], None if r[5] is None else float(r[5]), r[6], r[7])
+                for r in cur.fetchall()
+            ]
 
     def prices_available(self) -> bool:
         """Whether the prices table exists and this role may read it."""

@@ -1,28 +1,16 @@
 """Pure functions from database rows to what the page shows: node health, the failovers with
-their measured takeover gaps, event categories. No I/O here; unit-tested on plain data."""
+their takeover gaps (measured by the schema's term_history()), event categories. No I/O here;
+unit-tested on plain data."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from .db import TermRow
 from .event_kinds import CATEGORY_OF_KIND
-
-
-class EventLike(Protocol):
-    @property
-    def node_id(self) -> str: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def term(self) -> int: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def detail(self) -> str: ...
-
 
 # -- events ------------------------------------------------------------------------------------
 # The daemon's list of kinds, with each one's category (include/af/core/event_kinds.def).
@@ -35,18 +23,6 @@ CATEGORY_COLOR: dict[str, str] = {
     "terminate": "#6a1b9a",
     "other": "#9e9e9e",
 }
-# What can end a term, most telling first (the "why" of a failover).
-CAUSES: tuple[str, ...] = (
-    "terminate_requested",
-    "daemon_died",
-    "crash_loop",
-    "fenced",
-    "lease_lost",
-    "renew_failing",
-    "shutdown",
-    "released",
-    "stepped_down",
-)
 
 
 def category(kind: str) -> str:
@@ -62,7 +38,8 @@ class Takeover:
     term: int
     previous_node: str | None
     previous_term: int | None
-    # The old holder's last event in its term up to the takeover, and the time from it.
+    # The old holder's record the gap is measured from (its release, its ending record, or its
+    # last record when it recorded no end), and the gap.
     previous_last_kind: str | None
     previous_last_at: datetime | None
     gap_ms: float | None
@@ -73,47 +50,31 @@ class Takeover:
         return self.previous_node is not None
 
 
-def takeovers(events: Sequence[EventLike]) -> list[Takeover]:
-    """Every ``became_active`` with its measured takeover gap: the time between the previous
-    holder's last event in its term (at or before the takeover) and the new ``became_active``.
-    ``events`` in time order. A previous holder that recorded nothing at its end (daemon or host
-    lost) is measured from its last record, and the reason says so."""
+def takeovers(terms: Sequence[TermRow]) -> list[Takeover]:
+    """Every term (term_history(), oldest first) as a takeover of the term before it: the gap
+    and the reason are how that previous term ended, as the schema states them."""
     out: list[Takeover] = []
-    prev: EventLike | None = None
-    for e in events:
-        if e.kind != "became_active":
-            continue
-        if prev is None:
+    for i, t in enumerate(terms):
+        if i == 0:
             out.append(
-                Takeover(
-                    e.at,
-                    e.node_id,
-                    e.term,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    "first active node in view",
-                )
+                Takeover(t.started_at, t.holder, t.term, None, None, None, None, None, "first term in view")
             )
-            prev = e
             continue
-        p = prev
-        tenure = [x for x in events if x.node_id == p.node_id and x.term == p.term and x.at <= e.at]
-        last = max(tenure, key=lambda x: x.at) if tenure else p
-        kinds = {x.kind: x for x in tenure}
-        cause = next((k for k in CAUSES if k in kinds), None)
-        if cause is None:
-            why = f"{p.node_id} recorded no end of term {p.term}: its lease expired (daemon or host lost?)"
-        elif cause in ("released", "stepped_down"):
-            why = f"{p.node_id} released the lease"
-        else:
-            detail = kinds[cause].detail
-            why = f"{p.node_id}: {cause}" + (f" ({detail})" if detail else "")
-        gap = (e.at - last.at).total_seconds() * 1000.0
-        out.append(Takeover(e.at, e.node_id, e.term, p.node_id, p.term, last.kind, last.at, gap, why))
-        prev = e
+        p = terms[i - 1]
+        why = f"{p.holder}: {p.ended}" + (f" ({p.detail})" if p.detail else "")
+        out.append(
+            Takeover(
+                t.started_at,
+                t.holder,
+                t.term,
+                p.holder,
+                p.term,
+                p.gap_from_kind,
+                p.gap_from_at,
+                p.gap_ms,
+                why,
+            )
+        )
     return out
 
 

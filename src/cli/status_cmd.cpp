@@ -98,8 +98,7 @@ int cmd_history(const config::Config& c, bool json, int limit) {
     try {
         auto conn =
             db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
-        terms = history::term_history(
-            db::read_history_events(*conn, c.database.schema, c.cluster, limit));
+        terms = db::read_term_history(*conn, c.database.schema, c.cluster, limit);
     } catch (const std::exception& e) {
         std::cerr << "airflow-failover history: cannot read the events: " << e.what() << "\n";
         return k_exit_unknown;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "af/db/connection.hpp"
+#include "af/db/history_sql.hpp"
 
 namespace af::db {
 
@@ -336,6 +337,8 @@ BEGIN
     END IF;
 END $do$;
 )sql",
+        // 10: the history of the lease's terms, stated once (history_sql.cpp)
+        term_history_migration(),
     };
     return m;
 }

@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 
 from localcluster.airflow_pair import TakeoverPair, overlapping_tries, running_task
-from localcluster.airflow_site import Site, scheduler_leaders, wait_for
+from localcluster.airflow_site import (
+    Site,
+    install_migrated_template,
+    migrated_dump,
+    scheduler_leaders,
+    wait_for,
+)
 from localcluster.cluster import daemon_binary
 from localcluster.pgserver import PgServer
 
@@ -29,17 +35,20 @@ ROLES = {"node-a": "warm_sched_a", "node-b": "warm_sched_b"}
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     daemon_binary()
+    # The session server's migrated Airflow schema, so this site needs no migration of its own.
+    dump = migrated_dump(pg, tmp_path_factory.mktemp("airflow-schema"))
     # A server of its own: log_connections is switched on for the whole server.
-    with PgServer() as pg:
-        pg.psql("ALTER SYSTEM SET log_connections = on")
-        pg.psql("SELECT pg_reload_conf()")
+    with PgServer() as own:
+        install_migrated_template(own, dump)
+        own.psql("ALTER SYSTEM SET log_connections = on")
+        own.psql("SELECT pg_reload_conf()")
         for role in ROLES.values():
-            pg.psql(f"CREATE ROLE {role} LOGIN")
-            pg.psql(f"GRANT pg_read_all_data, pg_write_all_data TO {role}")
+            own.psql(f"CREATE ROLE {role} LOGIN")
+            own.psql(f"GRANT pg_read_all_data, pg_write_all_data TO {role}")
         s = Site(
-            pg,
+            own,
             tmp_path_factory.mktemp("airflow-warm"),
             dbname="airflow_warm",
             task_seconds=10.0,

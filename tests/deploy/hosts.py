@@ -12,7 +12,8 @@ Each scheduler host is a network namespace (`afd<pid>-a`, `afd<pid>-b`; eth0 on 
   change that host's package database only (the package's files under /usr are shared: both hosts
   install the same files; the machine's own dpkg database is never written);
 - `/var/lib/airflow`, `/var/lib/airflow-failover`, `/var/log/airflow`, `/var/log/airflow-failover`
-  are the host's own directories;
+  are the host's own directories, and so is `/var/lib/man-db` (empty: man-db's auto-update off, so
+  `dpkg -i` does not rebuild the machine's man index);
 - `/opt/airflow/venv` is the repository's `.venv` (Airflow 3 "already installed" there).
 
 The database host `afd<pid>-db` (10.0.0.10, `db1.example.com` in the hosts' /etc/hosts) runs the
@@ -152,8 +153,11 @@ class Hosts:
         (h / "etc" / "hosts").write_text(self._hosts_file())
         (h / "etc" / "hostname").write_text(HOSTS[host]["short"] + "\n")
         shutil.rmtree(h / "etc" / "airflow-failover", ignore_errors=True)
+        # No man-db index rebuild at each dpkg -i and --purge (a private /var/lib/man-db without
+        # auto-update, as man-db/auto-update=false leaves it): 10 s and more per host, not ours.
+        (h / "man-db").mkdir()
         run(["cp", "-a", "/var/lib/dpkg", str(h / "dpkg")])
-        binds = [(h / "etc", "/etc"), (h / "dpkg", "/var/lib/dpkg")]
+        binds = [(h / "etc", "/etc"), (h / "dpkg", "/var/lib/dpkg"), (h / "man-db", "/var/lib/man-db")]
         for d in PRIVATE_DIRS:
             (h / d.strip("/").replace("/", "-")).mkdir()
             binds.append((h / d.strip("/").replace("/", "-"), d))

@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,8 +40,10 @@ from typing import Any
 
 import pytest
 
+from localcluster.airflow_site import migrated_dump
+from localcluster.pgserver import PgServer
 from tests.deploy import guide
-from tests.deploy.hosts import HOSTS, PATH, REPO, Hosts, run, why_unavailable
+from tests.deploy.hosts import HOSTS, PATH, REPO, Hosts, why_unavailable
 
 pytestmark = pytest.mark.slow  # about 4 minutes: the 3-minute watch for a health-check crash loop
 
@@ -81,21 +84,11 @@ parsing_processes = 1
 
 
 @pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def deb(request: pytest.FixtureRequest) -> Path:
     if os.environ.get("AF_DEPLOY_DEB"):
         return Path(os.environ["AF_DEPLOY_DEB"]).resolve()
-    from localcluster.cluster import daemon_binary
-
-    build = daemon_binary().parent
-    if not (build / "CPackConfig.cmake").exists():
-        pytest.skip(f"{build} has no CPackConfig.cmake (configure it with cmake)")
-    out = tmp_path_factory.mktemp("deb")
-    res = run(
-        ["cpack", "--config", str(build / "CPackConfig.cmake"), "-B", str(out)], check=False, timeout=300
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-    (found,) = out.glob("airflow-failover_*.deb")
-    return found
+    # tests/conftest.py: one CPack run per session, shared with tests/ops.
+    return Path(request.getfixturevalue("built_deb"))
 
 
 @pytest.fixture(scope="module")
@@ -116,13 +109,23 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
         signal.signal(signal.SIGTERM, previous)
 
 
+_T0 = time.monotonic()
+
+
+def stamp(what: str) -> None:
+    """Where the test's minutes go (pytest shows it with -s, or on a failure)."""
+    print(f"deploy [{time.monotonic() - _T0:6.1f}s] {what}", flush=True)
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")  # so the fixture's finalizer runs
 
 
 # -- the site before the guide ------------------------------------------------------------------
-def existing_airflow(h: Hosts) -> None:
-    """What the guide assumes is there: Airflow 3 on both hosts, its database, its api-servers."""
+def existing_airflow(h: Hosts, migrated: Path) -> None:
+    """What the guide assumes is there: Airflow 3 on both hosts, its database, its api-servers.
+    The metadata database is restored by its owner from the session's migrated one (what
+    `airflow db migrate` makes, in a second instead of half a minute: nothing of the guide's)."""
     assert h.db is not None
     h.db.psql(f"CREATE ROLE airflow LOGIN PASSWORD '{AIRFLOW_PASSWORD}'")
     h.db.psql("CREATE DATABASE airflow OWNER airflow")
@@ -142,8 +145,12 @@ def existing_airflow(h: Hosts) -> None:
         shutil.copy(REPO / "dags" / "minutely_work.py", home / "dags" / "minutely_work.py")
         res = h.sh(host, "chown -R airflow:airflow /var/lib/airflow")
         assert res.returncode == 0, res.stderr
-    res = h.sh("host-a", as_airflow("db migrate"), timeout=900)
+    stamp("site: users and AIRFLOW_HOME on both hosts")
+    restore = [str(h.db.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(h.db.psql_host)]
+    restore += ["-p", str(h.db.port), "-U", "airflow", "-d", "airflow", "-f", str(migrated)]
+    res = subprocess.run(restore, capture_output=True, text=True, check=False, timeout=300)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    stamp("site: the metadata database restored (migrated)")
     for host in HOSTS:
         h.popen(
             host,
@@ -151,13 +158,6 @@ def existing_airflow(h: Hosts) -> None:
             h.run_dir / f"{host}-api-server.log",
             {"PATH": PATH, "AIRFLOW_HOME": "/var/lib/airflow", "HOME": "/var/lib/airflow", "LANG": "C.UTF-8"},
         )
-
-
-def as_airflow(args: str) -> str:
-    return (
-        "cd /var/lib/airflow && runuser -u airflow -- "
-        f"env AIRFLOW_HOME=/var/lib/airflow /opt/airflow/venv/bin/airflow {args}"
-    )
 
 
 # -- running the guide --------------------------------------------------------------------------
@@ -171,6 +171,7 @@ def run_guide(h: Hosts, deb: Path) -> None:
     shutil.copy(Path(__file__).with_name("systemctl_shim.py"), shim_bin / "systemctl")
     (shim_bin / "systemctl").chmod(0o755)
     for step in guide.steps():
+        stamp(f"guide: docs/deploy.md:{step.line} on {step.where}")
         if step.where == "copy":
             src, dst = (part.split(":", 1) for part in step.text.split())
             shutil.copy2(h.host_path(src[0], src[1]), h.host_path(dst[0], dst[1]))
@@ -263,12 +264,12 @@ def diagnostics(h: Hosts) -> str:
 
 
 # -- the test -----------------------------------------------------------------------------------
-def test_the_deploy_guide_makes_a_working_pair(hosts: Hosts, deb: Path) -> None:
+def test_the_deploy_guide_makes_a_working_pair(hosts: Hosts, deb: Path, pg: PgServer, tmp_path: Path) -> None:
     h = hosts
     started = time.monotonic()
-    existing_airflow(h)
+    existing_airflow(h, migrated_dump(pg, tmp_path))
     run_guide(h, deb)
-    print(f"deploy: site and guide took {time.monotonic() - started:.0f} s")
+    stamp(f"site and guide took {time.monotonic() - started:.0f} s")
 
     # The guide ends with a switchover to sched-b, a pause and a resume: one active node.
     holder, term = wait_for("an active node", lambda: lease(h) if lease(h)[0] else None, 30, h)
@@ -288,6 +289,7 @@ def test_the_deploy_guide_makes_a_working_pair(hosts: Hosts, deb: Path) -> None:
         h,
     )
     watch_from = time.monotonic()
+    stamp(f"{fqdn}'s scheduler runs: the watch for health-check kills starts")
 
     # A task body of minutely_work running on the active host, for a few seconds already.
     ti = wait_for(
@@ -308,6 +310,7 @@ def test_the_deploy_guide_makes_a_working_pair(hosts: Hosts, deb: Path) -> None:
     assert pid > 0, res.stdout + res.stderr
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
+    stamp(f"kill -9 of {holder}'s daemon")
 
     other = next(v["node"] for host, v in HOSTS.items() if host != active_host)
     new_holder, new_term = wait_for(
@@ -328,6 +331,7 @@ def test_the_deploy_guide_makes_a_working_pair(hosts: Hosts, deb: Path) -> None:
         h,
     )
     rerun_s = time.monotonic() - killed
+    stamp(f"the interrupted task runs again on {other_fqdn}")
 
     # status as an administrator, with the guide's own command, on the surviving host.
     status_block = next(s for s in guide.steps() if "airflow-failover status" in s.text and s.where != "db")
@@ -339,6 +343,7 @@ def test_the_deploy_guide_makes_a_working_pair(hosts: Hosts, deb: Path) -> None:
 
     # No health check killed anything, for 3 minutes and well past a crash loop's first round.
     end = max(watch_from + WATCH_S, killed + AFTER_FAILOVER_S)
+    stamp(f"status checked; watching for health-check kills for {end - time.monotonic():.0f} s more")
     while time.monotonic() < end:
         assert kills(h) == [], f"a health check killed a process:\n{kills(h)}\n{diagnostics(h)}"
         time.sleep(5)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
+import psycopg2.extensions
 import pytest
 
-from localcluster.cluster import Cluster
+from localcluster.cluster import Cluster, daemon_binary
 from localcluster.pgserver import PgServer
 from tests.support.helpers import daemon_built  # noqa: F401  (autouse: the daemon must be built)
 
@@ -47,3 +51,23 @@ def two(pg: PgServer, tmp_path: Path) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop_all()
+
+
+@pytest.fixture(scope="module")
+def db(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[psycopg2.extensions.connection]:
+    """A connection (autocommit) to a database whose schema `init-db` made: for cases that write
+    rows straight into the tables, each with a cluster name of its own."""
+    cfg = tmp_path_factory.mktemp("schema") / "init-db.json"
+    cfg.write_text(json.dumps({
+        "cluster": "init", "node_id": "init", "database": {"conninfo": pg.conninfo()},
+        "processes": [{"name": "x", "command": ["true"]}],
+    }))  # fmt: skip
+    res = subprocess.run([str(daemon_binary()), "init-db", "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    conn = psycopg2.connect(pg.conninfo())
+    conn.autocommit = True
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -92,10 +92,13 @@ def test_restart_failover_remove_and_at_against_real_daemons(pg: PgServer, tmp_p
         pid = c.live_instances()[0].pid
 
         # status --watch: one status a period until Ctrl-C, asleep in between (not a spin).
+        # SIGINT at its default in the child, as at a terminal: a shell without job control
+        # starts a background job (pytest run with `&`) with SIGINT ignored, and exec keeps that.
         watch = subprocess.Popen(
             [str(daemon_binary()), "status", "--watch", "0.3", "--json", "--config", str(c.nodes[a].config)],
             stdout=subprocess.PIPE,
             text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         time.sleep(1.5)
         with open(f"/proc/{watch.pid}/stat") as f:

@@ -5,38 +5,13 @@ with a cluster name of their own, on the database clock."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
-import pytest
-
-from localcluster.cluster import daemon_binary
-from localcluster.pgserver import PgServer
 
 S = "airflow_failover"
-
-
-@pytest.fixture(scope="module")
-def db(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[psycopg2.extensions.connection]:
-    cfg = tmp_path_factory.mktemp("status") / "init-db.json"
-    cfg.write_text(json.dumps({
-        "cluster": "init", "node_id": "init", "database": {"conninfo": pg.conninfo()},
-        "processes": [{"name": "x", "command": ["true"]}],
-    }))  # fmt: skip
-    res = subprocess.run([str(daemon_binary()), "init-db", "--config", str(cfg)],
-                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    conn = psycopg2.connect(pg.conninfo())
-    conn.autocommit = True
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def run(conn: psycopg2.extensions.connection, stmt: str, *params: Any) -> list[tuple[Any, ...]]:

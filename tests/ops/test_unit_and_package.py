@@ -103,22 +103,8 @@ def test_unit_security_exposure_is_low(analyze: None, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    build = daemon_binary().parent
-    if not (build / "CPackConfig.cmake").exists():
-        pytest.skip(f"{build} has no CPackConfig.cmake (configure it with cmake)")
-    out = tmp_path_factory.mktemp("deb")
-    res = subprocess.run(
-        ["cpack", "--config", str(build / "CPackConfig.cmake"), "-B", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-    debs = list(out.glob("airflow-failover_*.deb"))
-    assert len(debs) == 1, list(out.iterdir())
-    return debs[0]
+def deb(built_deb: Path) -> Path:
+    return built_deb  # tests/conftest.py: one CPack run per session, shared with tests/deploy
 
 
 def test_deb_contents(deb: Path, tmp_path: Path) -> None:

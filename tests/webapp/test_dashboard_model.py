@@ -1,86 +1,59 @@
-"""Pure parts of the dashboard: takeover gaps, node health, formatting, ticker choice."""
+"""Pure parts of the dashboard: takeovers from the schema's terms, node health, formatting, ticker choice."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from webapp import model
+from webapp.db import TermRow
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Ev:
-    node_id: str
-    at: datetime
-    term: int
-    kind: str
-    detail: str = ""
 
 
 def at(ms: int) -> datetime:
     return T0 + timedelta(milliseconds=ms)
 
 
-def test_takeover_gap_after_a_release() -> None:
-    events = [
-        Ev("node-a", at(0), 1, "became_active", "won the lease in term 1"),
-        Ev("node-a", at(5), 1, "process_started", "scheduler"),
-        Ev("node-a", at(9000), 1, "shutdown", "SIGTERM"),
-        Ev("node-a", at(9100), 1, "process_stopped", "scheduler exited 0"),
-        Ev("node-a", at(9110), 1, "released", "released the lease"),
-        Ev("node-b", at(9140), 2, "became_active", "won the lease in term 2"),
-        Ev("node-a", at(9150), 1, "stepped_down", "left term 1"),  # after: not counted
-    ]
-    tk = model.takeovers(events)
+def term(
+    n: int,
+    holder: str,
+    start: int,
+    ended: str = "active",
+    detail: str = "",
+    gap: tuple[float, str] | None = None,
+) -> TermRow:
+    """A term_history() row; ``gap``: (ms to the next term, the record it is measured from)."""
+    gap_ms, kind = gap if gap else (None, "became_active")
+    return TermRow(n, holder, at(start), ended, detail, gap_ms, kind, at(start))
+
+
+def test_each_term_takes_over_from_the_one_before() -> None:
+    tk = model.takeovers([
+        term(1, "node-a", 0, "released", "SIGTERM", (30.0, "released")),
+        term(2, "node-b", 9140),
+    ])  # fmt: skip
     assert [t.node for t in tk] == ["node-a", "node-b"]
     assert not tk[0].is_failover and tk[0].gap_ms is None
     second = tk[1]
-    assert second.previous_node == "node-a" and second.previous_term == 1
-    assert second.previous_last_kind == "released"
-    assert second.gap_ms == 30.0
-    assert "shutdown" in second.why
+    assert (second.previous_node, second.previous_term, second.at) == ("node-a", 1, at(9140))
+    assert (second.previous_last_kind, second.gap_ms) == ("released", 30.0)
+    assert second.why == "node-a: released (SIGTERM)"
 
 
-def test_takeover_after_terminate_names_it() -> None:
-    events = [
-        Ev("node-c", at(0), 3, "became_active"),
-        Ev(
-            "node-c",
-            at(1000),
-            3,
-            "terminate_requested",
-            "killed scheduler on request of x",
-        ),
-        Ev("node-c", at(1200), 3, "process_stopped", "scheduler killed"),
-        Ev("node-c", at(1210), 3, "stepped_down", "left term 3"),
-        Ev("node-a", at(1400), 4, "became_active"),
-    ]
-    (_, t) = model.takeovers(events)
-    assert t.gap_ms == 190.0 and t.previous_last_kind == "stepped_down"
-    assert t.why.startswith("node-c: terminate_requested")
-
-
-def test_takeover_after_silent_loss_measures_from_last_record() -> None:
-    events = [
-        Ev("node-a", at(0), 1, "became_active"),
-        Ev("node-a", at(10), 1, "process_started", "scheduler"),
-        Ev("node-b", at(3500), 2, "became_active"),
-    ]
-    (_, t) = model.takeovers(events)
-    assert t.gap_ms == 3490.0 and t.previous_last_kind == "process_started"
-    assert "recorded no end" in t.why
+def test_the_reason_is_the_schemas_verdict() -> None:
+    (_, t) = model.takeovers([
+        term(3, "node-c", 0, "expired", "no end recorded: the lease ran out", (3490.0, "process_started")),
+        term(4, "node-a", 3500),
+    ])  # fmt: skip
+    assert t.why == "node-c: expired (no end recorded: the lease ran out)"
+    assert (t.gap_ms, t.previous_last_kind) == (3490.0, "process_started")
 
 
 def test_same_node_can_win_again() -> None:
-    events = [
-        Ev("node-a", at(0), 1, "became_active"),
-        Ev("node-a", at(100), 1, "lease_lost", "renewal refused"),
-        Ev("node-a", at(400), 2, "became_active"),
-    ]
-    (_, t) = model.takeovers(events)
-    assert (t.previous_node, t.node, t.gap_ms) == ("node-a", "node-a", 300.0)
+    (_, t) = model.takeovers(
+        [term(1, "node-a", 0, "lease lost", "", (300.0, "stepped_down")), term(2, "node-a", 400)]
+    )
+    assert (t.previous_node, t.node, t.gap_ms, t.why) == ("node-a", "node-a", 300.0, "node-a: lease lost")
 
 
 def node(**kw: object) -> dict[str, object]:

@@ -108,16 +108,23 @@ def test_timeline_measures_a_real_hand_over(pg: PgServer, cluster: Cluster) -> N
     second = cluster.wait_active(other_than=first)
     pool = Pool(pg.conninfo(), size=1)
     try:
-        events = Queries(pool, "airflow_failover", cluster.name).events()
+        q = Queries(pool, "airflow_failover", cluster.name)
+        events = q.events()
+        terms = q.terms()
     finally:
         pool.close()
     assert [e.id for e in events] == sorted(e.id for e in events)
-    tk = model.takeovers(events)
+    tk = model.takeovers(terms)
     assert [t.node for t in tk][-2:] == [first, second]
     last = tk[-1]
     assert last.previous_node == first and last.term > last.previous_term  # type: ignore[operator]
+    # SIGTERM: the old holder shuts down and releases; the gap runs from its release.
     assert last.gap_ms is not None and 0 <= last.gap_ms < 3000, last
-    assert "shutdown" in last.why
+    assert last.previous_last_kind == "released" and last.why.startswith(f"{first}: released"), last
+    released = [e for e in events if e.node_id == first and e.kind == "released"][-1]
+    became = [e for e in events if e.node_id == second and e.kind == "became_active"][-1]
+    expected = max(0.0, (became.at - released.at).total_seconds() * 1000)
+    assert abs(last.gap_ms - expected) < 0.01, (last, expected)
 
 
 # -- prices ------------------------------------------------------------------------------------

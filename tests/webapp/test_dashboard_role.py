@@ -79,7 +79,7 @@ def test_role_inserts_only_terminate_for_its_cluster(
 
 
 def test_queries_work_as_the_role(pg: PgServer, dashboard_role: str, cluster: Cluster) -> None:
-    """The whole dashboard works with the least privilege: panel, events, terminate."""
+    """The whole dashboard works with the least privilege: panel, events, terms, terminate."""
     grant_for_cluster(pg, dashboard_role, cluster.name)
     pool = Pool(pg.conninfo(user=dashboard_role), size=1)
     try:
@@ -87,6 +87,7 @@ def test_queries_work_as_the_role(pg: PgServer, dashboard_role: str, cluster: Cl
         panel = q.panel()
         assert panel["active"] == cluster.active()
         assert q.events()
+        assert [t.holder for t in q.terms()][-1:] == [panel["active"]]
         assert q.tickers() == []  # no prices table in this database
         assert not q.request_terminate("dashboard:t", "node-x", panel["term"])
         assert not q.request_terminate("dashboard:t", panel["active"], panel["term"] - 1)

@@ -8,9 +8,12 @@
 
 namespace af::db {
 
-/// The events of the cluster's last `terms` terms (every event from the oldest of those terms'
-/// became_active on), in id order: what `history` turns into terms.
-std::vector<history::Event> read_history_events(pqxx::connection& c, const std::string& schema,
-                                                const std::string& cluster, int terms);
+/// The schema step that adds `term_history(cluster, terms)`: the one statement of how the
+/// lease's terms ended and how long each hand-over took ("{s}" stands for the quoted schema).
+const char* term_history_migration();
+
+/// The cluster's last `terms` terms, oldest first, from the schema's term_history().
+std::vector<history::Term> read_term_history(pqxx::connection& c, const std::string& schema,
+                                             const std::string& cluster, int terms);
 
 }  // namespace af::db

@@ -4,22 +4,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace af::history {
 
-/// One row of the events table, as `history` needs it.
-struct Event {
-    std::string node_id;
-    std::string at;   ///< database time, ISO 8601, for display
-    double at_ms{0};  ///< the same instant as epoch milliseconds, for arithmetic
-    std::int64_t term{0};
-    std::string kind;
-    std::string detail;
-};
-
 /// One term of the lease: who held it, when, how it ended and how long the cluster was without
-/// an active node before the next term began.
+/// an active node before the next term began. The rule lives in the schema (term_history(),
+/// src/db/sql/history_sql.cpp); this is the row `history` prints.
 struct Term {
     std::int64_t term{0};
     std::string holder;
@@ -33,9 +23,6 @@ struct Term {
     /// upper bound (the lease expired somewhere in between).
     bool gap_is_upper_bound{false};
 };
-
-/// The terms found in `events` (in id order), oldest first. Pure: the unit tests feed it rows.
-std::vector<Term> term_history(const std::vector<Event>& events);
 
 nlohmann::json to_json(const Term& t);
 
