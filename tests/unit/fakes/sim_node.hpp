@@ -49,7 +49,8 @@ class SimNode {
 
     void start(daemon::Extras x = {}) {
         x.heartbeat = heartbeats.get();
-        x.metrics = &metrics;
+        if (!x.metrics)  // a test may pass the real Metrics
+            x.metrics = &metrics;
         x.on_role_change = on_role_change.get();
         x.pre_promote = pre_promote.get();
         x.takeover = takeover.get();
