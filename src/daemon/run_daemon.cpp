@@ -84,7 +84,7 @@ struct Runtime {
         : signals(io, SIGTERM, SIGINT, SIGHUP),
           clock(io),
           store(io, worker_settings(cfg)),
-          processes(io, cfg.processes, proc::ChildEnv(cfg.cluster, cfg.node_id)),
+          processes(io, clock, cfg.processes, proc::ChildEnv(cfg.cluster, cfg.node_id)),
           guard(guard_conf(cfg)) {
         signals.add(SIGCHLD);
         signals.add(SIGCONT);
