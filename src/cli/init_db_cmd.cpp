@@ -14,7 +14,7 @@ namespace {
 
 // The schema's owner may drop or replace anything in it, and a table's owner may disable its
 // triggers: so the administrator keeps the schema, the events table (append-only, issue 22)
-// and, in install_fencing, the fencing state. The daemon keeps the tables it made (lease,
+// and, in FencingSql::install, the fencing state. The daemon keeps the tables it made (lease,
 // nodes, commands, ...) and may create new ones (its migrations).
 void take_from_daemon(pqxx::transaction_base& tx, const std::string& schema,
                       const std::string& role) {
@@ -200,7 +200,7 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
         std::cout << "schema " << schema << " (owner " << role << "): applied " << n
                   << " migration(s), now at version " << db::latest_schema_version() << "\n";
         if (!c.fence_roles.empty()) {
-            db::install_fencing(*conn, schema, c.cluster, c.fence_roles, role);
+            db::FencingSql({schema, c.cluster}).install(*conn, c.fence_roles, role);
             std::cout << "fencing: " << schema << "." << db::fencing_function(c.cluster)
                       << " may change LOGIN of";
             for (const auto& [node, r] : c.fence_roles)

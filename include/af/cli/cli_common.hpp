@@ -7,6 +7,7 @@
 #include <string>
 
 #include "af/config/config.hpp"
+#include "af/db/scope.hpp"
 
 namespace af::cli {
 
@@ -14,6 +15,11 @@ namespace af::cli {
 /// "cli:UNIXUSER@HOST as DBROLE". The Unix user is the process's real uid (not $USER, which
 /// anyone sets); the database role is the session's, as the server reports it.
 std::string requester(pqxx::connection& conn);
+
+/// The schema and cluster every statement of a CLI command works on.
+inline db::Scope db_scope(const config::Config& c) {
+    return {c.database.schema, c.cluster};
+}
 
 /// The connection of an operator command (status, history, pause, resume, switchover): it
 /// runs no migration (an operator's role may create nothing, and upgrading is init-db's or a
