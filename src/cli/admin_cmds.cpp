@@ -304,7 +304,7 @@ int cmd_events_prune(const config::Config& c, int days,
                      const std::optional<std::string>& conninfo) {
     try {
         auto conn = db::open_connection(conninfo.value_or(c.database.conninfo),
-                                        c.database.connect_timeout, Duration{30000});
+                                        c.database.connect_timeout, k_admin_statement_timeout);
         require_schema(*conn, c);
         pqxx::work tx(*conn);
         // The horizon the append-only rule lets through, for this transaction only.
