@@ -37,7 +37,7 @@ struct WorkerSettings {
 
 /// Runs the daemon's database statements off the event loop, so a slow or hung database never
 /// stalls the loop that enforces the deadline. Two kinds of connection, each a ConnectionWorker
-/// (src/db/runtime/connection_worker.hpp: one thread, libpqxx's rule, fed by its own job queue,
+/// (include/af/db/connection_worker.hpp: one thread, libpqxx's rule, fed by its own job queue,
 /// reconnecting with backoff):
 ///   - the main connection: acquire, release, the node row, command results, the pause and
 ///     commands polls, the event log, in the priorities of db_jobs.hpp;

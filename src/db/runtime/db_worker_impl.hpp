@@ -13,7 +13,7 @@
 #include "af/db/lease_sql.hpp"
 #include "af/db/renew_timing.hpp"
 #include "af/db/state_sql.hpp"
-#include "connection_worker.hpp"
+#include "af/db/connection_worker.hpp"
 
 namespace af::db {
 

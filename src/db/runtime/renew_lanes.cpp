@@ -9,7 +9,7 @@
 #include "af/db/job_queue.hpp"
 #include "af/db/lane_schedule.hpp"
 #include "af/db/lease_sql.hpp"
-#include "connection_worker.hpp"
+#include "af/db/connection_worker.hpp"
 
 namespace af::db {
 

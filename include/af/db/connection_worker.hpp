@@ -1,7 +1,4 @@
 #pragma once
-// Internal to src/db/runtime: the thread, job queue and connection that the main connection
-// (DbWorker) and each renewal lane (RenewLanes) are built on. Not a public header: it brings in
-// libpqxx, which db_worker.hpp keeps out of the daemon.
 
 #include <spdlog/spdlog.h>
 
@@ -39,7 +36,8 @@ struct ConnectionSettings {
 /// a drain; the owner supplies what a job does (`run`) and, for the main connection, what to do
 /// once a connection opens (`opened`: register, listen) and before it is dropped (`closing`).
 /// Everything but inbox(), start(), stop(), join() and connected() is for the worker thread
-/// (the callbacks run there).
+/// (the callbacks run there). It brings in libpqxx: the daemon reaches it only through
+/// db_worker.hpp, which keeps it behind a pointer (src/db/runtime/db_worker_impl.hpp).
 template <class... Jobs>
 class ConnectionWorker {
   public:
