@@ -43,7 +43,9 @@ class Listener {
     Listener& operator=(const Listener&) = delete;
 
     std::string conninfo() const {
-        return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=none user=none";
+        // No SSL or GSS attempt first: libpq would open a second connection after one refused.
+        return "host=127.0.0.1 port=" + std::to_string(port_) +
+               " dbname=none user=none sslmode=disable gssencmode=disable";
     }
     /// Accepts (and closes) the connections that arrive within `for_`; returns how many.
     int accepted_within(std::chrono::milliseconds for_) {

@@ -9,11 +9,11 @@
 #include <type_traits>
 
 #include "af/db/command_sql.hpp"
+#include "af/db/connection_worker.hpp"
 #include "af/db/db_worker.hpp"
 #include "af/db/lease_sql.hpp"
 #include "af/db/renew_timing.hpp"
 #include "af/db/state_sql.hpp"
-#include "af/db/connection_worker.hpp"
 
 namespace af::db {
 

@@ -6,10 +6,10 @@
 #include <pqxx/pqxx>
 #include <vector>
 
+#include "af/db/connection_worker.hpp"
 #include "af/db/job_queue.hpp"
 #include "af/db/lane_schedule.hpp"
 #include "af/db/lease_sql.hpp"
-#include "af/db/connection_worker.hpp"
 
 namespace af::db {
 
