@@ -43,6 +43,9 @@ class ConnectionWorker {
   public:
     using Inbox = Mailbox<Jobs...>;
     using Job = typename Inbox::Job;
+    /// Without a connection, the main connection looks again this often (connect() keeps the
+    /// backoff, so a down database is still asked at most as often as it allows).
+    static constexpr Duration k_retry{200};
     struct Calls {
         std::function<void(Job&)> run;
         std::function<void(pqxx::connection&)> opened{};  ///< may throw: the open failed
@@ -134,9 +137,9 @@ class ConnectionWorker {
         }
     }
     /// Nothing due: sleep until the next poll, new work, or NOTIFY on the connection; without a
-    /// connection, try again every 200 ms (connect() keeps its backoff).
+    /// connection, try again after k_retry.
     void idle(TimePoint until) {
-        const TimePoint retry = boot_clock::now() + Duration{200};
+        const TimePoint retry = boot_clock::now() + k_retry;
         const bool notified =
             inbox_.wait(conn_ ? until : std::min(until, retry), conn_ ? conn_->sock() : -1);
         if (notified) {

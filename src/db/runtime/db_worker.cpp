@@ -140,7 +140,7 @@ void DbWorker::handle(job::Inbox::Job& j) {
         unavailable(j, "database unavailable");
         // A lease request is answered at once; the rest waits for the next try.
         if (!lease_job)
-            inbox_.wait(boot_clock::now() + Duration{200});
+            inbox_.wait(boot_clock::now() + Impl::Worker::k_retry);
         return;
     }
     try {
