@@ -44,8 +44,7 @@ def trial(pc: PatroniCluster, fault: str, ttl_ms: int | None, workdir: Path) -> 
         cast(PgServer, pc),  # conninfo() and psql() are all Cluster uses
         workdir,
         size=3,
-        ttl_ms=ttl_ms or 1300,
-        renew_ms=(ttl_ms or 1300) // 6,
+        ttl_ms=ttl_ms or 0,  # 0: the daemon's defaults; a TTL alone: the daemon derives the rest
         lease_defaults=ttl_ms is None,
         heartbeats=True,
     )

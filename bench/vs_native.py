@@ -291,6 +291,9 @@ class Bench:
 
 def main() -> int:
     args = parse_args(sys.argv[1:], __doc__)
+    # A wrapper's SIGTERM (a CI timeout, `timeout`, kill) unwinds like Ctrl-C, so the finally
+    # blocks below stop every Airflow, daemon and Spark process of the run instead of orphaning them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if args.table_from:
         print(table(json.loads(args.table_from.read_text())))
         return 0

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from . import standin
-from .daemon_config import DaemonConfig, Lease, Process, Supervision, heartbeat_mesh, observer
+from .daemon_config import (
+    DaemonConfig,
+    Lease,
+    Process,
+    Supervision,
+    daemon_lease_defaults,
+    heartbeat_mesh,
+    observer,
+)
 from .launch import Launcher, LocalProcesses
 from .pgserver import PgServer
 from .procfs import wchan
@@ -58,10 +66,10 @@ class DaemonCluster:
     pg: PgServer
     workdir: Path
     size: int = 3
-    # The daemon's defaults (af/core/election_config.hpp): tests run what users run. A test
-    # that needs another TTL passes it and says why.
-    ttl_ms: int = 1300
-    renew_ms: int = 216
+    # 0: the daemon's defaults, asked from the binary (daemon_lease_defaults): tests run what
+    # users run. A test that needs another TTL passes it and says why.
+    ttl_ms: int = 0
+    renew_ms: int = 0
     # True: no `lease` section, the daemon's own defaults (ttl_ms then only sizes the waits)
     lease_defaults: bool = False
     stop_timeout_ms: int = 3000
@@ -87,6 +95,12 @@ class DaemonCluster:
     dbname: str = "postgres"  # the database holding the daemons' schema
 
     def __post_init__(self) -> None:
+        if not self.ttl_ms or not self.renew_ms:
+            ttl, renew = daemon_lease_defaults(self.binary or daemon_binary())
+            if not self.ttl_ms:
+                self.ttl_ms, self.renew_ms = ttl, self.renew_ms or renew
+            elif not self.renew_ms:
+                self.lease_ttl_only = True  # a TTL alone: the daemon derives the rest
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.standin_log = self.workdir / "standin.jsonl"
         self.lock_file = self.workdir / "scheduler.lock"

@@ -9,7 +9,11 @@ override a whole section on purpose and say why).
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,3 +140,24 @@ def observer(cluster: str, conninfo: str) -> DaemonConfig:
     return DaemonConfig(
         cluster, "observer", conninfo, [Process("scheduler", ["true"])], supervision=None, log_level=None
     )
+
+
+@functools.cache
+def daemon_lease_defaults(binary: Path) -> tuple[int, int]:
+    """(ttl_ms, renew_interval_ms) the daemon uses without a ``lease`` section, asked from the
+    binary itself (``check-config`` prints the effective timings): the harness sizes its waits
+    by them without restating the daemon's defaults."""
+    with tempfile.TemporaryDirectory(prefix="af-defaults-") as tmp:
+        cfg = Path(tmp) / "config.json"
+        DaemonConfig("defaults", "probe", "dbname=probe", [Process("probe", ["/bin/true"])]).write(cfg)
+        res = subprocess.run(
+            [str(binary), "--config", str(cfg), "check-config", "--syntax-only"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    m = re.search(r"lease ttl (\d+) ms, renew every (\d+) ms", res.stdout)
+    if m is None:
+        raise RuntimeError(f"{binary} check-config printed no lease timings:\n{res.stdout}{res.stderr}")
+    return int(m.group(1)), int(m.group(2))

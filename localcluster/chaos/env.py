@@ -30,7 +30,6 @@ FAKETIME_LIBS = [
     "/usr/local/lib/faketime/libfaketime.so.1",
 ]
 CLOCK_OFFSET_S = 300  # the offset host's wall clock runs five minutes ahead
-DEFAULT_TTL_MS = 3000  # the daemon's lease.ttl_ms default (src/config), for the waits below
 
 
 def standin_python() -> str:

@@ -18,7 +18,6 @@ from localcluster.cluster import DaemonCluster, Node
 from localcluster.daemon_config import Process
 
 from .env import (
-    DEFAULT_TTL_MS,
     ROLES,
     ChaosEnv,
     NsPgServer,
@@ -153,7 +152,7 @@ def new_cluster(env: ChaosEnv, label: str, opts: Options | None = None) -> Daemo
     return DaemonCluster(
         env.pg,
         env.workdir / f"{label}-{uuid.uuid4().hex[:6]}",
-        ttl_ms=ttl or DEFAULT_TTL_MS,
+        ttl_ms=ttl or 0,  # 0: the daemon's defaults, asked from the binary
         lease_defaults=ttl is None,
         lease_ttl_only=ttl is not None,
         heartbeats=True,

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "af/db/cluster_view.hpp"
 #include "af/db/connection.hpp"
 
 namespace af::airflow {
@@ -110,11 +111,7 @@ std::string TakeoverWorker::hostname_of(const std::string& node, pqxx::connectio
     std::unique_ptr<pqxx::connection> own;  // only when the databases differ
     if (rows_.conninfo != cfg_.conninfo)
         own = db::open_connection(rows_.conninfo, connect_timeout_, cfg_.takeover_timeout);
-    pqxx::nontransaction tx(own ? *own : airflow);
-    const auto r = tx.exec_params("SELECT airflow_hostname FROM " + db::quoted(rows_.schema) +
-                                      ".nodes WHERE cluster = $1 AND node_id = $2",
-                                  rows_.cluster, node);
-    return r.empty() ? std::string() : r[0][0].as<std::string>();
+    return db::ClusterSql(rows_.scope).airflow_hostname(own ? *own : airflow, node);
 }
 
 std::optional<core::ev::takeover_result> TakeoverWorker::handle(const Request& r) {

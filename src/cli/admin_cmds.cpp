@@ -40,7 +40,7 @@ bool fresh(const db::NodeView& n) {
 void record(pqxx::connection& conn, const config::Config& c, const std::string& kind,
             const std::string& detail) {
     // Term 0: the operator's row, not part of any holder's term (operator_cmds.cpp).
-    db::StateSql(c.database.schema, c.cluster, c.node_id).record(conn, kind, detail, 0);
+    db::StateSql(db_scope(c), c.node_id).record(conn, kind, detail, 0);
 }
 
 int failed(const std::string& cmd, const std::exception& e) {
@@ -54,7 +54,7 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
                    double timeout_s) {
     try {
         auto conn = open_for_operator(c);
-        const db::ClusterView before = db::read_cluster(*conn, c.database.schema, c.cluster);
+        const db::ClusterView before = db::ClusterSql(db_scope(c)).read(*conn);
         if (!before.active) {
             std::cerr << "switchover refused: cluster " << c.cluster
                       << " has no active node (see `airflow-failover failover`)\n";
@@ -78,7 +78,7 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
                 return k_exit_no_active;
             }
         }
-        db::CommandSql commands(c.database.schema, c.cluster, c.node_id);
+        db::CommandSql commands(db_scope(c), c.node_id);
         const auto started = Clock::now();
         // Meant for the active the operator is told about: should another node take over
         // before it is carried out, the command is closed as stale, not run by the newcomer.
@@ -104,7 +104,7 @@ int cmd_switchover(const config::Config& c, const std::optional<std::string>& to
                     return k_exit_no_active;
                 }
             }
-            const db::ClusterView now = db::read_cluster(*conn, c.database.schema, c.cluster);
+            const db::ClusterView now = db::ClusterSql(db_scope(c)).read(*conn);
             if (now.active && *now.active != *before.active && now.term > before.term) {
                 const auto ms =
                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
@@ -131,7 +131,7 @@ int cmd_restart(const config::Config& c, const std::string& process,
                 const std::optional<std::string>& node, double timeout_s) {
     try {
         auto conn = open_for_operator(c);
-        const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
+        const db::ClusterView v = db::ClusterSql(db_scope(c)).read(*conn);
         if (!v.active) {
             std::cerr << "restart refused: cluster " << c.cluster
                       << " has no active node, so no process runs\n";
@@ -142,7 +142,7 @@ int cmd_restart(const config::Config& c, const std::string& process,
                       << " is, in term " << v.term << "); only the active node runs processes\n";
             return k_exit_no_active;
         }
-        db::CommandSql commands(c.database.schema, c.cluster, c.node_id);
+        db::CommandSql commands(db_scope(c), c.node_id);
         const auto requested =
             commands.insert(*conn, std::string(to_string(core::CommandKind::restart)), process,
                             requester(*conn), db::CommandTarget{*v.active, v.term});
@@ -174,7 +174,7 @@ int cmd_restart(const config::Config& c, const std::string& process,
 int cmd_remove(const config::Config& c, const std::string& node) {
     try {
         auto conn = open_for_operator(c);
-        const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
+        const db::ClusterView v = db::ClusterSql(db_scope(c)).read(*conn);
         const db::NodeView* n = find_node(v, node);
         if (!n) {
             std::cerr << "remove: no node '" << node << "' in cluster " << c.cluster << "\n";
@@ -218,7 +218,7 @@ int cmd_failover(const config::Config& c, const std::string& to, bool force, boo
                  double timeout_s) {
     try {
         auto conn = open_for_operator(c);
-        const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
+        const db::ClusterView v = db::ClusterSql(db_scope(c)).read(*conn);
         const db::NodeView* target = find_node(v, to);
         if (!target) {
             std::cerr << "failover refused: unknown node '" << to << "' in cluster " << c.cluster
@@ -263,7 +263,7 @@ int cmd_failover(const config::Config& c, const std::string& to, bool force, boo
         record(*conn, c, "failover_requested",
                "to " + to + " from " + from + (force ? ", forced" : "") + ", by " + who);
         std::cout << "failover requested: " << from << " -> " << to << "\n";
-        db::CommandSql commands(c.database.schema, c.cluster, c.node_id);
+        db::CommandSql commands(db_scope(c), c.node_id);
         if (v.active)
             commands.insert(*conn, std::string(to_string(core::CommandKind::switchover)), to,
                             who + " (failover)", db::CommandTarget{*v.active, v.term});
@@ -273,7 +273,7 @@ int cmd_failover(const config::Config& c, const std::string& to, bool force, boo
         const auto deadline = started + std::chrono::duration<double>(timeout_s);
         const auto reserve_ms = static_cast<long long>(timeout_s * 1000);
         while (Clock::now() < deadline) {
-            const db::ClusterView now = db::read_cluster(*conn, c.database.schema, c.cluster);
+            const db::ClusterView now = db::ClusterSql(db_scope(c)).read(*conn);
             if (now.active && *now.active == to && now.term > v.term) {
                 std::cout << "failover done: " << to << " is active in term " << now.term << " ("
                           << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
@@ -290,7 +290,7 @@ int cmd_failover(const config::Config& c, const std::string& to, bool force, boo
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
-        const db::ClusterView end = db::read_cluster(*conn, c.database.schema, c.cluster);
+        const db::ClusterView end = db::ClusterSql(db_scope(c)).read(*conn);
         std::cerr << "failover: " << to << " is not active within " << timeout_s
                   << " s (active: " << end.active.value_or("none") << ", term " << end.term
                   << ")\n";
@@ -304,7 +304,7 @@ int cmd_events_prune(const config::Config& c, int days,
                      const std::optional<std::string>& conninfo) {
     try {
         auto conn = db::open_connection(conninfo.value_or(c.database.conninfo),
-                                        c.database.connect_timeout, Duration{30000});
+                                        c.database.connect_timeout, k_admin_statement_timeout);
         require_schema(*conn, c);
         pqxx::work tx(*conn);
         // The horizon the append-only rule lets through, for this transaction only.

@@ -45,8 +45,8 @@ void require_schema(pqxx::connection& conn, const config::Config& c) {
 }
 
 std::unique_ptr<pqxx::connection> open_for_operator(const config::Config& c) {
-    auto conn =
-        db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
+    auto conn = db::open_connection(c.database.conninfo, c.database.connect_timeout,
+                                    k_operator_statement_timeout);
     require_schema(*conn, c);
     return conn;
 }

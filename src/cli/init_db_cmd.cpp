@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "af/cli/cli.hpp"
+#include "af/cli/cli_common.hpp"
 #include "af/cli/cluster_cmds.hpp"
 #include "af/db/connection.hpp"
 #include "af/db/fencing_sql.hpp"
@@ -14,7 +15,7 @@ namespace {
 
 // The schema's owner may drop or replace anything in it, and a table's owner may disable its
 // triggers: so the administrator keeps the schema, the events table (append-only, issue 22)
-// and, in install_fencing, the fencing state. The daemon keeps the tables it made (lease,
+// and, in FencingSql::install, the fencing state. The daemon keeps the tables it made (lease,
 // nodes, commands, ...) and may create new ones (its migrations).
 void take_from_daemon(pqxx::transaction_base& tx, const std::string& schema,
                       const std::string& role) {
@@ -142,7 +143,7 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
                 const std::optional<std::string>& dashboard_role) {
     try {
         auto conn = db::open_connection(conninfo.value_or(c.database.conninfo),
-                                        c.database.connect_timeout, Duration{30000});
+                                        c.database.connect_timeout, k_admin_statement_timeout);
         const std::string& schema = c.database.schema;
         if (!daemon_role) {
             const int n = db::migrate(*conn, schema);
@@ -200,7 +201,7 @@ int cmd_init_db(const config::Config& c, const std::optional<std::string>& conni
         std::cout << "schema " << schema << " (owner " << role << "): applied " << n
                   << " migration(s), now at version " << db::latest_schema_version() << "\n";
         if (!c.fence_roles.empty()) {
-            db::install_fencing(*conn, schema, c.cluster, c.fence_roles, role);
+            db::FencingSql({schema, c.cluster}).install(*conn, c.fence_roles, role);
             std::cout << "fencing: " << schema << "." << db::fencing_function(c.cluster)
                       << " may change LOGIN of";
             for (const auto& [node, r] : c.fence_roles)
@@ -226,7 +227,7 @@ int cmd_grant_airflow(const config::Config& c, const std::optional<std::string>&
         const std::string airflow_conninfo = c.airflow ? c.airflow->conninfo : c.database.conninfo;
         const std::string schema = c.airflow ? c.airflow->schema : std::string();
         auto conn = db::open_connection(conninfo.value_or(airflow_conninfo),
-                                        c.database.connect_timeout, Duration{30000});
+                                        c.database.connect_timeout, k_admin_statement_timeout);
         pqxx::nontransaction tx(*conn);
         if (tx.exec_params("SELECT 1 FROM pg_roles WHERE rolname = $1", role).empty())
             throw std::runtime_error("--airflow-role: no role named " + role);

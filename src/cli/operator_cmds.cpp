@@ -40,8 +40,7 @@ void record(pqxx::connection& conn, const config::Config& c, core::EventKind kin
     // Recorded under the node whose config the CLI used; the detail names the operator and the
     // holder's term. Term 0: the row is the operator's, not part of any holder's term, so
     // `history` never reads it as that holder's last sign of life.
-    db::StateSql(c.database.schema, c.cluster, c.node_id)
-        .record(conn, std::string(to_string(kind)), detail, 0);
+    db::StateSql(db_scope(c), c.node_id).record(conn, std::string(to_string(kind)), detail, 0);
 }
 
 }  // namespace
@@ -50,14 +49,14 @@ int cmd_pause(const config::Config& c, bool stop_processes, const std::string& r
               std::optional<std::int64_t> expires_ms) {
     try {
         auto conn = open_for_operator(c);
-        const db::Pause p = db::set_pause(*conn, c.database.schema, c.cluster, requester(*conn),
-                                          reason, stop_processes, expires_ms);
+        const db::Pause p = db::PauseSql(db_scope(c))
+                                .set(*conn, requester(*conn), reason, stop_processes, expires_ms);
         record(*conn, c, core::EventKind::paused, pause_line(p));
         std::cout << "cluster " << c.cluster << " " << pause_line(p) << "\n"
                   << "no standby takes over and no process is restarted or killed for its "
                      "health until `airflow-failover resume`"
                   << (p.expires_at ? " or the expiry" : "") << "\n";
-        const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
+        const db::ClusterView v = db::ClusterSql(db_scope(c)).read(*conn);
         if (!v.active)
             std::cout << "warning: no node is active now, and none will be until resume\n";
         return 0;
@@ -70,12 +69,12 @@ int cmd_pause(const config::Config& c, bool stop_processes, const std::string& r
 int cmd_resume(const config::Config& c) {
     try {
         auto conn = open_for_operator(c);
-        const auto was = db::clear_pause(*conn, c.database.schema, c.cluster);
+        const auto was = db::PauseSql(db_scope(c)).clear(*conn);
         if (!was) {
             std::cout << "cluster " << c.cluster << " was not paused\n";
             return 0;
         }
-        const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
+        const db::ClusterView v = db::ClusterSql(db_scope(c)).read(*conn);
         record(*conn, c, core::EventKind::resumed,
                "resumed by " + requester(*conn) + " (was " + pause_line(*was) + ")");
         std::cout << "cluster " << c.cluster << " resumed (was " << pause_line(*was) << ")\n";
@@ -95,7 +94,7 @@ int cmd_switchover_at(const config::Config& c, const std::optional<std::string>&
         AtTime when = at;
         if (when.iso)
             when.iso = timestamp_on_db(*conn, "--at", *when.iso);
-        const db::ClusterView v = db::read_cluster(*conn, c.database.schema, c.cluster);
+        const db::ClusterView v = db::ClusterSql(db_scope(c)).read(*conn);
         if (!v.active) {
             std::cerr << "switchover refused: cluster " << c.cluster << " has no active node\n";
             return k_exit_no_active;
@@ -112,9 +111,9 @@ int cmd_switchover_at(const config::Config& c, const std::optional<std::string>&
         }
         // Bound to the active the operator sees: should another node take over before the
         // time, the command is closed as stale rather than run by the newcomer.
-        const auto s =
-            db::schedule_switchover(*conn, c.database.schema, c.cluster, to, requester(*conn),
-                                    db::CommandTarget{*v.active, v.term}, when.in_ms, when.iso);
+        const auto s = db::ScheduledSql(db_scope(c))
+                           .schedule(*conn, to, requester(*conn),
+                                     db::CommandTarget{*v.active, v.term}, when.in_ms, when.iso);
         std::cout << "switchover scheduled (command " << s.id << ") for " << s.at
                   << " (database clock, in " << (s.in_ms + 999) / 1000 << " s): " << *v.active
                   << " (term " << v.term << ") -> " << to.value_or("the best standby") << "\n"
@@ -138,8 +137,7 @@ int cmd_switchover_at(const config::Config& c, const std::optional<std::string>&
 int cmd_switchover_cancel(const config::Config& c) {
     try {
         auto conn = open_for_operator(c);
-        const auto gone =
-            db::cancel_switchovers(*conn, c.database.schema, c.cluster, requester(*conn));
+        const auto gone = db::ScheduledSql(db_scope(c)).cancel(*conn, requester(*conn));
         if (gone.empty()) {
             std::cout << "no scheduled switchover to cancel in cluster " << c.cluster << "\n";
             return 0;
@@ -164,7 +162,7 @@ OperatorState read_operator_state(pqxx::connection& conn, const config::Config& 
         if (!v[0][0].as<bool>())
             return o;  // schema older than version 5: no daemon has started this build yet
     }
-    if (const auto p = db::read_pause(conn, c.database.schema, c.cluster)) {
+    if (const auto p = db::PauseSql(db_scope(c)).read(conn)) {
         o.paused = true;
         o.json["paused"] = p->to_json();
         o.text += "MAINTENANCE MODE: " + pause_line(*p) + "\n";
@@ -174,7 +172,7 @@ OperatorState read_operator_state(pqxx::connection& conn, const config::Config& 
                 "resume`" +
                 std::string(p->expires_at ? " or the expiry" : "") + "\n";
     }
-    for (const auto& s : db::scheduled_switchovers(conn, c.database.schema, c.cluster)) {
+    for (const auto& s : db::ScheduledSql(db_scope(c)).waiting(conn)) {
         o.json["scheduled_switchovers"].push_back(s.to_json());
         o.text += "scheduled switchover " + std::to_string(s.id) + ": " +
                   history::printable(s.for_holder) + " (term " + std::to_string(s.for_term) +

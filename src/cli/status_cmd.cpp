@@ -24,9 +24,9 @@ int cmd_status(const config::Config& c, bool json) {
     db::ClusterView v;
     OperatorState ops;
     try {
-        auto conn =
-            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
-        v = db::read_cluster(*conn, c.database.schema, c.cluster);
+        auto conn = db::open_connection(c.database.conninfo, c.database.connect_timeout,
+                                        k_operator_statement_timeout);
+        v = db::ClusterSql(db_scope(c)).read(*conn);
         ops = read_operator_state(*conn, c, v.active.has_value());
     } catch (const std::exception& e) {
         if (json)
@@ -96,9 +96,9 @@ int cmd_status(const config::Config& c, bool json) {
 int cmd_history(const config::Config& c, bool json, int limit) {
     std::vector<history::Term> terms;
     try {
-        auto conn =
-            db::open_connection(c.database.conninfo, c.database.connect_timeout, Duration{5000});
-        terms = db::read_term_history(*conn, c.database.schema, c.cluster, limit);
+        auto conn = db::open_connection(c.database.conninfo, c.database.connect_timeout,
+                                        k_operator_statement_timeout);
+        terms = db::HistorySql(db_scope(c)).read(*conn, limit);
     } catch (const std::exception& e) {
         std::cerr << "airflow-failover history: cannot read the events: " << e.what() << "\n";
         return k_exit_unknown;

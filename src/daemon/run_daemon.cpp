@@ -54,12 +54,10 @@ db::WorkerSettings worker_settings(const config::Config& c) {
         airflow_host = h.hostname;
     }
     return {.conninfo = c.database.conninfo,
-            .schema = c.database.schema,
-            .cluster = c.cluster,
+            .scope = {c.database.schema, c.cluster},
             .node_id = c.node_id,
             .connect_timeout = c.database.connect_timeout,
             .lease = c.lease,
-            .statement_timeout = c.lease.ttl,
             .stale_after = config::stale_after(c),
             .hostname = hostname(),
             .airflow_hostname = airflow_host,
@@ -177,8 +175,8 @@ int run_daemon(config::Config cfg, std::string config_path) {
     if (cfg.airflow && cfg.airflow->takeover) {
         rt->takeover = std::make_unique<airflow::TakeoverWorker>(
             *cfg.airflow,
-            airflow::TakeoverWorker::NodeRows{cfg.database.conninfo, cfg.database.schema,
-                                              cfg.cluster},
+            airflow::TakeoverWorker::NodeRows{cfg.database.conninfo,
+                                              {cfg.database.schema, cfg.cluster}},
             cfg.database.connect_timeout, [r = rt.get()](core::Event e) {
                 boost::asio::post(r->io, [r, e = std::move(e)] { r->daemon->feed(e); });
             });

@@ -58,15 +58,14 @@ void parent_gone(const GuardState& s) {
         const auto conf = nlohmann::json::parse(s.conf_json);
         auto c = db::open_connection(conf.at("conninfo").get<std::string>(), Duration{2000},
                                      Duration{2000});
-        db::LeaseSql lease(conf.at("schema").get<std::string>(),
-                           conf.at("cluster").get<std::string>(),
-                           conf.at("node_id").get<std::string>());
+        const db::Scope scope{conf.at("schema").get<std::string>(),
+                              conf.at("cluster").get<std::string>()};
+        const auto node_id = conf.at("node_id").get<std::string>();
+        db::LeaseSql lease(scope, node_id);
         // Recorded before the release: once the release commits, the next node may win and
         // record its term at once, and this term's end must come first in the log. Without it
         // `status`, `history` and the dashboard would show no end of the dead daemon's term.
-        db::StateSql state(conf.at("schema").get<std::string>(),
-                           conf.at("cluster").get<std::string>(),
-                           conf.at("node_id").get<std::string>());
+        db::StateSql state(scope, node_id);
         state.record(*c, "daemon_died",
                      "the guard killed its processes and releases term " + std::to_string(*s.term),
                      *s.term);

@@ -53,8 +53,7 @@ af::db::WorkerSettings unreachable() {
     af::db::WorkerSettings s;
     // Port 1 on the loopback: refused at once, nothing listens there.
     s.conninfo = "host=127.0.0.1 port=1 dbname=none user=none";
-    s.schema = "af";
-    s.cluster = "c";
+    s.scope = {"af", "c"};
     s.node_id = "n1";
     s.connect_timeout = af::Duration{2000};
     s.lease = {.ttl = af::Duration{1500},

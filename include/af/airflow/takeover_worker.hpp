@@ -14,6 +14,7 @@
 #include "af/airflow/takeover_sql.hpp"
 #include "af/config/config.hpp"
 #include "af/core/election_event.hpp"
+#include "af/db/scope.hpp"
 #include "af/ports/optional_parts.hpp"
 
 namespace af::airflow {
@@ -28,8 +29,7 @@ class TakeoverWorker : public ports::Takeover {
     /// Where the node rows are (the daemon's database), for hostnames airflow.hostnames omits.
     struct NodeRows {
         std::string conninfo;
-        std::string schema;
-        std::string cluster;
+        db::Scope scope;
     };
     TakeoverWorker(config::AirflowConfig cfg, NodeRows rows, Duration connect_timeout, Sink sink);
     ~TakeoverWorker() override;

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "af/config/config.hpp"
+#include "af/db/scope.hpp"
+#include "af/util/boot_clock.hpp"
 
 namespace af::cli {
 
@@ -14,6 +16,17 @@ namespace af::cli {
 /// "cli:UNIXUSER@HOST as DBROLE". The Unix user is the process's real uid (not $USER, which
 /// anyone sets); the database role is the session's, as the server reports it.
 std::string requester(pqxx::connection& conn);
+
+/// Statement timeouts of the CLI's own connections: an operator's reads and requests (status,
+/// history, pause, switchover) answer within seconds or say why; an administrator's changes
+/// (init-db, grants, force-release) may wait for locks held by running daemons.
+inline constexpr Duration k_operator_statement_timeout{5000};
+inline constexpr Duration k_admin_statement_timeout{30000};
+
+/// The schema and cluster every statement of a CLI command works on.
+inline db::Scope db_scope(const config::Config& c) {
+    return {c.database.schema, c.cluster};
+}
 
 /// The connection of an operator command (status, history, pause, resume, switchover): it
 /// runs no migration (an operator's role may create nothing, and upgrading is init-db's or a

@@ -13,27 +13,37 @@ namespace af::core {
 // and only here: config::Config holds the same structs (config.hpp), and Config::election()
 // copies them whole.
 
-/// The lease timings (config "lease"). Unset intervals follow ttl_ms in the config parser
-/// (docs/design.md, "Timings from ttl_ms"); these are the values of that rule at the default TTL,
-/// 1300: the shortest TTL with a host-loss failover under 1.5 s and no false failover or restart
-/// under 5 % loss and 100 ms jitter (docs/chaos.md, "TTL sweep").
-struct LeaseTimings {
-    Duration ttl{1300};            ///< lease length on the database clock
-    Duration renew_interval{216};  ///< how often the active renews
-    Duration fence_margin{130};    ///< kept back from the TTL for clock-rate error and kill time
-    Duration poll_interval{216};   ///< how often a standby tries the lease
-    bool operator==(const LeaseTimings&) const = default;
-};
-
 /// The rule for the intervals a config leaves unset (docs/design.md, "Timings from ttl_ms"):
 /// six renewals per TTL, a tenth of it (at least 100 ms) as fence margin, and the standby polls
 /// as often as the active renews.
-constexpr LeaseTimings lease_timings_for(Duration ttl) {
-    const Duration renew = std::max(Duration{50}, ttl / 6);
-    return LeaseTimings{ttl, renew, std::max(Duration{100}, ttl / 10), renew};
+constexpr Duration renew_interval_for(Duration ttl) {
+    return std::max(Duration{50}, ttl / 6);
 }
-static_assert(lease_timings_for(LeaseTimings{}.ttl) == LeaseTimings{},
-              "LeaseTimings' defaults are the rule's values at the default TTL");
+constexpr Duration fence_margin_for(Duration ttl) {
+    return std::max(Duration{100}, ttl / 10);
+}
+
+/// The default TTL: the shortest with a host-loss failover under 1.5 s and no false failover or
+/// restart under 5 % loss and 100 ms jitter (docs/chaos.md, "TTL sweep").
+inline constexpr Duration k_default_ttl{1300};
+
+/// The lease timings (config "lease"). Unset intervals follow ttl_ms in the config parser
+/// (lease_timings_for); the defaults are that rule's values at the default TTL.
+struct LeaseTimings {
+    Duration ttl{k_default_ttl};  ///< lease length on the database clock
+    /// How often the active renews.
+    Duration renew_interval{renew_interval_for(k_default_ttl)};
+    /// Kept back from the TTL for clock-rate error and kill time.
+    Duration fence_margin{fence_margin_for(k_default_ttl)};
+    /// How often a standby tries the lease.
+    Duration poll_interval{renew_interval_for(k_default_ttl)};
+    bool operator==(const LeaseTimings&) const = default;
+};
+
+constexpr LeaseTimings lease_timings_for(Duration ttl) {
+    return LeaseTimings{ttl, renew_interval_for(ttl), fence_margin_for(ttl),
+                        renew_interval_for(ttl)};
+}
 
 /// After a hand-over a node lets the others go first for two TTLs (config
 /// supervision.handover_cooldown_ms unset).
@@ -48,7 +58,7 @@ struct SupervisionPolicy {
     int crash_loop_limit{5};  ///< crashes within the window that trigger a hand-over
     Duration crash_loop_window{60000};
     /// After a hand-over, let others go first.
-    Duration handover_cooldown{handover_cooldown_for(LeaseTimings{}.ttl)};
+    Duration handover_cooldown{handover_cooldown_for(k_default_ttl)};
     bool operator==(const SupervisionPolicy&) const = default;
 };
 

@@ -5,7 +5,10 @@
 #include <optional>
 #include <pqxx/connection>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "af/db/scope.hpp"
 
 namespace af::db {
 
@@ -43,7 +46,15 @@ struct ClusterView {
 /// stale rule is the schema's).
 ClusterView from_status_json(const nlohmann::json& j);
 
-ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
-                         const std::string& cluster);
+class ClusterSql {
+  public:
+    explicit ClusterSql(Scope scope) : scope_(std::move(scope)) {}
+    ClusterView read(pqxx::connection& c) const;
+    /// The host name Airflow records for `node`'s jobs, as that node registered it ("" if none).
+    std::string airflow_hostname(pqxx::connection& c, const std::string& node) const;
+
+  private:
+    Scope scope_;
+};
 
 }  // namespace af::db

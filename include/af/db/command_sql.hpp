@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "af/db/scope.hpp"
 namespace af::db {
 
 /// An operator's request (switchover, terminate), written by the CLI or the dashboard and
@@ -25,7 +26,7 @@ struct CommandTarget {
 
 class CommandSql {
   public:
-    CommandSql(std::string schema, std::string cluster, std::string node_id);
+    CommandSql(Scope scope, std::string node_id);
 
     /// Takes the oldest pending command meant for this node in its current term, but only
     /// while it holds an unexpired lease, and not before its time (not_before, switchover --at).
@@ -47,8 +48,7 @@ class CommandSql {
     std::optional<std::string> result(pqxx::connection& c, std::int64_t id) const;
 
   private:
-    std::string schema_;
-    std::string cluster_;
+    Scope scope_;
     std::string node_id_;
 };
 

@@ -7,26 +7,23 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "af/core/election_config.hpp"
 #include "af/core/election_event.hpp"
 #include "af/db/db_jobs.hpp"
 #include "af/db/node_report.hpp"
 #include "af/db/renew_lanes.hpp"
+#include "af/db/scope.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::db {
 
 struct WorkerSettings {
     std::string conninfo;
-    std::string schema;
-    std::string cluster;
+    Scope scope;
     std::string node_id;
     Duration connect_timeout{};
-    core::LeaseTimings lease;  ///< the lease's length; with it, the renewal lanes' timeouts
-    /// The main connection's statement timeout: a statement that outlives the lease is moot.
-    Duration statement_timeout{lease.ttl};
+    core::LeaseTimings lease;  ///< the lease's length; with it, every timeout (renew_timing.hpp)
     /// Written into the node row: past this age the row counts as stale (migration 8).
     Duration stale_after{};
     std::string hostname;
@@ -39,8 +36,9 @@ struct WorkerSettings {
 };
 
 /// Runs the daemon's database statements off the event loop, so a slow or hung database never
-/// stalls the loop that enforces the deadline. Two kinds of connection, each owned by one thread
-/// (libpqxx's rule) and fed by its own job queue (JobQueue, Mailbox):
+/// stalls the loop that enforces the deadline. Two kinds of connection, each a ConnectionWorker
+/// (include/af/db/connection_worker.hpp: one thread, libpqxx's rule, fed by its own job queue,
+/// reconnecting with backoff):
 ///   - the main connection: acquire, release, the node row, command results, the pause and
 ///     commands polls, the event log, in the priorities of db_jobs.hpp;
 ///   - the renewal lanes (RenewLanes): three connections that only renew.
@@ -69,7 +67,7 @@ class DbWorker {
     void finish_command(std::int64_t id, std::string result);
     /// While active, the worker looks for operator commands (on NOTIFY, and every 2 s).
     void set_active(bool active);
-    bool connected() const { return connected_.load(); }
+    bool connected() const;
     std::uint64_t statements() const { return statements_.load(); }
 
     /// Incarnation number given at the latest registration (0 until the first connection).
@@ -79,11 +77,12 @@ class DbWorker {
     std::uint64_t events_dropped() const;
 
   private:
-    struct Impl;  ///< the connection and its statements (db_worker_impl.hpp)
+    struct Impl;  ///< the connection worker and the statements (db_worker_impl.hpp)
 
-    void run();
-    bool connect();
-    void lost(const std::string& what);
+    /// Runs one job on the worker thread (the connection opened first, if it can be).
+    void handle(job::Inbox::Job& j);
+    /// Registers the node and listens, on a connection just opened (worker thread).
+    void opened();
     /// A job that found no connection: fail it, keep it, or drop it, by its kind.
     void unavailable(job::Inbox::Job& j, const std::string& what);
     void execute(job::Acquire& j);
@@ -98,16 +97,14 @@ class DbWorker {
     WorkerSettings s_;
     Sink sink_;
     std::unique_ptr<Impl> impl_;
-    job::Inbox inbox_;
+    job::Inbox& inbox_;  ///< the main connection's queue (in impl_)
     /// Written by the loop thread (set_active), read by the worker before it looks for commands.
     std::atomic<bool> active_{false};
-    std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> statements_{0};
     mutable std::mutex mu_;  ///< guards the two below (written at each registration)
     std::int64_t incarnation_{0};
     std::map<std::string, std::int64_t> peer_incarnations_;
     std::mutex stop_mu_;  ///< stop() may be called twice (by the daemon, then the destructor)
-    std::thread thread_;
     std::unique_ptr<RenewLanes> renewals_;
 };
 

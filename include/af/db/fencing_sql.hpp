@@ -3,6 +3,9 @@
 #include <map>
 #include <pqxx/connection>
 #include <string>
+#include <utility>
+
+#include "af/db/scope.hpp"
 
 namespace af::db {
 
@@ -17,17 +20,23 @@ namespace af::db {
 /// The function's name in the schema for `cluster` (stable: the daemon finds it by name).
 std::string fencing_function(const std::string& cluster);
 
-/// Installs (or replaces) the function for `cluster` and grants EXECUTE to `daemon_role` only.
-/// Throws std::runtime_error naming the role when a configured role is a superuser (a
-/// superuser cannot be fenced) or is `daemon_role` itself, and when the schema (or a table
-/// named `fencing` in it) is not the current role's. Run as a role that may ALTER the
-/// configured roles (CREATEROLE or superuser) and signal their backends.
-void install_fencing(pqxx::connection& c, const std::string& schema, const std::string& cluster,
-                     const std::map<std::string, std::string>& roles,
-                     const std::string& daemon_role);
+class FencingSql {
+  public:
+    explicit FencingSql(Scope scope) : scope_(std::move(scope)) {}
 
-/// Whether the function for `cluster` exists and the current role may execute it.
-bool fencing_function_usable(pqxx::connection& c, const std::string& schema,
-                             const std::string& cluster);
+    /// Installs (or replaces) the cluster's function and grants EXECUTE to `daemon_role` only.
+    /// Throws std::runtime_error naming the role when a configured role is a superuser (a
+    /// superuser cannot be fenced) or is `daemon_role` itself, and when the schema (or a table
+    /// named `fencing` in it) is not the current role's. Run as a role that may ALTER the
+    /// configured roles (CREATEROLE or superuser) and signal their backends.
+    void install(pqxx::connection& c, const std::map<std::string, std::string>& roles,
+                 const std::string& daemon_role) const;
+
+    /// Whether the cluster's function exists and the current role may execute it.
+    bool usable(pqxx::connection& c) const;
+
+  private:
+    Scope scope_;
+};
 
 }  // namespace af::db

@@ -2,8 +2,10 @@
 
 #include <pqxx/connection>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "af/db/scope.hpp"
 #include "af/history/term_history.hpp"
 
 namespace af::db {
@@ -12,8 +14,14 @@ namespace af::db {
 /// lease's terms ended and how long each hand-over took ("{s}" stands for the quoted schema).
 const char* term_history_migration();
 
-/// The cluster's last `terms` terms, oldest first, from the schema's term_history().
-std::vector<history::Term> read_term_history(pqxx::connection& c, const std::string& schema,
-                                             const std::string& cluster, int terms);
+class HistorySql {
+  public:
+    explicit HistorySql(Scope scope) : scope_(std::move(scope)) {}
+    /// The cluster's last `terms` terms, oldest first, from the schema's term_history().
+    std::vector<history::Term> read(pqxx::connection& c, int terms) const;
+
+  private:
+    Scope scope_;
+};
 
 }  // namespace af::db

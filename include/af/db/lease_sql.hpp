@@ -6,6 +6,7 @@
 #include <pqxx/connection>
 #include <string>
 
+#include "af/db/scope.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::db {
@@ -34,7 +35,7 @@ void durable_lease_session(pqxx::connection& c);
 
 class LeaseSql {
   public:
-    LeaseSql(std::string schema, std::string cluster, std::string node_id);
+    LeaseSql(Scope scope, std::string node_id);
 
     /// Takes the lease if it is free or expired; every win increases the term by one (above
     /// `min_term`, the highest term seen elsewhere, so terms only grow).
@@ -56,11 +57,10 @@ class LeaseSql {
                const std::map<std::string, std::string>& roles) const;
 
     /// The NOTIFY channel a release is announced on (the schema name, a valid identifier).
-    const std::string& channel() const { return schema_; }
+    const std::string& channel() const { return scope_.schema; }
 
   private:
-    std::string schema_;
-    std::string cluster_;
+    Scope scope_;
     std::string node_id_;
     std::string acquire_sql_;
     std::string renew_sql_;

@@ -5,6 +5,9 @@
 #include <optional>
 #include <pqxx/connection>
 #include <string>
+#include <utility>
+
+#include "af/db/scope.hpp"
 
 namespace af::db {
 
@@ -23,26 +26,28 @@ struct Pause {
     nlohmann::json to_json() const;
 };
 
-/// The live pause of `cluster`, if any.
-std::optional<Pause> read_pause(pqxx::connection& c, const std::string& schema,
-                                const std::string& cluster);
-
-/// Sets (or replaces) the pause; `expires_in_ms` none: until resume. Returns it as stored.
-Pause set_pause(pqxx::connection& c, const std::string& schema, const std::string& cluster,
-                const std::string& by, const std::string& reason, bool stop_processes,
-                std::optional<std::int64_t> expires_in_ms);
-
 /// The live lease as a paused standby sees it: holder (empty if none), term, ms left.
 struct LeaseGlance {
     std::string holder;
     std::int64_t term{0};
     std::int64_t remaining_ms{0};
 };
-LeaseGlance glance_lease(pqxx::connection& c, const std::string& schema,
-                         const std::string& cluster);
 
-/// Ends the pause; returns the one that was live (none: the cluster was not paused).
-std::optional<Pause> clear_pause(pqxx::connection& c, const std::string& schema,
-                                 const std::string& cluster);
+class PauseSql {
+  public:
+    explicit PauseSql(Scope scope) : scope_(std::move(scope)) {}
+
+    /// The cluster's live pause, if any.
+    std::optional<Pause> read(pqxx::connection& c) const;
+    /// Sets (or replaces) the pause; `expires_in_ms` none: until resume. Returns it as stored.
+    Pause set(pqxx::connection& c, const std::string& by, const std::string& reason,
+              bool stop_processes, std::optional<std::int64_t> expires_in_ms) const;
+    /// Ends the pause; returns the one that was live (none: the cluster was not paused).
+    std::optional<Pause> clear(pqxx::connection& c) const;
+    LeaseGlance glance_lease(pqxx::connection& c) const;
+
+  private:
+    Scope scope_;
+};
 
 }  // namespace af::db

@@ -8,6 +8,7 @@
 
 #include "af/core/election_event.hpp"
 #include "af/db/renew_timing.hpp"
+#include "af/db/scope.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::db {
@@ -19,16 +20,16 @@ namespace af::db {
 /// segment does not cost a whole renewal interval; the first confirmation wins, each copy
 /// reporting its own send time. Connections open at the first renewal, so standbys hold none.
 ///
-/// Each lane is fed like the main connection: its own job queue (Mailbox) holding the renewal
-/// to send and, behind it, the time to look for a renewal worth copying. Which lane gets what is
+/// Each lane is a ConnectionWorker like the main connection (its own thread, job queue and
+/// reconnect backoff), its queue holding the renewal to send and, behind it, the time to look
+/// for a renewal worth copying. Which lane gets what is
 /// the pure LaneSchedule, under one lock.
 class RenewLanes {
   public:
     using Sink = std::function<void(core::Event)>;
     struct Settings {
         std::string conninfo;
-        std::string schema;
-        std::string cluster;
+        Scope scope;
         std::string node_id;
         Duration connect_timeout{};
         core::LeaseTimings lease;

@@ -23,4 +23,9 @@ struct RenewTiming {
 
 RenewTiming renew_timing(const core::LeaseTimings& lease);
 
+/// The main connection's statement timeout: a statement that outlives the lease is moot.
+constexpr Duration main_statement_timeout(const core::LeaseTimings& lease) {
+    return lease.ttl;
+}
+
 }  // namespace af::db

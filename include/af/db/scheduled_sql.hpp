@@ -5,9 +5,11 @@
 #include <optional>
 #include <pqxx/connection>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "af/db/command_sql.hpp"
+#include "af/db/scope.hpp"
 
 namespace af::db {
 
@@ -29,30 +31,27 @@ struct NotInFuture : std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };
 
-/// Inserts a switchover command that no daemon takes before its time: `in_ms` from now on the
-/// database clock, or else `iso` (an ISO-8601 instant the database converts). Refuses a time
-/// that is not ahead of the database clock (NotInFuture).
-ScheduledSwitchover schedule_switchover(pqxx::connection& c, const std::string& schema,
-                                        const std::string& cluster,
-                                        const std::optional<std::string>& target,
-                                        const std::string& requested_by,
-                                        const CommandTarget& meant_for,
-                                        std::optional<std::int64_t> in_ms,
-                                        const std::optional<std::string>& iso);
+class ScheduledSql {
+  public:
+    explicit ScheduledSql(Scope scope) : scope_(std::move(scope)) {}
 
-/// The switchovers still waiting for their time, oldest first.
-std::vector<ScheduledSwitchover> scheduled_switchovers(pqxx::connection& c,
-                                                       const std::string& schema,
-                                                       const std::string& cluster);
+    /// Inserts a switchover command that no daemon takes before its time: `in_ms` from now on
+    /// the database clock, or else `iso` (an ISO-8601 instant the database converts). Refuses a
+    /// time that is not ahead of the database clock (NotInFuture).
+    ScheduledSwitchover schedule(pqxx::connection& c, const std::optional<std::string>& target,
+                                 const std::string& requested_by, const CommandTarget& meant_for,
+                                 std::optional<std::int64_t> in_ms,
+                                 const std::optional<std::string>& iso) const;
+    /// The switchovers still waiting for their time, oldest first.
+    std::vector<ScheduledSwitchover> waiting(pqxx::connection& c) const;
+    /// Closes every waiting switchover as cancelled by `by`; returns those it closed.
+    std::vector<ScheduledSwitchover> cancel(pqxx::connection& c, const std::string& by) const;
+    /// Milliseconds until the next switchover meant for `node_id` falls due (none: nothing
+    /// waits).
+    std::optional<std::int64_t> next_due_ms(pqxx::connection& c, const std::string& node_id) const;
 
-/// Closes every waiting switchover as cancelled by `by`; returns those it closed.
-std::vector<ScheduledSwitchover> cancel_switchovers(pqxx::connection& c, const std::string& schema,
-                                                    const std::string& cluster,
-                                                    const std::string& by);
-
-/// Milliseconds until the next switchover meant for `node_id` falls due (none: nothing waits).
-std::optional<std::int64_t> next_scheduled_ms(pqxx::connection& c, const std::string& schema,
-                                              const std::string& cluster,
-                                              const std::string& node_id);
+  private:
+    Scope scope_;
+};
 
 }  // namespace af::db

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "af/db/node_report.hpp"
+#include "af/db/scope.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::db {
@@ -13,7 +14,7 @@ namespace af::db {
 /// The node row and the events log: visibility only, never part of the election.
 class StateSql {
   public:
-    StateSql(std::string schema, std::string cluster, std::string node_id);
+    StateSql(Scope scope, std::string node_id);
 
     /// Creates or refreshes this node's row at start-up; returns its new incarnation number.
     /// `stale_after`: past this age the row is stale (the schema's cluster_status).
@@ -33,8 +34,7 @@ class StateSql {
     void mark_down(pqxx::connection& c, const std::string& state) const;
 
   private:
-    std::string schema_;
-    std::string cluster_;
+    Scope scope_;
     std::string node_id_;
 };
 

@@ -4,7 +4,6 @@
 
 #include <pqxx/except>
 
-#include "af/db/connection.hpp"
 #include "af/db/migrations.hpp"
 #include "db_worker_impl.hpp"
 
@@ -13,10 +12,14 @@ namespace af::db {
 DbWorker::DbWorker(WorkerSettings s, Sink sink)
     : s_(std::move(s)),
       sink_(std::move(sink)),
-      impl_(std::make_unique<Impl>(s_)),
+      impl_(
+          std::make_unique<Impl>(s_, Impl::Worker::Calls{[this](job::Inbox::Job& j) { handle(j); },
+                                                         [this](pqxx::connection&) { opened(); },
+                                                         [this] { impl_->listener.reset(); }})),
+      inbox_(impl_->worker.inbox()),
       renewals_(std::make_unique<RenewLanes>(
-          RenewLanes::Settings{s_.conninfo, s_.schema, s_.cluster, s_.node_id, s_.connect_timeout,
-                               s_.lease, renew_timing(s_.lease)},
+          RenewLanes::Settings{s_.conninfo, s_.scope, s_.node_id, s_.connect_timeout, s_.lease,
+                               renew_timing(s_.lease)},
           sink_, statements_)) {}
 
 DbWorker::~DbWorker() {
@@ -24,15 +27,14 @@ DbWorker::~DbWorker() {
 }
 
 void DbWorker::start() {
-    thread_ = std::thread([this] { run(); });
+    impl_->worker.start();
     renewals_->start();
 }
 
 void DbWorker::stop(Duration drain) {
     std::lock_guard lk(stop_mu_);
-    inbox_.stop(boot_clock::now() + drain);
-    if (thread_.joinable())
-        thread_.join();
+    impl_->worker.stop(boot_clock::now() + drain);
+    impl_->worker.join();
     renewals_->stop();
 }
 
@@ -81,61 +83,36 @@ std::map<std::string, std::int64_t> DbWorker::peer_incarnations() const {
     return peer_incarnations_;
 }
 
+bool DbWorker::connected() const {
+    return impl_->worker.connected();
+}
+
 std::uint64_t DbWorker::events_dropped() const {
     return inbox_.dropped();
 }
 
-void DbWorker::lost(const std::string& what) {
-    connected_ = false;
-    impl_->listener.reset();
-    impl_->conn.reset();
-    impl_->reconnect.failed(boot_clock::now());
-    if (!impl_->reported_down) {
-        // Logged once per change of state, not once per try.
-        spdlog::warn("database connection lost: {}; retrying with backoff", what);
-        impl_->reported_down = true;
+void DbWorker::opened() {
+    pqxx::connection& c = impl_->conn();
+    migrate(c, s_.scope.schema);
+    const auto inc = impl_->state.register_node(c, s_.hostname, s_.version, s_.pid,
+                                                s_.airflow_hostname, s_.stale_after);
+    impl_->term_floor = impl_->state.highest_term(c);
+    sink_(core::ev::term_floor{impl_->term_floor});
+    auto peers = impl_->state.peer_incarnations(c);
+    {
+        // Every registration bumps the row: heartbeats carry the latest number, or peers that
+        // read it from the database would take ours for replays.
+        std::lock_guard lk(mu_);
+        incarnation_ = inc;
+        for (const auto& [node, n] : peers)
+            peer_incarnations_[node] = std::max(peer_incarnations_[node], n);
     }
-}
-
-bool DbWorker::connect() {
-    if (impl_->conn)
-        return true;
-    if (!impl_->reconnect.due(boot_clock::now()))
-        return false;
-    try {
-        impl_->conn = open_connection(s_.conninfo, s_.connect_timeout, s_.statement_timeout);
-        durable_lease_session(*impl_->conn);
-        migrate(*impl_->conn, s_.schema);
-        const auto inc = impl_->state.register_node(*impl_->conn, s_.hostname, s_.version, s_.pid,
-                                                    s_.airflow_hostname, s_.stale_after);
-        impl_->term_floor = impl_->state.highest_term(*impl_->conn);
-        sink_(core::ev::term_floor{impl_->term_floor});
-        auto peers = impl_->state.peer_incarnations(*impl_->conn);
-        {
-            // Every registration bumps the row: heartbeats carry the latest number, or peers
-            // that read it from the database would take ours for replays.
-            std::lock_guard lk(mu_);
-            incarnation_ = inc;
-            for (const auto& [node, n] : peers)
-                peer_incarnations_[node] = std::max(peer_incarnations_[node], n);
-        }
-        impl_->listener = std::make_unique<Listener>(*impl_->conn, impl_->lease.channel(),
-                                                     s_.cluster, sink_, inbox_);
-        job::CheckPause first;
-        execute(first);  // before the first acquire can be answered: it refuses while paused
-        if (active_)
-            inbox_.push(job::CheckCommands{});
-        connected_ = true;
-        impl_->reconnect.opened();
-        if (impl_->reported_down || !impl_->was_connected)
-            spdlog::info("database connection {}", impl_->was_connected ? "restored" : "open");
-        impl_->reported_down = false;
-        impl_->was_connected = true;
-        return true;
-    } catch (const std::exception& e) {
-        lost(e.what());
-        return false;
-    }
+    impl_->listener =
+        std::make_unique<Listener>(c, impl_->lease.channel(), s_.scope.cluster, sink_, inbox_);
+    job::CheckPause first;
+    execute(first);  // before the first acquire can be answered: it refuses while paused
+    if (active_)
+        inbox_.push(job::CheckCommands{});
 }
 
 void DbWorker::unavailable(job::Inbox::Job& j, const std::string& what) {
@@ -155,53 +132,30 @@ void DbWorker::unavailable(job::Inbox::Job& j, const std::string& what) {
         j);
 }
 
-void DbWorker::run() {
-    for (;;) {
-        auto next = inbox_.next(boot_clock::now());
-        if (next.stop)
-            return;
-        if (!next.job) {
-            // Nothing due: sleep until the next poll, new work, or NOTIFY on the connection;
-            // without a connection, try again every 200 ms (connect() keeps its backoff).
-            const TimePoint retry = boot_clock::now() + Duration{200};
-            const bool notified =
-                inbox_.wait(impl_->conn ? next.until : std::min(next.until, retry),
-                            impl_->conn ? impl_->conn->sock() : -1);
-            if (notified) {
-                try {
-                    impl_->conn->get_notifs();  // runs the Listener
-                } catch (const std::exception& e) {
-                    lost(e.what());
-                }
-            }
-            if (!impl_->conn)
-                connect();
-            continue;
-        }
-        if (!connect()) {
-            const bool lease_job = std::holds_alternative<job::Acquire>(*next.job) ||
-                                   std::holds_alternative<job::Release>(*next.job);
-            unavailable(*next.job, "database unavailable");
-            // A lease request is answered at once; the rest waits for the next try.
-            if (!lease_job)
-                inbox_.wait(boot_clock::now() + Duration{200});
-            continue;
-        }
-        try {
-            std::visit([&](auto& j) { execute(j); }, *next.job);
-        } catch (const pqxx::broken_connection& e) {
-            unavailable(*next.job, e.what());
-            lost(e.what());
-        } catch (const std::exception& e) {
-            // A statement error (timeout, constraint): the connection may be fine, but a
-            // timed-out statement leaves it in an unknown state, so start afresh. The job is
-            // not tried again (it may be the cause), but a lease request gets its answer.
-            if (std::holds_alternative<job::Acquire>(*next.job) ||
-                std::holds_alternative<job::Release>(*next.job))
-                unavailable(*next.job, e.what());
-            spdlog::warn("database statement failed: {}", e.what());
-            lost(e.what());
-        }
+void DbWorker::handle(job::Inbox::Job& j) {
+    auto& w = impl_->worker;
+    const bool lease_job =
+        std::holds_alternative<job::Acquire>(j) || std::holds_alternative<job::Release>(j);
+    if (!w.connect()) {
+        unavailable(j, "database unavailable");
+        // A lease request is answered at once; the rest waits for the next try.
+        if (!lease_job)
+            inbox_.wait(boot_clock::now() + Impl::Worker::k_retry);
+        return;
+    }
+    try {
+        std::visit([&](auto& o) { execute(o); }, j);
+    } catch (const pqxx::broken_connection& e) {
+        unavailable(j, e.what());
+        w.lost(e.what());
+    } catch (const std::exception& e) {
+        // A statement error (timeout, constraint): the connection may be fine, but a timed-out
+        // statement leaves it in an unknown state, so start afresh. The job is not tried again
+        // (it may be the cause), but a lease request gets its answer.
+        if (lease_job)
+            unavailable(j, e.what());
+        spdlog::warn("database statement failed: {}", e.what());
+        w.lost(e.what());
     }
 }
 

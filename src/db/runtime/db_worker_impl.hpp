@@ -6,11 +6,13 @@
 #include <pqxx/connection>
 #include <pqxx/notification>
 #include <string>
+#include <type_traits>
 
 #include "af/db/command_sql.hpp"
+#include "af/db/connection_worker.hpp"
 #include "af/db/db_worker.hpp"
 #include "af/db/lease_sql.hpp"
-#include "af/db/reconnect_backoff.hpp"
+#include "af/db/renew_timing.hpp"
 #include "af/db/state_sql.hpp"
 
 namespace af::db {
@@ -51,21 +53,29 @@ class Listener final : public pqxx::notification_receiver {
     job::Inbox& inbox_;
 };
 
-/// Worker thread only.
+/// The main connection and its statements.
 struct DbWorker::Impl {
-    explicit Impl(const WorkerSettings& s)
-        : lease(s.schema, s.cluster, s.node_id),
-          state(s.schema, s.cluster, s.node_id),
-          commands(s.schema, s.cluster, s.node_id) {}
+    using Worker = ConnectionWorker<job::Acquire, job::Release, job::Publish, job::FinishCommand,
+                                    job::CheckPause, job::CheckCommands, job::Record>;
+    static_assert(std::is_same_v<Worker::Inbox, job::Inbox>);
+
+    Impl(const WorkerSettings& s, Worker::Calls calls)
+        : lease(s.scope, s.node_id),
+          state(s.scope, s.node_id),
+          commands(s.scope, s.node_id),
+          worker(ConnectionSettings{s.conninfo, s.connect_timeout, main_statement_timeout(s.lease),
+                                    TcpTuning{}, true},
+                 std::move(calls)) {}
+
+    /// The open connection (worker thread, inside a job or opened()).
+    pqxx::connection& conn() { return *worker.conn(); }
 
     LeaseSql lease;
     StateSql state;
     CommandSql commands;
-    std::unique_ptr<pqxx::connection> conn;
+    Worker worker;
+    // The worker thread only; the listener goes before the connection (Calls::closing).
     std::unique_ptr<Listener> listener;
-    bool was_connected{false};
-    bool reported_down{false};
-    ReconnectBackoff reconnect;
     /// Highest term on record at connect. The core learns it too, but an acquire it queued
     /// before the connection opened still carries its old floor.
     std::int64_t term_floor{0};

@@ -1,5 +1,5 @@
 // What each job of the main connection does (DbWorker; the order they run in: db_jobs.hpp).
-// Worker thread only. A pqxx::broken_connection or any other exception propagates to run().
+// Worker thread only. A pqxx::broken_connection or any other exception propagates to handle().
 #include <spdlog/spdlog.h>
 
 #include <pqxx/except>
@@ -26,7 +26,7 @@ void DbWorker::execute(job::Acquire& j) {
     // Read the clock before sending: the lease deadline counts from here.
     const TimePoint sent = boot_clock::now();
     auto r =
-        impl_->lease.acquire(*impl_->conn, s_.lease.ttl, std::max(j.min_term, impl_->term_floor));
+        impl_->lease.acquire(impl_->conn(), s_.lease.ttl, std::max(j.min_term, impl_->term_floor));
     if (r.won && !s_.fence_roles.empty() && !fence(r.term)) {
         r.won = false;               // given back: no processes without the fence
         r.remaining = s_.lease.ttl;  // the core waits a poll before trying again
@@ -37,33 +37,33 @@ void DbWorker::execute(job::Acquire& j) {
 
 void DbWorker::execute(job::Release& j) {
     ++statements_;
-    const bool ok = impl_->lease.release(*impl_->conn, j.term, j.reserved_for, s_.lease.ttl);
+    const bool ok = impl_->lease.release(impl_->conn(), j.term, j.reserved_for, s_.lease.ttl);
     sink_(core::ev::release_result{j.term, ok});
 }
 
 void DbWorker::execute(job::Publish& j) {
     ++statements_;
-    impl_->state.publish(*impl_->conn, j.report);
+    impl_->state.publish(impl_->conn(), j.report);
 }
 
 void DbWorker::execute(job::FinishCommand& j) {
     ++statements_;
-    impl_->commands.finish(*impl_->conn, j.id, j.result);
+    impl_->commands.finish(impl_->conn(), j.id, j.result);
 }
 
 void DbWorker::execute(job::Record& j) {
     ++statements_;
-    impl_->state.record(*impl_->conn, j.kind, j.detail, j.term);
+    impl_->state.record(impl_->conn(), j.kind, j.detail, j.term);
 }
 
 void DbWorker::execute(job::CheckPause&) {
     // Often enough that a paused standby's view of the lease (from the same read) stays fresh.
     inbox_.push(job::CheckPause{}, boot_clock::now() + std::min(k_pause_check, s_.lease.ttl / 3));
     ++statements_;
-    const auto p = read_pause(*impl_->conn, s_.schema, s_.cluster);
+    const auto p = PauseSql(s_.scope).read(impl_->conn());
     core::ev::paused e;
     if (p) {
-        const auto l = glance_lease(*impl_->conn, s_.schema, s_.cluster);
+        const auto l = PauseSql(s_.scope).glance_lease(impl_->conn());
         e.lease_holder = l.holder;
         e.lease_term = l.term;
         e.lease_remaining = Duration{l.remaining_ms};
@@ -84,7 +84,7 @@ void DbWorker::execute(job::CheckCommands&) {
     for (int i = 0; i < 10; ++i) {
         statements_ += 3;
         std::vector<std::string> stale;
-        auto cmd = impl_->commands.take(*impl_->conn, &stale);
+        auto cmd = impl_->commands.take(impl_->conn(), &stale);
         for (const auto& why : stale)
             spdlog::warn("not carried out: {}", why);
         if (!cmd)
@@ -116,16 +116,16 @@ void DbWorker::execute(job::CheckCommands&) {
     // (ceil: not before; at least 10 ms, so one that is due but cannot be taken never spins).
     // The queue keeps the earlier of this and the regular look.
     ++statements_;
-    if (const auto due = next_scheduled_ms(*impl_->conn, s_.schema, s_.cluster, s_.node_id))
+    if (const auto due = ScheduledSql(s_.scope).next_due_ms(impl_->conn(), s_.node_id))
         inbox_.push(job::CheckCommands{},
                     boot_clock::now() + Duration{std::max<std::int64_t>(*due, 10)});
 }
 
 bool DbWorker::fence(std::int64_t term) {
     try {
-        impl_->lease.fence(*impl_->conn, term, s_.fence_roles);
+        impl_->lease.fence(impl_->conn(), term, s_.fence_roles);
         statements_ += 3 + s_.fence_roles.size();
-        impl_->state.record(*impl_->conn, "fenced_database",
+        impl_->state.record(impl_->conn(), "fenced_database",
                             "revoked login of the other nodes' roles and ended their sessions",
                             term);
         return true;
@@ -135,8 +135,8 @@ bool DbWorker::fence(std::int64_t term) {
         spdlog::error("database fencing for term {} failed: {}; giving the lease back", term,
                       e.what());
         try {
-            impl_->lease.release(*impl_->conn, term);
-            impl_->state.record(*impl_->conn, "fencing_failed", e.what(), term);
+            impl_->lease.release(impl_->conn(), term);
+            impl_->state.record(impl_->conn(), "fencing_failed", e.what(), term);
         } catch (const std::exception& e2) {
             spdlog::error("could not give the lease back: {}", e2.what());
         }

@@ -2,17 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <mutex>
 #include <pqxx/pqxx>
-#include <thread>
+#include <vector>
 
-#include "af/db/connection.hpp"
+#include "af/db/connection_worker.hpp"
 #include "af/db/job_queue.hpp"
 #include "af/db/lane_schedule.hpp"
 #include "af/db/lease_sql.hpp"
-#include "af/db/mailbox.hpp"
-#include "af/db/reconnect_backoff.hpp"
 
 namespace af::db {
 
@@ -26,30 +23,35 @@ struct Renew {
 struct LookForHedge {
     static constexpr JobPolicy policy{1, Merge::earliest, 0, true};
 };
-using LaneInbox = Mailbox<Renew, LookForHedge>;
 }  // namespace
 
 struct RenewLanes::Impl {
     struct Lane {
-        std::size_t index{0};
-        LaneInbox inbox;
-        // The lane's thread only:
-        std::unique_ptr<pqxx::connection> conn;
-        ReconnectBackoff reconnect;
-        std::thread thread;
+        using Worker = ConnectionWorker<Renew, LookForHedge>;
+        Lane(Impl& impl, std::size_t i)
+            : index(i),
+              worker(
+                  ConnectionSettings{
+                      impl.s.conninfo, impl.s.connect_timeout, impl.s.timing.statement_timeout,
+                      TcpTuning{impl.s.timing.tcp_user_timeout, impl.s.timing.keepalive_idle_s,
+                                impl.s.timing.keepalive_interval_s, impl.s.timing.keepalive_count},
+                      false},
+                  {[&impl, this](Worker::Job& j) { impl.run(*this, j); }, {}, {}}) {}
+        const std::size_t index;
+        Worker worker;
     };
 
     Impl(Settings settings, Sink sink_, std::atomic<std::uint64_t>& statements_)
         : s(std::move(settings)),
-          lease(s.schema, s.cluster, s.node_id),
+          lease(s.scope, s.node_id),
           sink(std::move(sink_)),
           statements(statements_),
           schedule(k_lanes, s.timing.hedge_after) {
-        for (std::size_t i = 0; i < lanes.size(); ++i)
-            lanes[i].index = i;
+        for (std::size_t i = 0; i < k_lanes; ++i)
+            lanes.push_back(std::make_unique<Lane>(*this, i));
     }
 
-    void run(Lane& lane);
+    void run(Lane& lane, Lane::Worker::Job& job);
     /// Sends one renewal on the lane's connection. The result goes to the sink unless a sibling
     /// copy of the same renewal already decided (or is still out and will).
     void send(Lane& lane, std::int64_t term);
@@ -64,7 +66,7 @@ struct RenewLanes::Impl {
     std::atomic<std::uint64_t>& statements;
     std::mutex mu;
     LaneSchedule schedule;  ///< guarded by mu
-    std::array<Lane, k_lanes> lanes;
+    std::vector<std::unique_ptr<Lane>> lanes;
 };
 
 RenewLanes::RenewLanes(Settings s, Sink sink, std::atomic<std::uint64_t>& statements)
@@ -76,15 +78,14 @@ RenewLanes::~RenewLanes() {
 
 void RenewLanes::start() {
     for (auto& lane : impl_->lanes)
-        lane.thread = std::thread([this, &lane] { impl_->run(lane); });
+        lane->worker.start();
 }
 
 void RenewLanes::stop() {
     for (auto& lane : impl_->lanes)
-        lane.inbox.stop(TimePoint::min());  // a renewal not yet sent is worth nothing now
+        lane->worker.stop(TimePoint::min());  // a renewal not yet sent is worth nothing now
     for (auto& lane : impl_->lanes)
-        if (lane.thread.joinable())
-            lane.thread.join();
+        lane->worker.join();
 }
 
 void RenewLanes::renew(std::int64_t term) {
@@ -95,11 +96,11 @@ void RenewLanes::renew(std::int64_t term) {
 }
 
 void RenewLanes::Impl::assign(const LaneSchedule::Send& send, bool request, TimePoint now) {
-    lanes[send.lane].inbox.push(Renew{send.term});
+    lanes[send.lane]->worker.inbox().push(Renew{send.term});
     if (request)
         for (auto& other : lanes)
-            if (other.index != send.lane)
-                other.inbox.push(LookForHedge{}, now + s.timing.hedge_after);
+            if (other->index != send.lane)
+                other->worker.inbox().push(LookForHedge{}, now + s.timing.hedge_after);
 }
 
 void RenewLanes::Impl::look_for_hedge(Lane& lane) {
@@ -108,49 +109,29 @@ void RenewLanes::Impl::look_for_hedge(Lane& lane) {
     if (auto h = schedule.hedge(now))
         assign(*h, false, now);
     else if (const TimePoint due = schedule.next_hedge(); due != TimePoint::max())
-        lane.inbox.push(LookForHedge{}, due);  // a newer renewal is not yet due for a copy
+        lane.worker.inbox().push(LookForHedge{}, due);  // a newer renewal is not yet due for a copy
 }
 
-void RenewLanes::Impl::run(Lane& lane) {
-    for (;;) {
-        auto next = lane.inbox.next(boot_clock::now());
-        if (next.stop)
-            return;
-        if (!next.job)
-            lane.inbox.wait(next.until);
-        else if (const auto* r = std::get_if<Renew>(&*next.job))
-            send(lane, r->term);
-        else
-            look_for_hedge(lane);
-    }
+void RenewLanes::Impl::run(Lane& lane, Lane::Worker::Job& job) {
+    if (const auto* r = std::get_if<Renew>(&job))
+        send(lane, r->term);
+    else
+        look_for_hedge(lane);
 }
 
 void RenewLanes::Impl::send(Lane& lane, std::int64_t term) {
     std::optional<core::Event> result;
     try {
-        if (!lane.conn) {
-            if (!lane.reconnect.due(boot_clock::now()))
-                throw std::runtime_error("database unavailable (renewal connection backing off)");
-            try {
-                const TcpTuning tcp{s.timing.tcp_user_timeout, s.timing.keepalive_idle_s,
-                                    s.timing.keepalive_interval_s, s.timing.keepalive_count};
-                auto conn =
-                    open_connection(s.conninfo, s.connect_timeout, s.timing.statement_timeout, tcp);
-                durable_lease_session(*conn);
-                lane.conn = std::move(conn);
-                lane.reconnect.opened();
-            } catch (...) {
-                lane.reconnect.failed(boot_clock::now());
-                throw;
-            }
-        }
+        // Opened at the first renewal (a standby holds no renewal connection).
+        if (!lane.worker.connect())
+            throw std::runtime_error(lane.worker.error());
         // The lease deadline counts from the moment before the statement is sent.
         const TimePoint sent = boot_clock::now();
-        const bool ok = lease.renew(*lane.conn, term, s.lease.ttl);
+        const bool ok = lease.renew(*lane.worker.conn(), term, s.lease.ttl);
         ++statements;
         result = core::ev::renew_result{ok, term, sent};
     } catch (const std::exception& e) {
-        lane.conn.reset();  // a failed or timed-out statement leaves it in doubt: start afresh
+        lane.worker.drop();  // a failed or timed-out statement leaves it in doubt: start afresh
         result = core::ev::db_failure{core::ev::db_op::renew, term, e.what()};
     }
     bool report;

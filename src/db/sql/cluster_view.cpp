@@ -59,12 +59,19 @@ ClusterView from_status_json(const nlohmann::json& j) {
     return v;
 }
 
-ClusterView read_cluster(pqxx::connection& c, const std::string& schema,
-                         const std::string& cluster) {
+ClusterView ClusterSql::read(pqxx::connection& c) const {
     pqxx::nontransaction tx(c);
-    const auto r =
-        tx.exec_params("SELECT " + quoted(schema) + ".cluster_status($1)::text", cluster);
+    const auto r = tx.exec_params("SELECT " + quoted(scope_.schema) + ".cluster_status($1)::text",
+                                  scope_.cluster);
     return from_status_json(nlohmann::json::parse(r[0][0].as<std::string>()));
+}
+
+std::string ClusterSql::airflow_hostname(pqxx::connection& c, const std::string& node) const {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params("SELECT airflow_hostname FROM " + quoted(scope_.schema) +
+                                      ".nodes WHERE cluster = $1 AND node_id = $2",
+                                  scope_.cluster, node);
+    return r.empty() ? std::string() : r[0][0].as<std::string>();
 }
 
 }  // namespace af::db

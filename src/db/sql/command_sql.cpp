@@ -6,13 +6,13 @@
 
 namespace af::db {
 
-CommandSql::CommandSql(std::string schema, std::string cluster, std::string node_id)
-    : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {}
+CommandSql::CommandSql(Scope scope, std::string node_id)
+    : scope_(std::move(scope)), node_id_(std::move(node_id)) {}
 
 std::optional<Command> CommandSql::take(pqxx::connection& c,
                                         std::vector<std::string>* stale) const {
-    const std::string t = quoted(schema_) + ".commands";
-    const std::string my_term = "(SELECT term FROM " + quoted(schema_) +
+    const std::string t = quoted(scope_.schema) + ".commands";
+    const std::string my_term = "(SELECT term FROM " + quoted(scope_.schema) +
                                 ".lease WHERE cluster = $1 AND holder = $2"
                                 " AND expires_at > clock_timestamp())";
     const std::string holding = "EXISTS " + my_term;
@@ -24,7 +24,7 @@ std::optional<Command> CommandSql::take(pqxx::connection& c,
                        " AND coalesce(not_before, requested_at) < clock_timestamp()"
                        " - interval '30 seconds' AND " +
                        holding,
-                   cluster_, node_id_);
+                   scope_.cluster, node_id_);
     // A command meant for another holder, or for another term of ours, is never carried out:
     // the operator aimed at a node (a scheduler) that is no longer the one running. It is
     // closed as stale, with the reason, and the reason goes to the events log too (the
@@ -39,11 +39,11 @@ std::optional<Command> CommandSql::take(pqxx::connection& c,
             " AND (c.for_holder IS DISTINCT FROM $2 OR c.for_term IS DISTINCT FROM me.term)"
             " RETURNING c.id, c.kind, c.result, me.term)"
             " INSERT INTO " +
-            quoted(schema_) +
+            quoted(scope_.schema) +
             ".events (cluster, node_id, term, kind, detail)"
             " SELECT $1, $2, term, 'command_stale', kind || ' command ' || id || ' ' || result"
             " FROM stale RETURNING detail",
-        cluster_, node_id_);
+        scope_.cluster, node_id_);
     if (stale)
         for (const auto& row : st)
             stale->push_back(row[0].as<std::string>());
@@ -59,7 +59,7 @@ std::optional<Command> CommandSql::take(pqxx::connection& c,
                            " AND (not_before IS NULL OR not_before <= clock_timestamp())"
                            " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)" +
                            " RETURNING id, kind, target, requested_by",
-                       cluster_, node_id_);
+                       scope_.cluster, node_id_);
     if (r.empty())
         return std::nullopt;
     Command cmd;
@@ -73,7 +73,7 @@ std::optional<Command> CommandSql::take(pqxx::connection& c,
 
 void CommandSql::finish(pqxx::connection& c, std::int64_t id, const std::string& result) const {
     pqxx::nontransaction tx(c);
-    tx.exec_params("UPDATE " + quoted(schema_) +
+    tx.exec_params("UPDATE " + quoted(scope_.schema) +
                        ".commands SET done_at = clock_timestamp(), result = $2 WHERE id = $1",
                    static_cast<long long>(id), result);
 }
@@ -83,9 +83,9 @@ std::optional<std::int64_t> CommandSql::insert(
     const std::string& requested_by, const std::optional<CommandTarget>& meant_for) const {
     pqxx::nontransaction tx(c);
     const auto r = tx.exec_params(
-        "SELECT " + quoted(schema_) +
+        "SELECT " + quoted(scope_.schema) +
             ".request_command($1, $2, NULLIF($3, ''), $4, NULLIF($5, ''), NULLIF($6, -1))",
-        cluster_, kind, target.value_or(""), requested_by,
+        scope_.cluster, kind, target.value_or(""), requested_by,
         meant_for ? meant_for->holder : std::string(),
         static_cast<long long>(meant_for ? meant_for->term : -1));
     if (r[0][0].is_null())
@@ -95,9 +95,9 @@ std::optional<std::int64_t> CommandSql::insert(
 
 std::optional<std::string> CommandSql::result(pqxx::connection& c, std::int64_t id) const {
     pqxx::nontransaction tx(c);
-    const auto r = tx.exec_params(
-        "SELECT result FROM " + quoted(schema_) + ".commands WHERE id = $1 AND done_at IS NOT NULL",
-        static_cast<long long>(id));
+    const auto r = tx.exec_params("SELECT result FROM " + quoted(scope_.schema) +
+                                      ".commands WHERE id = $1 AND done_at IS NOT NULL",
+                                  static_cast<long long>(id));
     if (r.empty() || r[0][0].is_null())
         return std::nullopt;
     return r[0][0].as<std::string>();

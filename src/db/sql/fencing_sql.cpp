@@ -83,9 +83,10 @@ std::string function_body(const std::string& state, const std::string& cluster_l
 
 }  // namespace
 
-void install_fencing(pqxx::connection& c, const std::string& schema, const std::string& cluster,
-                     const std::map<std::string, std::string>& roles,
-                     const std::string& daemon_role) {
+void FencingSql::install(pqxx::connection& c, const std::map<std::string, std::string>& roles,
+                         const std::string& daemon_role) const {
+    const std::string& schema = scope_.schema;
+    const std::string& cluster = scope_.cluster;
     pqxx::work tx(c);
     for (const auto& [node, role] : roles) {
         if (role == daemon_role)
@@ -148,13 +149,12 @@ void install_fencing(pqxx::connection& c, const std::string& schema, const std::
     tx.commit();
 }
 
-bool fencing_function_usable(pqxx::connection& c, const std::string& schema,
-                             const std::string& cluster) {
+bool FencingSql::usable(pqxx::connection& c) const {
     pqxx::nontransaction tx(c);
     const auto r = tx.exec_params(
         "SELECT has_function_privilege(p.oid, 'EXECUTE') FROM pg_proc p"
         " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = $2",
-        schema, fencing_function(cluster));
+        scope_.schema, fencing_function(scope_.cluster));
     return !r.empty() && r[0][0].as<bool>();
 }
 

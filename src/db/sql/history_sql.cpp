@@ -85,8 +85,9 @@ $$;
 )sql";
 }
 
-std::vector<history::Term> read_term_history(pqxx::connection& c, const std::string& schema,
-                                             const std::string& cluster, int terms) {
+std::vector<history::Term> HistorySql::read(pqxx::connection& c, int terms) const {
+    const std::string& schema = scope_.schema;
+    const std::string& cluster = scope_.cluster;
     const char* iso = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
     pqxx::read_transaction tx(c);
     const auto rows =

@@ -35,9 +35,9 @@ void durable_lease_session(pqxx::connection& c) {
         " WHERE current_setting('synchronous_commit') IN ('off', 'local')");
 }
 
-LeaseSql::LeaseSql(std::string schema, std::string cluster, std::string node_id)
-    : schema_(std::move(schema)), cluster_(std::move(cluster)), node_id_(std::move(node_id)) {
-    const std::string t = quoted(schema_) + ".lease";
+LeaseSql::LeaseSql(Scope scope, std::string node_id)
+    : scope_(std::move(scope)), node_id_(std::move(node_id)) {
+    const std::string t = quoted(scope_.schema) + ".lease";
     // `prev` reads the row as it was before this statement (a CTE sees the statement's
     // snapshot), to tell the winner who held the term before. If another claimant changed the
     // row in between, the terms do not line up and the previous holder is reported unknown.
@@ -69,7 +69,7 @@ WITH cur AS (
            clock_timestamp(), clock_timestamp(), $2, cur.stamp
       FROM cur
      WHERE NOT EXISTS (SELECT 1 FROM )sql" +
-                   quoted(schema_) + R"sql(.pause z WHERE z.cluster = $1
+                   quoted(scope_.schema) + R"sql(.pause z WHERE z.cluster = $1
                          AND (z.expires_at IS NULL OR z.expires_at > clock_timestamp()))
     ON CONFLICT (cluster) DO UPDATE
         SET holder = EXCLUDED.holder,
@@ -101,7 +101,7 @@ SELECT true, won.term, won.holder, 0::bigint,
        (SELECT p.last_holder FROM prev p WHERE p.term = won.term - 1),
        coalesce((SELECT p.holder IS NULL FROM prev p WHERE p.term = won.term - 1), false),
        EXISTS (SELECT 1 FROM )sql" +
-                   quoted(schema_) + R"sql(.events e
+                   quoted(scope_.schema) + R"sql(.events e
                 WHERE e.cluster = $1 AND e.at > clock_timestamp() - interval '1 day'
                   AND e.term = won.term - 1 AND e.kind = 'switchover')
   FROM won
@@ -149,11 +149,13 @@ void LeaseSql::fence(pqxx::connection& c, std::int64_t term,
     // trusts nothing of ours, so the lease is checked here, as ourselves, holding the row lock
     // across the call; the sessions are ended after the commit, so a terminated client that
     // reconnects at once finds its LOGIN gone.
-    if (fencing_function_usable(c, schema_, cluster_)) {
-        const std::string fn = quoted(schema_) + "." + quoted(fencing_function(cluster_));
+    if (FencingSql(scope_).usable(c)) {
+        const std::string fn =
+            quoted(scope_.schema) + "." + quoted(fencing_function(scope_.cluster));
         {
             pqxx::work tx(c);
-            if (tx.exec_params(held_sql_, cluster_, node_id_, static_cast<long long>(term)).empty())
+            if (tx.exec_params(held_sql_, scope_.cluster, node_id_, static_cast<long long>(term))
+                    .empty())
                 throw std::runtime_error("lost the lease before fencing");
             tx.exec_params("SELECT " + fn + "($1, $2, false)", node_id_,
                            static_cast<long long>(term));
@@ -169,7 +171,7 @@ void LeaseSql::fence(pqxx::connection& c, std::int64_t term,
         pqxx::work tx(c);
         // Holding the row lock keeps the term ours for the whole transaction.
         const auto held =
-            tx.exec_params(held_sql_, cluster_, node_id_, static_cast<long long>(term));
+            tx.exec_params(held_sql_, scope_.cluster, node_id_, static_cast<long long>(term));
         if (held.empty())
             throw std::runtime_error("lost the lease before fencing");
         for (const auto& [node, role] : roles) {
@@ -192,15 +194,15 @@ void LeaseSql::fence(pqxx::connection& c, std::int64_t term,
 AcquireOutcome LeaseSql::acquire(pqxx::connection& c, Duration ttl, std::int64_t min_term) const {
     pqxx::nontransaction tx(c);
     const pqxx::result r =
-        tx.exec_params(acquire_sql_, cluster_, node_id_, static_cast<long long>(ttl.count()),
+        tx.exec_params(acquire_sql_, scope_.cluster, node_id_, static_cast<long long>(ttl.count()),
                        static_cast<long long>(min_term));
     AcquireOutcome o;
     // The statement inserts the row or updates it, so it always returns one. No row means
     // something outside this program hides it (a row-level security policy, a trigger): a
     // failure to report, not a lost election (docs/design.md, "Errors").
     if (r.empty())
-        throw std::runtime_error("acquire returned no lease row for cluster " + cluster_ +
-                                 " (a row-level security policy or trigger on " + schema_ +
+        throw std::runtime_error("acquire returned no lease row for cluster " + scope_.cluster +
+                                 " (a row-level security policy or trigger on " + scope_.schema +
                                  ".lease?)");
     o.won = r[0][0].as<bool>();
     o.term = r[0][1].as<std::int64_t>();
@@ -217,7 +219,7 @@ AcquireOutcome LeaseSql::acquire(pqxx::connection& c, Duration ttl, std::int64_t
 
 bool LeaseSql::renew(pqxx::connection& c, std::int64_t term, Duration ttl) const {
     pqxx::nontransaction tx(c);
-    return !tx.exec_params(renew_sql_, cluster_, node_id_, static_cast<long long>(term),
+    return !tx.exec_params(renew_sql_, scope_.cluster, node_id_, static_cast<long long>(term),
                            static_cast<long long>(ttl.count()))
                 .empty();
 }
@@ -225,8 +227,8 @@ bool LeaseSql::renew(pqxx::connection& c, std::int64_t term, Duration ttl) const
 bool LeaseSql::release(pqxx::connection& c, std::int64_t term, const std::string& reserved_for,
                        Duration reservation) const {
     pqxx::nontransaction tx(c);
-    return !tx.exec_params(release_sql_, cluster_, node_id_, static_cast<long long>(term), schema_,
-                           reserved_for, static_cast<long long>(reservation.count()))
+    return !tx.exec_params(release_sql_, scope_.cluster, node_id_, static_cast<long long>(term),
+                           scope_.schema, reserved_for, static_cast<long long>(reservation.count()))
                 .empty();
 }
 

@@ -48,17 +48,19 @@ nlohmann::json Pause::to_json() const {
             {"for_holder", opt(for_holder)},    {"for_term", for_term}};
 }
 
-std::optional<Pause> read_pause(pqxx::connection& c, const std::string& schema,
-                                const std::string& cluster) {
+std::optional<Pause> PauseSql::read(pqxx::connection& c) const {
+    const std::string& schema = scope_.schema;
+    const std::string& cluster = scope_.cluster;
     pqxx::nontransaction tx(c);
     return from_row(tx.exec_params(
         "SELECT " + pause_columns(schema) + " FROM " + quoted(schema) + ".pause_state($1)",
         cluster));
 }
 
-Pause set_pause(pqxx::connection& c, const std::string& schema, const std::string& cluster,
-                const std::string& by, const std::string& reason, bool stop_processes,
-                std::optional<std::int64_t> expires_in_ms) {
+Pause PauseSql::set(pqxx::connection& c, const std::string& by, const std::string& reason,
+                    bool stop_processes, std::optional<std::int64_t> expires_in_ms) const {
+    const std::string& schema = scope_.schema;
+    const std::string& cluster = scope_.cluster;
     pqxx::nontransaction tx(c);
     // -1 milliseconds: no expiry (NULL). The expiry counts on the database clock, like the lease.
     const auto r = tx.exec_params(
@@ -78,8 +80,9 @@ Pause set_pause(pqxx::connection& c, const std::string& schema, const std::strin
     return *p;
 }
 
-LeaseGlance glance_lease(pqxx::connection& c, const std::string& schema,
-                         const std::string& cluster) {
+LeaseGlance PauseSql::glance_lease(pqxx::connection& c) const {
+    const std::string& schema = scope_.schema;
+    const std::string& cluster = scope_.cluster;
     pqxx::nontransaction tx(c);
     const auto r = tx.exec_params(
         "SELECT holder, term, floor(extract(epoch FROM expires_at - clock_timestamp()) * "
@@ -92,8 +95,9 @@ LeaseGlance glance_lease(pqxx::connection& c, const std::string& schema,
     return {r[0][0].as<std::string>(), r[0][1].as<std::int64_t>(), r[0][2].as<std::int64_t>()};
 }
 
-std::optional<Pause> clear_pause(pqxx::connection& c, const std::string& schema,
-                                 const std::string& cluster) {
+std::optional<Pause> PauseSql::clear(pqxx::connection& c) const {
+    const std::string& schema = scope_.schema;
+    const std::string& cluster = scope_.cluster;
     pqxx::nontransaction tx(c);
     return from_row(tx.exec_params("DELETE FROM " + quoted(schema) +
                                        ".pause WHERE cluster = $1 RETURNING " +

@@ -47,13 +47,12 @@ nlohmann::json ScheduledSwitchover::to_json() const {
             {"for_term", for_term}};
 }
 
-ScheduledSwitchover schedule_switchover(pqxx::connection& c, const std::string& schema,
-                                        const std::string& cluster,
-                                        const std::optional<std::string>& target,
-                                        const std::string& requested_by,
-                                        const CommandTarget& meant_for,
-                                        std::optional<std::int64_t> in_ms,
-                                        const std::optional<std::string>& iso) {
+ScheduledSwitchover ScheduledSql::schedule(pqxx::connection& c,
+                                           const std::optional<std::string>& target,
+                                           const std::string& requested_by,
+                                           const CommandTarget& meant_for,
+                                           std::optional<std::int64_t> in_ms,
+                                           const std::optional<std::string>& iso) const {
     pqxx::work tx(c);
     // The time is judged on the database clock, the clock the daemons' take() compares with.
     const auto when = tx.exec_params(
@@ -70,20 +69,20 @@ ScheduledSwitchover schedule_switchover(pqxx::connection& c, const std::string& 
                           " is not ahead of the database clock (now " +
                           ahead[0][1].as<std::string>() + ")");
     const auto r = tx.exec_params(
-        "INSERT INTO " + quoted(schema) +
+        "INSERT INTO " + quoted(scope_.schema) +
             ".commands (cluster, kind, target, requested_by, for_holder, for_term, not_before)"
             " VALUES ($1, 'switchover', NULLIF($2, ''), $3, $4, $5, $6::timestamptz)"
             " RETURNING " +
             std::string(k_scheduled_columns),
-        cluster, target.value_or(""), requested_by, meant_for.holder,
+        scope_.cluster, target.value_or(""), requested_by, meant_for.holder,
         static_cast<long long>(meant_for.term), t);
     tx.commit();
     return from_rows(r).at(0);
 }
 
-std::vector<ScheduledSwitchover> scheduled_switchovers(pqxx::connection& c,
-                                                       const std::string& schema,
-                                                       const std::string& cluster) {
+std::vector<ScheduledSwitchover> ScheduledSql::waiting(pqxx::connection& c) const {
+    const std::string& schema = scope_.schema;
+    const std::string& cluster = scope_.cluster;
     pqxx::nontransaction tx(c);
     return from_rows(tx.exec_params(std::string("SELECT ") + k_scheduled_columns + " FROM " +
                                         quoted(schema) + ".commands" + k_waiting +
@@ -91,9 +90,10 @@ std::vector<ScheduledSwitchover> scheduled_switchovers(pqxx::connection& c,
                                     cluster));
 }
 
-std::vector<ScheduledSwitchover> cancel_switchovers(pqxx::connection& c, const std::string& schema,
-                                                    const std::string& cluster,
-                                                    const std::string& by) {
+std::vector<ScheduledSwitchover> ScheduledSql::cancel(pqxx::connection& c,
+                                                      const std::string& by) const {
+    const std::string& schema = scope_.schema;
+    const std::string& cluster = scope_.cluster;
     pqxx::nontransaction tx(c);
     return from_rows(
         tx.exec_params("UPDATE " + quoted(schema) +
@@ -103,9 +103,10 @@ std::vector<ScheduledSwitchover> cancel_switchovers(pqxx::connection& c, const s
                        cluster, by));
 }
 
-std::optional<std::int64_t> next_scheduled_ms(pqxx::connection& c, const std::string& schema,
-                                              const std::string& cluster,
-                                              const std::string& node_id) {
+std::optional<std::int64_t> ScheduledSql::next_due_ms(pqxx::connection& c,
+                                                      const std::string& node_id) const {
+    const std::string& schema = scope_.schema;
+    const std::string& cluster = scope_.cluster;
     pqxx::nontransaction tx(c);
     const auto r = tx.exec_params(
         "SELECT ceil(extract(epoch FROM min(not_before) - clock_timestamp()) * 1000)::bigint"
