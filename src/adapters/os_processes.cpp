@@ -7,8 +7,7 @@
 namespace af::adapters {
 
 OsProcesses::OsProcesses(boost::asio::io_context& io,
-                         const std::vector<config::ProcessConfig>& procs,
-                         std::map<std::string, std::string> base_env)
+                         const std::vector<config::ProcessConfig>& procs, proc::ChildEnv base_env)
     : supervisor_(
           io, procs, base_env,
           [this](const std::string& name, const std::string& how) {
@@ -73,8 +72,10 @@ void OsProcesses::shutdown() {
         warm_->shutdown();
 }
 
-nlohmann::json OsProcesses::describe_warm() const {
-    return warm_ ? warm_->describe() : nlohmann::json(nullptr);
+std::optional<std::vector<ports::WarmStatus>> OsProcesses::describe_warm() const {
+    if (!warm_)
+        return std::nullopt;
+    return warm_->describe();
 }
 
 bool OsProcesses::on_reaped(pid_t pid, int status) {

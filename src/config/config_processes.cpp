@@ -1,6 +1,7 @@
 // The processes section of the config: each managed process, its health check and its warm
 // standby settings.
 #include "af/health/http_url.hpp"
+#include "af/proc/child_env.hpp"
 #include "config_parse.hpp"
 
 namespace af::config::detail {
@@ -93,9 +94,10 @@ ProcessConfig parse_process(const json& j, std::size_t index, const std::string&
             if (!v.is_string())
                 throw ConfigError(r.key("env") + "." + k,
                                   std::string("must be a string, got ") + type_name(v));
-            if (k.rfind("AIRFLOW_FAILOVER_", 0) == 0)
-                throw ConfigError(r.key("env") + "." + k,
-                                  "is reserved: the daemon sets AIRFLOW_FAILOVER_* itself");
+            if (proc::reserved_name(k))
+                throw ConfigError(r.key("env") + "." + k, "is reserved: the daemon sets " +
+                                                              std::string(proc::k_reserved_prefix) +
+                                                              "* itself");
             p.env[k] = v.get<std::string>();
         }
     }

@@ -48,15 +48,16 @@ void Daemon::feed(const core::Event& e) {
         return;
     observe(e);
     const core::Ready r = core_.step(e, p_.clock.now());
+    // Say so right after releasing, so the best standby takes the lease at once; a graceful
+    // stop exits in this very step, so finish() says it before the heartbeats stop.
+    const auto* rel = std::get_if<core::ev::release_result>(&e);
+    announce_release_ = rel && rel->released;
     for (const auto& a : r.actions)
         execute(a);
     if (done_)
         return;
     refresh_view();
-    // Say so right after releasing, so the best standby takes the lease at once.
-    if (const auto* rel = std::get_if<core::ev::release_result>(&e);
-        rel && rel->released && x_.heartbeat)
-        x_.heartbeat->send_now(net::Heartbeat::k_releasing);
+    announce_release();
     p_.commands.set_active(view_.role == core::Role::active);
     sync_guard_groups();
     if (view_.role != last_role_) {
@@ -65,6 +66,12 @@ void Daemon::feed(const core::Event& e) {
     }
     notify_status(e);
     arm_wakeup(r.next_wakeup);
+}
+
+void Daemon::announce_release() {
+    if (announce_release_ && x_.heartbeat)
+        x_.heartbeat->send_now(net::Heartbeat::k_releasing);
+    announce_release_ = false;
 }
 
 void Daemon::refresh_view() {
@@ -154,6 +161,7 @@ void Daemon::finish(int code) {
     wakeup_->cancel();
     publish_->cancel();
     loop_->cancel();
+    announce_release();
     if (x_.heartbeat)
         x_.heartbeat->stop();
     p_.guard.shutdown();

@@ -11,16 +11,12 @@ namespace af::daemon {
 
 namespace {
 
-std::map<std::string, std::string> hook_env(const config::Config& cfg, const std::string& hook,
-                                            const std::string& action, const std::string& role,
-                                            std::int64_t term, const std::string& previous_holder) {
-    return {{"AIRFLOW_FAILOVER_HOOK", hook},
-            {"AIRFLOW_FAILOVER_ACTION", action},
-            {"AIRFLOW_FAILOVER_ROLE", role},
-            {"AIRFLOW_FAILOVER_TERM", std::to_string(term)},
-            {"AIRFLOW_FAILOVER_CLUSTER", cfg.cluster},
-            {"AIRFLOW_FAILOVER_NODE", cfg.node_id},
-            {"AIRFLOW_FAILOVER_PREVIOUS_HOLDER", previous_holder}};
+proc::EnvPolicy hook_env(const config::Config& cfg, const std::string& hook,
+                         const std::string& action, const std::string& role, std::int64_t term,
+                         const std::string& previous_holder) {
+    return proc::ChildEnv(cfg.cluster, cfg.node_id)
+        .hook(hook, action, role, term, previous_holder)
+        .policy();
 }
 
 }  // namespace
@@ -48,7 +44,7 @@ void Daemon::execute_gate(const core::Action& action) {
         const std::int64_t term = pp->term;
         x_.pre_promote->enqueue(
             hook_env(cfg_, "pre_promote", "pre_promote", "active", term, pp->previous_holder),
-            [this, term](const hooks::Outcome& o) {
+            [this, term](const ports::HookOutcome& o) {
                 hook_done("pre_promote", "pre_promote", term, o);
                 feed(core::ev::hook_result{term, o.ok(), "pre_promote " + o.detail});
             });
@@ -62,12 +58,12 @@ void Daemon::execute_gate(const core::Action& action) {
             hook_env(cfg_, "on_role_change", to_string(rc->action), to_string(rc->role), rc->term,
                      rc->previous_holder),
             [this, what = std::string(to_string(rc->action)), term = rc->term](
-                const hooks::Outcome& o) { hook_done("on_role_change", what, term, o); });
+                const ports::HookOutcome& o) { hook_done("on_role_change", what, term, o); });
     }
 }
 
 void Daemon::hook_done(const std::string& hook, const std::string& action, std::int64_t term,
-                       const hooks::Outcome& o) {
+                       const ports::HookOutcome& o) {
     if (x_.metrics)
         x_.metrics->hook_run(hook, hooks::to_string(o.kind));
     if (o.ok()) {

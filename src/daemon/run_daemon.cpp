@@ -82,9 +82,7 @@ struct Runtime {
         : signals(io, SIGTERM, SIGINT, SIGHUP),
           clock(io),
           store(io, worker_settings(cfg)),
-          processes(
-              io, cfg.processes,
-              {{"AIRFLOW_FAILOVER_NODE", cfg.node_id}, {"AIRFLOW_FAILOVER_CLUSTER", cfg.cluster}}),
+          processes(io, cfg.processes, proc::ChildEnv(cfg.cluster, cfg.node_id)),
           guard(guard_conf(cfg)) {
         signals.add(SIGCHLD);
         signals.add(SIGCONT);

@@ -59,19 +59,47 @@ metrics::HttpServer::Response healthz(const StatusView& v, TimePoint now, bool n
     return {ok ? 200 : 503, "application/json", body.dump() + "\n"};
 }
 
+namespace {
+
+nlohmann::json to_json(const std::vector<ports::ProcessStatus>& procs) {
+    auto arr = nlohmann::json::array();
+    for (const auto& p : procs) {
+        arr.push_back({{"name", p.name},
+                       {"pid", p.pid > 0 ? nlohmann::json(p.pid) : nlohmann::json(nullptr)},
+                       {"running", p.running},
+                       {"restarts", p.restarts},
+                       {"health", p.health ? nlohmann::json{{"type", p.health->type},
+                                                            {"state", p.health->state},
+                                                            {"last", p.health->last}}
+                                           : nlohmann::json(nullptr)},
+                       {"term", p.term}});
+    }
+    return arr;
+}
+
+nlohmann::json to_json(const std::vector<ports::WarmStatus>& warm) {
+    auto arr = nlohmann::json::array();
+    for (const auto& w : warm)
+        arr.push_back(
+            {{"name", w.name}, {"pid", w.pid}, {"ready", w.ready}, {"stopping", w.stopping}});
+    return arr;
+}
+
+}  // namespace
+
 ports::NodeRow node_row(const StatusView& v, const ports::ProcessControl& procs,
-                        const ports::StoreCounters& store, const net::HeartbeatService* hb,
+                        const ports::StoreCounters& store, const ports::Heartbeats* hb,
                         int priority) {
     ports::NodeRow r;
     r.role = core::to_string(v.role);
     r.term = v.term;
-    r.processes_json = procs.describe().dump();
+    r.processes_json = to_json(procs.describe()).dump();
     r.state = v.running > 0 ? "running" : "idle";
     r.priority = priority;
     nlohmann::json counters = {{"db_statements", store.statements},
                                {"events_dropped", store.events_dropped}};
-    if (auto warm = procs.describe_warm(); !warm.is_null())
-        counters["warm"] = std::move(warm);  // warm copies are no running processes
+    if (const auto warm = procs.describe_warm())
+        counters["warm"] = to_json(*warm);  // warm copies are no running processes
     if (hb) {
         r.peers_json = hb->peers_view().dump();
         counters["heartbeat"] = hb->counters();

@@ -28,7 +28,8 @@ void GuardLink::start() {
     spec.argv = {"/proc/self/exe", "guard"};
     spec.die_with_parent = false;  // the whole point: it outlives us
     spec.pass_fd = p[0];
-    spec.inherit_all_env = true;    // our own program: it logs in as the daemon (PGPASSFILE...)
+    // Our own program: it logs in as the daemon (PGPASSFILE...).
+    spec.env = proc::ChildEnv::daemon_helper().policy();
     spec.keep_capabilities = true;  // CAP_KILL: it kills Airflow's groups if we die
     try {
         pid_ = proc::spawn(spec);

@@ -41,7 +41,7 @@ HookRunner::~HookRunner() {
     shutdown();
 }
 
-void HookRunner::enqueue(std::map<std::string, std::string> env, Done done) {
+void HookRunner::enqueue(proc::EnvPolicy env, Done done) {
     if (stopped_)
         return;
     while (coalesce_ && !queue_.empty()) {
@@ -70,7 +70,7 @@ void HookRunner::start_next() {
         try {
             proc::SpawnSpec spec;
             spec.argv = cfg_.command;
-            spec.env_overrides = current_.env;
+            spec.env = current_.env;
             pid_ = proc::spawn(spec);
         } catch (const std::exception& e) {
             // Reported after this call returns, like every other outcome: the caller's state

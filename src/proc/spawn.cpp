@@ -52,13 +52,8 @@ pid_t spawn(const SpawnSpec& spec) {
     if (spec.argv.empty())
         throw std::invalid_argument("spawn: empty command");
     // Everything the child needs is built before fork: after fork only async-signal-safe calls.
-    EnvPolicy policy{spec.inherit_all_env, spec.inherit_env, spec.env_overrides};
-    if (spec.run_as) {
-        policy.set.try_emplace("HOME", spec.run_as->home);
-        policy.set.try_emplace("USER", spec.run_as->user);
-        policy.set.try_emplace("LOGNAME", spec.run_as->user);
-    }
-    std::vector<std::string> env_store = child_environment(environ, policy);
+    std::vector<std::string> env_store =
+        child_environment(environ, spec.run_as ? as_user(spec.env, *spec.run_as) : spec.env);
     std::vector<char*> envp;
     for (auto& s : env_store)
         envp.push_back(s.data());

@@ -15,6 +15,18 @@
 
 namespace af::proc {
 
+namespace {
+/// How `c` is started, without its argv and term: its `command` health check runs the same way.
+SpawnSpec context_of(const config::ProcessConfig& c, ChildEnv env) {
+    SpawnSpec spec;
+    spec.env = env.process(c.name, c.env, c.inherit_env).policy();
+    spec.cwd = c.cwd;
+    if (c.user)
+        spec.run_as = resolve_run_as(*c.user, c.group);
+    return spec;
+}
+}  // namespace
+
 /// A process's health check, its verdict so far and the timer that paces it.
 struct Supervisor::Health {
     Health(boost::asio::io_context& io, const config::HealthConfig& c, const SpawnSpec& context)
@@ -34,26 +46,8 @@ struct Supervisor::Health {
 
 Supervisor::~Supervisor() = default;
 
-namespace {
-/// How `c` is started, without its argv and term: its `command` health check runs the same way.
-SpawnSpec context_of(const config::ProcessConfig& c,
-                     const std::map<std::string, std::string>& base_env) {
-    SpawnSpec spec;
-    spec.env_overrides = c.env;
-    for (const auto& [k, v] : base_env)
-        spec.env_overrides[k] = v;
-    spec.env_overrides["AIRFLOW_FAILOVER_PROCESS"] = c.name;
-    spec.inherit_env = c.inherit_env;
-    spec.cwd = c.cwd;
-    if (c.user)
-        spec.run_as = resolve_run_as(*c.user, c.group);
-    return spec;
-}
-}  // namespace
-
 Supervisor::Supervisor(boost::asio::io_context& io, std::vector<config::ProcessConfig> procs,
-                       std::map<std::string, std::string> base_env, ExitHandler on_exit,
-                       UnhealthyHandler on_unhealthy)
+                       ChildEnv base_env, ExitHandler on_exit, UnhealthyHandler on_unhealthy)
     : io_(io),
       base_env_(std::move(base_env)),
       on_exit_(std::move(on_exit)),
@@ -82,9 +76,8 @@ void Supervisor::start(const std::string& name, std::int64_t term) {
         return;
     Child& c = it->second;
     try {
-        SpawnSpec spec = context_of(c.cfg, base_env_);
+        SpawnSpec spec = context_of(c.cfg, ChildEnv(base_env_).term(term));
         spec.argv = c.cfg.command;
-        spec.env_overrides["AIRFLOW_FAILOVER_TERM"] = std::to_string(term);
         running(name, spawn(spec), term);
         spdlog::info("started {} (pid {}, term {})", name, c.pid, term);
     } catch (const std::exception& e) {
@@ -230,20 +223,21 @@ std::vector<pid_t> Supervisor::groups() const {
     return g;
 }
 
-nlohmann::json Supervisor::describe() const {
-    auto arr = nlohmann::json::array();
+std::vector<ports::ProcessStatus> Supervisor::describe() const {
+    std::vector<ports::ProcessStatus> out;
     for (const auto& [name, c] : children_) {
-        arr.push_back({{"name", name},
-                       {"pid", c.pid > 0 ? nlohmann::json(c.pid) : nlohmann::json(nullptr)},
-                       {"running", c.pid > 0 && !c.leader_reaped},
-                       {"restarts", std::max(0, c.restarts)},
-                       {"health", c.health ? nlohmann::json{{"type", c.health->cfg.type()},
-                                                            {"state", c.health->tracker.state()},
-                                                            {"last", c.health->last}}
-                                           : nlohmann::json(nullptr)},
-                       {"term", c.term}});
+        ports::ProcessStatus s;
+        s.name = name;
+        s.pid = std::max<pid_t>(0, c.pid);
+        s.running = c.pid > 0 && !c.leader_reaped;
+        s.restarts = std::max(0, c.restarts);
+        s.term = c.term;
+        if (c.health)
+            s.health = ports::ProcessStatus::Health{c.health->cfg.type(), c.health->tracker.state(),
+                                                    c.health->last};
+        out.push_back(std::move(s));
     }
-    return arr;
+    return out;
 }
 
 bool Supervisor::any_down() const {

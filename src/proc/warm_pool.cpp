@@ -50,8 +50,8 @@ constexpr std::chrono::milliseconds k_stop_grace{2000};
 }  // namespace
 
 WarmPool::WarmPool(boost::asio::io_context& io, const std::vector<config::ProcessConfig>& procs,
-                   std::map<std::string, std::string> base_env, ReadyHandler on_ready,
-                   ExitHandler on_exit, StaleHandler on_stale)
+                   ChildEnv base_env, ReadyHandler on_ready, ExitHandler on_exit,
+                   StaleHandler on_stale)
     : io_(io),
       base_env_(std::move(base_env)),
       on_ready_(std::move(on_ready)),
@@ -85,13 +85,8 @@ void WarmPool::start(const std::string& name) {
     }
     SpawnSpec spec;
     spec.argv = c.command;
-    spec.env_overrides = c.env;
-    for (const auto& [k, v] : base_env_)
-        spec.env_overrides[k] = v;
     // No AIRFLOW_FAILOVER_TERM: there is no term yet; it comes with go.
-    spec.env_overrides["AIRFLOW_FAILOVER_PROCESS"] = name;
-    spec.env_overrides["AIRFLOW_FAILOVER_WARM_FD"] = std::to_string(k_warm_fd);
-    spec.inherit_env = c.inherit_env;
+    spec.env = ChildEnv(base_env_).process(name, c.env, c.inherit_env).warm_fd(k_warm_fd).policy();
     spec.cwd = c.cwd;
     spec.pass_fd = sv[1];  // spawn puts it at fd 3 (k_warm_fd)
     Warm w;
@@ -284,12 +279,11 @@ void WarmPool::check_paths() {
         on_stale_(name, why);
 }
 
-nlohmann::json WarmPool::describe() const {
-    auto arr = nlohmann::json::array();
+std::vector<ports::WarmStatus> WarmPool::describe() const {
+    std::vector<ports::WarmStatus> out;
     for (const auto& [name, w] : warm_)
-        arr.push_back(
-            {{"name", name}, {"pid", w.pid}, {"ready", w.ready}, {"stopping", !w.channel}});
-    return arr;
+        out.push_back({name, w.pid, w.ready, !w.channel});
+    return out;
 }
 
 }  // namespace af::proc

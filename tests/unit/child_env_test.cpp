@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,55 @@ TEST(ChildEnvironment, BaseAllowlistNames) {
     for (const char* no : {"PGPASSWORD", "PGPASSFILE", "PGHOST", "PGUSER", "LD_PRELOAD", "PATHX",
                            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "LANGUAGE2", "lc_all"})
         EXPECT_FALSE(in_base_allowlist(no)) << no;
+}
+
+}  // namespace
+
+namespace {
+
+using af::proc::ChildEnv;
+
+// The variables every kind of child gets, written out by hand (docs/operations.md).
+TEST(ChildEnv, AManagedProcessGetsItsConfigAndTheDaemonsNames) {
+    const auto p = ChildEnv("c1", "n1")
+                       .process("scheduler", {{"AIRFLOW_HOME", "/srv/airflow"}}, {"PGPASSFILE"})
+                       .term(7)
+                       .policy();
+    const std::map<std::string, std::string> expected = {{"AIRFLOW_FAILOVER_CLUSTER", "c1"},
+                                                         {"AIRFLOW_FAILOVER_NODE", "n1"},
+                                                         {"AIRFLOW_FAILOVER_PROCESS", "scheduler"},
+                                                         {"AIRFLOW_FAILOVER_TERM", "7"},
+                                                         {"AIRFLOW_HOME", "/srv/airflow"}};
+    EXPECT_EQ(p.set, expected);
+    EXPECT_EQ(p.inherit, std::vector<std::string>{"PGPASSFILE"});
+    EXPECT_FALSE(p.inherit_all);
+}
+
+TEST(ChildEnv, AWarmCopyHasItsChannelButNoTerm) {
+    const auto p = ChildEnv("c1", "n1").process("scheduler", {}, {}).warm_fd(3).policy();
+    EXPECT_EQ(p.set.count("AIRFLOW_FAILOVER_TERM"), 0u);
+    EXPECT_EQ(p.set.at("AIRFLOW_FAILOVER_WARM_FD"), "3");
+}
+
+TEST(ChildEnv, AHookIsToldWhatHappened) {
+    const auto p =
+        ChildEnv("c1", "n1").hook("on_role_change", "promote", "active", 9, "n2").policy();
+    const std::map<std::string, std::string> expected = {
+        {"AIRFLOW_FAILOVER_ACTION", "promote"},
+        {"AIRFLOW_FAILOVER_CLUSTER", "c1"},
+        {"AIRFLOW_FAILOVER_HOOK", "on_role_change"},
+        {"AIRFLOW_FAILOVER_NODE", "n1"},
+        {"AIRFLOW_FAILOVER_PREVIOUS_HOLDER", "n2"},
+        {"AIRFLOW_FAILOVER_ROLE", "active"},
+        {"AIRFLOW_FAILOVER_TERM", "9"}};
+    EXPECT_EQ(p.set, expected);
+    EXPECT_TRUE(p.inherit.empty());
+}
+
+TEST(ChildEnv, TheGuardInheritsEverythingAndGetsNothingAdded) {
+    const auto p = ChildEnv::daemon_helper().policy();
+    EXPECT_TRUE(p.inherit_all);
+    EXPECT_TRUE(p.set.empty());
 }
 
 }  // namespace

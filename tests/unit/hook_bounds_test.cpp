@@ -22,6 +22,12 @@
 namespace {
 
 using namespace std::chrono_literals;
+
+af::proc::EnvPolicy env_with(std::map<std::string, std::string> set) {
+    af::proc::EnvPolicy p;
+    p.set = std::move(set);
+    return p;
+}
 namespace fs = std::filesystem;
 
 /// Runs the io_context and hands reaped children to `reap` until `done` or the time is up.
@@ -94,7 +100,7 @@ TEST(HookBounds, TimeoutKillsAChildInItsOwnSession) {
     cfg.timeout = 300ms;
     af::hooks::HookRunner hook(io, "on_role_change", cfg);
     std::optional<af::hooks::Outcome> got;
-    hook.enqueue({{"ESCAPEE", (d / "pid").string()}},
+    hook.enqueue(env_with({{"ESCAPEE", (d / "pid").string()}}),
                  [&](const af::hooks::Outcome& o) { got = o; });
     const pid_t escapee = pid_in(d / "pid");
     ASSERT_GT(escapee, 0);
@@ -114,7 +120,7 @@ TEST(HookBounds, CommandCheckTimeoutKillsAChildInItsOwnSession) {
     hc.timeout = 300ms;
     hc.check = af::config::CommandHealth{{"/bin/sh", "-c", k_escape}};
     af::proc::SpawnSpec context;
-    context.env_overrides["ESCAPEE"] = (d / "pid").string();
+    context.env.set["ESCAPEE"] = (d / "pid").string();
     auto check = af::health::make_check(io, hc, context);
     std::optional<bool> ok;
     check->run({}, [&](bool r, const std::string&) { ok = r; });
@@ -139,7 +145,7 @@ TEST(HookBounds, CommandCheckRunsInTheProcesssContext) {
     hc.check = af::config::CommandHealth{
         {"/bin/sh", "-c", "test \"$AIRFLOW_HOME\" = /the/home && test \"$(pwd)\" = \"$WANT_CWD\""}};
     af::proc::SpawnSpec context;
-    context.env_overrides = {{"AIRFLOW_HOME", "/the/home"}, {"WANT_CWD", d.string()}};
+    context.env.set = {{"AIRFLOW_HOME", "/the/home"}, {"WANT_CWD", d.string()}};
     context.cwd = d.string();
     auto check = af::health::make_check(io, hc, context);
     std::optional<bool> ok;
@@ -167,7 +173,7 @@ TEST(HookBounds, RoleChangeRunsWaitingBehindASlowOneAreReplacedByTheNewest) {
     std::vector<af::hooks::Outcome::Kind> outcomes(6);
     int finished = 0;
     for (int i = 1; i <= 5; ++i)
-        hook.enqueue({{"CALL", std::to_string(i)}, {"LOG", log.string()}},
+        hook.enqueue(env_with({{"CALL", std::to_string(i)}, {"LOG", log.string()}}),
                      [&, i](const af::hooks::Outcome& o) {
                          outcomes[i] = o.kind;
                          ++finished;

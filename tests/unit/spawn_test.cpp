@@ -43,7 +43,7 @@ int run_shell(const std::string& script, std::map<std::string, std::string> env 
               std::optional<std::string> cwd = {}) {
     SpawnSpec spec;
     spec.argv = {"/bin/sh", "-c", script};
-    spec.env_overrides = std::move(env);
+    spec.env.set = std::move(env);
     spec.cwd = std::move(cwd);
     const int st = wait_for(spawn(spec));
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -186,8 +186,8 @@ TEST(Spawn, EnvOverrideReplacesAnInheritedVariableAndNamedOnesAreInherited) {
     spec.argv = {"/bin/sh", "-c",
                  "test \"$AF_SPAWN_TEST_OLD\" = new && test \"$AF_SPAWN_TEST_KEEP\" = kept && "
                  "test \"$(env | grep -c '^AF_SPAWN_TEST_OLD=')\" = 1"};
-    spec.env_overrides = {{"AF_SPAWN_TEST_OLD", "new"}};
-    spec.inherit_env = {"AF_SPAWN_TEST_OLD", "AF_SPAWN_TEST_KEEP"};
+    spec.env.set = {{"AF_SPAWN_TEST_OLD", "new"}};
+    spec.env.inherit = {"AF_SPAWN_TEST_OLD", "AF_SPAWN_TEST_KEEP"};
     const int st = wait_for(spawn(spec));
     unsetenv("AF_SPAWN_TEST_OLD");
     unsetenv("AF_SPAWN_TEST_KEEP");
@@ -206,7 +206,7 @@ TEST(Spawn, TheDaemonsLibpqVariablesDoNotReachTheChild) {
     named.argv = {"/bin/sh", "-c",
                   "test \"$PGPASSFILE\" = /etc/airflow-failover/pgpass && test -z "
                   "\"${PGPASSWORD+set}\""};
-    named.inherit_env = {"PGPASSFILE"};
+    named.env.inherit = {"PGPASSFILE"};
     const int st = wait_for(spawn(named));
     unsetenv("PGPASSWORD");
     unsetenv("PGPASSFILE");

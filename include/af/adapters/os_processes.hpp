@@ -20,7 +20,7 @@ namespace af::adapters {
 class OsProcesses : public ports::ProcessControl {
   public:
     OsProcesses(boost::asio::io_context& io, const std::vector<config::ProcessConfig>& procs,
-                std::map<std::string, std::string> base_env);
+                proc::ChildEnv base_env);
     ~OsProcesses() override;
 
     void listen(ports::EventSink sink) override { sink_ = std::move(sink); }
@@ -34,8 +34,8 @@ class OsProcesses : public ports::ProcessControl {
     void shutdown() override;
     std::vector<pid_t> groups() const override { return supervisor_.groups(); }
     bool any_down() const override { return supervisor_.any_down(); }
-    nlohmann::json describe() const override { return supervisor_.describe(); }
-    nlohmann::json describe_warm() const override;
+    std::vector<ports::ProcessStatus> describe() const override { return supervisor_.describe(); }
+    std::optional<std::vector<ports::WarmStatus>> describe_warm() const override;
 
     /// A reaped child: true if it was a managed process or a warm copy.
     bool on_reaped(pid_t pid, int status);

@@ -15,6 +15,7 @@
 #include "af/config/config.hpp"
 #include "af/core/election_event.hpp"
 #include "af/db/scope.hpp"
+#include "af/ports/optional_parts.hpp"
 
 namespace af::airflow {
 
@@ -22,7 +23,7 @@ namespace af::airflow {
 /// Airflow's database, so neither a slow Airflow database nor a lost connection stalls the
 /// event loop or the lease statements. Every request is answered with exactly one
 /// ev::takeover_result through `sink` (called on the worker thread).
-class TakeoverWorker {
+class TakeoverWorker : public ports::Takeover {
   public:
     using Sink = std::function<void(core::Event)>;
     /// Where the node rows are (the daemon's database), for hostnames airflow.hostnames omits.
@@ -31,17 +32,17 @@ class TakeoverWorker {
         db::Scope scope;
     };
     TakeoverWorker(config::AirflowConfig cfg, NodeRows rows, Duration connect_timeout, Sink sink);
-    ~TakeoverWorker();
+    ~TakeoverWorker() override;
     TakeoverWorker(const TakeoverWorker&) = delete;
     TakeoverWorker& operator=(const TakeoverWorker&) = delete;
 
     void start();
-    void stop();
+    void stop() override;
     /// Close out `previous_node`'s jobs for `term`.
-    void take_over(std::int64_t term, std::string previous_node);
+    void take_over(std::int64_t term, std::string previous_node) override;
     /// Cancel `term`'s statement (queued: dropped; running: the server is asked to cancel it).
     /// Its ev::takeover_result still follows, and then says what happened.
-    void cancel(std::int64_t term);
+    void cancel(std::int64_t term) override;
 
   private:
     struct Request {

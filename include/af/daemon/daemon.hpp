@@ -14,21 +14,8 @@
 #include "af/ports/command_source.hpp"
 #include "af/ports/guard.hpp"
 #include "af/ports/lease_store.hpp"
+#include "af/ports/optional_parts.hpp"
 #include "af/ports/process_control.hpp"
-
-namespace af::airflow {
-class TakeoverWorker;
-}
-namespace af::hooks {
-class HookRunner;
-struct Outcome;
-}  // namespace af::hooks
-namespace af::metrics {
-class Metrics;
-}
-namespace af::net {
-class HeartbeatService;
-}
 
 namespace af::daemon {
 
@@ -44,13 +31,14 @@ struct Ports {
 };
 
 /// Optional parts, each off when null: heartbeats, metrics, hooks, the Airflow takeover, the
-/// systemd notifications and the loop check.
+/// systemd notifications and the loop check. The parts are ports too (optional_parts.hpp):
+/// run_daemon wires the real ones, the daemon-level tests fakes (tests/unit/fakes).
 struct Extras {
-    net::HeartbeatService* heartbeat{nullptr};
-    metrics::Metrics* metrics{nullptr};
-    hooks::HookRunner* on_role_change{nullptr};
-    hooks::HookRunner* pre_promote{nullptr};
-    airflow::TakeoverWorker* takeover{nullptr};
+    ports::Heartbeats* heartbeat{nullptr};
+    ports::Metrics* metrics{nullptr};
+    ports::Hook* on_role_change{nullptr};
+    ports::Hook* pre_promote{nullptr};
+    ports::Takeover* takeover{nullptr};
     std::function<void(const std::string&)> notify;  ///< sd_notify(3) state lines
     Duration loop_interval{0};                       ///< the loop check's period (0: no check)
     bool watchdog{false};           ///< ping WATCHDOG=1 after each loop check on time
@@ -93,9 +81,10 @@ class Daemon {
     void start_process(const std::string& name, std::int64_t term, bool warm);
     void execute_gate(const core::Action& a);  // daemon_gates.cpp
     void hook_done(const std::string& hook, const std::string& action, std::int64_t term,
-                   const hooks::Outcome& o);
+                   const ports::HookOutcome& o);
     void observe(const core::Event& e);  // daemon_observe.cpp
     void refresh_view();
+    void announce_release();
     void notify_status(const core::Event& e);
     void arm_wakeup(TimePoint at);
     void check_loop(TimePoint due);
@@ -120,6 +109,7 @@ class Daemon {
     TimePoint healthy_until_{};
     core::Role last_role_{core::Role::standby};
     bool ready_sent_{false};
+    bool announce_release_{false};  ///< this step's event is our release: tell the peers
     bool stopping_sent_{false};
     std::string status_sent_;
     std::map<std::string, std::int64_t> started_in_term_;  ///< process -> term

@@ -18,7 +18,7 @@ metrics::Snapshot metrics_snapshot(const StatusView& v, const ports::StoreCounte
 /// /healthz (need_active: /healthz/active): 200 when healthy (and active), else 503.
 metrics::HttpServer::Response healthz(const StatusView& v, TimePoint now, bool need_active);
 ports::NodeRow node_row(const StatusView& v, const ports::ProcessControl& procs,
-                        const ports::StoreCounters& store, const net::HeartbeatService* hb,
+                        const ports::StoreCounters& store, const ports::Heartbeats* hb,
                         int priority);
 
 }  // namespace af::daemon

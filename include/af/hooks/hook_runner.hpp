@@ -11,26 +11,21 @@
 #include <string>
 
 #include "af/config/config.hpp"
+#include "af/ports/optional_parts.hpp"
+#include "af/proc/child_env.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::hooks {
 
-/// How one run of a hook ended.
-struct Outcome {
-    enum class Kind { ok, failed, timed_out, not_started, dropped };
-    Kind kind{Kind::ok};
-    std::string detail;  ///< "exited with status 0", "killed after the 5000 ms timeout", ...
-    bool ok() const { return kind == Kind::ok; }
-};
+using Outcome = ports::HookOutcome;
 const char* to_string(Outcome::Kind k);
 
 /// Runs one configured hook (an argv, no shell) as a child in a session of its own, one run at
 /// a time, in the order asked, each killed at the timeout with its session and every process it
 /// started, also one in a session of its own (proc::kill_session_tree). It never
 /// blocks the event loop: the daemon reaps the child and hands it back through on_reaped().
-class HookRunner {
+class HookRunner : public ports::Hook {
   public:
-    using Done = std::function<void(const Outcome&)>;
     /// `max_queued` bounds the runs waiting behind a running one; beyond it the oldest waiting
     /// run is dropped (its Done gets Kind::dropped), so a hanging hook cannot grow memory.
     /// `coalesce`: a new run replaces every run still waiting (their Done gets Kind::dropped),
@@ -38,12 +33,12 @@ class HookRunner {
     /// slow hook must not be told after the promote that followed it).
     HookRunner(boost::asio::io_context& io, std::string name, config::HookConfig cfg,
                std::size_t max_queued = 64, bool coalesce = false);
-    ~HookRunner();
+    ~HookRunner() override;
     HookRunner(const HookRunner&) = delete;
     HookRunner& operator=(const HookRunner&) = delete;
 
-    /// Queue a run with these variables added to the environment.
-    void enqueue(std::map<std::string, std::string> env, Done done);
+    /// Queue a run with this environment (proc::ChildEnv::hook).
+    void enqueue(proc::EnvPolicy env, Done done) override;
     /// A reaped child: true if it was this runner's.
     bool on_reaped(pid_t pid, int status);
     /// SIGKILL to the running hook's group; queued runs are not started.
@@ -51,7 +46,7 @@ class HookRunner {
     /// For the daemon's exit: runs what is queued to the end, blocking, within each run's
     /// timeout and at most `budget` in all (the last demote of a graceful stop must not be cut
     /// off by the exit). Runs still waiting at the end are dropped.
-    void drain(Duration budget);
+    void drain(Duration budget) override;
 
     const std::string& name() const { return name_; }
     std::size_t waiting() const { return queue_.size(); }
@@ -59,7 +54,7 @@ class HookRunner {
 
   private:
     struct Run {
-        std::map<std::string, std::string> env;
+        proc::EnvPolicy env;
         Done done;
     };
     void start_next();

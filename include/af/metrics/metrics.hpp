@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "af/ports/optional_parts.hpp"
 #include "af/util/boot_clock.hpp"
 
 namespace af::metrics {
@@ -44,27 +45,27 @@ struct Snapshot {
 /// events, process starts) live in a prometheus-cpp registry and are updated as they happen;
 /// values owned elsewhere (role, term, heartbeat counters) are read from a Snapshot when
 /// scraped. Every name starts with airflow_failover_.
-class Metrics {
+class Metrics : public ports::Metrics {
   public:
     Metrics(const std::string& cluster, const std::string& node, const std::string& version);
 
     /// Renewal round trip: from the worker reading the clock before sending to the result
     /// reaching the loop.
-    void observe_renew_latency(Duration d);
+    void observe_renew_latency(Duration d) override;
     /// A lease statement failed: op is acquire, renew or release.
-    void database_error(const std::string& op);
+    void database_error(const std::string& op) override;
     /// An event row (became_active, lease_lost, fenced, health_failed, ...).
-    void event(const std::string& kind);
+    void event(const std::string& kind) override;
     /// This node won a term (from the acquire result). A term after another node's is a
     /// change of the active: a switchover if the previous term ended by an accepted
     /// switchover, else a failover. The cluster's first term, or one after this node's own,
     /// is neither.
-    void term_won(const std::string& previous_holder, bool after_switchover);
+    void term_won(const std::string& previous_holder, bool after_switchover) override;
     /// A managed process was started; `restart` when it already ran in the same term.
-    void process_started(const std::string& name, bool restart);
-    void health_check_failed(const std::string& name);
+    void process_started(const std::string& name, bool restart) override;
+    void health_check_failed(const std::string& name) override;
     /// A hook run ended: outcome ok, failed, timeout, not_started or dropped.
-    void hook_run(const std::string& hook, const std::string& outcome);
+    void hook_run(const std::string& hook, const std::string& outcome) override;
 
     /// Prometheus text exposition format 0.0.4.
     std::string render(const Snapshot& s) const;

@@ -16,6 +16,7 @@
 #include "af/config/config.hpp"
 #include "af/net/heartbeat_codec.hpp"
 #include "af/net/peer_tracker.hpp"
+#include "af/ports/optional_parts.hpp"
 
 namespace af::net {
 
@@ -25,7 +26,7 @@ Key load_key(const config::HeartbeatConfig& cfg);
 
 /// Sends this node's heartbeat to every peer each interval and receives theirs: decode,
 /// authenticate, check freshness, count drops by reason, and pass accepted ones on.
-class HeartbeatService {
+class HeartbeatService : public ports::Heartbeats {
   public:
     /// What to put in the next datagram; asked at each send.
     struct Snapshot {
@@ -47,9 +48,9 @@ class HeartbeatService {
 
     /// Binds the socket (throws with the address on failure) and starts sending/receiving.
     void start();
-    void stop();
+    void stop() override;
     /// Sends a datagram to every peer now, with extra flags (the release announcement).
-    void send_now(std::uint8_t extra_flags);
+    void send_now(std::uint8_t extra_flags) override;
 
     struct Counters {
         std::uint64_t sent{0};
@@ -59,7 +60,7 @@ class HeartbeatService {
     };
     Counters counts() const;
     /// The counters as the node row has them.
-    nlohmann::json counters() const;
+    nlohmann::json counters() const override;
 
     /// A peer as last heard: `heard` is false when never heard or silent for miss_count
     /// intervals (age is then still set if it was ever heard).
@@ -71,7 +72,7 @@ class HeartbeatService {
     };
     std::map<std::string, PeerView> peers() const;
     /// For the node row: which peers we hear, how stale, what they say.
-    nlohmann::json peers_view() const;
+    nlohmann::json peers_view() const override;
 
   private:
     void do_receive();

@@ -3,7 +3,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +33,32 @@ inline const char* to_string(ProcSignal s) {
     return "?";
 }
 
+/// A managed process as the node row shows it (serialised in status_outputs.cpp).
+struct ProcessStatus {
+    std::string name;
+    pid_t pid{0};  ///< also the process group; 0 when not running
+    bool running{false};
+    int restarts{0};
+    struct Health {
+        std::string type;   ///< airflow-db, http, command
+        std::string state;  ///< starting, healthy, unhealthy
+        std::string last;   ///< the last check's words
+        bool operator==(const Health&) const = default;
+    };
+    std::optional<Health> health;  ///< when it has a health check
+    std::int64_t term{0};
+    bool operator==(const ProcessStatus&) const = default;
+};
+
+/// A warm copy as the node row shows it.
+struct WarmStatus {
+    std::string name;
+    pid_t pid{0};
+    bool ready{false};
+    bool stopping{false};  ///< its channel is closed: it is on its way out
+    bool operator==(const WarmStatus&) const = default;
+};
+
 /// The managed processes and their warm copies: start, signal, report. It decides nothing.
 /// Through the sink: process_exited (once the whole group is gone, also for a failed start),
 /// process_unhealthy, warm_ready, warm_exited, warm_stale.
@@ -59,9 +85,9 @@ class ProcessControl {
     virtual std::vector<pid_t> groups() const = 0;
     /// Some managed process is not running (crashed, restarting, not started).
     virtual bool any_down() const = 0;
-    virtual nlohmann::json describe() const = 0;
-    /// The warm copies, for the node row (null when there are none configured).
-    virtual nlohmann::json describe_warm() const = 0;
+    virtual std::vector<ProcessStatus> describe() const = 0;
+    /// The warm copies, for the node row (nullopt when no process has warm standby).
+    virtual std::optional<std::vector<WarmStatus>> describe_warm() const = 0;
 };
 
 }  // namespace af::ports

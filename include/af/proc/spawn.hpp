@@ -7,19 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "af/proc/child_env.hpp"
 #include "af/proc/run_as.hpp"
 
 namespace af::proc {
 
 struct SpawnSpec {
     std::vector<std::string> argv;
-    /// Set in the child on top of what it inherits (see child_env.hpp).
-    std::map<std::string, std::string> env_overrides;
-    /// Names taken from the daemon's environment beyond the base allowlist (PATH, HOME, LANG,
-    /// LC_*, TZ, USER, LOGNAME, AIRFLOW_FAILOVER_*). Nothing else is inherited.
-    std::vector<std::string> inherit_env;
-    /// The daemon's own helpers only (the guard): the whole environment.
-    bool inherit_all_env{false};
+    /// What the child sees of the daemon's environment and what is set in it: built by
+    /// ChildEnv (child_env.hpp), the only place that assembles it.
+    EnvPolicy env;
     std::optional<std::string> cwd;
     /// Kill the child when the spawning thread dies (PR_SET_PDEATHSIG), a backstop for kill -9.
     bool die_with_parent{true};

@@ -8,11 +8,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "af/config/config.hpp"
+#include "af/ports/process_control.hpp"
+#include "af/proc/child_env.hpp"
 
 namespace af::proc {
 
@@ -26,8 +27,7 @@ class Supervisor {
     using UnhealthyHandler = std::function<void(const std::string& name, const std::string& why)>;
 
     Supervisor(boost::asio::io_context& io, std::vector<config::ProcessConfig> procs,
-               std::map<std::string, std::string> base_env, ExitHandler on_exit,
-               UnhealthyHandler on_unhealthy = {});
+               ChildEnv base_env, ExitHandler on_exit, UnhealthyHandler on_unhealthy = {});
     ~Supervisor();
 
     /// Starts `name`; a start failure is reported through the exit handler, as a crash.
@@ -44,7 +44,7 @@ class Supervisor {
     bool set_health_limits(const std::string& name, const config::HealthConfig& h);
 
     std::vector<pid_t> groups() const;
-    nlohmann::json describe() const;
+    std::vector<ports::ProcessStatus> describe() const;
     /// Some managed process is not running (crashed, restarting, not started).
     bool any_down() const;
 
@@ -65,7 +65,7 @@ class Supervisor {
 
     boost::asio::io_context& io_;
     std::map<std::string, Child> children_;
-    std::map<std::string, std::string> base_env_;
+    ChildEnv base_env_;  ///< the daemon's identity, for every child
     ExitHandler on_exit_;
     UnhealthyHandler on_unhealthy_;
 };

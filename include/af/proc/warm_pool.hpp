@@ -11,11 +11,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "af/config/config.hpp"
+#include "af/ports/process_control.hpp"
+#include "af/proc/child_env.hpp"
 
 namespace af::proc {
 
@@ -42,8 +43,7 @@ class WarmPool {
     using StaleHandler = std::function<void(const std::string& name, const std::string& why)>;
 
     WarmPool(boost::asio::io_context& io, const std::vector<config::ProcessConfig>& procs,
-             std::map<std::string, std::string> base_env, ReadyHandler on_ready,
-             ExitHandler on_exit, StaleHandler on_stale);
+             ChildEnv base_env, ReadyHandler on_ready, ExitHandler on_exit, StaleHandler on_stale);
     ~WarmPool();
 
     /// Starts a warm copy of `name`; a failure is reported through the exit handler.
@@ -60,7 +60,7 @@ class WarmPool {
 
     /// Offer a reaped child; returns false if it is not a warm copy.
     bool on_reaped(pid_t pid, int status);
-    nlohmann::json describe() const;
+    std::vector<ports::WarmStatus> describe() const;
 
   private:
     struct Warm {
@@ -82,7 +82,7 @@ class WarmPool {
     boost::asio::io_context& io_;
     std::map<std::string, config::ProcessConfig> cfgs_;
     std::map<std::string, Warm> warm_;
-    std::map<std::string, std::string> base_env_;
+    ChildEnv base_env_;
     ReadyHandler on_ready_;
     ExitHandler on_exit_;
     StaleHandler on_stale_;

@@ -108,13 +108,22 @@ class FakeProcesses : public ports::ProcessControl {
         return std::any_of(procs_.begin(), procs_.end(),
                            [](const auto& kv) { return !kv.second.alive; });
     }
-    nlohmann::json describe() const override {
-        auto a = nlohmann::json::array();
-        for (const auto& [name, p] : procs_)
-            a.push_back({{"name", name}, {"running", p.alive}, {"term", p.term}});
-        return a;
+    std::vector<ports::ProcessStatus> describe() const override {
+        std::vector<ports::ProcessStatus> out;
+        for (const auto& [name, p] : procs_) {
+            ports::ProcessStatus s;
+            s.name = name;
+            s.pid = p.alive ? p.pid : 0;
+            s.running = p.alive;
+            s.restarts = std::max(0, p.starts - 1);
+            s.term = p.term;
+            out.push_back(std::move(s));
+        }
+        return out;
     }
-    nlohmann::json describe_warm() const override { return nullptr; }
+    std::optional<std::vector<ports::WarmStatus>> describe_warm() const override {
+        return std::nullopt;
+    }
 
     /// The process dies by itself (a crash), or the whole node dies with it (kill_all).
     void crash(const std::string& name, const std::string& how = "exited with status 1") {

@@ -26,11 +26,12 @@ struct SimCluster {
     SimClock clock;
     FakeDb db{clock};
     World world;
+    SimNet net{clock};
     std::map<std::string, std::unique_ptr<SimNode>> nodes;
 
     SimNode& add(const std::string& id, const nlohmann::json& extra = nlohmann::json::object()) {
         auto& n = nodes[id];
-        n = std::make_unique<SimNode>(clock, db, world, sim_config(id, extra));
+        n = std::make_unique<SimNode>(clock, db, world, net, sim_config(id, extra));
         return *n;
     }
     SimNode& operator[](const std::string& id) { return *nodes.at(id); }
