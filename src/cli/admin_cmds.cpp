@@ -184,20 +184,11 @@ int cmd_remove(const config::Config& c, const std::string& node) {
             std::cerr << "remove refused: " << node << " holds the lease (term " << v.term << ")\n";
             return k_exit_no_active;
         }
-        // Judged in the statement itself by the schema's stale rule (cluster_status), on the
-        // database clock: a daemon that wrote its row since the read above keeps it.
-        // One statement, its transaction closed before the next (requester, record).
-        const std::string s = db::quoted(c.database.schema);
-        const auto r = pqxx::nontransaction(*conn).exec_params(
-            "DELETE FROM " + s +
-                ".nodes WHERE cluster = $1 AND node_id = $2 AND EXISTS ("
-                "SELECT 1 FROM json_array_elements(" +
-                s +
-                ".cluster_status($1) -> 'nodes') e"
-                " WHERE e ->> 'node_id' = $2 AND e ->> 'stale_why' = 'not heard from')"
-                " RETURNING last_seen::text",
-            c.cluster, node);
-        if (r.empty()) {
+        // Judged in the statement itself by the schema's stale rule, on the database clock: a
+        // daemon that wrote its row since the read above keeps it.
+        const std::optional<std::string> last_seen =
+            db::ClusterSql(db_scope(c)).remove_stale_node(*conn, node);
+        if (!last_seen) {
             std::cerr << "remove refused: " << node << " was seen " << age_text(n->last_seen_age_ms)
                       << " ago, within its stale threshold"
                       << "; stop its daemon first (a live daemon writes its row again)\n";
@@ -205,9 +196,9 @@ int cmd_remove(const config::Config& c, const std::string& node) {
         }
         const std::string who = requester(*conn);
         record(*conn, c, "node_removed",
-               node + " (last seen " + r[0][0].as<std::string>() + ") removed by " + who);
+               node + " (last seen " + *last_seen + ") removed by " + who);
         std::cout << "removed node " << node << " from cluster " << c.cluster << " (last seen "
-                  << r[0][0].as<std::string>() << ")\n";
+                  << *last_seen << ")\n";
         return k_exit_healthy;
     } catch (const std::exception& e) {
         return failed("remove", e);
@@ -306,18 +297,7 @@ int cmd_events_prune(const config::Config& c, int days,
         auto conn = db::open_connection(conninfo.value_or(c.database.conninfo),
                                         c.database.connect_timeout, k_admin_statement_timeout);
         require_schema(*conn, c);
-        pqxx::work tx(*conn);
-        // The horizon the append-only rule lets through, for this transaction only.
-        tx.exec_params(
-            "SELECT set_config('airflow_failover.prune_before',"
-            " (clock_timestamp() - $1 * interval '1 day')::text, true)",
-            days);
-        const auto r = tx.exec_params(
-            "DELETE FROM " + db::quoted(c.database.schema) +
-                ".events WHERE cluster = $1 AND at < clock_timestamp() - $2 * interval '1 day'",
-            c.cluster, days);
-        tx.commit();
-        const auto n = r.affected_rows();
+        const std::size_t n = db::ClusterSql(db_scope(c)).prune_events(*conn, days);
         record(*conn, c, "events_pruned",
                std::to_string(n) + " events older than " + std::to_string(days) +
                    " days deleted by " + requester(*conn));

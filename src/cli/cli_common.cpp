@@ -30,13 +30,7 @@ std::string requester(pqxx::connection& conn) {
 }
 
 void require_schema(pqxx::connection& conn, const config::Config& c) {
-    pqxx::nontransaction tx(conn);
-    const std::string table = db::quoted(c.database.schema) + ".schema_migrations";
-    const auto exists = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", table);
-    const int version =
-        exists[0][0].as<bool>()
-            ? tx.exec("SELECT coalesce(max(version), 0) FROM " + table)[0][0].as<int>()
-            : 0;
+    const int version = db::schema_version(conn, c.database.schema);
     if (version < db::latest_schema_version())
         throw std::runtime_error(
             "schema " + c.database.schema + " is at version " + std::to_string(version) +

@@ -367,6 +367,14 @@ int latest_schema_version() {
     return static_cast<int>(migrations().size());
 }
 
+int schema_version(pqxx::connection& c, const std::string& schema) {
+    pqxx::nontransaction tx(c);
+    const std::string table = quoted(schema) + ".schema_migrations";
+    if (!tx.exec_params("SELECT to_regclass($1) IS NOT NULL", table)[0][0].as<bool>())
+        return 0;
+    return tx.exec("SELECT coalesce(max(version), 0) FROM " + table)[0][0].as<int>();
+}
+
 int migrate(pqxx::connection& c, const std::string& schema) {
     pqxx::work tx(c);
     // One lock for every daemon and init-db of this database: the second waits, then sees the

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -52,6 +53,14 @@ class ClusterSql {
     ClusterView read(pqxx::connection& c) const;
     /// The host name Airflow records for `node`'s jobs, as that node registered it ("" if none).
     std::string airflow_hostname(pqxx::connection& c, const std::string& node) const;
+    /// Deletes `node`'s row only if the schema's stale rule (cluster_status) calls it "not heard
+    /// from", judged in the statement on the database clock: a daemon that wrote its row since
+    /// the caller last looked keeps it. Returns the row's last_seen, or nothing if it was kept.
+    std::optional<std::string> remove_stale_node(pqxx::connection& c,
+                                                 const std::string& node) const;
+    /// Deletes the cluster's events older than `days` days through the append-only rule's one
+    /// exception (the horizon set for this transaction); needs the events table's owner.
+    std::size_t prune_events(pqxx::connection& c, int days) const;
 
   private:
     Scope scope_;

@@ -10,6 +10,8 @@ namespace af::db {
 std::string events_guard_sql(const std::string& schema);
 /// The newest schema version this build knows.
 int latest_schema_version();
+/// The version `schema` is at (0 when it has no migrations table yet).
+int schema_version(pqxx::connection& c, const std::string& schema);
 
 /// Applies missing migrations to `schema` in one transaction, serialized by an advisory lock so
 /// that several daemons starting at once are safe. Returns the number applied. Refuses (throws)

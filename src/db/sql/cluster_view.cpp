@@ -74,4 +74,37 @@ std::string ClusterSql::airflow_hostname(pqxx::connection& c, const std::string&
     return r.empty() ? std::string() : r[0][0].as<std::string>();
 }
 
+std::optional<std::string> ClusterSql::remove_stale_node(pqxx::connection& c,
+                                                         const std::string& node) const {
+    // One statement in its own transaction, closed before the caller's next (its event row).
+    const std::string s = quoted(scope_.schema);
+    const auto r = pqxx::nontransaction(c).exec_params(
+        "DELETE FROM " + s +
+            ".nodes WHERE cluster = $1 AND node_id = $2 AND EXISTS ("
+            "SELECT 1 FROM json_array_elements(" +
+            s +
+            ".cluster_status($1) -> 'nodes') e"
+            " WHERE e ->> 'node_id' = $2 AND e ->> 'stale_why' = 'not heard from')"
+            " RETURNING last_seen::text",
+        scope_.cluster, node);
+    if (r.empty())
+        return std::nullopt;
+    return r[0][0].as<std::string>();
+}
+
+std::size_t ClusterSql::prune_events(pqxx::connection& c, int days) const {
+    pqxx::work tx(c);
+    // The horizon the append-only rule lets through, for this transaction only.
+    tx.exec_params(
+        "SELECT set_config('airflow_failover.prune_before',"
+        " (clock_timestamp() - $1 * interval '1 day')::text, true)",
+        days);
+    const auto r = tx.exec_params(
+        "DELETE FROM " + quoted(scope_.schema) +
+            ".events WHERE cluster = $1 AND at < clock_timestamp() - $2 * interval '1 day'",
+        scope_.cluster, days);
+    tx.commit();
+    return static_cast<std::size_t>(r.affected_rows());
+}
+
 }  // namespace af::db
