@@ -42,7 +42,8 @@ ManagedProcess::ManagedProcess(config::ProcessConfig cfg, const ChildEnv& base_e
       emit_(std::move(emit)),
       group_timer_(clock.timer()),
       stop_timer_(clock.timer()),
-      watch_timer_(clock.timer()) {
+      watch_timer_(clock.timer()),
+      defer_timer_(clock.timer()) {
     if (cfg_.user) {
         try {
             resolve_run_as(*cfg_.user, cfg_.group);
@@ -70,11 +71,15 @@ SpawnSpec ManagedProcess::context() const {
 }
 
 void ManagedProcess::defer(std::function<void()> fn) {
-    deferred_.remove_if([](const Deferred& d) { return d.done; });
-    Deferred& d = deferred_.emplace_back(Deferred{clock_.timer(), false});
-    d.timer->at(clock_.now(), [&d, fn = std::move(fn)] {
-        d.done = true;
-        fn();
+    deferred_.push_back(std::move(fn));
+    if (deferred_.size() > 1)
+        return;  // already armed for the calls queued before
+    defer_timer_->at(clock_.now(), [this] {
+        // Taken first: a call may defer another, which then waits for the next turn.
+        std::deque<std::function<void()>> due;
+        due.swap(deferred_);
+        for (auto& call : due)
+            call();
     });
 }
 

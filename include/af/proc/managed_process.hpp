@@ -4,8 +4,8 @@
 
 #include <cstdint>
 #include <ctime>
+#include <deque>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -115,11 +115,11 @@ class ManagedProcess {
     std::unique_ptr<ports::Timer> stop_timer_;
     std::unique_ptr<ports::Timer> watch_timer_;
 
-    struct Deferred {
-        std::unique_ptr<ports::Timer> timer;
-        bool done{false};
-    };
-    std::list<Deferred> deferred_;
+    /// One timer for every deferred call, made with the others at construction: a timer is a
+    /// descriptor (timerfd), and a start that failed for want of descriptors (EMFILE) must
+    /// still be reported, not turn into a second failure that stops the daemon.
+    std::unique_ptr<ports::Timer> defer_timer_;
+    std::deque<std::function<void()>> deferred_;
 };
 
 }  // namespace af::proc
