@@ -53,7 +53,8 @@ ManagedProcess::ManagedProcess(config::ProcessConfig cfg, const ChildEnv& base_e
     }
     if (cfg_.health) {
         const config::HealthConfig& h = *cfg_.health;
-        health_ = std::make_unique<Health>(h, os_.health_check(h, context()), clock_.timer());
+        health_ =
+            std::make_unique<Health>(h, os_.health_check(h, context(child_env())), clock_.timer());
     }
     if (cfg_.warm_enabled() && !cfg_.warm->watch_paths.empty())
         schedule_watch();
@@ -61,9 +62,15 @@ ManagedProcess::ManagedProcess(config::ProcessConfig cfg, const ChildEnv& base_e
 
 ManagedProcess::~ManagedProcess() = default;
 
-SpawnSpec ManagedProcess::context() const {
+ChildEnv ManagedProcess::child_env() const {
+    ChildEnv env = base_env_;
+    env.process(cfg_.name, cfg_.env, cfg_.inherit_env);
+    return env;
+}
+
+SpawnSpec ManagedProcess::context(const ChildEnv& env) const {
     SpawnSpec spec;
-    spec.env = ChildEnv(base_env_).process(cfg_.name, cfg_.env, cfg_.inherit_env).policy();
+    spec.env = env.policy();
     spec.cwd = cfg_.cwd;
     if (cfg_.user)
         spec.run_as = resolve_run_as(*cfg_.user, cfg_.group);
@@ -85,9 +92,8 @@ void ManagedProcess::defer(std::function<void()> fn) {
 
 void ManagedProcess::start(std::int64_t term) {
     try {
-        SpawnSpec spec = context();
-        spec.env =
-            ChildEnv(base_env_).process(cfg_.name, cfg_.env, cfg_.inherit_env).term(term).policy();
+        ChildEnv env = child_env();
+        SpawnSpec spec = context(env.term(term));
         spec.argv = cfg_.command;
         running(os_.spawn(spec), term);
         spdlog::info("started {} (pid {}, term {})", cfg_.name, pid_, term);
@@ -252,12 +258,9 @@ void ManagedProcess::await_group_empty(int tries) {
 void ManagedProcess::warm_start() {
     if (!cfg_.warm_enabled())
         return;
-    SpawnSpec spec = context();
     // No AIRFLOW_FAILOVER_TERM: there is no term yet; it comes with go.
-    spec.env = ChildEnv(base_env_)
-                   .process(cfg_.name, cfg_.env, cfg_.inherit_env)
-                   .warm_fd(k_warm_fd)
-                   .policy();
+    ChildEnv env = child_env();
+    SpawnSpec spec = context(env.warm_fd(k_warm_fd));
     spec.argv = cfg_.command;
     Warm w;
     for (const auto& path : cfg_.warm->watch_paths)

@@ -94,7 +94,10 @@ class ManagedProcess {
     void schedule_watch();
     /// `fn` on a later turn of the loop, never inside the caller's step.
     void defer(std::function<void()> fn);
-    SpawnSpec context() const;
+    /// The process's environment: the daemon's identity, then the process's own settings.
+    ChildEnv child_env() const;
+    /// What every start of the process shares: `env`, its user and its directory.
+    SpawnSpec context(const ChildEnv& env) const;
 
     config::ProcessConfig cfg_;
     ChildEnv base_env_;  ///< the daemon's identity, for every child
